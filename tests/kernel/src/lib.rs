@@ -1,0 +1,1 @@
+//! Kernel-facing integration tests (see tests/README.md).
