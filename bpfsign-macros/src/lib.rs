@@ -1,1 +1,37 @@
-//! bpfsign-macros
+//! `include_signed_skel!`: embeds a signed BPF light skeleton in a Rust crate.
+//!
+//! This crate is a thin shell: parsing, signing and code generation live in
+//! [`bpfsign_build::skel`], where they are unit-tested.
+
+use proc_macro::TokenStream;
+
+/// Embeds a BPF object as a signed light skeleton and generates a typed API for it.
+///
+/// ```ignore
+/// bpfsign_macros::include_signed_skel!("hello.bpf.o", key = env!("BPF_KEY"));
+///
+/// let skel = Hello::builder().keyring(bpfsign_runtime::Keyring::Session).load()?;
+/// skel.bss_mut().prog_A = 1;
+/// let _links = skel.attach()?;
+/// ```
+///
+/// The first argument is the object (`.bpf.o`, looked up in `$OUT_DIR`, then relative to
+/// `$CARGO_MANIFEST_DIR`) or an already signed artifact (`.skel` from build.rs or
+/// `bpfsign gen`). Further arguments:
+///
+/// * `key = …` — PEM file with the signing key and certificate; the object is signed during
+///   compilation for every kernel signing protocol. The key never reaches the binary.
+/// * `cert = …` — the certificate, when `key` holds only the key, or with `signature`.
+/// * `signature = "P"` — offline signatures `P.p1.sig`, `P.p1b.sig`, `P.p2.sig` (detached DER
+///   PKCS#7), checked against `cert` while compiling.
+/// * `name = "Hello"` — the generated type name (default: the object name in CamelCase).
+///
+/// Strings may be literals, `env!("VAR")` or `concat!(…)`. Changing the object, the key, the
+/// certificate, a signature or a named environment variable rebuilds the crate.
+///
+/// The expansion refers to `::bpfsign_runtime`, so the crate needs `bpfsign-runtime` as a
+/// dependency. See [`bpfsign_build::skel`] for the full description of the output.
+#[proc_macro]
+pub fn include_signed_skel(input: TokenStream) -> TokenStream {
+    bpfsign_build::skel::expand(input.into()).into()
+}

@@ -1,1 +1,56 @@
-//! bpfsign-runtime
+//! bpfsign-runtime: loads signed BPF light skeletons with raw `bpf(2)` syscalls — no libbpf, no
+//! ELF parsing.
+//!
+//! Linux verifies BPF program signatures with one of three incompatible protocols (P1: 6.18.0-39,
+//! 6.19, 7.0, 7.1.0-4; P1b: 7.2.y, 6.18.40+, 7.1.5+; P2: 7.3+). A bpfsign skeleton carries one
+//! data blob plus a signed loader per protocol; this crate
+//!
+//! * probes the running kernel ([`probe()`], cached; `BPFSIGN_PROTOCOL=p1|p1b|p2|unsigned` overrides),
+//! * runs the matching user-space sequence and the loader ([`load`] → [`LoadedSkeleton`]),
+//! * mmaps `.bss`/`.data`/`.rodata` data maps, attaches programs ([`LoadedSkeleton::attach_all`] → [`Link`]),
+//! * registers signing certificates in keyrings ([`register_cert`], [`Keyring`]),
+//! * explains every failure with one [`Error`] type (stage, errno, protocol, guidance, verifier log).
+//!
+//! Nothing stays loaded and no fd leaks after a failed load.
+//!
+//! Signed loaders ignore run-time initial values of global data: the values are fixed at signing
+//! time. Change writable globals through the mmapped data after loading.
+//!
+//! ```no_run
+//! # fn spec() -> bpfsign_runtime::SkeletonSpec<'static> { unimplemented!() }
+//! use bpfsign_runtime::{load, register_cert, CertTarget, Keyring, LoadOptions};
+//! let reg = register_cert(&std::fs::read("cert.der")?, CertTarget::Session)?;
+//! let skel = load(&spec(), &LoadOptions::new().keyring(reg.keyring))?;
+//! let _links = skel.attach_all()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![deny(missing_docs)]
+
+mod attach;
+mod error;
+#[cfg(test)]
+mod fake;
+mod keyring;
+mod load;
+mod probe;
+mod spec;
+mod sys;
+
+#[cfg(test)]
+mod tests;
+
+pub use attach::Link;
+pub use error::{errno_name, Error, Stage, ENOTSUPP};
+pub use keyring::{
+    cert_skid, cert_to_der, join_new_session_keyring, named_keyring, register_cert, CertTarget,
+    Keyring, RegisteredCert, KEY_SPEC_SESSION_KEYRING, KEY_SPEC_USER_KEYRING,
+};
+pub use load::{load, LoadOptions, LoadedSkeleton, VerifierLog};
+pub use probe::{
+    probe, probe_uncached, selected_protocol, KernelProbe, SigningSupport, PROTOCOL_ENV,
+};
+pub use spec::{
+    Attach, LoaderVariant, MapSpec, ProgSpec, Protocol, SkeletonSpec, UnknownProtocol,
+    BPF_F_MMAPABLE, BPF_F_RDONLY_PROG,
+};

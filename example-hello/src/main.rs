@@ -1,1 +1,201 @@
-fn main() {}
+//! The seed experiment, in Rust: load the signed `hello` light skeleton (fentry on
+//! `__do_sys_getpid`), attach it, call `getpid()` and wait for its `bpf_printk` line.
+//!
+//! ```text
+//! example-hello [--register-cert PATH] [--keyring session|builtin|secondary|platform|ID]
+//!               [--set-a] [--seconds N]
+//! ```
+//!
+//! * `--register-cert PATH` registers a certificate (DER or PEM) as an `asymmetric` key in the
+//!   session keyring (or in keyring `ID` when `--keyring ID` is given) before loading.
+//! * `--keyring` is the keyring the kernel searches for the signer (default: `session`).
+//! * `--set-a` sets the global `prog_A` to 1 through the mmapped `.bss` after load, so the
+//!   program prints `I loaded prog 'A'` (otherwise `'B'`).
+//! * `--seconds N` is how long to wait for the trace line (default 5).
+//!
+//! The runtime picks the loader for the running kernel; `BPFSIGN_PROTOCOL=p1|p1b|p2|unsigned`
+//! forces one; `EXAMPLE_HELLO_LOG=1` asks for the verifier log (printed on failure). Output: `protocol = …`, `load = 0`, `attach = 0`, `trace: <line>`.
+//! Exit status: 0 success; 3 the kernel rejected the signature (errno name and guidance are
+//! printed); 1 any other failure; 2 bad command line.
+
+use std::fs;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use bpfsign_runtime::{CertTarget, Keyring};
+
+bpfsign_macros::include_signed_skel!("hello.bpf.o", key = env!("BPF_KEY"));
+
+/// The parsed command line.
+struct Args {
+    register_cert: Option<String>,
+    keyring: Keyring,
+    set_a: bool,
+    seconds: u64,
+}
+
+const USAGE: &str = "usage: example-hello [--register-cert PATH] \
+[--keyring session|builtin|secondary|platform|ID] [--set-a] [--seconds N]";
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args { register_cert: None, keyring: Keyring::Session, set_a: false, seconds: 5 };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
+        match a.as_str() {
+            "--register-cert" => args.register_cert = Some(value("--register-cert")?),
+            "--keyring" => args.keyring = value("--keyring")?.parse()?,
+            "--set-a" => args.set_a = true,
+            "--seconds" => {
+                let v = value("--seconds")?;
+                args.seconds = v.parse().map_err(|_| format!("--seconds: not a number: {v}"))?;
+            }
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(args)
+}
+
+/// Prints a runtime error; returns the exit status (3 for a signature rejection, else 1).
+fn report(what: &str, e: &bpfsign_runtime::Error) -> ExitCode {
+    let errno = e.errno().map(|n| format!("-{n}")).unwrap_or_else(|| "error".into());
+    let name = e.errno_name().unwrap_or("");
+    println!("{what} = {errno} {name}");
+    println!("error: {e}");
+    if !e.guidance().is_empty() {
+        println!("guidance: {}", e.guidance());
+    }
+    if let Some(log) = e.verifier_log() {
+        println!("verifier log:\n{log}");
+    }
+    if e.is_signature_rejection() {
+        ExitCode::from(3)
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// The trace file, which is read without consuming it (unlike `trace_pipe`).
+fn trace_file() -> Option<&'static str> {
+    ["/sys/kernel/tracing/trace", "/sys/kernel/debug/tracing/trace"]
+        .into_iter()
+        .find(|p| fs::metadata(p).is_ok())
+}
+
+/// The first line from this process that holds "I loaded prog".
+fn find_line(trace: &str, pid: u32) -> Option<String> {
+    trace.lines().find_map(|l| {
+        let task = l.split_whitespace().next()?;
+        let (_, p) = task.rsplit_once('-')?;
+        (p == pid.to_string() && l.contains("I loaded prog")).then(|| l.trim().to_string())
+    })
+}
+
+fn getpid() -> u32 {
+    // SAFETY: getpid has no arguments and cannot fail; the raw syscall avoids any libc caching,
+    // so the traced kernel function really runs.
+    unsafe { libc::syscall(libc::SYS_getpid) as u32 }
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("example-hello: {e}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+
+    if let Some(path) = &args.register_cert {
+        let bytes = match fs::read(path) {
+            Ok(b) => b,
+            Err(e) => {
+                println!("register = error: cannot read {path}: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let target = match args.keyring {
+            Keyring::User(id) => CertTarget::Keyring(id),
+            _ => CertTarget::Session,
+        };
+        match bpfsign_runtime::register_cert(&bytes, target) {
+            Ok(r) => println!(
+                "registered {path} as key {} (skid {})",
+                r.key,
+                r.skid.as_deref().unwrap_or("none")
+            ),
+            Err(e) => return report("register", &e),
+        }
+    }
+
+    let mut builder = Hello::builder().keyring(args.keyring);
+    if std::env::var_os("EXAMPLE_HELLO_LOG").is_some() {
+        builder = builder.verifier_log(bpfsign_runtime::VerifierLog::default());
+    }
+    let mut skel = match builder.load() {
+        Ok(s) => s,
+        Err(e) => return report("load", &e),
+    };
+    println!("protocol = {}", skel.protocol());
+    println!("load = 0");
+
+    if args.set_a {
+        skel.bss_mut().prog_A = 1;
+    }
+
+    let links = match skel.attach() {
+        Ok(l) => l,
+        Err(e) => return report("attach", &e),
+    };
+    println!("attach = 0");
+
+    let Some(trace) = trace_file() else {
+        println!("trace: no tracefs (mount -t tracefs nodev /sys/kernel/tracing)");
+        return ExitCode::from(1);
+    };
+    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let pid = getpid();
+    loop {
+        getpid();
+        match fs::read_to_string(trace) {
+            Ok(text) => {
+                if let Some(line) = find_line(&text, pid) {
+                    println!("trace: {line}");
+                    drop(links);
+                    return ExitCode::SUCCESS;
+                }
+            }
+            Err(e) => {
+                println!("trace: cannot read {trace}: {e}");
+                return ExitCode::from(1);
+            }
+        }
+        if Instant::now() >= deadline {
+            println!("trace: no \"I loaded prog\" line from pid {pid} within {} s", args.seconds);
+            return ExitCode::from(1);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::find_line;
+
+    #[test]
+    fn trace_lines_are_matched_by_pid() {
+        let trace = "# tracer: nop\n\
+            \x20    other-77 [000] ...21 1.0: bpf_trace_printk: I loaded prog 'B'\n\
+            \x20example-hello-123 [001] ...21 2.0: bpf_trace_printk: I loaded prog 'A'\n";
+        assert_eq!(
+            find_line(trace, 123).as_deref(),
+            Some("example-hello-123 [001] ...21 2.0: bpf_trace_printk: I loaded prog 'A'")
+        );
+        assert_eq!(find_line(trace, 7), None);
+        assert!(find_line(trace, 77).unwrap().ends_with("'B'"));
+    }
+}

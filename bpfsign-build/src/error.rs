@@ -1,0 +1,202 @@
+//! Typed errors of the generator (parse → link → emit).
+//!
+//! Every error names the input file, the ELF section (when one is involved), the pipeline stage
+//! and a hint saying what to do. Bad input never panics: it ends in one of these errors.
+
+use std::fmt;
+
+/// Pipeline stage an [`Error`] comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stage {
+    /// Reading the ELF container (headers, section table, symbols, relocations).
+    Elf,
+    /// Parsing or fixing up `.BTF` / `.BTF.ext`.
+    Btf,
+    /// Collecting maps (BTF-defined `.maps`, global data, `.kconfig`).
+    Maps,
+    /// Collecting programs from executable sections.
+    Programs,
+    /// Collecting `.kconfig` / `.ksyms` externs.
+    Externs,
+    /// Relocating programs (calls, data, CO-RE, externs).
+    Link,
+    /// Emitting the loader program and data blob.
+    Emit,
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Stage::Elf => "elf",
+            Stage::Btf => "btf",
+            Stage::Maps => "maps",
+            Stage::Programs => "programs",
+            Stage::Externs => "externs",
+            Stage::Link => "link",
+            Stage::Emit => "emit",
+        })
+    }
+}
+
+/// A loader limit that the object exceeds (spec §6.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Limit {
+    /// More than 64 maps (`MAX_USED_MAPS`).
+    Maps,
+    /// 33 or more programs + subprograms: the cleanup block would read past the 32 stack slots.
+    Programs,
+    /// A kfunc BTF fd slot index above `i16::MAX`.
+    KfuncSlots,
+    /// A jump to the cleanup label does not fit the signed 16-bit offset.
+    JumpRange,
+    /// The loader would exceed the kernel's instruction limit.
+    InsnCount,
+    /// The data blob would exceed the metadata map value size the kernel accepts.
+    DataSize,
+    /// An attach target name longer than the 128-byte buffer of the loader.
+    AttachName,
+}
+
+/// What went wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The input is not an ELF file.
+    NotElf,
+    /// The input is ELF but not a relocatable 64-bit BPF object.
+    NotBpf,
+    /// A section or table is truncated or inconsistent.
+    Malformed,
+    /// `.BTF` / `.BTF.ext` is missing where needed, truncated or inconsistent.
+    BadBtf,
+    /// A program section name that libbpf does not recognise.
+    UnknownSection,
+    /// A valid construct that bpfsign does not (yet) support.
+    Unsupported,
+    /// A loader limit is exceeded.
+    Limit(Limit),
+    /// A value the build must provide is missing (e.g. a `.kconfig` extern).
+    MissingInput,
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorKind::NotElf => f.write_str("not an ELF file"),
+            ErrorKind::NotBpf => f.write_str("not a BPF object"),
+            ErrorKind::Malformed => f.write_str("malformed object"),
+            ErrorKind::BadBtf => f.write_str("bad BTF"),
+            ErrorKind::UnknownSection => f.write_str("unknown program section"),
+            ErrorKind::Unsupported => f.write_str("unsupported"),
+            ErrorKind::Limit(l) => write!(f, "loader limit exceeded ({l:?})"),
+            ErrorKind::MissingInput => f.write_str("missing build input"),
+        }
+    }
+}
+
+/// Error of [`crate::parse_object`] and [`crate::generate`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct Error {
+    /// The object file name given to [`crate::parse_object`].
+    pub file: String,
+    /// ELF section involved, if any.
+    pub section: Option<String>,
+    /// Pipeline stage.
+    pub stage: Stage,
+    /// Classification.
+    pub kind: ErrorKind,
+    /// What is wrong, in detail.
+    pub message: String,
+    /// What to do about it.
+    pub hint: String,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(s) = &self.section {
+            write!(f, ": section '{s}'")?;
+        }
+        write!(f, ": {} stage: {}: {}", self.stage, self.kind, self.message)?;
+        if !self.hint.is_empty() {
+            write!(f, "; to fix: {}", self.hint)?;
+        }
+        Ok(())
+    }
+}
+
+/// Result alias of this crate's generator.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Builder used inside the crate to create errors tied to one input file.
+#[derive(Clone, Debug)]
+pub(crate) struct Ctx {
+    pub file: String,
+}
+
+impl Ctx {
+    pub fn new(file: &str) -> Self {
+        Ctx { file: file.to_string() }
+    }
+
+    pub fn err(
+        &self,
+        stage: Stage,
+        kind: ErrorKind,
+        section: Option<&str>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Error {
+        Error {
+            file: self.file.clone(),
+            section: section.map(str::to_string),
+            stage,
+            kind,
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+
+    /// Malformed-object error with the standard hint.
+    pub fn malformed(&self, stage: Stage, section: Option<&str>, message: impl Into<String>) -> Error {
+        self.err(
+            stage,
+            ErrorKind::Malformed,
+            section,
+            message,
+            "the object is truncated or corrupted; rebuild it with clang -target bpf -g",
+        )
+    }
+
+    /// Bad-BTF error with the standard hint.
+    pub fn bad_btf(&self, section: Option<&str>, message: impl Into<String>) -> Error {
+        self.err(
+            Stage::Btf,
+            ErrorKind::BadBtf,
+            section,
+            message,
+            "compile with -g so clang emits valid .BTF/.BTF.ext, and do not strip the object",
+        )
+    }
+
+    /// Unsupported-feature error.
+    pub fn unsupported(
+        &self,
+        stage: Stage,
+        section: Option<&str>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Error {
+        self.err(stage, ErrorKind::Unsupported, section, message, hint)
+    }
+
+    /// Loader-limit error.
+    pub fn limit(&self, limit: Limit, section: Option<&str>, message: impl Into<String>) -> Error {
+        self.err(
+            Stage::Emit,
+            ErrorKind::Limit(limit),
+            section,
+            message,
+            "split the BPF object into several objects, each within the light-skeleton loader limits",
+        )
+    }
+}

@@ -1,0 +1,663 @@
+//! PKCS#7 / CMS signing of loader payloads, as the kernel verifies them (spec §4).
+//!
+//! A [`Signer`] holds one private key and its X.509 certificate. It is built from a PEM file
+//! holding both (the seed's `signing_key.pem`), or from separate key and certificate files in
+//! PEM or DER. Everything the kernel would refuse is refused here, when the signer is built, so
+//! a bad key never produces an artifact:
+//!
+//! * key and certificate must belong together;
+//! * RSA keys must have a 2048, 3072 or 4096-bit modulus (the only sizes ≥ 2048 the kernel's RSA
+//!   accepts); ECDSA keys must be on P-256 or P-384 (the curves every signing kernel verifies);
+//!   anything else (Ed25519, Ed448, RSA-PSS keys, DSA, other curves) is rejected;
+//! * encrypted private keys are rejected with a clear error (no passphrase prompt, ever).
+//!
+//! The signature is what bpftool's `sign.c` produces (spec §4.1): a DER `ContentInfo` with
+//! detached `SignedData`, SHA-256, no certificates, no signed attributes, the signer identified
+//! by its certificate's subjectKeyIdentifier, or by issuer and serial number when the
+//! certificate has no SKID. RSA signatures use the `rsaEncryption` algorithm identifier (the
+//! kernel refuses `sha256WithRSAEncryption` in a SignerInfo) and are deterministic, so they match
+//! bpftool byte for byte; ECDSA signatures (`ecdsa-with-SHA256`) are randomised.
+//!
+//! Measured (2026-11-25, hello's bpftool loaders re-signed by this module, cert registered in the
+//! session keyring): RSA-2048 by SKID, RSA-2048 by issuer + serial and ECDSA P-256 signatures load
+//! on 6.18.15 (P1), 7.2.13 (P1b) and 7.3.4 (P2); with another certificate registered: -ENOKEY.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use openssl::cms::{CMSOptions, CmsContentInfo};
+use openssl::error::ErrorStack;
+use openssl::nid::Nid;
+use openssl::pkey::{Id, PKey, Private};
+use openssl::x509::{X509NameRef, X509};
+use serde::{Deserialize, Serialize};
+
+/// Largest signature bpftool accepts (`MAX_SIG_SIZE` in its `main.h`); kept for every protocol.
+pub const MAX_SIGNATURE_SIZE: usize = 4096;
+
+/// Why a key, certificate or signature was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    /// A key or certificate file could not be read.
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// No private key in the input.
+    #[error("{origin}: no private key found (expected a PEM \"PRIVATE KEY\" block or a DER private key)")]
+    NoPrivateKey {
+        /// Where the key was expected.
+        origin: String,
+    },
+    /// The private key is encrypted; bpfsign never prompts for a passphrase.
+    #[error("{origin}: the private key is encrypted; decrypt it first (e.g. `openssl pkey -in KEY -out PLAIN`)")]
+    EncryptedKey {
+        /// Where the key came from.
+        origin: String,
+    },
+    /// The private key could not be parsed.
+    #[error("{origin}: cannot parse the private key: {detail}")]
+    BadKey {
+        /// Where the key came from.
+        origin: String,
+        /// OpenSSL's message.
+        detail: String,
+    },
+    /// No certificate in the input.
+    #[error("{origin}: no X.509 certificate found; pass the certificate with --cert (PEM or DER)")]
+    NoCertificate {
+        /// Where the certificate was expected.
+        origin: String,
+    },
+    /// The certificate could not be parsed.
+    #[error("{origin}: cannot parse the X.509 certificate: {detail}")]
+    BadCertificate {
+        /// Where the certificate came from.
+        origin: String,
+        /// OpenSSL's message.
+        detail: String,
+    },
+    /// The certificate does not hold the public key of the private key.
+    #[error("{key}: the private key does not match the certificate in {cert}")]
+    KeyCertMismatch {
+        /// Where the key came from.
+        key: String,
+        /// Where the certificate came from.
+        cert: String,
+    },
+    /// The key type or size is one the kernel cannot verify.
+    #[error("{origin}: unsupported signing key: {what}; use RSA 2048/3072/4096 or ECDSA P-256/P-384")]
+    UnsupportedKey {
+        /// Where the key came from.
+        origin: String,
+        /// What the key is.
+        what: String,
+    },
+    /// The certificate cannot identify the signer to the kernel.
+    #[error("{origin}: certificate unusable by the kernel: {reason}")]
+    UnusableCertificate {
+        /// Where the certificate came from.
+        origin: String,
+        /// Why.
+        reason: String,
+    },
+    /// OpenSSL failed while signing.
+    #[error("CMS signing failed: {0}")]
+    Cms(ErrorStack),
+    /// The signature is larger than bpftool's 4096-byte buffer.
+    #[error("signature is {len} bytes, more than the {MAX_SIGNATURE_SIZE}-byte limit; use a smaller key")]
+    SignatureTooLarge {
+        /// The signature size.
+        len: usize,
+    },
+}
+
+/// Result of the signing functions.
+pub type Result<T, E = SignError> = std::result::Result<T, E>;
+
+/// The public-key algorithm of a [`Signer`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyAlgorithm {
+    /// RSA (PKCS#1 v1.5, `rsaEncryption`) with this modulus size in bits.
+    Rsa {
+        /// Modulus size.
+        bits: u32,
+    },
+    /// ECDSA on NIST P-256 (`ecdsa-with-SHA256`).
+    EcdsaP256,
+    /// ECDSA on NIST P-384 (`ecdsa-with-SHA256`).
+    EcdsaP384,
+}
+
+impl fmt::Display for KeyAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyAlgorithm::Rsa { bits } => write!(f, "rsa-{bits}"),
+            KeyAlgorithm::EcdsaP256 => f.write_str("ecdsa-p256"),
+            KeyAlgorithm::EcdsaP384 => f.write_str("ecdsa-p384"),
+        }
+    }
+}
+
+/// How the CMS `SignerInfo` names the signer; the kernel looks the key up by this id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SignerId {
+    /// The certificate's subjectKeyIdentifier, lowercase hex (SignerInfo version 3).
+    SubjectKeyIdentifier {
+        /// SKID bytes as lowercase hex.
+        skid: String,
+    },
+    /// Issuer name and serial number (SignerInfo version 1); used when the cert has no SKID.
+    IssuerAndSerial {
+        /// Issuer distinguished name, `SN=value` pairs joined by `, `.
+        issuer: String,
+        /// Serial number, lowercase hex.
+        serial: String,
+    },
+}
+
+/// Public description of the key that signed an artifact (no secret material).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SignerInfo {
+    /// How signatures identify the signer.
+    pub id: SignerId,
+    /// Key algorithm.
+    pub key_algorithm: KeyAlgorithm,
+    /// Certificate subject, `SN=value` pairs joined by `, `.
+    pub subject: String,
+}
+
+/// A validated signing key and certificate. See the [module docs](self).
+pub struct Signer {
+    key: PKey<Private>,
+    cert: X509,
+    info: SignerInfo,
+}
+
+impl fmt::Debug for Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print key material.
+        f.debug_struct("Signer").field("info", &self.info).finish_non_exhaustive()
+    }
+}
+
+impl Signer {
+    /// Reads a PEM file holding the private key and its certificate (the seed's
+    /// `signing_key.pem`). With several certificates, the one matching the key is used.
+    pub fn from_pem_file(path: impl AsRef<Path>) -> Result<Signer> {
+        let path = path.as_ref();
+        let bytes = read(path)?;
+        Signer::from_pem(&bytes, &path.display().to_string())
+    }
+
+    /// Like [`Signer::from_pem_file`], from bytes; `origin` names them in errors.
+    pub fn from_pem(pem: &[u8], origin: &str) -> Result<Signer> {
+        let key = parse_key(pem, origin)?;
+        let certs = X509::stack_from_pem(pem).map_err(|e| SignError::BadCertificate {
+            origin: origin.to_string(),
+            detail: e.to_string(),
+        })?;
+        if certs.is_empty() {
+            return Err(SignError::NoCertificate { origin: origin.to_string() });
+        }
+        let cert = pick_matching(certs, &key).ok_or_else(|| SignError::KeyCertMismatch {
+            key: origin.to_string(),
+            cert: origin.to_string(),
+        })?;
+        Signer::new(key, cert, origin, origin)
+    }
+
+    /// Reads the private key and the certificate from separate files, each PEM or DER
+    /// (detected from the content).
+    pub fn from_key_and_cert(key_path: impl AsRef<Path>, cert_path: impl AsRef<Path>) -> Result<Signer> {
+        let (key_path, cert_path) = (key_path.as_ref(), cert_path.as_ref());
+        let key_bytes = read(key_path)?;
+        let cert_bytes = read(cert_path)?;
+        Signer::from_key_and_cert_bytes(
+            &key_bytes,
+            &key_path.display().to_string(),
+            &cert_bytes,
+            &cert_path.display().to_string(),
+        )
+    }
+
+    /// Like [`Signer::from_key_and_cert`], from bytes; the origins name them in errors.
+    pub fn from_key_and_cert_bytes(key: &[u8], key_origin: &str, cert: &[u8], cert_origin: &str) -> Result<Signer> {
+        let key = parse_key(key, key_origin)?;
+        let cert = parse_cert(cert, cert_origin, &key)?;
+        Signer::new(key, cert, key_origin, cert_origin)
+    }
+
+    fn new(key: PKey<Private>, cert: X509, key_origin: &str, cert_origin: &str) -> Result<Signer> {
+        let key_algorithm = key_algorithm(&key, key_origin)?;
+        let cert_key = cert.public_key().map_err(|e| SignError::BadCertificate {
+            origin: cert_origin.to_string(),
+            detail: e.to_string(),
+        })?;
+        if !cert_key.public_eq(&key) {
+            return Err(SignError::KeyCertMismatch {
+                key: key_origin.to_string(),
+                cert: cert_origin.to_string(),
+            });
+        }
+        let id = match cert.subject_key_id() {
+            Some(skid) if skid.as_slice().is_empty() => {
+                return Err(SignError::UnusableCertificate {
+                    origin: cert_origin.to_string(),
+                    reason: "its subjectKeyIdentifier is empty".to_string(),
+                })
+            }
+            Some(skid) => SignerId::SubjectKeyIdentifier { skid: hex(skid.as_slice()) },
+            None => {
+                let serial = cert.serial_number().to_bn().map_err(|e| SignError::UnusableCertificate {
+                    origin: cert_origin.to_string(),
+                    reason: format!("unreadable serial number: {e}"),
+                })?;
+                if serial.is_negative() {
+                    return Err(SignError::UnusableCertificate {
+                        origin: cert_origin.to_string(),
+                        reason: "negative serial number and no subjectKeyIdentifier".to_string(),
+                    });
+                }
+                SignerId::IssuerAndSerial {
+                    issuer: name_text(cert.issuer_name()),
+                    serial: hex(&serial.to_vec()),
+                }
+            }
+        };
+        let info = SignerInfo { id, key_algorithm, subject: name_text(cert.subject_name()) };
+        Ok(Signer { key, cert, info })
+    }
+
+    /// Signs `payload` (P1/P1b: loader insns; P2: insns ‖ data blob): DER CMS, detached,
+    /// SHA-256, no certificates, no signed attributes.
+    pub fn sign(&self, payload: &[u8]) -> Result<Vec<u8>> {
+        let mut flags = CMSOptions::CMS_NOCERTS
+            | CMSOptions::BINARY
+            | CMSOptions::DETACHED
+            | CMSOptions::NOATTR
+            | CMSOptions::NOSMIMECAP;
+        if matches!(self.info.id, SignerId::SubjectKeyIdentifier { .. }) {
+            flags |= CMSOptions::USE_KEYID;
+        }
+        // One-shot CMS_sign == bpftool's CMS_sign(PARTIAL) + CMS_add1_signer(sha256) + CMS_final:
+        // OpenSSL's default digest for RSA and EC keys is SHA-256 (asserted by the tests).
+        let cms = CmsContentInfo::sign(Some(&self.cert), Some(&self.key), None, Some(payload), flags)
+            .map_err(SignError::Cms)?;
+        let der = cms.to_der().map_err(SignError::Cms)?;
+        if der.len() > MAX_SIGNATURE_SIZE {
+            return Err(SignError::SignatureTooLarge { len: der.len() });
+        }
+        Ok(der)
+    }
+
+    /// The certificate's subjectKeyIdentifier, if it has one (then signatures use it).
+    pub fn skid(&self) -> Option<&[u8]> {
+        self.cert.subject_key_id().map(|s| s.as_slice())
+    }
+
+    /// Public description of this signer, for the artifact.
+    pub fn info(&self) -> &SignerInfo {
+        &self.info
+    }
+
+    /// The certificate as DER (what a user registers in a kernel keyring).
+    pub fn cert_der(&self) -> Result<Vec<u8>> {
+        self.cert.to_der().map_err(SignError::Cms)
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|source| SignError::Io { path: path.to_path_buf(), source })
+}
+
+fn is_pem(bytes: &[u8]) -> bool {
+    bytes.windows(11).any(|w| w == b"-----BEGIN ")
+}
+
+fn parse_key(bytes: &[u8], origin: &str) -> Result<PKey<Private>> {
+    if is_pem(bytes) {
+        let has_key = bytes.windows(12).any(|w| w == b"PRIVATE KEY-");
+        if !has_key {
+            return Err(SignError::NoPrivateKey { origin: origin.to_string() });
+        }
+        let mut asked_passphrase = false;
+        let parsed = PKey::private_key_from_pem_callback(bytes, |_buf| {
+            asked_passphrase = true;
+            Ok(0)
+        });
+        match parsed {
+            Ok(key) => Ok(key),
+            Err(_) if asked_passphrase => Err(SignError::EncryptedKey { origin: origin.to_string() }),
+            Err(e) => Err(SignError::BadKey { origin: origin.to_string(), detail: e.to_string() }),
+        }
+    } else {
+        PKey::private_key_from_der(bytes)
+            .map_err(|e| SignError::BadKey { origin: origin.to_string(), detail: e.to_string() })
+    }
+}
+
+fn parse_cert(bytes: &[u8], origin: &str, key: &PKey<Private>) -> Result<X509> {
+    let bad = |e: ErrorStack| SignError::BadCertificate { origin: origin.to_string(), detail: e.to_string() };
+    if is_pem(bytes) {
+        let certs = X509::stack_from_pem(bytes).map_err(bad)?;
+        if certs.is_empty() {
+            return Err(SignError::NoCertificate { origin: origin.to_string() });
+        }
+        // With several certificates, take the one for this key; else the first (the mismatch
+        // is then reported with both names).
+        let first = certs[0].clone();
+        Ok(pick_matching(certs, key).unwrap_or(first))
+    } else {
+        X509::from_der(bytes).map_err(bad)
+    }
+}
+
+fn pick_matching(certs: Vec<X509>, key: &PKey<Private>) -> Option<X509> {
+    certs
+        .into_iter()
+        .find(|c| c.public_key().map(|pk| pk.public_eq(key)).unwrap_or(false))
+}
+
+fn key_algorithm(key: &PKey<Private>, origin: &str) -> Result<KeyAlgorithm> {
+    let unsupported = |what: String| SignError::UnsupportedKey { origin: origin.to_string(), what };
+    match key.id() {
+        Id::RSA => match key.bits() {
+            bits @ (2048 | 3072 | 4096) => Ok(KeyAlgorithm::Rsa { bits }),
+            bits if bits < 2048 => Err(unsupported(format!("RSA-{bits} is too small"))),
+            bits => Err(unsupported(format!("RSA-{bits}: the kernel's RSA only takes 2048, 3072 or 4096 bits"))),
+        },
+        Id::EC => {
+            let ec = key.ec_key().map_err(|e| unsupported(format!("unreadable EC key: {e}")))?;
+            match ec.group().curve_name() {
+                Some(Nid::X9_62_PRIME256V1) => Ok(KeyAlgorithm::EcdsaP256),
+                Some(Nid::SECP384R1) => Ok(KeyAlgorithm::EcdsaP384),
+                Some(nid) => Err(unsupported(format!(
+                    "ECDSA on curve {}",
+                    nid.short_name().unwrap_or("(unknown)")
+                ))),
+                None => Err(unsupported("ECDSA with explicit curve parameters".to_string())),
+            }
+        }
+        Id::ED25519 => Err(unsupported("Ed25519 (the kernel's PKCS#7 parser has no EdDSA)".to_string())),
+        Id::ED448 => Err(unsupported("Ed448".to_string())),
+        Id::RSA_PSS => Err(unsupported("RSA-PSS key (the kernel verifies PKCS#1 v1.5 only)".to_string())),
+        Id::DSA => Err(unsupported("DSA".to_string())),
+        other => Err(unsupported(format!("key type id {}", other.as_raw()))),
+    }
+}
+
+/// `SN=value, SN=value` text of an X.509 name.
+fn name_text(name: &X509NameRef) -> String {
+    let mut parts = Vec::new();
+    for entry in name.entries() {
+        let field = entry.object().nid().short_name().unwrap_or("?").to_string();
+        let value = match entry.data().to_string() {
+            Ok(v) => v,
+            Err(_) => hex(entry.data().as_slice()),
+        };
+        parts.push(format!("{field}={value}"));
+    }
+    parts.join(", ")
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::hash::MessageDigest;
+    use openssl::rsa::Rsa;
+    use openssl::stack::Stack;
+    use openssl::x509::{X509Builder, X509NameBuilder};
+    use std::path::PathBuf;
+
+    fn fixtures() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
+    }
+    fn key(name: &str) -> PathBuf {
+        fixtures().join("keys").join(name)
+    }
+    fn golden(stem: &str, file: &str) -> Vec<u8> {
+        let p = fixtures().join("golden").join(stem).join(file);
+        std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+    fn golden_stems() -> Vec<String> {
+        let index = std::fs::read_to_string(fixtures().join("golden/index.tsv")).unwrap();
+        index
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .map(|l| l.split('\t').next().unwrap().to_string())
+            .collect()
+    }
+
+    const OID_SHA256: &[u8] = &[0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01];
+    const OID_RSA_ENCRYPTION: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+    const OID_SHA256_WITH_RSA: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b];
+    const OID_ECDSA_SHA256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
+
+    fn contains(hay: &[u8], needle: &[u8]) -> bool {
+        hay.windows(needle.len()).any(|w| w == needle)
+    }
+
+    fn verify(sig: &[u8], payload: &[u8], cert: &X509) -> bool {
+        let mut cms = CmsContentInfo::from_der(sig).unwrap();
+        let mut certs = Stack::new().unwrap();
+        certs.push(cert.clone()).unwrap();
+        cms.verify(Some(&certs), None, Some(payload), None, CMSOptions::NO_SIGNER_CERT_VERIFY | CMSOptions::BINARY)
+            .is_ok()
+    }
+
+    #[test]
+    fn rsa_signatures_equal_bpftool_goldens() {
+        let signer = Signer::from_pem_file(key("TEST-ONLY-key-a.pem")).unwrap();
+        let stems = golden_stems();
+        assert!(stems.len() >= 12, "golden index lists {} objects", stems.len());
+        for stem in stems {
+            let data = golden(&stem, "data.bin");
+            for proto in ["p1-libbpf170", "p1b"] {
+                let insns = golden(&stem, &format!("{proto}.insns"));
+                assert_eq!(signer.sign(&insns).unwrap(), golden(&stem, &format!("{proto}.sig")), "{stem} {proto}");
+            }
+            let mut payload = golden(&stem, "p2.insns");
+            payload.extend_from_slice(&data);
+            assert_eq!(signer.sign(&payload).unwrap(), golden(&stem, "p2.sig"), "{stem} p2");
+        }
+    }
+
+    #[test]
+    fn separate_der_cert_gives_same_signature() {
+        let pem = Signer::from_pem_file(key("TEST-ONLY-key-a.pem")).unwrap();
+        let split = Signer::from_key_and_cert(key("TEST-ONLY-key-a.pem"), key("TEST-ONLY-key-a.der")).unwrap();
+        assert_eq!(pem.info(), split.info());
+        assert_eq!(pem.sign(b"payload").unwrap(), split.sign(b"payload").unwrap());
+        let SignerId::SubjectKeyIdentifier { skid } = &pem.info().id else { panic!("expected SKID") };
+        assert_eq!(*skid, hex(pem.skid().unwrap()));
+        assert_eq!(pem.info().key_algorithm, KeyAlgorithm::Rsa { bits: 2048 });
+        assert!(pem.info().subject.contains("TEST-ONLY key a"), "{}", pem.info().subject);
+    }
+
+    #[test]
+    fn rsa_signature_structure() {
+        let signer = Signer::from_pem_file(key("TEST-ONLY-key-a.pem")).unwrap();
+        let sig = signer.sign(b"some insns").unwrap();
+        assert!(contains(&sig, OID_SHA256));
+        assert!(contains(&sig, OID_RSA_ENCRYPTION));
+        assert!(!contains(&sig, OID_SHA256_WITH_RSA));
+        let skid = signer.skid().unwrap();
+        // sid [0] IMPLICIT OCTET STRING <skid>
+        let mut sid = vec![0x80, skid.len() as u8];
+        sid.extend_from_slice(skid);
+        assert!(contains(&sig, &sid));
+        let cert = X509::from_der(&std::fs::read(key("TEST-ONLY-key-a.der")).unwrap()).unwrap();
+        assert!(verify(&sig, b"some insns", &cert));
+        assert!(!verify(&sig, b"other insns", &cert));
+    }
+
+    #[test]
+    fn no_skid_falls_back_to_issuer_and_serial() {
+        for (k, c) in [
+            ("TEST-ONLY-noskid.key.pem", "TEST-ONLY-noskid.crt.pem"),
+            ("TEST-ONLY-noskid.key.der", "TEST-ONLY-noskid.der"),
+        ] {
+            let signer = Signer::from_key_and_cert(key(k), key(c)).unwrap();
+            assert!(signer.skid().is_none());
+            let SignerId::IssuerAndSerial { issuer, serial } = &signer.info().id else {
+                panic!("expected issuer+serial, got {:?}", signer.info().id)
+            };
+            assert!(issuer.contains("without SKID"), "{issuer}");
+            assert!(!serial.is_empty());
+            let sig = signer.sign(b"payload").unwrap();
+            // SignedData version 1 (02 01 01) right after the [0] wrapper: issuerAndSerialNumber.
+            assert!(contains(&sig, &[0x02, 0x01, 0x01, 0x31]));
+            let cert = X509::from_pem(&std::fs::read(key("TEST-ONLY-noskid.crt.pem")).unwrap()).unwrap();
+            assert!(verify(&sig, b"payload", &cert));
+            assert!(contains(&sig, cert.serial_number().to_bn().unwrap().to_vec().as_slice()));
+        }
+    }
+
+    #[test]
+    fn ecdsa_p256_verifies_with_openssl() {
+        let signer = Signer::from_pem_file(key("TEST-ONLY-ec-p256.pem")).unwrap();
+        assert_eq!(signer.info().key_algorithm, KeyAlgorithm::EcdsaP256);
+        let insns = golden("hello", "p2.insns");
+        let mut payload = insns.clone();
+        payload.extend_from_slice(&golden("hello", "data.bin"));
+        let sig = signer.sign(&payload).unwrap();
+        assert!(contains(&sig, OID_SHA256));
+        assert!(contains(&sig, OID_ECDSA_SHA256));
+        let cert = X509::from_der(&std::fs::read(key("TEST-ONLY-ec-p256.der")).unwrap()).unwrap();
+        assert!(verify(&sig, &payload, &cert));
+        assert!(!verify(&sig, &insns, &cert));
+    }
+
+    /// A self-signed cert for `key`, optionally with a SKID, built in memory.
+    fn self_signed(key: &PKey<Private>, md: MessageDigest) -> X509 {
+        let mut name = X509NameBuilder::new().unwrap();
+        name.append_entry_by_text("CN", "bpfsign TEST-ONLY generated").unwrap();
+        let name = name.build();
+        let mut b = X509Builder::new().unwrap();
+        b.set_version(2).unwrap();
+        b.set_subject_name(&name).unwrap();
+        b.set_issuer_name(&name).unwrap();
+        b.set_pubkey(key).unwrap();
+        let serial = openssl::bn::BigNum::from_u32(7).unwrap().to_asn1_integer().unwrap();
+        b.set_serial_number(&serial).unwrap();
+        b.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap()).unwrap();
+        b.set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap()).unwrap();
+        let skid = openssl::x509::extension::SubjectKeyIdentifier::new()
+            .build(&b.x509v3_context(None, None))
+            .unwrap();
+        b.append_extension(skid).unwrap();
+        b.sign(key, md).unwrap();
+        b.build()
+    }
+
+    fn signer_for(key: PKey<Private>, md: MessageDigest) -> Result<Signer> {
+        let cert = self_signed(&key, md);
+        let key_der = key.private_key_to_der().unwrap();
+        Signer::from_key_and_cert_bytes(&key_der, "gen.key", &cert.to_der().unwrap(), "gen.crt")
+    }
+
+    #[test]
+    fn ecdsa_p384_uses_sha256() {
+        let group = EcGroup::from_curve_name(Nid::SECP384R1).unwrap();
+        let key = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
+        let signer = signer_for(key, MessageDigest::sha384()).unwrap();
+        assert_eq!(signer.info().key_algorithm, KeyAlgorithm::EcdsaP384);
+        let sig = signer.sign(b"p384 payload").unwrap();
+        assert!(contains(&sig, OID_SHA256));
+        assert!(contains(&sig, OID_ECDSA_SHA256));
+        assert!(verify(&sig, b"p384 payload", &signer.cert));
+    }
+
+    #[test]
+    fn unsupported_keys_are_rejected() {
+        let small = PKey::from_rsa(Rsa::generate(1024).unwrap()).unwrap();
+        let e = signer_for(small, MessageDigest::sha256()).unwrap_err();
+        assert!(matches!(e, SignError::UnsupportedKey { .. }), "{e}");
+        assert!(e.to_string().contains("RSA-1024 is too small"), "{e}");
+
+        let odd = PKey::from_rsa(Rsa::generate(2560).unwrap()).unwrap();
+        let e = signer_for(odd, MessageDigest::sha256()).unwrap_err();
+        assert!(e.to_string().contains("RSA-2560"), "{e}");
+
+        let ed = PKey::generate_ed25519().unwrap();
+        let e = signer_for(ed, MessageDigest::null()).unwrap_err();
+        assert!(matches!(e, SignError::UnsupportedKey { .. }) && e.to_string().contains("Ed25519"), "{e}");
+
+        let group = EcGroup::from_curve_name(Nid::SECP256K1).unwrap();
+        let k1 = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
+        let e = signer_for(k1, MessageDigest::sha256()).unwrap_err();
+        assert!(e.to_string().contains("secp256k1"), "{e}");
+    }
+
+    #[test]
+    fn key_cert_mismatch_is_rejected() {
+        let e = Signer::from_key_and_cert(key("TEST-ONLY-key-a.pem"), key("TEST-ONLY-key-b.der")).unwrap_err();
+        assert!(matches!(e, SignError::KeyCertMismatch { .. }), "{e}");
+        assert!(e.to_string().contains("TEST-ONLY-key-b.der"), "{e}");
+
+        // A PEM whose only certificate belongs to another key.
+        let a = std::fs::read(key("TEST-ONLY-key-a.pem")).unwrap();
+        let b = std::fs::read(key("TEST-ONLY-key-b.pem")).unwrap();
+        let key_a = &a[..find(&a, b"-----BEGIN CERTIFICATE")];
+        let cert_b = &b[find(&b, b"-----BEGIN CERTIFICATE")..];
+        let mixed = [key_a, cert_b].concat();
+        let e = Signer::from_pem(&mixed, "mixed.pem").unwrap_err();
+        assert!(matches!(e, SignError::KeyCertMismatch { .. }), "{e}");
+    }
+
+    fn find(hay: &[u8], needle: &[u8]) -> usize {
+        hay.windows(needle.len()).position(|w| w == needle).unwrap()
+    }
+
+    #[test]
+    fn bad_inputs_give_typed_errors() {
+        let e = Signer::from_pem_file(key("does-not-exist.pem")).unwrap_err();
+        assert!(matches!(e, SignError::Io { .. }), "{e}");
+        // cert only
+        let e = Signer::from_pem_file(key("TEST-ONLY-noskid.crt.pem")).unwrap_err();
+        assert!(matches!(e, SignError::NoPrivateKey { .. }), "{e}");
+        // key only
+        let e = Signer::from_pem_file(key("TEST-ONLY-noskid.key.pem")).unwrap_err();
+        assert!(matches!(e, SignError::NoCertificate { .. }), "{e}");
+        // garbage DER
+        let e = Signer::from_key_and_cert_bytes(b"\x30\x03\x02\x01", "junk.der", b"", "x").unwrap_err();
+        assert!(matches!(e, SignError::BadKey { .. }), "{e}");
+        let a = std::fs::read(key("TEST-ONLY-key-a.pem")).unwrap();
+        let e = Signer::from_key_and_cert_bytes(&a, "a.pem", b"not a cert", "junk.crt").unwrap_err();
+        assert!(matches!(e, SignError::BadCertificate { .. }) && e.to_string().contains("junk.crt"), "{e}");
+    }
+
+    #[test]
+    fn encrypted_key_is_rejected_without_prompt() {
+        let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+        let cert = self_signed(&key, MessageDigest::sha256());
+        let enc = key
+            .private_key_to_pem_pkcs8_passphrase(openssl::symm::Cipher::aes_128_cbc(), b"secret")
+            .unwrap();
+        let e = Signer::from_key_and_cert_bytes(&enc, "enc.pem", &cert.to_pem().unwrap(), "c.pem").unwrap_err();
+        assert!(matches!(e, SignError::EncryptedKey { .. }), "{e}");
+    }
+
+    #[test]
+    fn debug_does_not_leak_key() {
+        let signer = Signer::from_pem_file(key("TEST-ONLY-key-a.pem")).unwrap();
+        let text = format!("{signer:?}");
+        assert!(text.contains("Signer") && !text.contains("PRIVATE"));
+    }
+}

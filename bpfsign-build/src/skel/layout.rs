@@ -1,0 +1,385 @@
+//! `#[repr(C)]` Rust types for the BTF layouts of global-data sections (`types::Bss` …).
+//!
+//! The layout is taken from the offsets and sizes in [`crate::meta`], never from Rust's own
+//! layout rules: every gap becomes an explicit padding field, and a struct whose members would
+//! not land at their BTF offsets under Rust's alignment becomes `#[repr(C, packed)]`. The
+//! generated code also asserts each size and field offset at compile time, so a layout
+//! mismatch can never go unnoticed.
+//!
+//! Type mapping: integers by size and sign (C `_Bool` → `u8`, since the program may store any
+//! byte there), `float`/`double` → `f32`/`f64`, pointers → `u64` (a BPF address, meaningless in
+//! user space), enums → their integer, arrays → `[T; N]`, structs/unions → named `#[repr(C)]`
+//! types with the C name, and anything else (bitfields, odd sizes) → a byte array.
+
+use std::collections::BTreeMap;
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote};
+
+use crate::meta::{DatasecMeta, MemberMeta, TypeMeta};
+
+/// Size and alignment of a generated Rust type, in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Layout {
+    size: u64,
+    align: u64,
+}
+
+/// Collects the named types that datasec structs refer to.
+#[derive(Default)]
+pub struct TypeGen {
+    /// Generated item definitions, in first-use order.
+    items: Vec<TokenStream>,
+    /// Known aggregates: (C name or anon, layout-defining meta) → Rust name and layout.
+    known: Vec<(TypeMeta, Ident, Layout)>,
+    /// Rust names already taken in the `types` module.
+    taken: BTreeMap<String, ()>,
+    anon_count: usize,
+}
+
+/// A datasec struct ready to be emitted, plus the facts the accessors need.
+pub struct DatasecType {
+    /// The definition and its compile-time layout assertions.
+    pub tokens: TokenStream,
+    /// `size_of` of the Rust struct: the section size, rounded up to the struct's alignment
+    /// unless the struct is packed. The tail past the section lies inside the page-rounded
+    /// mapping of the map.
+    pub rust_size: u64,
+}
+
+/// Makes `name` a usable Rust identifier: raw identifier for keywords, `_` suffix for the few
+/// keywords that cannot be raw, `_` prefix for a leading digit; empty → `fallback`.
+pub fn rust_ident(name: &str, fallback: &str) -> Ident {
+    let mut s: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .collect();
+    if s.is_empty() {
+        s = fallback.to_string();
+    }
+    if s.as_bytes()[0].is_ascii_digit() {
+        s.insert(0, '_');
+    }
+    if matches!(s.as_str(), "self" | "Self" | "super" | "crate" | "_") {
+        s.push('_');
+    }
+    if syn::parse_str::<syn::Ident>(&s).is_ok() {
+        Ident::new(&s, Span::call_site())
+    } else {
+        // A keyword such as `type` or `match`.
+        Ident::new_raw(&s, Span::call_site())
+    }
+}
+
+/// `data_foo` → `DataFoo`, `bss` → `Bss`, `rodata_str1_1` → `RodataStr1_1`.
+pub fn camel_case(snake: &str) -> String {
+    let mut out = String::new();
+    let mut upper = true;
+    for c in snake.chars() {
+        if c == '_' || c == '.' {
+            if out.chars().last().is_some_and(|l| l.is_ascii_digit())
+                && !upper
+            {
+                out.push('_');
+            }
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn int_type(size: u32, signed: bool) -> Option<(TokenStream, Layout)> {
+    let t = match (size, signed) {
+        (1, true) => quote!(i8),
+        (1, false) => quote!(u8),
+        (2, true) => quote!(i16),
+        (2, false) => quote!(u16),
+        (4, true) => quote!(i32),
+        (4, false) => quote!(u32),
+        (8, true) => quote!(i64),
+        (8, false) => quote!(u64),
+        (16, true) => quote!(i128),
+        (16, false) => quote!(u128),
+        _ => return None,
+    };
+    Some((t, Layout { size: size as u64, align: size as u64 }))
+}
+
+fn bytes(size: u64) -> (TokenStream, Layout) {
+    let n = size as usize;
+    (quote!([u8; #n]), Layout { size, align: 1 })
+}
+
+/// One field of a struct being laid out.
+struct Field {
+    ident: Ident,
+    ty: TokenStream,
+    offset: u64,
+    layout: Layout,
+    doc: String,
+}
+
+impl TypeGen {
+    /// Creates a generator; `reserved` names (the datasec structs) are never used for C types.
+    pub fn new(reserved: &[String]) -> Self {
+        let mut g = TypeGen::default();
+        for r in reserved {
+            g.taken.insert(r.clone(), ());
+        }
+        g
+    }
+
+    /// Every named type definition generated so far.
+    pub fn items(&self) -> &[TokenStream] {
+        &self.items
+    }
+
+    fn fresh_name(&mut self, wanted: Option<&str>) -> Ident {
+        let base = match wanted {
+            Some(n) if !n.is_empty() => rust_ident(n, "__anon").to_string().trim_start_matches("r#").to_string(),
+            _ => {
+                self.anon_count += 1;
+                format!("__anon_{}", self.anon_count)
+            }
+        };
+        let mut name = base.clone();
+        let mut i = 1;
+        while self.taken.contains_key(&name) {
+            name = format!("{base}_{i}");
+            i += 1;
+        }
+        self.taken.insert(name.clone(), ());
+        rust_ident(&name, "__anon")
+    }
+
+    /// The Rust type for `ty`, defining named aggregates as needed.
+    fn type_of(&mut self, ty: &TypeMeta) -> (TokenStream, Layout) {
+        match ty {
+            TypeMeta::Int { size, signed, .. } => {
+                int_type(*size, *signed).unwrap_or_else(|| bytes(*size as u64))
+            }
+            TypeMeta::Enum { size, signed, .. } => {
+                int_type(*size, *signed).unwrap_or_else(|| bytes(*size as u64))
+            }
+            TypeMeta::Float { size: 4 } => (quote!(f32), Layout { size: 4, align: 4 }),
+            TypeMeta::Float { size: 8 } => (quote!(f64), Layout { size: 8, align: 8 }),
+            TypeMeta::Float { size } => bytes(*size as u64),
+            TypeMeta::Pointer => (quote!(u64), Layout { size: 8, align: 8 }),
+            TypeMeta::Opaque { size } => bytes(*size as u64),
+            TypeMeta::Array { elem, len } => {
+                let (t, l) = self.type_of(elem);
+                let n = *len as usize;
+                (quote!([#t; #n]), Layout { size: l.size * *len as u64, align: l.align })
+            }
+            TypeMeta::Struct { name, size, members } => {
+                self.aggregate(ty, name.as_deref(), *size as u64, members, false)
+            }
+            TypeMeta::Union { name, size, members } => {
+                self.aggregate(ty, name.as_deref(), *size as u64, members, true)
+            }
+        }
+    }
+
+    fn aggregate(
+        &mut self,
+        ty: &TypeMeta,
+        name: Option<&str>,
+        size: u64,
+        members: &[MemberMeta],
+        is_union: bool,
+    ) -> (TokenStream, Layout) {
+        if let Some((_, ident, layout)) = self.known.iter().find(|(t, _, _)| t == ty) {
+            return (quote!(#ident), *layout);
+        }
+        let ident = self.fresh_name(name);
+        let mut fields = Vec::new();
+        for (i, m) in members.iter().enumerate() {
+            let (t, l) = self.type_of(&m.ty);
+            let fallback = format!("__anon_{i}");
+            fields.push(Field {
+                ident: rust_ident(&m.name, &fallback),
+                ty: t,
+                offset: if is_union { 0 } else { m.offset as u64 },
+                layout: l,
+                doc: if m.name.is_empty() {
+                    format!("Anonymous member at byte {}.", m.offset)
+                } else {
+                    format!("`{}` at byte {}.", m.name, m.offset)
+                },
+            });
+        }
+        let c_kind = if is_union { "union" } else { "struct" };
+        let doc = match name {
+            Some(n) if !n.is_empty() => format!("C `{c_kind} {n}` ({size} bytes)."),
+            _ => format!("Anonymous C {c_kind} ({size} bytes)."),
+        };
+        let (tokens, layout) = if is_union {
+            emit_union(&ident, &doc, size, fields)
+        } else {
+            emit_struct(&ident, &doc, size, fields, true, false)
+        };
+        self.items.push(tokens);
+        self.known.push((ty.clone(), ident.clone(), layout));
+        (quote!(#ident), layout)
+    }
+
+    /// The struct for one global-data section: its variables at their offsets, padded to the
+    /// section size.
+    pub fn datasec(&mut self, sec: &DatasecMeta, name: Ident) -> Result<DatasecType, String> {
+        let mut vars: Vec<_> = sec.vars.iter().collect();
+        vars.sort_by_key(|v| v.offset);
+        let mut fields = Vec::new();
+        let mut end = 0u64;
+        for v in vars {
+            let (t, l) = self.type_of(&v.ty);
+            let off = v.offset as u64;
+            if off < end {
+                return Err(format!(
+                    "variable `{}` in {} overlaps the previous one (offset {off})",
+                    v.name, sec.section
+                ));
+            }
+            end = off + l.size.max(v.size as u64);
+            fields.push(Field {
+                ident: rust_ident(&v.name, "__var"),
+                ty: t,
+                offset: off,
+                layout: l,
+                doc: format!("Global `{}` at byte {} of `{}`.", v.name, v.offset, sec.section),
+            });
+        }
+        if end > sec.size as u64 {
+            return Err(format!("variables of {} end at byte {end}, past its size {}", sec.section, sec.size));
+        }
+        let doc = format!(
+            "Layout of `{}` ({} bytes), generated from BTF.",
+            sec.section, sec.size
+        );
+        let (tokens, layout) = emit_struct(&name, &doc, sec.size as u64, fields, false, true);
+        Ok(DatasecType { tokens, rust_size: layout.size })
+    }
+}
+
+/// Emits a `#[repr(C)]` struct with explicit padding; `packed` when Rust alignment cannot
+/// place a member at its BTF offset. With `round_tail` (datasecs, whose size is where the last
+/// variable ends) the size is rounded up to the alignment instead of forcing `packed`. Also
+/// emits size and offset assertions.
+fn emit_struct(
+    ident: &Ident,
+    doc: &str,
+    size: u64,
+    fields: Vec<Field>,
+    derive_copy: bool,
+    round_tail: bool,
+) -> (TokenStream, Layout) {
+    let mut align = fields.iter().map(|f| f.layout.align).max().unwrap_or(1);
+    let mut size = size;
+    let aligned_fields = fields.iter().all(|f| f.offset % f.layout.align == 0);
+    if aligned_fields && round_tail {
+        size = size.next_multiple_of(align);
+    }
+    let natural = aligned_fields && size % align == 0;
+    if !natural {
+        align = 1;
+    }
+    let mut defs = Vec::new();
+    let mut asserts = Vec::new();
+    let mut pos = 0u64;
+    for f in &fields {
+        if f.offset > pos {
+            let pad = format_ident!("__pad_{}", pos);
+            let n = (f.offset - pos) as usize;
+            defs.push(quote!(#[doc(hidden)] pub #pad: [u8; #n]));
+        }
+        let Field { ident: fi, ty, offset, doc, .. } = f;
+        let off = *offset as usize;
+        defs.push(quote!(#[doc = #doc] pub #fi: #ty));
+        asserts.push(quote!(assert!(::core::mem::offset_of!(#ident, #fi) == #off);));
+        pos = f.offset + f.layout.size;
+    }
+    if size > pos {
+        let pad = format_ident!("__pad_{}", pos);
+        let n = (size - pos) as usize;
+        defs.push(quote!(#[doc(hidden)] pub #pad: [u8; #n]));
+    }
+    let repr = if natural { quote!(#[repr(C)]) } else { quote!(#[repr(C, packed)]) };
+    let derive = if derive_copy { quote!(#[derive(Clone, Copy)]) } else { quote!() };
+    let sz = size as usize;
+    let tokens = quote! {
+        #[doc = #doc]
+        #repr
+        #derive
+        pub struct #ident { #(#defs,)* }
+        impl ::core::default::Default for #ident {
+            /// All bytes zero.
+            fn default() -> Self {
+                // SAFETY: a plain-data type (integers, floats, byte arrays, such structs and
+                // unions): all-zero bytes are a valid value.
+                unsafe { ::core::mem::zeroed() }
+            }
+        }
+        const _: () = {
+            assert!(::core::mem::size_of::<#ident>() == #sz);
+            #(#asserts)*
+        };
+    };
+    (tokens, Layout { size, align })
+}
+
+/// Emits a `#[repr(C)]` union; a byte-array member keeps the BTF size when the members are
+/// smaller, and `packed` is used when the size is not a multiple of the alignment.
+fn emit_union(ident: &Ident, doc: &str, size: u64, fields: Vec<Field>) -> (TokenStream, Layout) {
+    let mut align = fields.iter().map(|f| f.layout.align).max().unwrap_or(1);
+    let largest = fields.iter().map(|f| f.layout.size).max().unwrap_or(0);
+    let natural = size % align == 0;
+    if !natural {
+        align = 1;
+    }
+    let mut defs: Vec<TokenStream> = fields
+        .iter()
+        .map(|Field { ident: fi, ty, doc, .. }| quote!(#[doc = #doc] pub #fi: #ty))
+        .collect();
+    if largest < size || fields.is_empty() {
+        let n = size as usize;
+        defs.push(quote!(#[doc = "The union's bytes."] pub __bytes: [u8; #n]));
+    }
+    let repr = if natural { quote!(#[repr(C)]) } else { quote!(#[repr(C, packed)]) };
+    let sz = size as usize;
+    let tokens = quote! {
+        #[doc = #doc]
+        #repr
+        #[derive(Clone, Copy)]
+        pub union #ident { #(#defs,)* }
+        impl ::core::default::Default for #ident {
+            /// All bytes zero.
+            fn default() -> Self {
+                // SAFETY: as for structs: all-zero bytes are a valid value.
+                unsafe { ::core::mem::zeroed() }
+            }
+        }
+        const _: () = assert!(::core::mem::size_of::<#ident>() == #sz);
+    };
+    (tokens, Layout { size, align })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(camel_case("bss"), "Bss");
+        assert_eq!(camel_case("data_foo"), "DataFoo");
+        assert_eq!(camel_case("rodata_str1_1"), "RodataStr1_1");
+        assert_eq!(rust_ident("type", "x").to_string(), "r#type");
+        assert_eq!(rust_ident("self", "x").to_string(), "self_");
+        assert_eq!(rust_ident("", "__anon_0").to_string(), "__anon_0");
+        assert_eq!(rust_ident("prog_A", "x").to_string(), "prog_A");
+        assert_eq!(rust_ident("9lives", "x").to_string(), "_9lives");
+    }
+}

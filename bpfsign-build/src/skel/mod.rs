@@ -1,0 +1,90 @@
+//! The logic behind `bpfsign_macros::include_signed_skel!`, as a library (sqlx-macros style):
+//! the proc-macro crate only forwards its tokens to [`expand`].
+//!
+//! # Macro input
+//!
+//! ```text
+//! include_signed_skel!("hello.bpf.o", key = env!("BPF_KEY"))             // sign while compiling
+//! include_signed_skel!("hello.bpf.o", key = "keys/dev.pem", name = "Greeter")
+//! include_signed_skel!("hello.bpf.o", key = "dev.key", cert = "dev.crt")  // key without cert
+//! include_signed_skel!("hello.bpf.o", cert = "dev.crt", signature = "sig/hello") // offline
+//! include_signed_skel!("hello.skel")                                     // artifact from build.rs / `bpfsign gen`
+//! ```
+//!
+//! Every string argument may be a literal, `env!("VAR")` or `concat!(…)` of those. `env!` is
+//! evaluated from the compiler's environment (cargo's `[env]` table included) and repeated in
+//! the expansion as `const _: &str = env!("VAR");`, so changing the variable rebuilds the crate.
+//!
+//! * **Path** — the first argument. A relative path is looked up in `$OUT_DIR` (where
+//!   `bpfsign_build::compile` writes objects), then relative to `$CARGO_MANIFEST_DIR`. The file
+//!   is either a BPF object (ELF; needs `key` or `cert` + `signature`) or a bpfsign artifact
+//!   written by [`crate::artifact::Artifact::write_if_changed`] or `bpfsign gen`, which is
+//!   already signed (no other argument allowed but `name`).
+//! * **`key`** — a PEM file with the private key and, unless `cert` is given, the X.509
+//!   certificate (the `openssl req -x509 -keyout K -out K` recipe writes both in one file).
+//!   The object is turned into a light skeleton and signed during macro expansion; the key
+//!   never reaches the expansion or the binary (the file is only referenced by an unused
+//!   `const _: &[u8] = include_bytes!(…)` so rustc tracks it).
+//! * **`cert` + `signature`** — offline signing: `signature` is a path *prefix* `P`; the files
+//!   `P.p1.sig`, `P.p1b.sig` and `P.p2.sig` hold detached DER PKCS#7 signatures of the payload
+//!   of each protocol (P1, P1b: the loader instructions; P2: instructions ‖ data blob). All
+//!   three are required, and each is verified against `cert` at expansion time. To produce the
+//!   payloads: `bpfsign gen OBJ --unsigned -o u.skel`, then `bpfsign dump u.skel --protocol p1
+//!   --what insns -o P.p1.bin` (and `p1b`; for `p2` concatenate `--what insns` and
+//!   `--what data`); sign each with `openssl cms -sign -binary -noattr -nocerts -nosmimecap
+//!   -keyid -md sha256 -signer CERT -inkey KEY -in P.<p>.bin -outform DER -out P.<p>.sig` (or an
+//!   HSM doing the same). The same unsigned artifact must be reproduced from the same object,
+//!   which the deterministic generator guarantees.
+//! * **`name`** — the skeleton's type name (default: the object name in CamelCase, `hello` →
+//!   `Hello`).
+//!
+//! # Output
+//!
+//! For type name `Hello`: a module `hello_skel` holding everything, with `Hello`,
+//! `HelloBuilder`, `LoadedHello`, `HelloProgs`, `HelloMaps` and `HelloLinks` re-exported at
+//! the call site; `hello_skel::types` holds the `#[repr(C)]` global-data layouts (`Bss`,
+//! `Data`, `Rodata`, …). The code refers to the runtime as `::bpfsign_runtime`: the calling
+//! crate must depend on `bpfsign-runtime` (not renamed).
+//!
+//! Errors (unset variable, missing file, bad key, bad object, bad arguments) become
+//! `compile_error!` with what to do.
+
+mod certs;
+mod codegen;
+mod input;
+mod layout;
+mod resolve;
+#[cfg(test)]
+mod tests;
+
+use proc_macro2::TokenStream;
+
+pub use codegen::{generate_skeleton, SkelCode};
+pub use input::{EnvLookup, MacroInput, ProcessEnv, StrArg, StrExpr};
+pub use resolve::{resolve, Resolved};
+
+/// Expands `include_signed_skel!` input with the process environment; failures become a
+/// `compile_error!` invocation.
+pub fn expand(input: TokenStream) -> TokenStream {
+    match expand_with(input, &ProcessEnv) {
+        Ok(tokens) => tokens,
+        Err(e) => e.to_compile_error(),
+    }
+}
+
+/// Expands with an explicit environment (`CARGO_MANIFEST_DIR`, `OUT_DIR` and the variables
+/// that `env!` arguments name are read from it).
+pub fn expand_with(input: TokenStream, env: &dyn EnvLookup) -> syn::Result<TokenStream> {
+    let parsed = input::parse(input)?;
+    let resolved = resolve(&parsed, env)?;
+    let code = SkelCode {
+        artifact: &resolved.artifact,
+        type_name: resolved.type_name.clone(),
+        origin: resolved.origin.clone(),
+        tracked_files: resolved.tracked_files.clone(),
+        tracked_env: resolved.tracked_env.clone(),
+    };
+    generate_skeleton(&code).map_err(|msg| {
+        syn::Error::new(parsed.path.span, format!("bpfsign: cannot generate the skeleton: {msg}"))
+    })
+}

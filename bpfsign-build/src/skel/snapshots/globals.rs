@@ -1,0 +1,561 @@
+const _: &[u8] = include_bytes!("$REPO/tests/fixtures/obj/globals.bpf.o");
+const _: &[u8] = include_bytes!("$REPO/tests/fixtures/keys/TEST-ONLY-key-a.pem");
+///Everything `include_signed_skel!` generated for `globals`; the main types are re-exported next to the macro call.
+#[allow(
+    dead_code,
+    non_snake_case,
+    non_camel_case_types,
+    non_upper_case_globals,
+    unused_qualifications,
+    clippy::all
+)]
+pub mod globals_skel {
+    /// 8-byte aligned bytes (loader instructions and the data blob).
+    #[repr(C, align(8))]
+    pub struct Aligned<const N: usize>(pub [u8; N]);
+    /// The data blob (metadata map value), identical for every protocol.
+    pub static DATA: Aligned<5912usize> = Aligned(
+        *b"<5912 bytes>",
+    );
+    ///Loader instructions for protocol `unsigned` (531 insns).
+    pub static INSNS_UNSIGNED: Aligned<4248usize> = Aligned(
+        *b"<4248 bytes>",
+    );
+    ///SHA-256 of the `unsigned` loader instructions: 9a3f7ea16cac2bfad2f8ac03a2f86181d347fa495fcf4c7906d640719b0590ff.
+    pub static EXCL_HASH_UNSIGNED: [u8; 32] = *b"<32 bytes>";
+    ///Loader instructions for protocol `p1` (469 insns).
+    pub static INSNS_P1: Aligned<3752usize> = Aligned(
+        *b"<3752 bytes>",
+    );
+    ///SHA-256 of the `p1` loader instructions: 797c7da7e38b6223812bbeb5e4fcbbaa05360c2066839b751fe8df3b067efe20.
+    pub static EXCL_HASH_P1: [u8; 32] = *b"<32 bytes>";
+    ///Detached PKCS#7 signature of the `p1` payload (375 bytes).
+    pub static SIG_P1: [u8; 375usize] = *b"<375 bytes>";
+    ///Loader instructions for protocol `p1b` (474 insns).
+    pub static INSNS_P1B: Aligned<3792usize> = Aligned(
+        *b"<3792 bytes>",
+    );
+    ///SHA-256 of the `p1b` loader instructions: afd7240a32bb839d8e0c76f83b6e1a555ac6da6c2c7f7e390702a62f5098370e.
+    pub static EXCL_HASH_P1B: [u8; 32] = *b"<32 bytes>";
+    ///Detached PKCS#7 signature of the `p1b` payload (375 bytes).
+    pub static SIG_P1B: [u8; 375usize] = *b"<375 bytes>";
+    ///Loader instructions for protocol `p2` (441 insns).
+    pub static INSNS_P2: Aligned<3528usize> = Aligned(
+        *b"<3528 bytes>",
+    );
+    ///SHA-256 of the `p2` loader instructions: 89fc016a7484ecaefccbcf1c6bd7449fd4801193a65eb46955877df5a9f72fa2.
+    pub static EXCL_HASH_P2: [u8; 32] = *b"<32 bytes>";
+    ///Detached PKCS#7 signature of the `p2` payload (375 bytes).
+    pub static SIG_P2: [u8; 375usize] = *b"<375 bytes>";
+    /// A fd the runtime guarantees after a successful load (every map; every program
+    /// with autoload on).
+    fn loaded_fd<'a>(
+        fd: ::core::option::Option<::std::os::fd::BorrowedFd<'a>>,
+        what: &str,
+        index: usize,
+    ) -> ::std::os::fd::BorrowedFd<'a> {
+        match fd {
+            ::core::option::Option::Some(fd) => fd,
+            ::core::option::Option::None => {
+                ::core::unreachable!(
+                    "bpfsign-runtime: {} #{} has no fd after a successful load", what,
+                    index
+                )
+            }
+        }
+    }
+    /// The mapping of data map `index` as a `T`. The runtime maps every `mmapable` map
+    /// of `SPEC` page-rounded with at least `value_size` bytes (so also the few tail
+    /// bytes by which `T` may exceed the section), writable unless read-only; the
+    /// expansion checked that `T` fits. Every bit pattern is valid for the generated
+    /// plain-data types.
+    fn data_ptr<T>(
+        skel: &::bpfsign_runtime::LoadedSkeleton,
+        index: usize,
+        value_size: usize,
+        writable: bool,
+    ) -> ::core::ptr::NonNull<T> {
+        let ptr = unsafe { skel.map_data_ptr(index) };
+        match (ptr, skel.map_data_len(index)) {
+            (
+                ::core::option::Option::Some(p),
+                ::core::option::Option::Some(len),
+            ) if len >= value_size
+                && (p.as_ptr() as usize) % ::core::mem::align_of::<T>() == 0
+                && (!writable || skel.map_data_writable(index)) => p.cast::<T>(),
+            _ => {
+                ::core::unreachable!(
+                    "bpfsign-runtime: data map #{} is not mapped as the skeleton expects",
+                    index
+                )
+            }
+        }
+    }
+    /// The skeleton as the runtime sees it.
+    pub static SPEC: ::bpfsign_runtime::SkeletonSpec<'static> = ::bpfsign_runtime::SkeletonSpec {
+        name: "globals",
+        data: &DATA.0,
+        variants: &[
+            ::bpfsign_runtime::LoaderVariant {
+                protocol: ::bpfsign_runtime::Protocol::Unsigned,
+                insns: &INSNS_UNSIGNED.0,
+                excl_prog_hash: EXCL_HASH_UNSIGNED,
+                signature: ::core::option::Option::None,
+            },
+            ::bpfsign_runtime::LoaderVariant {
+                protocol: ::bpfsign_runtime::Protocol::P1,
+                insns: &INSNS_P1.0,
+                excl_prog_hash: EXCL_HASH_P1,
+                signature: ::core::option::Option::Some(&SIG_P1),
+            },
+            ::bpfsign_runtime::LoaderVariant {
+                protocol: ::bpfsign_runtime::Protocol::P1b,
+                insns: &INSNS_P1B.0,
+                excl_prog_hash: EXCL_HASH_P1B,
+                signature: ::core::option::Option::Some(&SIG_P1B),
+            },
+            ::bpfsign_runtime::LoaderVariant {
+                protocol: ::bpfsign_runtime::Protocol::P2,
+                insns: &INSNS_P2.0,
+                excl_prog_hash: EXCL_HASH_P2,
+                signature: ::core::option::Option::Some(&SIG_P2),
+            },
+        ],
+        maps: &[
+            ::bpfsign_runtime::MapSpec {
+                name: "data",
+                map_type: 2u32,
+                key_size: 4u32,
+                value_size: 25u32,
+                max_entries: 1u32,
+                map_flags: 1024u32,
+                mmapable: true,
+            },
+            ::bpfsign_runtime::MapSpec {
+                name: "bss",
+                map_type: 2u32,
+                key_size: 4u32,
+                value_size: 44u32,
+                max_entries: 1u32,
+                map_flags: 1024u32,
+                mmapable: true,
+            },
+            ::bpfsign_runtime::MapSpec {
+                name: "rodata",
+                map_type: 2u32,
+                key_size: 4u32,
+                value_size: 62u32,
+                max_entries: 1u32,
+                map_flags: 1152u32,
+                mmapable: true,
+            },
+            ::bpfsign_runtime::MapSpec {
+                name: "data_foo",
+                map_type: 2u32,
+                key_size: 4u32,
+                value_size: 32u32,
+                max_entries: 1u32,
+                map_flags: 1024u32,
+                mmapable: true,
+            },
+            ::bpfsign_runtime::MapSpec {
+                name: "rodata_bar",
+                map_type: 2u32,
+                key_size: 4u32,
+                value_size: 16u32,
+                max_entries: 1u32,
+                map_flags: 1152u32,
+                mmapable: true,
+            },
+            ::bpfsign_runtime::MapSpec {
+                name: "rodata_str1_1",
+                map_type: 2u32,
+                key_size: 4u32,
+                value_size: 17u32,
+                max_entries: 1u32,
+                map_flags: 128u32,
+                mmapable: false,
+            },
+        ],
+        progs: &[
+            ::bpfsign_runtime::ProgSpec {
+                name: "touch_all",
+                prog_type: 26u32,
+                expected_attach_type: 24u32,
+                autoload: true,
+                attach: ::bpfsign_runtime::Attach::RawTracepoint(
+                    ::core::option::Option::None,
+                ),
+            },
+        ],
+        signer_skid: ::core::option::Option::Some(
+            "b47dc1af906c3b717fd2649abebb975afff02a48",
+        ),
+    };
+    /// `#[repr(C)]` layouts of the global-data sections and the C types they use.
+    pub mod types {
+        ///C `union number` (8 bytes).
+        #[repr(C)]
+        #[derive(Clone, Copy)]
+        pub union number {
+            ///`u` at byte 0.
+            pub u: u64,
+            ///`s` at byte 0.
+            pub s: [i32; 2usize],
+        }
+        impl ::core::default::Default for number {
+            /// All bytes zero.
+            fn default() -> Self {
+                unsafe { ::core::mem::zeroed() }
+            }
+        }
+        const _: () = assert!(::core::mem::size_of:: < number > () == 8usize);
+        ///C `struct point` (20 bytes).
+        #[repr(C)]
+        #[derive(Clone, Copy)]
+        pub struct point {
+            ///`x` at byte 0.
+            pub x: i32,
+            ///`y` at byte 4.
+            pub y: i32,
+            ///`weight` at byte 8.
+            pub weight: f32,
+            ///`__bitfield12` at byte 12.
+            pub __bitfield12: [u8; 1usize],
+            ///`tag` at byte 13.
+            pub tag: [i8; 6usize],
+            #[doc(hidden)]
+            pub __pad_19: [u8; 1usize],
+        }
+        impl ::core::default::Default for point {
+            /// All bytes zero.
+            fn default() -> Self {
+                unsafe { ::core::mem::zeroed() }
+            }
+        }
+        const _: () = {
+            assert!(::core::mem::size_of:: < point > () == 20usize);
+            assert!(::core::mem::offset_of!(point, x) == 0usize);
+            assert!(::core::mem::offset_of!(point, y) == 4usize);
+            assert!(::core::mem::offset_of!(point, weight) == 8usize);
+            assert!(::core::mem::offset_of!(point, __bitfield12) == 12usize);
+            assert!(::core::mem::offset_of!(point, tag) == 13usize);
+        };
+        ///Layout of `.data` (25 bytes), generated from BTF.
+        #[repr(C)]
+        pub struct Data {
+            ///Global `data_value` at byte 0 of `.data`.
+            pub data_value: i32,
+            ///Global `data_name` at byte 4 of `.data`.
+            pub data_name: [i8; 8usize],
+            ///Global `data_colour` at byte 12 of `.data`.
+            pub data_colour: u32,
+            ///Global `data_number` at byte 16 of `.data`.
+            pub data_number: number,
+            ///Global `data_enabled` at byte 24 of `.data`.
+            pub data_enabled: u8,
+            #[doc(hidden)]
+            pub __pad_25: [u8; 7usize],
+        }
+        impl ::core::default::Default for Data {
+            /// All bytes zero.
+            fn default() -> Self {
+                unsafe { ::core::mem::zeroed() }
+            }
+        }
+        const _: () = {
+            assert!(::core::mem::size_of:: < Data > () == 32usize);
+            assert!(::core::mem::offset_of!(Data, data_value) == 0usize);
+            assert!(::core::mem::offset_of!(Data, data_name) == 4usize);
+            assert!(::core::mem::offset_of!(Data, data_colour) == 12usize);
+            assert!(::core::mem::offset_of!(Data, data_number) == 16usize);
+            assert!(::core::mem::offset_of!(Data, data_enabled) == 24usize);
+        };
+        ///Layout of `.bss` (44 bytes), generated from BTF.
+        #[repr(C)]
+        pub struct Bss {
+            ///Global `data_ptr` at byte 0 of `.bss`.
+            pub data_ptr: u64,
+            ///Global `bss_counter` at byte 8 of `.bss`.
+            pub bss_counter: u64,
+            ///Global `bss_point` at byte 16 of `.bss`.
+            pub bss_point: point,
+            #[doc(hidden)]
+            pub __pad_36: [u8; 12usize],
+        }
+        impl ::core::default::Default for Bss {
+            /// All bytes zero.
+            fn default() -> Self {
+                unsafe { ::core::mem::zeroed() }
+            }
+        }
+        const _: () = {
+            assert!(::core::mem::size_of:: < Bss > () == 48usize);
+            assert!(::core::mem::offset_of!(Bss, data_ptr) == 0usize);
+            assert!(::core::mem::offset_of!(Bss, bss_counter) == 8usize);
+            assert!(::core::mem::offset_of!(Bss, bss_point) == 16usize);
+        };
+        ///Layout of `.rodata` (62 bytes), generated from BTF.
+        #[repr(C)]
+        pub struct Rodata {
+            ///Global `ro_limit` at byte 0 of `.rodata`.
+            pub ro_limit: u32,
+            ///Global `ro_origin` at byte 4 of `.rodata`.
+            pub ro_origin: point,
+            ///Global `ro_table` at byte 24 of `.rodata`.
+            pub ro_table: [i64; 4usize],
+            #[doc(hidden)]
+            pub __pad_56: [u8; 8usize],
+        }
+        impl ::core::default::Default for Rodata {
+            /// All bytes zero.
+            fn default() -> Self {
+                unsafe { ::core::mem::zeroed() }
+            }
+        }
+        const _: () = {
+            assert!(::core::mem::size_of:: < Rodata > () == 64usize);
+            assert!(::core::mem::offset_of!(Rodata, ro_limit) == 0usize);
+            assert!(::core::mem::offset_of!(Rodata, ro_origin) == 4usize);
+            assert!(::core::mem::offset_of!(Rodata, ro_table) == 24usize);
+        };
+        ///Layout of `.data.foo` (32 bytes), generated from BTF.
+        #[repr(C)]
+        pub struct DataFoo {
+            ///Global `foo_a` at byte 0 of `.data.foo`.
+            pub foo_a: u32,
+            #[doc(hidden)]
+            pub __pad_4: [u8; 4usize],
+            ///Global `foo_b` at byte 8 of `.data.foo`.
+            pub foo_b: [u64; 3usize],
+        }
+        impl ::core::default::Default for DataFoo {
+            /// All bytes zero.
+            fn default() -> Self {
+                unsafe { ::core::mem::zeroed() }
+            }
+        }
+        const _: () = {
+            assert!(::core::mem::size_of:: < DataFoo > () == 32usize);
+            assert!(::core::mem::offset_of!(DataFoo, foo_a) == 0usize);
+            assert!(::core::mem::offset_of!(DataFoo, foo_b) == 8usize);
+        };
+        ///Layout of `.rodata.bar` (16 bytes), generated from BTF.
+        #[repr(C)]
+        pub struct RodataBar {
+            ///Global `bar_a` at byte 0 of `.rodata.bar`.
+            pub bar_a: u32,
+            ///Global `bar_msg` at byte 4 of `.rodata.bar`.
+            pub bar_msg: [i8; 12usize],
+        }
+        impl ::core::default::Default for RodataBar {
+            /// All bytes zero.
+            fn default() -> Self {
+                unsafe { ::core::mem::zeroed() }
+            }
+        }
+        const _: () = {
+            assert!(::core::mem::size_of:: < RodataBar > () == 16usize);
+            assert!(::core::mem::offset_of!(RodataBar, bar_a) == 0usize);
+            assert!(::core::mem::offset_of!(RodataBar, bar_msg) == 4usize);
+        };
+    }
+    /**Signed light skeleton of the BPF object `globals` (from `globals.bpf.o`, signed at build time).
+
+Loader variants: `unsigned` (unsigned), `p1` (signed), `p1b` (signed), `p2` (signed); the runtime probes the kernel and picks one (`BPFSIGN_PROTOCOL=p1|p1b|p2|unsigned` overrides). Signed by `CN=bpfsign TEST-ONLY key a (do not trust)` (rsa-2048, SKID `b47dc1af906c3b717fd2649abebb975afff02a48`).
+
+Programs:
+- `touch_all` (`SEC("fentry/__do_sys_getpid")`), attaches to BTF target `__do_sys_getpid`.
+
+Load with [`Globals::builder()`]`.keyring(..).load()`, which returns [`LoadedGlobals`].
+
+Initial values of global variables are fixed when the skeleton is signed: the signed loader takes them from the signed data blob and ignores any value supplied at run time. Writable globals (`.bss`, `.data`) are changed through the mmapped memory after load (`bss_mut()`, `data_mut()`); `.rodata` stays as built.*/
+    #[derive(Clone, Copy, Debug, Default)]
+    pub struct Globals;
+    impl Globals {
+        /// Object name (`SEC` file stem) of the skeleton.
+        pub const NAME: &'static str = "globals";
+        /// Starts loading with default options (builtin keyring, no verifier log,
+        /// protocol probed).
+        pub fn builder() -> GlobalsBuilder {
+            GlobalsBuilder::default()
+        }
+        /// The embedded skeleton description (data blob, loaders, signatures).
+        pub fn spec() -> &'static ::bpfsign_runtime::SkeletonSpec<'static> {
+            &SPEC
+        }
+    }
+    /**Load-time options for [`Globals`]; only what the signature does not cover (keyring, verifier log, protocol).
+
+Initial values of global variables are fixed when the skeleton is signed: the signed loader takes them from the signed data blob and ignores any value supplied at run time. Writable globals (`.bss`, `.data`) are changed through the mmapped memory after load (`bss_mut()`, `data_mut()`); `.rodata` stays as built.*/
+    #[derive(Clone, Debug, Default)]
+    pub struct GlobalsBuilder {
+        options: ::bpfsign_runtime::LoadOptions,
+    }
+    impl GlobalsBuilder {
+        /// The keyring the kernel searches for the signer's certificate.
+        pub fn keyring(mut self, keyring: ::bpfsign_runtime::Keyring) -> Self {
+            self.options = self.options.keyring(keyring);
+            self
+        }
+        /// Asks for the verifier log of the loader and of the programs it loads
+        /// (`VerifierLog::default()`: level 1, 64 KiB growing on demand); it is kept in
+        /// load errors and in [`::bpfsign_runtime::LoadedSkeleton::verifier_log`].
+        pub fn verifier_log(mut self, log: ::bpfsign_runtime::VerifierLog) -> Self {
+            self.options = self.options.verifier_log(log.level, log.size);
+            self
+        }
+        /// Forces a protocol instead of probing the kernel (`BPFSIGN_PROTOCOL` still
+        /// wins).
+        pub fn protocol(mut self, protocol: ::bpfsign_runtime::Protocol) -> Self {
+            self.options = self.options.protocol(protocol);
+            self
+        }
+        /// The options collected so far.
+        pub fn options(&self) -> &::bpfsign_runtime::LoadOptions {
+            &self.options
+        }
+        /// Loads the skeleton: runs the signed loader, which creates the maps and loads
+        /// the programs; then maps the global data. Nothing stays loaded on error.
+        pub fn load(
+            self,
+        ) -> ::core::result::Result<LoadedGlobals, ::bpfsign_runtime::Error> {
+            let skel = ::bpfsign_runtime::load(&SPEC, &self.options)?;
+            ::core::result::Result::Ok(LoadedGlobals { skel })
+        }
+    }
+    ///A loaded [`Globals`]: owns every map and program fd and the mmapped global data; dropping it closes them (links already made stay until they are dropped).
+    #[derive(Debug)]
+    pub struct LoadedGlobals {
+        skel: ::bpfsign_runtime::LoadedSkeleton,
+    }
+    ///File descriptors of the loaded programs of [`LoadedGlobals`].
+    #[derive(Clone, Copy, Debug)]
+    pub struct GlobalsProgs<'a> {
+        ///Program `touch_all` (`SEC("fentry/__do_sys_getpid")`).
+        pub touch_all: ::std::os::fd::BorrowedFd<'a>,
+        _skel: ::core::marker::PhantomData<&'a ()>,
+    }
+    ///File descriptors of the maps of [`LoadedGlobals`].
+    #[derive(Clone, Copy, Debug)]
+    pub struct GlobalsMaps<'a> {
+        ///Map `data` (kernel name `globals.data`).
+        pub data: ::std::os::fd::BorrowedFd<'a>,
+        ///Map `bss` (kernel name `globals.bss`).
+        pub bss: ::std::os::fd::BorrowedFd<'a>,
+        ///Map `rodata` (kernel name `globals.rodata`).
+        pub rodata: ::std::os::fd::BorrowedFd<'a>,
+        ///Map `data_foo` (kernel name `.data.foo`).
+        pub data_foo: ::std::os::fd::BorrowedFd<'a>,
+        ///Map `rodata_bar` (kernel name `.rodata.bar`).
+        pub rodata_bar: ::std::os::fd::BorrowedFd<'a>,
+        ///Map `rodata_str1_1` (kernel name `.rodata.str1.1`).
+        pub rodata_str1_1: ::std::os::fd::BorrowedFd<'a>,
+        _skel: ::core::marker::PhantomData<&'a ()>,
+    }
+    ///Links made by [`LoadedGlobals::attach`], one per auto-attachable program; each detaches when dropped.
+    #[derive(Debug)]
+    pub struct GlobalsLinks {
+        ///Link of program `touch_all`; detaches on drop.
+        pub touch_all: ::bpfsign_runtime::Link,
+    }
+    impl GlobalsLinks {
+        /// Leaves every program attached after this process exits or drops the links.
+        pub fn forget(self) {
+            ::bpfsign_runtime::Link::forget(self.touch_all);
+        }
+    }
+    impl LoadedGlobals {
+        /// Program file descriptors.
+        pub fn progs(&self) -> GlobalsProgs<'_> {
+            GlobalsProgs {
+                touch_all: loaded_fd(self.skel.prog_fd(0usize), "program", 0usize),
+                _skel: ::core::marker::PhantomData,
+            }
+        }
+        /// Map file descriptors.
+        pub fn maps(&self) -> GlobalsMaps<'_> {
+            GlobalsMaps {
+                data: loaded_fd(self.skel.map_fd(0usize), "map", 0usize),
+                bss: loaded_fd(self.skel.map_fd(1usize), "map", 1usize),
+                rodata: loaded_fd(self.skel.map_fd(2usize), "map", 2usize),
+                data_foo: loaded_fd(self.skel.map_fd(3usize), "map", 3usize),
+                rodata_bar: loaded_fd(self.skel.map_fd(4usize), "map", 4usize),
+                rodata_str1_1: loaded_fd(self.skel.map_fd(5usize), "map", 5usize),
+                _skel: ::core::marker::PhantomData,
+            }
+        }
+        /// The protocol whose loader was used.
+        pub fn protocol(&self) -> ::bpfsign_runtime::Protocol {
+            self.skel.protocol()
+        }
+        /// The runtime's handle, for what the typed API does not cover.
+        pub fn inner(&self) -> &::bpfsign_runtime::LoadedSkeleton {
+            &self.skel
+        }
+        /// Attaches every auto-attachable program, in object order; on error the links
+        /// made so far are dropped (detached).
+        pub fn attach(
+            &self,
+        ) -> ::core::result::Result<GlobalsLinks, ::bpfsign_runtime::Error> {
+            ::core::result::Result::Ok(GlobalsLinks {
+                touch_all: self.attach_touch_all()?,
+            })
+        }
+        ///Attaches program `touch_all` to BTF target `__do_sys_getpid`. The link detaches when dropped (see [`::bpfsign_runtime::Link::forget`]).
+        pub fn attach_touch_all(
+            &self,
+        ) -> ::core::result::Result<::bpfsign_runtime::Link, ::bpfsign_runtime::Error> {
+            self.skel.attach_prog(0usize)
+        }
+        ///The `.data` globals, read from the map's memory (shared with the BPF programs).
+        pub fn data(&self) -> &types::Data {
+            unsafe {
+                data_ptr::<types::Data>(&self.skel, 0usize, 25usize, false).as_ref()
+            }
+        }
+        ///The `.data` globals, writable: stores are seen by the BPF programs at once. This is how to change a global after load (the signed loader ignores run-time initial values).
+        pub fn data_mut(&mut self) -> &mut types::Data {
+            unsafe {
+                data_ptr::<types::Data>(&self.skel, 0usize, 25usize, true).as_mut()
+            }
+        }
+        ///The `.bss` globals, read from the map's memory (shared with the BPF programs).
+        pub fn bss(&self) -> &types::Bss {
+            unsafe {
+                data_ptr::<types::Bss>(&self.skel, 1usize, 44usize, false).as_ref()
+            }
+        }
+        ///The `.bss` globals, writable: stores are seen by the BPF programs at once. This is how to change a global after load (the signed loader ignores run-time initial values).
+        pub fn bss_mut(&mut self) -> &mut types::Bss {
+            unsafe { data_ptr::<types::Bss>(&self.skel, 1usize, 44usize, true).as_mut() }
+        }
+        ///The `.rodata` globals (read-only: the kernel maps them read-only; their values are fixed at signing).
+        pub fn rodata(&self) -> &types::Rodata {
+            unsafe {
+                data_ptr::<types::Rodata>(&self.skel, 2usize, 62usize, false).as_ref()
+            }
+        }
+        ///The `.data.foo` globals, read from the map's memory (shared with the BPF programs).
+        pub fn data_foo(&self) -> &types::DataFoo {
+            unsafe {
+                data_ptr::<types::DataFoo>(&self.skel, 3usize, 32usize, false).as_ref()
+            }
+        }
+        ///The `.data.foo` globals, writable: stores are seen by the BPF programs at once. This is how to change a global after load (the signed loader ignores run-time initial values).
+        pub fn data_foo_mut(&mut self) -> &mut types::DataFoo {
+            unsafe {
+                data_ptr::<types::DataFoo>(&self.skel, 3usize, 32usize, true).as_mut()
+            }
+        }
+        ///The `.rodata.bar` globals (read-only: the kernel maps them read-only; their values are fixed at signing).
+        pub fn rodata_bar(&self) -> &types::RodataBar {
+            unsafe {
+                data_ptr::<types::RodataBar>(&self.skel, 4usize, 16usize, false).as_ref()
+            }
+        }
+    }
+}
+pub use globals_skel::{
+    Globals, GlobalsBuilder, LoadedGlobals, GlobalsProgs, GlobalsMaps, GlobalsLinks,
+};

@@ -1,0 +1,327 @@
+const _: &str = env!("BPF_KEY");
+const _: &[u8] = include_bytes!("$REPO/tests/fixtures/obj/hello.bpf.o");
+const _: &[u8] = include_bytes!("$REPO/tests/fixtures/keys/TEST-ONLY-key-a.pem");
+///Everything `include_signed_skel!` generated for `hello`; the main types are re-exported next to the macro call.
+#[allow(
+    dead_code,
+    non_snake_case,
+    non_camel_case_types,
+    non_upper_case_globals,
+    unused_qualifications,
+    clippy::all
+)]
+pub mod hello_skel {
+    /// 8-byte aligned bytes (loader instructions and the data blob).
+    #[repr(C, align(8))]
+    pub struct Aligned<const N: usize>(pub [u8; N]);
+    /// The data blob (metadata map value), identical for every protocol.
+    pub static DATA: Aligned<2424usize> = Aligned(
+        *b"<2424 bytes>",
+    );
+    ///Loader instructions for protocol `unsigned` (261 insns).
+    pub static INSNS_UNSIGNED: Aligned<2088usize> = Aligned(
+        *b"<2088 bytes>",
+    );
+    ///SHA-256 of the `unsigned` loader instructions: 4e368c86543d34c506576662611f0ce33a44846b7d09aee2bc084e0a2806b5c3.
+    pub static EXCL_HASH_UNSIGNED: [u8; 32] = *b"<32 bytes>";
+    ///Loader instructions for protocol `p1` (259 insns).
+    pub static INSNS_P1: Aligned<2072usize> = Aligned(
+        *b"<2072 bytes>",
+    );
+    ///SHA-256 of the `p1` loader instructions: 6dd6bd0f63ce3107773e41f07bfa8ec7aaaf2af502d0b2b6ffd0b0f4150e80a2.
+    pub static EXCL_HASH_P1: [u8; 32] = *b"<32 bytes>";
+    ///Detached PKCS#7 signature of the `p1` payload (375 bytes).
+    pub static SIG_P1: [u8; 375usize] = *b"<375 bytes>";
+    ///Loader instructions for protocol `p1b` (264 insns).
+    pub static INSNS_P1B: Aligned<2112usize> = Aligned(
+        *b"<2112 bytes>",
+    );
+    ///SHA-256 of the `p1b` loader instructions: 3c8aacd453c2a0167d637bf01e0e3b31c87d10d51661c137b309b7897e57e2c1.
+    pub static EXCL_HASH_P1B: [u8; 32] = *b"<32 bytes>";
+    ///Detached PKCS#7 signature of the `p1b` payload (375 bytes).
+    pub static SIG_P1B: [u8; 375usize] = *b"<375 bytes>";
+    ///Loader instructions for protocol `p2` (231 insns).
+    pub static INSNS_P2: Aligned<1848usize> = Aligned(
+        *b"<1848 bytes>",
+    );
+    ///SHA-256 of the `p2` loader instructions: e3350c5688cddf49f0ae5856c1ec1cbc564a1b4274160bf0722db63f0f2aa471.
+    pub static EXCL_HASH_P2: [u8; 32] = *b"<32 bytes>";
+    ///Detached PKCS#7 signature of the `p2` payload (375 bytes).
+    pub static SIG_P2: [u8; 375usize] = *b"<375 bytes>";
+    /// A fd the runtime guarantees after a successful load (every map; every program
+    /// with autoload on).
+    fn loaded_fd<'a>(
+        fd: ::core::option::Option<::std::os::fd::BorrowedFd<'a>>,
+        what: &str,
+        index: usize,
+    ) -> ::std::os::fd::BorrowedFd<'a> {
+        match fd {
+            ::core::option::Option::Some(fd) => fd,
+            ::core::option::Option::None => {
+                ::core::unreachable!(
+                    "bpfsign-runtime: {} #{} has no fd after a successful load", what,
+                    index
+                )
+            }
+        }
+    }
+    /// The mapping of data map `index` as a `T`. The runtime maps every `mmapable` map
+    /// of `SPEC` page-rounded with at least `value_size` bytes (so also the few tail
+    /// bytes by which `T` may exceed the section), writable unless read-only; the
+    /// expansion checked that `T` fits. Every bit pattern is valid for the generated
+    /// plain-data types.
+    fn data_ptr<T>(
+        skel: &::bpfsign_runtime::LoadedSkeleton,
+        index: usize,
+        value_size: usize,
+        writable: bool,
+    ) -> ::core::ptr::NonNull<T> {
+        let ptr = unsafe { skel.map_data_ptr(index) };
+        match (ptr, skel.map_data_len(index)) {
+            (
+                ::core::option::Option::Some(p),
+                ::core::option::Option::Some(len),
+            ) if len >= value_size
+                && (p.as_ptr() as usize) % ::core::mem::align_of::<T>() == 0
+                && (!writable || skel.map_data_writable(index)) => p.cast::<T>(),
+            _ => {
+                ::core::unreachable!(
+                    "bpfsign-runtime: data map #{} is not mapped as the skeleton expects",
+                    index
+                )
+            }
+        }
+    }
+    /// The skeleton as the runtime sees it.
+    pub static SPEC: ::bpfsign_runtime::SkeletonSpec<'static> = ::bpfsign_runtime::SkeletonSpec {
+        name: "hello",
+        data: &DATA.0,
+        variants: &[
+            ::bpfsign_runtime::LoaderVariant {
+                protocol: ::bpfsign_runtime::Protocol::Unsigned,
+                insns: &INSNS_UNSIGNED.0,
+                excl_prog_hash: EXCL_HASH_UNSIGNED,
+                signature: ::core::option::Option::None,
+            },
+            ::bpfsign_runtime::LoaderVariant {
+                protocol: ::bpfsign_runtime::Protocol::P1,
+                insns: &INSNS_P1.0,
+                excl_prog_hash: EXCL_HASH_P1,
+                signature: ::core::option::Option::Some(&SIG_P1),
+            },
+            ::bpfsign_runtime::LoaderVariant {
+                protocol: ::bpfsign_runtime::Protocol::P1b,
+                insns: &INSNS_P1B.0,
+                excl_prog_hash: EXCL_HASH_P1B,
+                signature: ::core::option::Option::Some(&SIG_P1B),
+            },
+            ::bpfsign_runtime::LoaderVariant {
+                protocol: ::bpfsign_runtime::Protocol::P2,
+                insns: &INSNS_P2.0,
+                excl_prog_hash: EXCL_HASH_P2,
+                signature: ::core::option::Option::Some(&SIG_P2),
+            },
+        ],
+        maps: &[
+            ::bpfsign_runtime::MapSpec {
+                name: "bss",
+                map_type: 2u32,
+                key_size: 4u32,
+                value_size: 4u32,
+                max_entries: 1u32,
+                map_flags: 1024u32,
+                mmapable: true,
+            },
+            ::bpfsign_runtime::MapSpec {
+                name: "rodata",
+                map_type: 2u32,
+                key_size: 4u32,
+                value_size: 20u32,
+                max_entries: 1u32,
+                map_flags: 128u32,
+                mmapable: false,
+            },
+        ],
+        progs: &[
+            ::bpfsign_runtime::ProgSpec {
+                name: "hello",
+                prog_type: 26u32,
+                expected_attach_type: 24u32,
+                autoload: true,
+                attach: ::bpfsign_runtime::Attach::RawTracepoint(
+                    ::core::option::Option::None,
+                ),
+            },
+        ],
+        signer_skid: ::core::option::Option::Some(
+            "b47dc1af906c3b717fd2649abebb975afff02a48",
+        ),
+    };
+    /// `#[repr(C)]` layouts of the global-data sections and the C types they use.
+    pub mod types {
+        ///Layout of `.bss` (4 bytes), generated from BTF.
+        #[repr(C)]
+        pub struct Bss {
+            ///Global `prog_A` at byte 0 of `.bss`.
+            pub prog_A: i32,
+        }
+        impl ::core::default::Default for Bss {
+            /// All bytes zero.
+            fn default() -> Self {
+                unsafe { ::core::mem::zeroed() }
+            }
+        }
+        const _: () = {
+            assert!(::core::mem::size_of:: < Bss > () == 4usize);
+            assert!(::core::mem::offset_of!(Bss, prog_A) == 0usize);
+        };
+    }
+    /**Signed light skeleton of the BPF object `hello` (from `hello.bpf.o`, signed at build time).
+
+Loader variants: `unsigned` (unsigned), `p1` (signed), `p1b` (signed), `p2` (signed); the runtime probes the kernel and picks one (`BPFSIGN_PROTOCOL=p1|p1b|p2|unsigned` overrides). Signed by `CN=bpfsign TEST-ONLY key a (do not trust)` (rsa-2048, SKID `b47dc1af906c3b717fd2649abebb975afff02a48`).
+
+Programs:
+- `hello` (`SEC("fentry/__do_sys_getpid")`), attaches to BTF target `__do_sys_getpid`.
+
+Load with [`Hello::builder()`]`.keyring(..).load()`, which returns [`LoadedHello`].
+
+Initial values of global variables are fixed when the skeleton is signed: the signed loader takes them from the signed data blob and ignores any value supplied at run time. Writable globals (`.bss`, `.data`) are changed through the mmapped memory after load (`bss_mut()`, `data_mut()`); `.rodata` stays as built.*/
+    #[derive(Clone, Copy, Debug, Default)]
+    pub struct Hello;
+    impl Hello {
+        /// Object name (`SEC` file stem) of the skeleton.
+        pub const NAME: &'static str = "hello";
+        /// Starts loading with default options (builtin keyring, no verifier log,
+        /// protocol probed).
+        pub fn builder() -> HelloBuilder {
+            HelloBuilder::default()
+        }
+        /// The embedded skeleton description (data blob, loaders, signatures).
+        pub fn spec() -> &'static ::bpfsign_runtime::SkeletonSpec<'static> {
+            &SPEC
+        }
+    }
+    /**Load-time options for [`Hello`]; only what the signature does not cover (keyring, verifier log, protocol).
+
+Initial values of global variables are fixed when the skeleton is signed: the signed loader takes them from the signed data blob and ignores any value supplied at run time. Writable globals (`.bss`, `.data`) are changed through the mmapped memory after load (`bss_mut()`, `data_mut()`); `.rodata` stays as built.*/
+    #[derive(Clone, Debug, Default)]
+    pub struct HelloBuilder {
+        options: ::bpfsign_runtime::LoadOptions,
+    }
+    impl HelloBuilder {
+        /// The keyring the kernel searches for the signer's certificate.
+        pub fn keyring(mut self, keyring: ::bpfsign_runtime::Keyring) -> Self {
+            self.options = self.options.keyring(keyring);
+            self
+        }
+        /// Asks for the verifier log of the loader and of the programs it loads
+        /// (`VerifierLog::default()`: level 1, 64 KiB growing on demand); it is kept in
+        /// load errors and in [`::bpfsign_runtime::LoadedSkeleton::verifier_log`].
+        pub fn verifier_log(mut self, log: ::bpfsign_runtime::VerifierLog) -> Self {
+            self.options = self.options.verifier_log(log.level, log.size);
+            self
+        }
+        /// Forces a protocol instead of probing the kernel (`BPFSIGN_PROTOCOL` still
+        /// wins).
+        pub fn protocol(mut self, protocol: ::bpfsign_runtime::Protocol) -> Self {
+            self.options = self.options.protocol(protocol);
+            self
+        }
+        /// The options collected so far.
+        pub fn options(&self) -> &::bpfsign_runtime::LoadOptions {
+            &self.options
+        }
+        /// Loads the skeleton: runs the signed loader, which creates the maps and loads
+        /// the programs; then maps the global data. Nothing stays loaded on error.
+        pub fn load(
+            self,
+        ) -> ::core::result::Result<LoadedHello, ::bpfsign_runtime::Error> {
+            let skel = ::bpfsign_runtime::load(&SPEC, &self.options)?;
+            ::core::result::Result::Ok(LoadedHello { skel })
+        }
+    }
+    ///A loaded [`Hello`]: owns every map and program fd and the mmapped global data; dropping it closes them (links already made stay until they are dropped).
+    #[derive(Debug)]
+    pub struct LoadedHello {
+        skel: ::bpfsign_runtime::LoadedSkeleton,
+    }
+    ///File descriptors of the loaded programs of [`LoadedHello`].
+    #[derive(Clone, Copy, Debug)]
+    pub struct HelloProgs<'a> {
+        ///Program `hello` (`SEC("fentry/__do_sys_getpid")`).
+        pub hello: ::std::os::fd::BorrowedFd<'a>,
+        _skel: ::core::marker::PhantomData<&'a ()>,
+    }
+    ///File descriptors of the maps of [`LoadedHello`].
+    #[derive(Clone, Copy, Debug)]
+    pub struct HelloMaps<'a> {
+        ///Map `bss` (kernel name `hello.bss`).
+        pub bss: ::std::os::fd::BorrowedFd<'a>,
+        ///Map `rodata` (kernel name `hello.rodata`).
+        pub rodata: ::std::os::fd::BorrowedFd<'a>,
+        _skel: ::core::marker::PhantomData<&'a ()>,
+    }
+    ///Links made by [`LoadedHello::attach`], one per auto-attachable program; each detaches when dropped.
+    #[derive(Debug)]
+    pub struct HelloLinks {
+        ///Link of program `hello`; detaches on drop.
+        pub hello: ::bpfsign_runtime::Link,
+    }
+    impl HelloLinks {
+        /// Leaves every program attached after this process exits or drops the links.
+        pub fn forget(self) {
+            ::bpfsign_runtime::Link::forget(self.hello);
+        }
+    }
+    impl LoadedHello {
+        /// Program file descriptors.
+        pub fn progs(&self) -> HelloProgs<'_> {
+            HelloProgs {
+                hello: loaded_fd(self.skel.prog_fd(0usize), "program", 0usize),
+                _skel: ::core::marker::PhantomData,
+            }
+        }
+        /// Map file descriptors.
+        pub fn maps(&self) -> HelloMaps<'_> {
+            HelloMaps {
+                bss: loaded_fd(self.skel.map_fd(0usize), "map", 0usize),
+                rodata: loaded_fd(self.skel.map_fd(1usize), "map", 1usize),
+                _skel: ::core::marker::PhantomData,
+            }
+        }
+        /// The protocol whose loader was used.
+        pub fn protocol(&self) -> ::bpfsign_runtime::Protocol {
+            self.skel.protocol()
+        }
+        /// The runtime's handle, for what the typed API does not cover.
+        pub fn inner(&self) -> &::bpfsign_runtime::LoadedSkeleton {
+            &self.skel
+        }
+        /// Attaches every auto-attachable program, in object order; on error the links
+        /// made so far are dropped (detached).
+        pub fn attach(
+            &self,
+        ) -> ::core::result::Result<HelloLinks, ::bpfsign_runtime::Error> {
+            ::core::result::Result::Ok(HelloLinks {
+                hello: self.attach_hello()?,
+            })
+        }
+        ///Attaches program `hello` to BTF target `__do_sys_getpid`. The link detaches when dropped (see [`::bpfsign_runtime::Link::forget`]).
+        pub fn attach_hello(
+            &self,
+        ) -> ::core::result::Result<::bpfsign_runtime::Link, ::bpfsign_runtime::Error> {
+            self.skel.attach_prog(0usize)
+        }
+        ///The `.bss` globals, read from the map's memory (shared with the BPF programs).
+        pub fn bss(&self) -> &types::Bss {
+            unsafe { data_ptr::<types::Bss>(&self.skel, 0usize, 4usize, false).as_ref() }
+        }
+        ///The `.bss` globals, writable: stores are seen by the BPF programs at once. This is how to change a global after load (the signed loader ignores run-time initial values).
+        pub fn bss_mut(&mut self) -> &mut types::Bss {
+            unsafe { data_ptr::<types::Bss>(&self.skel, 0usize, 4usize, true).as_mut() }
+        }
+    }
+}
+pub use hello_skel::{
+    Hello, HelloBuilder, LoadedHello, HelloProgs, HelloMaps, HelloLinks,
+};

@@ -1,0 +1,33 @@
+// The richer fixture compiles (layout assertions included) and exposes the expected API.
+bpfsign_macros::include_signed_skel!(
+    concat!(env!("BPFSIGN_FIXTURES"), "/obj/globals.bpf.o"),
+    key = concat!(env!("BPFSIGN_FIXTURES"), "/keys/TEST-ONLY-key-a.pem"),
+);
+
+use globals_skel::types;
+
+fn main() {
+    let spec = Globals::spec();
+    assert_eq!(spec.name, "globals");
+    assert_eq!(Globals::NAME, "globals");
+    let signed: Vec<_> = spec.variants.iter().filter(|v| v.signature.is_some()).map(|v| v.protocol).collect();
+    assert_eq!(
+        signed,
+        [bpfsign_runtime::Protocol::P1, bpfsign_runtime::Protocol::P1b, bpfsign_runtime::Protocol::P2]
+    );
+    assert_eq!(spec.signer_skid, Some("b47dc1af906c3b717fd2649abebb975afff02a48"));
+    // Field types and offsets follow the C layout.
+    assert_eq!(core::mem::offset_of!(types::Bss, bss_point), 16);
+    assert_eq!(core::mem::offset_of!(types::point, tag), 13);
+    let p = types::point { x: 1, y: 2, ..Default::default() };
+    let bss = types::Bss { bss_counter: 7, bss_point: p, ..Default::default() };
+    assert_eq!(bss.bss_point.x, 1);
+    assert_eq!(core::mem::size_of::<types::Data>(), 32); // 25-byte section, rounded to its alignment
+    assert_eq!(p.y, 2);
+    let _: fn(&LoadedGlobals) -> &types::Rodata = LoadedGlobals::rodata;
+    let _: fn(&mut LoadedGlobals) -> &mut types::Data = LoadedGlobals::data_mut;
+    let _: fn(&mut LoadedGlobals) -> &mut types::DataFoo = LoadedGlobals::data_foo_mut;
+    let _: fn(&LoadedGlobals) -> &types::RodataBar = LoadedGlobals::rodata_bar;
+    let _: fn(&LoadedGlobals) -> Result<GlobalsLinks, bpfsign_runtime::Error> = LoadedGlobals::attach;
+    let _ = GlobalsBuilder::default().keyring(bpfsign_runtime::Keyring::Session).protocol(bpfsign_runtime::Protocol::P2);
+}

@@ -1,0 +1,3 @@
+bpfsign_macros::include_signed_skel!("hello.bpf.o", key = "a.pem", key = "b.pem");
+
+fn main() {}

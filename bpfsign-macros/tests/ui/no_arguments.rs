@@ -1,0 +1,3 @@
+bpfsign_macros::include_signed_skel!();
+
+fn main() {}

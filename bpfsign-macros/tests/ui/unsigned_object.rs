@@ -1,0 +1,3 @@
+bpfsign_macros::include_signed_skel!(concat!(env!("BPFSIGN_FIXTURES"), "/obj/hello.bpf.o"));
+
+fn main() {}

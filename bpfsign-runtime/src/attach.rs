@@ -1,0 +1,134 @@
+//! Attaching the programs of a loaded skeleton, like bpftool's generated `__attach()` (spec §6.7).
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
+
+use crate::error::{Ctx, Error, Stage};
+use crate::load::{AttachKind, LoadedSkeleton};
+use crate::sys::{self, RealKernel, Sys};
+
+/// An attachment (a BPF link). Dropping it detaches the program; [`Link::forget`] keeps it
+/// attached until the process exits.
+#[derive(Debug)]
+#[must_use = "dropping a Link detaches the program"]
+pub struct Link {
+    fd: OwnedFd,
+    prog: usize,
+}
+
+impl Link {
+    /// The link fd.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Index of the attached program in the skeleton.
+    pub fn prog_index(&self) -> usize {
+        self.prog
+    }
+
+    /// Leaks the link on purpose: the program stays attached until the process exits.
+    /// Returns the raw link fd.
+    pub fn forget(self) -> RawFd {
+        self.fd.into_raw_fd()
+    }
+
+    /// Gives up the link as an owned fd (for pinning or passing elsewhere).
+    pub fn into_fd(self) -> OwnedFd {
+        self.fd
+    }
+
+    /// Detaches now (same as dropping).
+    pub fn detach(self) {}
+}
+
+impl LoadedSkeleton {
+    /// Attaches program `i`: raw tracepoint / BTF-attached programs (fentry, fexit, fmod_ret,
+    /// tp_btf, lsm) with `BPF_RAW_TRACEPOINT_OPEN`, iterators with `BPF_LINK_CREATE`.
+    pub fn attach_prog(&self, i: usize) -> Result<Link, Error> {
+        self.attach_prog_with(&RealKernel, i)
+    }
+
+    /// Attaches every loaded program that can be attached automatically (not [`crate::Attach::Manual`]),
+    /// stopping at the first error (links made so far are detached again).
+    pub fn attach_all(&self) -> Result<Vec<Link>, Error> {
+        self.attach_all_with(&RealKernel)
+    }
+
+    pub(crate) fn attach_all_with(&self, sys: &dyn Sys) -> Result<Vec<Link>, Error> {
+        let mut links = Vec::new();
+        for (i, p) in self.progs.iter().enumerate() {
+            if p.fd.is_none() || p.attach == AttachKind::Manual {
+                continue;
+            }
+            links.push(self.attach_prog_with(sys, i)?);
+        }
+        Ok(links)
+    }
+
+    pub(crate) fn attach_prog_with(&self, sys: &dyn Sys, i: usize) -> Result<Link, Error> {
+        let ctx = Ctx {
+            skeleton: Some(self.name().to_string()),
+            protocol: Some(self.protocol()),
+            ..Ctx::default()
+        };
+        let p = self.progs.get(i).ok_or_else(|| {
+            Error::other(
+                Stage::Attach,
+                format!("no program #{i} (the skeleton has {})", self.progs.len()),
+                "",
+                &ctx,
+            )
+        })?;
+        let fd = p.fd.as_ref().ok_or_else(|| {
+            Error::other(
+                Stage::Attach,
+                format!("program {} was not loaded (autoload = false)", p.name),
+                "programs in SEC(\"?...\") sections are not loaded by the light skeleton",
+                &ctx,
+            )
+        })?;
+        let link = match &p.attach {
+            AttachKind::Manual => {
+                return Err(Error::other(
+                    Stage::Attach,
+                    format!(
+                        "program {} (prog_type {}) has no automatic attach in a light skeleton",
+                        p.name, p.prog_type
+                    ),
+                    "attach it yourself with the fd from LoadedSkeleton::prog_fd and the attach API of its type",
+                    &ctx,
+                ))
+            }
+            AttachKind::RawTracepoint(name) => {
+                let cname = match name {
+                    Some(n) => Some(CString::new(n.as_str()).map_err(|_| {
+                        Error::other(
+                            Stage::Attach,
+                            format!("tracepoint name {n:?} of program {} contains NUL", p.name),
+                            "",
+                            &ctx,
+                        )
+                    })?),
+                    None => None,
+                };
+                sys::raw_tracepoint_open(sys, cname.as_deref(), fd.as_fd()).map_err(|e| {
+                    let what = match name {
+                        Some(n) => format!("BPF_RAW_TRACEPOINT_OPEN(\"{n}\") of program {}", p.name),
+                        None => format!("BPF_RAW_TRACEPOINT_OPEN of BTF-attached program {}", p.name),
+                    };
+                    Error::sys(Stage::Attach, &e, what, &ctx)
+                })?
+            }
+            AttachKind::Iter => sys::link_create(sys, fd.as_fd(), 0, sys::BPF_TRACE_ITER).map_err(|e| {
+                Error::sys(
+                    Stage::Attach,
+                    &e,
+                    format!("BPF_LINK_CREATE(BPF_TRACE_ITER) of program {}", p.name),
+                    &ctx,
+                )
+            })?,
+        };
+        Ok(Link { fd: link, prog: i })
+    }
+}

@@ -1,0 +1,496 @@
+//! The single error type of the runtime: which stage failed, with which errno, and what to do.
+
+use std::fmt;
+use std::io;
+
+use crate::keyring::Keyring;
+use crate::spec::Protocol;
+
+/// Where a load, attach or keyring operation failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Stage {
+    /// Probing the kernel's signing protocol, or reading `BPFSIGN_PROTOCOL`.
+    ProbeKernel,
+    /// Picking the loader variant of the skeleton for the chosen protocol, or validating it.
+    SelectVariant,
+    /// `BPF_MAP_CREATE` of the metadata map.
+    MapCreate,
+    /// `BPF_MAP_UPDATE_ELEM` of the metadata map with the data blob.
+    MapUpdate,
+    /// `BPF_MAP_FREEZE` of the metadata map.
+    MapFreeze,
+    /// `BPF_OBJ_GET_INFO_BY_FD` computing the metadata map hash (P1/P1b).
+    MapHash,
+    /// `BPF_PROG_LOAD` of the signed loader program (signature verification happens here).
+    ProgLoad,
+    /// `BPF_PROG_RUN` of the loader, or the loader's return value / output.
+    LoaderRun,
+    /// Mapping a skeleton data map (`.bss`, `.data`, ...) into memory.
+    Mmap,
+    /// Attaching a program.
+    Attach,
+    /// Registering a certificate or using a keyring.
+    Keyring,
+}
+
+impl Stage {
+    /// A short human-readable name of the stage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::ProbeKernel => "probe kernel signing protocol",
+            Stage::SelectVariant => "select loader variant",
+            Stage::MapCreate => "create metadata map",
+            Stage::MapUpdate => "fill metadata map",
+            Stage::MapFreeze => "freeze metadata map",
+            Stage::MapHash => "hash metadata map",
+            Stage::ProgLoad => "load signed loader program",
+            Stage::LoaderRun => "run loader program",
+            Stage::Mmap => "mmap data map",
+            Stage::Attach => "attach program",
+            Stage::Keyring => "keyring",
+        }
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Context that sharpens the guidance of an error.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Ctx {
+    pub skeleton: Option<String>,
+    pub protocol: Option<Protocol>,
+    pub keyring: Option<Keyring>,
+    pub signer_skid: Option<String>,
+}
+
+/// A failed runtime operation: stage, errno, protocol, optional verifier log and guidance.
+#[derive(Clone, Debug)]
+pub struct Error(Box<Inner>);
+
+#[derive(Clone, Debug)]
+struct Inner {
+    stage: Stage,
+    errno: Option<i32>,
+    from_loader: bool,
+    detail: String,
+    guidance: String,
+    ctx: Ctx,
+    log: Option<String>,
+}
+
+impl Error {
+    /// An error from a syscall (`errno` set) at `stage`.
+    pub(crate) fn sys(stage: Stage, err: &io::Error, detail: impl Into<String>, ctx: &Ctx) -> Self {
+        let errno = err.raw_os_error().unwrap_or(libc::EIO);
+        Self::with_errno(stage, errno, false, detail, ctx)
+    }
+
+    /// An error carrying `errno`; `from_loader` marks a negative loader return value.
+    pub(crate) fn with_errno(
+        stage: Stage,
+        errno: i32,
+        from_loader: bool,
+        detail: impl Into<String>,
+        ctx: &Ctx,
+    ) -> Self {
+        let guidance = guidance(stage, errno, from_loader, ctx);
+        Error(Box::new(Inner {
+            stage,
+            errno: Some(errno),
+            from_loader,
+            detail: detail.into(),
+            guidance,
+            ctx: ctx.clone(),
+            log: None,
+        }))
+    }
+
+    /// An error without errno (bad input, inconsistent skeleton, ...).
+    pub(crate) fn other(
+        stage: Stage,
+        detail: impl Into<String>,
+        guidance: impl Into<String>,
+        ctx: &Ctx,
+    ) -> Self {
+        Error(Box::new(Inner {
+            stage,
+            errno: None,
+            from_loader: false,
+            detail: detail.into(),
+            guidance: guidance.into(),
+            ctx: ctx.clone(),
+            log: None,
+        }))
+    }
+
+    pub(crate) fn with_log(mut self, log: Option<String>) -> Self {
+        if log.as_deref().is_some_and(|l| !l.is_empty()) {
+            self.0.log = log;
+        }
+        self
+    }
+
+    /// The stage that failed.
+    pub fn stage(&self) -> Stage {
+        self.0.stage
+    }
+
+    /// The positive errno, if the failure came from the kernel (a syscall or the loader's return value).
+    pub fn errno(&self) -> Option<i32> {
+        self.0.errno
+    }
+
+    /// Symbolic name of [`Error::errno`] (`"ENOKEY"`), if any.
+    pub fn errno_name(&self) -> Option<&'static str> {
+        self.0.errno.map(errno_name)
+    }
+
+    /// Whether the errno is the negative return value of the loader program (not of a syscall).
+    pub fn from_loader(&self) -> bool {
+        self.0.from_loader
+    }
+
+    /// The protocol (loader variant) in use when the error happened.
+    pub fn protocol(&self) -> Option<Protocol> {
+        self.0.ctx.protocol
+    }
+
+    /// The keyring the kernel searched for the signer's key, for load errors.
+    pub fn keyring(&self) -> Option<Keyring> {
+        self.0.ctx.keyring
+    }
+
+    /// The verifier log, if one was requested with [`crate::LoadOptions::verifier_log`] and the kernel wrote one.
+    pub fn verifier_log(&self) -> Option<&str> {
+        self.0.log.as_deref()
+    }
+
+    /// What was being done when the error happened.
+    pub fn detail(&self) -> &str {
+        &self.0.detail
+    }
+
+    /// One or two sentences on what to do about it.
+    pub fn guidance(&self) -> &str {
+        &self.0.guidance
+    }
+
+    /// True when the kernel refused the signature itself (ENOKEY, EKEYREJECTED, EBADMSG, ENOPKG,
+    /// EKEYREVOKED, EKEYEXPIRED at [`Stage::ProgLoad`]), as opposed to missing support or privileges.
+    pub fn is_signature_rejection(&self) -> bool {
+        self.0.stage == Stage::ProgLoad
+            && matches!(
+                self.0.errno,
+                Some(libc::ENOKEY)
+                    | Some(libc::EKEYREJECTED)
+                    | Some(libc::EBADMSG)
+                    | Some(libc::ENOPKG)
+                    | Some(libc::EKEYREVOKED)
+                    | Some(libc::EKEYEXPIRED)
+            )
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(name) = &self.0.ctx.skeleton {
+            write!(f, "{name}: ")?;
+        }
+        write!(f, "{} failed", self.0.stage)?;
+        if let Some(errno) = self.0.errno {
+            let what = if self.0.from_loader {
+                "loader returned"
+            } else {
+                "errno"
+            };
+            write!(
+                f,
+                " ({what} {} = {errno}, {})",
+                errno_name(errno),
+                io::Error::from_raw_os_error(errno)
+            )?;
+        }
+        if let Some(p) = self.0.ctx.protocol {
+            write!(f, " [protocol {p}]")?;
+        }
+        if !self.0.detail.is_empty() {
+            write!(f, ": {}", self.0.detail)?;
+        }
+        if !self.0.guidance.is_empty() {
+            write!(f, ". {}", self.0.guidance)?;
+        }
+        if let Some(log) = &self.0.log {
+            write!(
+                f,
+                " (verifier log: {} bytes, see Error::verifier_log())",
+                log.len()
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// `ENOTSUPP`, a kernel-internal errno that still reaches user space.
+pub const ENOTSUPP: i32 = 524;
+
+/// The symbolic name of a (positive) Linux errno, or `"E?"` when unknown.
+pub fn errno_name(errno: i32) -> &'static str {
+    match errno {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::ESRCH => "ESRCH",
+        libc::EINTR => "EINTR",
+        libc::EIO => "EIO",
+        libc::E2BIG => "E2BIG",
+        libc::EBADF => "EBADF",
+        libc::EAGAIN => "EAGAIN",
+        libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
+        libc::EFAULT => "EFAULT",
+        libc::EBUSY => "EBUSY",
+        libc::EEXIST => "EEXIST",
+        libc::ENODEV => "ENODEV",
+        libc::ENOTDIR => "ENOTDIR",
+        libc::EINVAL => "EINVAL",
+        libc::EMFILE => "EMFILE",
+        libc::ENOSPC => "ENOSPC",
+        libc::ERANGE => "ERANGE",
+        libc::ENOSYS => "ENOSYS",
+        libc::ELOOP => "ELOOP",
+        libc::ENOPKG => "ENOPKG",
+        libc::EBADMSG => "EBADMSG",
+        libc::EOVERFLOW => "EOVERFLOW",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        libc::EDQUOT => "EDQUOT",
+        libc::ENOKEY => "ENOKEY",
+        libc::EKEYEXPIRED => "EKEYEXPIRED",
+        libc::EKEYREVOKED => "EKEYREVOKED",
+        libc::EKEYREJECTED => "EKEYREJECTED",
+        ENOTSUPP => "ENOTSUPP",
+        _ => "E?",
+    }
+}
+
+fn protocol_hint(ctx: &Ctx) -> String {
+    match ctx.protocol {
+        Some(p) => format!("the {p} loader"),
+        None => "the loader".to_string(),
+    }
+}
+
+/// The guidance sentence for `errno` at `stage`.
+fn guidance(stage: Stage, errno: i32, from_loader: bool, ctx: &Ctx) -> String {
+    let keyring = ctx
+        .keyring
+        .map(|k| k.describe())
+        .unwrap_or_else(|| "the keyring given by keyring_id".to_string());
+    let signer = match &ctx.signer_skid {
+        Some(s) => format!("the signer (subjectKeyIdentifier {s})"),
+        None => "the signer".to_string(),
+    };
+    let loader = protocol_hint(ctx);
+    let unsigned_hint = "set BPFSIGN_PROTOCOL=unsigned to load the unsigned variant";
+    match (stage, errno) {
+        (Stage::ProgLoad, libc::ENOKEY) => format!(
+            "the kernel found no key for {signer} in {keyring}: register the signing certificate there \
+             (bpfsign_runtime::register_cert, or `keyctl padd asymmetric '' @s < cert.der` for the session \
+             keyring) or load with the keyring that holds it"
+        ),
+        (Stage::ProgLoad, libc::EKEYREJECTED) => format!(
+            "the signer's key was found but the signature does not match the signed bytes: {loader} does not \
+             fit this kernel's signing protocol (a P2 signature is rejected this way on P1/P1b kernels; check \
+             the probe or BPFSIGN_PROTOCOL), or the skeleton was modified after signing, or the key is blacklisted"
+        ),
+        (Stage::ProgLoad, libc::EBADMSG) => {
+            "the signature is not a valid detached PKCS#7 message: the skeleton is corrupted or was not \
+             signed by bpfsign/bpftool; rebuild it"
+                .to_string()
+        }
+        (Stage::ProgLoad, libc::ENOPKG) => {
+            "the kernel lacks the digest or public-key algorithm of the signature; sign with RSA \
+             (rsaEncryption) or ECDSA P-256/P-384 and SHA-256"
+                .to_string()
+        }
+        (Stage::ProgLoad, libc::EKEYREVOKED) | (Stage::ProgLoad, libc::EKEYEXPIRED) => format!(
+            "the signer's key or {keyring} has been revoked or has expired; register a valid certificate"
+        ),
+        (_, libc::EOPNOTSUPP) if stage != Stage::Attach && stage != Stage::Mmap => format!(
+            "this kernel cannot verify BPF program signatures (built without \
+             CONFIG_SYSTEM_DATA_VERIFICATION): {unsigned_hint}, or use a kernel with signature verification"
+        ),
+        (Stage::ProgLoad, libc::EACCES) => format!(
+            "protocol mismatch or missing privilege: the kernel refused {loader} after checking its signature \
+             (P1/P1b loaders fail this way on 7.3+ kernels, a P1b loader on P1 kernels; check the probe or \
+             BPFSIGN_PROTOCOL); P1/P1b loaders also need CAP_PERFMON"
+        ),
+        (Stage::ProgLoad, libc::EPERM) => {
+            "missing privileges: loading a BPF light skeleton needs CAP_BPF and CAP_PERFMON (or root); on 7.3+ \
+             kernels EPERM also means the metadata map is not frozen or not exclusive (protocol mismatch)"
+                .to_string()
+        }
+        (Stage::ProgLoad, libc::EINVAL) => format!(
+            "the kernel rejected the load attributes: {keyring} may not exist (keyring_id does not resolve, or \
+             CONFIG_KEYS is off), the signature may exceed 8 KiB, the kernel may predate BPF signing \
+             (Linux < 6.18: {unsigned_hint}), or CAP_PERFMON is missing (bpf_sys_bpf unavailable)"
+        ),
+        (Stage::ProgLoad, libc::E2BIG) | (Stage::MapHash, libc::E2BIG) | (Stage::ProbeKernel, libc::E2BIG) => {
+            format!(
+                "the kernel predates BPF program signing (Linux < 6.18 does not know the signature fields): \
+                 {unsigned_hint}"
+            )
+        }
+        (Stage::ProgLoad, ENOTSUPP) => {
+            "the kernel lacks CONFIG_DEBUG_INFO_BTF, which P1/P1b loaders need to read struct bpf_map".to_string()
+        }
+        (Stage::ProgLoad, libc::ENOSPC) => {
+            "the verifier log buffer is too small; request a larger one with LoadOptions::verifier_log".to_string()
+        }
+        (Stage::MapCreate, libc::EINVAL) => format!(
+            "the kernel refused an exclusive map (excl_prog_hash needs Linux 6.18+): {unsigned_hint}"
+        ),
+        (_, libc::EPERM) | (_, libc::EACCES)
+            if matches!(stage, Stage::MapCreate | Stage::MapUpdate | Stage::ProbeKernel) =>
+        {
+            "missing privileges: BPF needs CAP_BPF and CAP_PERFMON (or root), and \
+             kernel.unprivileged_bpf_disabled may forbid unprivileged use"
+                .to_string()
+        }
+        (Stage::MapHash, libc::EPERM) => {
+            "the kernel requires the metadata map to be frozen before hashing; another process may hold a \
+             writable mapping"
+                .to_string()
+        }
+        (Stage::MapFreeze, libc::EBUSY) => {
+            "the metadata map is mapped writable or already frozen".to_string()
+        }
+        (Stage::LoaderRun, libc::EINVAL)
+            if from_loader && matches!(ctx.protocol, Some(Protocol::P1) | Some(Protocol::P1b)) =>
+        {
+            format!(
+                "{loader} refused the metadata map: its hash does not match the one in the signed loader (data \
+                 blob tampered with or not hashed) or, on P1b, the map is not exclusive; an inner BPF load may \
+                 also have failed with EINVAL (load with LoadOptions::verifier_log to see the verifier's reason)"
+            )
+        }
+        (Stage::LoaderRun, libc::ENOSPC) if from_loader => {
+            "a BPF object of the skeleton was rejected with ENOSPC, usually a too small verifier log; request \
+             a larger one with LoadOptions::verifier_log"
+                .to_string()
+        }
+        (Stage::LoaderRun, _) if from_loader => {
+            "the loader's own bpf() call for a map, BTF or program of the skeleton failed on this kernel; load \
+             with LoadOptions::verifier_log to see the verifier's reason"
+                .to_string()
+        }
+        (Stage::LoaderRun, _) => {
+            "BPF_PROG_RUN of the loader failed; the kernel may not support running SYSCALL programs".to_string()
+        }
+        (Stage::Mmap, libc::EINVAL) | (Stage::Mmap, libc::ENODEV) | (Stage::Mmap, ENOTSUPP) => {
+            "the map cannot be mmapped (created without BPF_F_MMAPABLE): the spec marks it as a data map \
+             but the loader did not create it that way; regenerate the skeleton"
+                .to_string()
+        }
+        (Stage::Mmap, libc::EPERM) | (Stage::Mmap, libc::EACCES) => {
+            "the map is frozen or read-only and cannot be mapped writable".to_string()
+        }
+        (Stage::Mmap, _) => "the data map could not be mapped (address space or memory limits)".to_string(),
+        (Stage::Attach, libc::ENOENT) | (Stage::Attach, libc::ESRCH) => {
+            "the attach target does not exist on this kernel (function, tracepoint or iterator missing)".to_string()
+        }
+        (Stage::Attach, libc::EBUSY) | (Stage::Attach, libc::EEXIST) => {
+            "the attach point is already in use".to_string()
+        }
+        (Stage::Attach, libc::EPERM) | (Stage::Attach, libc::EACCES) => {
+            "attaching needs CAP_BPF and CAP_PERFMON (or root); the kernel lockdown mode may also forbid it".to_string()
+        }
+        (Stage::Attach, libc::EINVAL) | (Stage::Attach, libc::ENOTSUP) | (Stage::Attach, ENOTSUPP) => {
+            "the kernel cannot attach this program type this way (tracing trampolines need \
+             CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS on x86)"
+                .to_string()
+        }
+        (Stage::Keyring, libc::EKEYREJECTED) | (Stage::Keyring, libc::EBADMSG) | (Stage::Keyring, libc::EINVAL) => {
+            "the kernel could not parse the certificate as X.509 (or lacks CONFIG_X509_CERTIFICATE_PARSER); \
+             pass the DER or PEM certificate of the signing key"
+                .to_string()
+        }
+        (Stage::Keyring, libc::ENODEV) => {
+            "the kernel has no 'asymmetric' key type (CONFIG_ASYMMETRIC_KEY_TYPE off)".to_string()
+        }
+        (Stage::Keyring, libc::ENOKEY) => "the target keyring does not exist".to_string(),
+        (Stage::Keyring, libc::EACCES) | (Stage::Keyring, libc::EPERM) => {
+            "no permission to write to the target keyring".to_string()
+        }
+        (Stage::Keyring, libc::EDQUOT) => "the key quota of this user is exhausted".to_string(),
+        (Stage::Keyring, libc::ENOSYS) => "the kernel was built without CONFIG_KEYS".to_string(),
+        (_, libc::ENOMEM) => "the kernel ran out of memory (or RLIMIT_MEMLOCK is too low on old kernels)".to_string(),
+        (_, libc::ENOSYS) => "the kernel was built without the bpf() syscall (CONFIG_BPF_SYSCALL)".to_string(),
+        (_, libc::EMFILE) => "the process ran out of file descriptors (RLIMIT_NOFILE)".to_string(),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enokey_guidance_names_keyring_and_skid() {
+        let ctx = Ctx {
+            skeleton: Some("hello".into()),
+            protocol: Some(Protocol::P2),
+            keyring: Some(Keyring::Session),
+            signer_skid: Some("f2d4".into()),
+        };
+        let e = Error::with_errno(Stage::ProgLoad, libc::ENOKEY, false, "BPF_PROG_LOAD", &ctx);
+        let s = e.to_string();
+        assert!(
+            s.starts_with("hello: load signed loader program failed (errno ENOKEY = 126"),
+            "{s}"
+        );
+        assert!(s.contains("session keyring"), "{s}");
+        assert!(s.contains("subjectKeyIdentifier f2d4"), "{s}");
+        assert!(s.contains("[protocol p2]"), "{s}");
+        assert!(e.is_signature_rejection());
+        assert_eq!(e.errno_name(), Some("ENOKEY"));
+    }
+
+    #[test]
+    fn eopnotsupp_guidance_mentions_unsigned() {
+        let e = Error::with_errno(
+            Stage::ProgLoad,
+            libc::EOPNOTSUPP,
+            false,
+            "",
+            &Ctx::default(),
+        );
+        assert!(e.guidance().contains("CONFIG_SYSTEM_DATA_VERIFICATION"));
+        assert!(e.guidance().contains("BPFSIGN_PROTOCOL=unsigned"));
+        assert!(!e.is_signature_rejection());
+    }
+
+    #[test]
+    fn loader_einval_under_p1_mentions_hash() {
+        let ctx = Ctx {
+            protocol: Some(Protocol::P1b),
+            ..Ctx::default()
+        };
+        let e = Error::with_errno(Stage::LoaderRun, libc::EINVAL, true, "", &ctx);
+        assert!(e.guidance().contains("hash"));
+        assert!(e.to_string().contains("loader returned EINVAL"));
+    }
+
+    #[test]
+    fn every_listed_errno_has_a_name() {
+        for e in [1, 2, 7, 13, 22, 28, 65, 74, 95, 126, 127, 128, 129, 524] {
+            assert_ne!(errno_name(e), "E?", "{e}");
+        }
+        assert_eq!(errno_name(9999), "E?");
+    }
+}

@@ -1,0 +1,635 @@
+//! Loading a light skeleton: pick the loader variant, run the protocol's user-space sequence
+//! (spec §3, §8), take ownership of the fds the loader returns in the ctx (§6.3), mmap the
+//! skeleton data maps (§6.7).
+
+use std::collections::HashSet;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::ptr::NonNull;
+
+use crate::error::{Ctx, Error, Stage};
+use crate::keyring::Keyring;
+use crate::probe::{self, log_string, KernelProbe, PROTOCOL_ENV};
+use crate::spec::{Attach, LoaderVariant, Protocol, SkeletonSpec, BPF_F_RDONLY_PROG};
+use crate::sys::{self, LogBuf, MapCreate, ProgLoad, RealKernel, Sys};
+
+/// `BPF_F_RDONLY`: the map is read-only for syscalls (and thus for mmap).
+const BPF_F_RDONLY: u32 = 1 << 3;
+/// Smallest verifier log buffer the runtime passes (the kernel wants at least 128 bytes).
+const MIN_LOG: usize = 4096;
+/// Largest verifier log buffer the runtime grows to on ENOSPC.
+const MAX_LOG: usize = 256 << 20;
+/// The kernel's limit on a SYSCALL program's ctx size.
+const MAX_CTX: usize = u16::MAX as usize;
+
+/// Verifier log request: `level` (1 = basic, 2 = verbose) and the initial buffer size in bytes.
+/// The buffer doubles (up to 256 MiB) and the load is retried when the kernel reports ENOSPC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VerifierLog {
+    /// `log_level` for `BPF_PROG_LOAD` (the loader passes it on to the skeleton's own loads).
+    pub level: u32,
+    /// Initial buffer size in bytes (at least 4096 is used).
+    pub size: usize,
+}
+
+impl Default for VerifierLog {
+    fn default() -> Self {
+        VerifierLog {
+            level: 1,
+            size: 64 << 10,
+        }
+    }
+}
+
+/// Options of [`load`].
+///
+/// Note on global data: signed loaders ignore run-time initial values (spec §3.2); the values of
+/// `.data`/`.bss`/`.rodata` are those fixed at signing. Change writable globals through
+/// [`LoadedSkeleton::map_data_mut`] after the load.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Keyring the kernel searches for the signer's key (default [`Keyring::Builtin`], as libbpf).
+    pub keyring: Keyring,
+    /// Loader variant to use; `None` = `BPFSIGN_PROTOCOL`, else the kernel probe.
+    pub protocol: Option<Protocol>,
+    /// Request the verifier log of the loader (and of the programs it loads).
+    pub log: Option<VerifierLog>,
+}
+
+impl LoadOptions {
+    /// Default options: builtin keyring, protocol from env/probe, no log.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the keyring searched for the signer's key.
+    pub fn keyring(mut self, keyring: Keyring) -> Self {
+        self.keyring = keyring;
+        self
+    }
+
+    /// Forces a loader variant (takes precedence over `BPFSIGN_PROTOCOL` and the probe).
+    pub fn protocol(mut self, protocol: Protocol) -> Self {
+        self.protocol = Some(protocol);
+        self
+    }
+
+    /// Requests a verifier log of `level` with an initial buffer of `size` bytes.
+    pub fn verifier_log(mut self, level: u32, size: usize) -> Self {
+        self.log = Some(VerifierLog { level, size });
+        self
+    }
+}
+
+/// A loaded light skeleton: owns every map and program fd and the data-map mappings.
+/// Dropping it unmaps and closes everything; programs stay attached only through [`crate::Link`]s.
+#[derive(Debug)]
+pub struct LoadedSkeleton {
+    name: String,
+    protocol: Protocol,
+    maps: Vec<LoadedMap>,
+    pub(crate) progs: Vec<LoadedProg>,
+    log: Option<String>,
+}
+
+#[derive(Debug)]
+struct LoadedMap {
+    name: String,
+    // Declared before `fd`: unmapped before the fd is closed.
+    data: Option<MapData>,
+    fd: OwnedFd,
+}
+
+#[derive(Debug)]
+pub(crate) struct LoadedProg {
+    pub(crate) name: String,
+    pub(crate) prog_type: u32,
+    pub(crate) attach: AttachKind,
+    pub(crate) fd: Option<OwnedFd>,
+}
+
+/// Owned copy of [`Attach`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum AttachKind {
+    RawTracepoint(Option<String>),
+    Iter,
+    Manual,
+}
+
+#[derive(Debug)]
+struct MapData {
+    ptr: NonNull<u8>,
+    mapped: usize,
+    len: usize,
+    writable: bool,
+}
+
+impl Drop for MapData {
+    fn drop(&mut self) {
+        // SAFETY: `ptr`/`mapped` describe a mapping created by `mmap` and owned by this value.
+        unsafe {
+            libc::munmap(self.ptr.as_ptr().cast(), self.mapped);
+        }
+    }
+}
+
+// SAFETY: the mappings are plain shared memory owned by the skeleton; fds are thread-safe. Shared
+// access hands out `&[u8]` (BPF programs may write concurrently, as with libbpf skeletons) and
+// mutable access needs `&mut self`.
+unsafe impl Send for LoadedSkeleton {}
+// SAFETY: see above.
+unsafe impl Sync for LoadedSkeleton {}
+
+impl LoadedSkeleton {
+    /// The skeleton's object name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The protocol (loader variant) that was loaded.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// The verifier log, when requested with [`LoadOptions::log`].
+    pub fn verifier_log(&self) -> Option<&str> {
+        self.log.as_deref()
+    }
+
+    /// Number of maps (= `SkeletonSpec::maps.len()`).
+    pub fn map_count(&self) -> usize {
+        self.maps.len()
+    }
+
+    /// Number of programs (= `SkeletonSpec::progs.len()`, including programs not loaded).
+    pub fn prog_count(&self) -> usize {
+        self.progs.len()
+    }
+
+    /// Name of map `i`.
+    pub fn map_name(&self, i: usize) -> Option<&str> {
+        self.maps.get(i).map(|m| m.name.as_str())
+    }
+
+    /// Name of program `i`.
+    pub fn prog_name(&self, i: usize) -> Option<&str> {
+        self.progs.get(i).map(|p| p.name.as_str())
+    }
+
+    /// Index of the map named `name`.
+    pub fn map_index(&self, name: &str) -> Option<usize> {
+        self.maps.iter().position(|m| m.name == name)
+    }
+
+    /// Index of the program named `name`.
+    pub fn prog_index(&self, name: &str) -> Option<usize> {
+        self.progs.iter().position(|p| p.name == name)
+    }
+
+    /// The fd of map `i`.
+    pub fn map_fd(&self, i: usize) -> Option<BorrowedFd<'_>> {
+        self.maps.get(i).map(|m| m.fd.as_fd())
+    }
+
+    /// The fd of program `i`; `None` if out of range or not loaded (`autoload = false`).
+    pub fn prog_fd(&self, i: usize) -> Option<BorrowedFd<'_>> {
+        self.progs
+            .get(i)
+            .and_then(|p| p.fd.as_ref())
+            .map(|f| f.as_fd())
+    }
+
+    /// Start of the mmapped value of data map `i` (`None` unless it is a skeleton data map).
+    ///
+    /// # Safety
+    /// The pointer is valid for [`LoadedSkeleton::map_data_len`] bytes while `self` lives; it is
+    /// writable only if [`LoadedSkeleton::map_data_writable`]. BPF programs may access the memory
+    /// concurrently; the caller is responsible for the access discipline of the typed view it builds.
+    pub unsafe fn map_data_ptr(&self, i: usize) -> Option<NonNull<u8>> {
+        self.maps.get(i)?.data.as_ref().map(|d| d.ptr)
+    }
+
+    /// Length in bytes of the value of data map `i` (`value_size` for the usual single-entry maps).
+    pub fn map_data_len(&self, i: usize) -> Option<usize> {
+        self.maps.get(i)?.data.as_ref().map(|d| d.len)
+    }
+
+    /// Whether data map `i` is mapped writable (not `BPF_F_RDONLY_PROG`).
+    pub fn map_data_writable(&self, i: usize) -> bool {
+        self.maps
+            .get(i)
+            .and_then(|m| m.data.as_ref())
+            .is_some_and(|d| d.writable)
+    }
+
+    /// The value of data map `i` as bytes. BPF programs may change it at any time.
+    pub fn map_data(&self, i: usize) -> Option<&[u8]> {
+        let d = self.maps.get(i)?.data.as_ref()?;
+        // SAFETY: a live mapping of at least `len` readable bytes owned by `self`.
+        Some(unsafe { std::slice::from_raw_parts(d.ptr.as_ptr(), d.len) })
+    }
+
+    /// The value of writable data map `i` as mutable bytes (`None` for read-only maps).
+    pub fn map_data_mut(&mut self, i: usize) -> Option<&mut [u8]> {
+        let d = self.maps.get_mut(i)?.data.as_mut()?;
+        if !d.writable {
+            return None;
+        }
+        // SAFETY: a live writable mapping of at least `len` bytes, exclusively borrowed via `&mut self`.
+        Some(unsafe { std::slice::from_raw_parts_mut(d.ptr.as_ptr(), d.len) })
+    }
+}
+
+/// Loads `spec` with the real kernel: picks the protocol (`opts.protocol`, else `BPFSIGN_PROTOCOL`,
+/// else the cached [`crate::probe()`]), creates, fills, freezes (and for P1/P1b hashes) the metadata map,
+/// loads the signed loader, runs it and takes the map/program fds it returns.
+///
+/// On any failure nothing stays loaded: every fd created so far (including fds the loader wrote
+/// into the ctx) is closed before the error is returned.
+pub fn load(spec: &SkeletonSpec<'_>, opts: &LoadOptions) -> Result<LoadedSkeleton, Error> {
+    let env = std::env::var(PROTOCOL_ENV).ok();
+    load_impl(&RealKernel, spec, opts, env.as_deref(), probe::probe)
+}
+
+pub(crate) fn load_impl<'p>(
+    sys: &dyn Sys,
+    spec: &SkeletonSpec<'_>,
+    opts: &LoadOptions,
+    env: Option<&str>,
+    probe: impl FnOnce() -> &'p KernelProbe,
+) -> Result<LoadedSkeleton, Error> {
+    let mut ctx = Ctx {
+        skeleton: Some(spec.name.to_string()),
+        protocol: None,
+        keyring: Some(opts.keyring),
+        signer_skid: spec.signer_skid.map(str::to_string),
+    };
+    let protocol = probe::select_with(opts.protocol, env, probe, &ctx)?;
+    ctx.protocol = Some(protocol);
+    if !protocol.is_signed() {
+        ctx.keyring = None;
+    }
+    let variant = spec.variant(protocol).ok_or_else(|| {
+        let have: Vec<&str> = spec.variants.iter().map(|v| v.protocol.as_str()).collect();
+        Error::other(
+            Stage::SelectVariant,
+            format!("the skeleton has no {protocol} loader variant (it has: {})", have.join(", ")),
+            format!(
+                "build the skeleton for all protocols, or set {PROTOCOL_ENV} to one it has and this kernel accepts"
+            ),
+            &ctx,
+        )
+    })?;
+    validate(spec, variant, &ctx)?;
+
+    // A log of level 0 is no log (the kernel rejects a buffer without a level).
+    let log_opts = opts.log.filter(|l| l.level != 0);
+    let mut log = log_opts.map(|l| vec![0u8; l.size.clamp(MIN_LOG, MAX_LOG)]);
+    loop {
+        let level = log_opts.map_or(0, |l| l.level);
+        let result = attempt(
+            sys,
+            spec,
+            variant,
+            opts,
+            log.as_deref_mut().map(|b| (level, b)),
+            &ctx,
+        );
+        let text = log.as_deref().map(log_string);
+        match result {
+            Err(e) if log.as_ref().is_some_and(|l| l.len() < MAX_LOG) && is_log_enospc(&e) => {
+                let size = log.as_ref().map_or(MIN_LOG, |l| l.len() * 2).min(MAX_LOG);
+                log = Some(vec![0u8; size]);
+            }
+            Err(e) => return Err(e.with_log(text)),
+            Ok(mut sk) => {
+                sk.log = text;
+                return Ok(sk);
+            }
+        }
+    }
+}
+
+fn is_log_enospc(e: &Error) -> bool {
+    e.errno() == Some(libc::ENOSPC) && matches!(e.stage(), Stage::ProgLoad | Stage::LoaderRun)
+}
+
+fn validate(spec: &SkeletonSpec<'_>, v: &LoaderVariant<'_>, ctx: &Ctx) -> Result<(), Error> {
+    let bad = |what: String| {
+        Error::other(
+            Stage::SelectVariant,
+            what,
+            "the skeleton spec is inconsistent; regenerate it with bpfsign",
+            ctx,
+        )
+    };
+    if v.insns.is_empty() || v.insns.len() % 8 != 0 {
+        return Err(bad(format!(
+            "loader instructions are {} bytes, not a non-empty multiple of 8",
+            v.insns.len()
+        )));
+    }
+    if u32::try_from(v.insns.len() / 8).is_err() {
+        return Err(bad("too many loader instructions".into()));
+    }
+    if spec.data.is_empty() || u32::try_from(spec.data.len()).is_err() {
+        return Err(bad(format!("data blob of {} bytes", spec.data.len())));
+    }
+    if v.protocol.is_signed() && v.signature.map_or(true, <[u8]>::is_empty) {
+        return Err(Error::other(
+            Stage::SelectVariant,
+            format!("the {} loader variant carries no signature", v.protocol),
+            format!("build the skeleton signed, or set {PROTOCOL_ENV}=unsigned"),
+            ctx,
+        ));
+    }
+    if ctx_size(spec) > MAX_CTX {
+        return Err(bad(format!(
+            "{} maps and {} programs need a {}-byte ctx; the kernel allows {MAX_CTX}",
+            spec.maps.len(),
+            spec.progs.len(),
+            ctx_size(spec)
+        )));
+    }
+    for m in spec.maps.iter().filter(|m| m.mmapable) {
+        if m.value_size == 0 || m.max_entries == 0 {
+            return Err(bad(format!("data map {} has an empty value", m.name)));
+        }
+    }
+    Ok(())
+}
+
+/// `sizeof(struct bpf_loader_ctx) + 16 * maps + 4 * progs` (spec §6.3).
+fn ctx_size(spec: &SkeletonSpec<'_>) -> usize {
+    24usize
+        .saturating_add(spec.maps.len().saturating_mul(16))
+        .saturating_add(spec.progs.len().saturating_mul(4))
+}
+
+fn attempt(
+    sys: &dyn Sys,
+    spec: &SkeletonSpec<'_>,
+    variant: &LoaderVariant<'_>,
+    opts: &LoadOptions,
+    log: Option<(u32, &mut [u8])>,
+    ctx: &Ctx,
+) -> Result<LoadedSkeleton, Error> {
+    let protocol = variant.protocol;
+    let signed = protocol.is_signed();
+    let map = sys::map_create(
+        sys,
+        &MapCreate {
+            map_type: sys::BPF_MAP_TYPE_ARRAY,
+            key_size: 4,
+            value_size: spec.data.len() as u32,
+            max_entries: 1,
+            map_flags: 0,
+            name: "__loader.map",
+            excl_prog_hash: signed.then_some(&variant.excl_prog_hash),
+        },
+    )
+    .map_err(|e| {
+        Error::sys(
+            Stage::MapCreate,
+            &e,
+            "BPF_MAP_CREATE of the metadata map __loader.map",
+            ctx,
+        )
+    })?;
+    sys::map_update_elem(sys, map.as_fd(), &0u32.to_ne_bytes(), spec.data, 0).map_err(|e| {
+        Error::sys(
+            Stage::MapUpdate,
+            &e,
+            "BPF_MAP_UPDATE_ELEM of the data blob into __loader.map",
+            ctx,
+        )
+    })?;
+    sys::map_freeze(sys, map.as_fd())
+        .map_err(|e| Error::sys(Stage::MapFreeze, &e, "BPF_MAP_FREEZE of __loader.map", ctx))?;
+    if matches!(protocol, Protocol::P1 | Protocol::P1b) {
+        sys::map_get_info_hash(sys, map.as_fd()).map_err(|e| {
+            Error::sys(
+                Stage::MapHash,
+                &e,
+                "BPF_OBJ_GET_INFO_BY_FD computing the hash of __loader.map",
+                ctx,
+            )
+        })?;
+    }
+
+    let (log_level, log_buf) = match log {
+        Some((level, buf)) => (level, Some(buf)),
+        None => (0, None),
+    };
+    let log = log_buf.map(|b| LogBuf {
+        level: log_level,
+        buf: b.as_mut_ptr(),
+        size: b.len() as u32,
+    });
+    let fd_array = [map.as_raw_fd()];
+    let prog = sys::prog_load(
+        sys,
+        &ProgLoad {
+            prog_type: sys::BPF_PROG_TYPE_SYSCALL,
+            expected_attach_type: 0,
+            insns: variant.insns,
+            license: c"Dual BSD/GPL",
+            prog_flags: sys::BPF_F_SLEEPABLE,
+            name: "__loader.prog",
+            fd_array: Some(&fd_array),
+            fd_array_cnt: u32::from(protocol == Protocol::P2),
+            signature: if signed { variant.signature } else { None },
+            keyring_id: if signed { opts.keyring.id() } else { 0 },
+            log,
+        },
+    )
+    .map_err(|e| {
+        Error::sys(
+            Stage::ProgLoad,
+            &e,
+            "BPF_PROG_LOAD of the signed loader __loader.prog",
+            ctx,
+        )
+    })?;
+
+    // The ctx (struct bpf_loader_ctx + map descs + prog descs), spec §6.3.
+    let n_maps = spec.maps.len();
+    let size = ctx_size(spec);
+    let mut c = vec![0u8; size];
+    c[0..4].copy_from_slice(&(size as u32).to_ne_bytes());
+    if let Some(l) = log {
+        c[8..12].copy_from_slice(&l.level.to_ne_bytes());
+        c[12..16].copy_from_slice(&l.size.to_ne_bytes());
+        c[16..24].copy_from_slice(&(l.buf as usize as u64).to_ne_bytes());
+    }
+    let retval = sys::prog_run(sys, prog.as_fd(), &mut c)
+        .map_err(|e| Error::sys(Stage::LoaderRun, &e, "BPF_PROG_RUN of the loader", ctx))?;
+
+    // Take every fd the loader wrote, before looking at its return value, so that all of them are
+    // closed on any error below. Fds we own ourselves are never taken twice.
+    let mut seen: HashSet<RawFd> = [map.as_raw_fd(), prog.as_raw_fd()].into_iter().collect();
+    let mut dup_fd = None;
+    let mut take = |off: usize| -> Option<OwnedFd> {
+        let raw = RawFd::from_ne_bytes(c[off..off + 4].try_into().ok()?);
+        if raw <= 0 {
+            return None;
+        }
+        if !seen.insert(raw) {
+            dup_fd = Some(raw);
+            return None;
+        }
+        // SAFETY: the loader created this fd in our fd table for us and nothing else owns it
+        // (checked above against our own fds and the other ctx slots).
+        Some(unsafe { OwnedFd::from_raw_fd(raw) })
+    };
+    let map_fds: Vec<Option<OwnedFd>> = (0..n_maps).map(|i| take(24 + 16 * i)).collect();
+    let prog_slots: Vec<Option<OwnedFd>> = (0..spec.progs.len())
+        .map(|j| take(24 + 16 * n_maps + 4 * j))
+        .collect();
+    // The loader's own map and program are no longer needed.
+    drop(prog);
+    drop(map);
+
+    let retval = retval as i32;
+    if retval < 0 {
+        return Err(Error::with_errno(
+            Stage::LoaderRun,
+            -retval,
+            true,
+            format!("the loader program returned {retval}"),
+            ctx,
+        ));
+    }
+    if let Some(raw) = dup_fd {
+        return Err(Error::other(
+            Stage::LoaderRun,
+            format!("the loader returned fd {raw} twice or one of the runtime's own fds"),
+            "the loader does not match this runtime; regenerate the skeleton with bpfsign",
+            ctx,
+        ));
+    }
+    let mismatch = |what: String| {
+        Error::other(
+            Stage::LoaderRun,
+            what,
+            "the skeleton spec (maps/programs/autoload) does not match the loader; regenerate it with bpfsign",
+            ctx,
+        )
+    };
+
+    let mut maps = Vec::with_capacity(n_maps);
+    for (m, fd) in spec.maps.iter().zip(map_fds) {
+        let fd =
+            fd.ok_or_else(|| mismatch(format!("the loader returned no fd for map {}", m.name)))?;
+        maps.push(LoadedMap {
+            name: m.name.to_string(),
+            data: None,
+            fd,
+        });
+    }
+    // Ctx prog slot j holds the j-th *loaded* (autoload) program (spec §6.3 quirk).
+    let mut slots = prog_slots.into_iter();
+    let mut progs = Vec::with_capacity(spec.progs.len());
+    for p in spec.progs {
+        let fd = if p.autoload {
+            let fd = slots.next().flatten();
+            Some(fd.ok_or_else(|| {
+                mismatch(format!("the loader returned no fd for program {}", p.name))
+            })?)
+        } else {
+            None
+        };
+        progs.push(LoadedProg {
+            name: p.name.to_string(),
+            prog_type: p.prog_type,
+            attach: match p.attach {
+                Attach::RawTracepoint(n) => AttachKind::RawTracepoint(n.map(str::to_string)),
+                Attach::Iter => AttachKind::Iter,
+                Attach::Manual => AttachKind::Manual,
+            },
+            fd,
+        });
+    }
+    if slots.any(|s| s.is_some()) {
+        return Err(mismatch(
+            "the loader returned more program fds than the spec has autoload programs".into(),
+        ));
+    }
+
+    // mmap the skeleton data maps with the run-time page size.
+    for (m, loaded) in spec.maps.iter().zip(maps.iter_mut()) {
+        if !m.mmapable {
+            continue;
+        }
+        let writable = m.map_flags & (BPF_F_RDONLY_PROG | BPF_F_RDONLY) == 0;
+        loaded.data = Some(
+            map_data(loaded.fd.as_fd(), m.value_size, m.max_entries, writable).map_err(|e| {
+                Error::sys(Stage::Mmap, &e, format!("mmap of data map {}", m.name), ctx)
+            })?,
+        );
+    }
+
+    Ok(LoadedSkeleton {
+        name: spec.name.to_string(),
+        protocol,
+        maps,
+        progs,
+        log: None,
+    })
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if p > 0 {
+        p as usize
+    } else {
+        4096
+    }
+}
+
+/// `mmap(NULL, roundup(roundup(value_size, 8) * max_entries, page), prot, MAP_SHARED, fd, 0)`.
+fn map_data(
+    fd: BorrowedFd<'_>,
+    value_size: u32,
+    max_entries: u32,
+    writable: bool,
+) -> std::io::Result<MapData> {
+    let overflow = || std::io::Error::from_raw_os_error(libc::EOVERFLOW);
+    let stride = (value_size as usize)
+        .checked_next_multiple_of(8)
+        .ok_or_else(overflow)?;
+    let total = stride
+        .checked_mul(max_entries as usize)
+        .ok_or_else(overflow)?;
+    let mapped = total
+        .checked_next_multiple_of(page_size())
+        .ok_or_else(overflow)?;
+    let len = stride * (max_entries as usize).saturating_sub(1) + value_size as usize;
+    let prot = if writable {
+        libc::PROT_READ | libc::PROT_WRITE
+    } else {
+        libc::PROT_READ
+    };
+    // SAFETY: a fresh shared mapping of a map fd; the kernel validates size and protection.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            mapped,
+            prot,
+            libc::MAP_SHARED,
+            fd.as_raw_fd(),
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(std::io::Error::last_os_error());
+    }
+    let ptr = NonNull::new(p.cast::<u8>())
+        .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EFAULT))?;
+    Ok(MapData {
+        ptr,
+        mapped,
+        len,
+        writable,
+    })
+}

@@ -1,0 +1,700 @@
+//! Which signing protocol does the running kernel speak? (spec §7)
+//!
+//! 1. A side-effect-free junk-signature `BPF_PROG_LOAD` tells P2 kernels (EPERM "must be frozen")
+//!    from P1/P1b kernels (EBADMSG), and recognises kernels where signing is unusable (EOPNOTSUPP:
+//!    no `CONFIG_SYSTEM_DATA_VERIFICATION`; EINVAL: no `CONFIG_KEYS`; E2BIG: pre-6.18).
+//! 2. P1 vs P1b: `struct bpf_map` in `/sys/kernel/btf/vmlinux` has a member `excl` at bit offset
+//!    256 only on P1b kernels; if BTF cannot be read, an unsigned program reading `map->excl`
+//!    decides (loads on P1b, EACCES on P1).
+//!
+//! The result is cached per process; `BPFSIGN_PROTOCOL=p1|p1b|p2|unsigned` skips probing.
+
+use std::fmt;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::sync::OnceLock;
+
+use crate::error::{errno_name, Ctx, Error, Stage};
+use crate::spec::Protocol;
+use crate::sys::{self, LogBuf, MapCreate, ProgLoad, RealKernel, Sys};
+
+/// The environment variable that overrides the probe.
+pub const PROTOCOL_ENV: &str = "BPFSIGN_PROTOCOL";
+
+/// Where vmlinux BTF lives.
+const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+/// Whether signed loads can work on this kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SigningSupport {
+    /// The kernel verifies BPF program signatures.
+    Supported,
+    /// EOPNOTSUPP: built without `CONFIG_SYSTEM_DATA_VERIFICATION`.
+    NoDataVerification,
+    /// EINVAL: built without `CONFIG_KEYS` (no keyring can be resolved).
+    NoKeys,
+    /// E2BIG: the kernel predates BPF signing (Linux < 6.18).
+    PreSigning,
+    /// EPERM (or a failing probe map): the process lacks CAP_BPF / CAP_PERFMON.
+    NoPermission,
+    /// Any other outcome, with its errno (0 if the junk signature was accepted).
+    Unknown(i32),
+}
+
+impl SigningSupport {
+    /// The errno that identifies this state, if any.
+    pub fn errno(self) -> Option<i32> {
+        match self {
+            SigningSupport::Supported => None,
+            SigningSupport::NoDataVerification => Some(libc::EOPNOTSUPP),
+            SigningSupport::NoKeys => Some(libc::EINVAL),
+            SigningSupport::PreSigning => Some(libc::E2BIG),
+            SigningSupport::NoPermission => Some(libc::EPERM),
+            SigningSupport::Unknown(e) => Some(e),
+        }
+    }
+}
+
+impl fmt::Display for SigningSupport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SigningSupport::Supported => f.write_str("signing supported"),
+            SigningSupport::NoDataVerification => {
+                f.write_str("signing unsupported: EOPNOTSUPP (no CONFIG_SYSTEM_DATA_VERIFICATION)")
+            }
+            SigningSupport::NoKeys => f.write_str("signing unsupported: EINVAL (no CONFIG_KEYS)"),
+            SigningSupport::PreSigning => {
+                f.write_str("signing unsupported: E2BIG (kernel older than 6.18)")
+            }
+            SigningSupport::NoPermission => {
+                f.write_str("probe not permitted: EPERM (needs CAP_BPF + CAP_PERFMON)")
+            }
+            SigningSupport::Unknown(e) => {
+                write!(f, "signing state unknown: {} ({e})", errno_name(*e))
+            }
+        }
+    }
+}
+
+/// What the probe found out about the running kernel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelProbe {
+    family: Option<Protocol>,
+    support: SigningSupport,
+    evidence: String,
+}
+
+impl KernelProbe {
+    /// The kernel's protocol family (P1, P1b or P2), when it could be told, even if signing is unusable.
+    pub fn family(&self) -> Option<Protocol> {
+        self.family
+    }
+
+    /// Whether signed loads can work.
+    pub fn support(&self) -> SigningSupport {
+        self.support
+    }
+
+    /// The signed protocol to use: the family when signing is supported.
+    pub fn protocol(&self) -> Option<Protocol> {
+        match self.support {
+            SigningSupport::Supported => self.family,
+            _ => None,
+        }
+    }
+
+    /// How the result was reached (probe errnos, BTF finding), for diagnostics.
+    pub fn evidence(&self) -> &str {
+        &self.evidence
+    }
+}
+
+impl fmt::Display for KernelProbe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.family {
+            Some(p) => write!(f, "kernel protocol {p}, {}", self.support)?,
+            None => write!(f, "kernel protocol unknown, {}", self.support)?,
+        }
+        write!(f, " ({})", self.evidence)
+    }
+}
+
+/// Probes the running kernel once per process and returns the cached result.
+///
+/// Needs CAP_BPF (and CAP_PERFMON for the fallback probe); every probe fd is closed again.
+pub fn probe() -> &'static KernelProbe {
+    static CACHE: OnceLock<KernelProbe> = OnceLock::new();
+    CACHE.get_or_init(probe_uncached)
+}
+
+/// Probes the running kernel without using or filling the cache.
+pub fn probe_uncached() -> KernelProbe {
+    probe_with(&RealKernel, || std::fs::read(VMLINUX_BTF))
+}
+
+/// The protocol a load will use: `explicit` if given, else `BPFSIGN_PROTOCOL`, else the probe's.
+///
+/// Fails when `BPFSIGN_PROTOCOL` holds an unknown value, or when signing is unusable and the probe
+/// could not even tell the kernel's protocol family (then the error carries the probe's errno).
+/// When signing is unusable but the family is known, the family is returned so the load itself
+/// reports the kernel's errno (for example EOPNOTSUPP at [`Stage::ProgLoad`]).
+pub fn selected_protocol(explicit: Option<Protocol>) -> Result<Protocol, Error> {
+    select_with(
+        explicit,
+        std::env::var(PROTOCOL_ENV).ok().as_deref(),
+        probe,
+        &Ctx::default(),
+    )
+}
+
+pub(crate) fn select_with<'p>(
+    explicit: Option<Protocol>,
+    env: Option<&str>,
+    probe: impl FnOnce() -> &'p KernelProbe,
+    ctx: &Ctx,
+) -> Result<Protocol, Error> {
+    if let Some(p) = explicit {
+        return Ok(p);
+    }
+    if let Some(v) = env.filter(|v| !v.trim().is_empty()) {
+        return v.parse().map_err(|e: crate::spec::UnknownProtocol| {
+            Error::other(
+                Stage::ProbeKernel,
+                format!("{PROTOCOL_ENV}: {e}"),
+                format!("set {PROTOCOL_ENV} to p1, p1b, p2 or unsigned, or unset it to probe the kernel"),
+                ctx,
+            )
+        });
+    }
+    let probe = probe();
+    if let Some(p) = probe.protocol() {
+        return Ok(p);
+    }
+    match (probe.family, probe.support.errno()) {
+        (Some(f), _) => Ok(f),
+        (None, Some(errno)) => Err(Error::with_errno(
+            Stage::ProbeKernel,
+            errno,
+            false,
+            format!("{probe}"),
+            ctx,
+        )),
+        (None, None) => Err(Error::other(
+            Stage::ProbeKernel,
+            format!("{probe}"),
+            format!("set {PROTOCOL_ENV}=p1|p1b|p2|unsigned to choose the loader variant"),
+            ctx,
+        )),
+    }
+}
+
+const INSN_MOV_R0_0: [u8; 8] = [0xb7, 0, 0, 0, 0, 0, 0, 0];
+const INSN_EXIT: [u8; 8] = [0x95, 0, 0, 0, 0, 0, 0, 0];
+
+/// The 64-byte "signature" of the probe: not ASN.1 (does not start with a SEQUENCE tag).
+const JUNK_SIGNATURE: [u8; 64] = [0xa5; 64];
+
+pub(crate) fn probe_with(
+    sys: &dyn Sys,
+    read_btf: impl FnOnce() -> io::Result<Vec<u8>>,
+) -> KernelProbe {
+    let (support, p2, evidence) = junk_signature_probe(sys);
+    let mut probe = KernelProbe {
+        family: None,
+        support,
+        evidence,
+    };
+    if p2 {
+        probe.family = Some(Protocol::P2);
+        return probe;
+    }
+    // EBADMSG / EOPNOTSUPP / EINVAL come from kernels with the P1-era signature check; tell P1 from P1b.
+    let p1_family = matches!(
+        support,
+        SigningSupport::Supported | SigningSupport::NoDataVerification | SigningSupport::NoKeys
+    );
+    if !p1_family {
+        return probe;
+    }
+    match read_btf().map_err(|e| e.to_string()).and_then(|btf| {
+        struct_member_bit_offset(&btf, "bpf_map", "excl").map_err(|e| e.to_string())
+    }) {
+        Ok(Some(256)) => {
+            probe.family = Some(Protocol::P1b);
+            probe.evidence += "; vmlinux BTF: struct bpf_map.excl at bit 256";
+        }
+        Ok(Some(off)) => {
+            // A differently placed `excl` is neither P1b layout nor P1; the P1 loader is the safe choice.
+            probe.family = Some(Protocol::P1);
+            probe.evidence +=
+                &format!("; vmlinux BTF: struct bpf_map.excl at unexpected bit {off}");
+        }
+        Ok(None) => {
+            probe.family = Some(Protocol::P1);
+            probe.evidence += "; vmlinux BTF: struct bpf_map has no excl";
+        }
+        Err(btf_err) => {
+            let (family, note) = if support == SigningSupport::Supported {
+                excl_read_probe(sys)
+            } else {
+                (Protocol::P1, "behavioural probe skipped".to_string())
+            };
+            probe.family = Some(family);
+            probe.evidence += &format!("; vmlinux BTF unusable ({btf_err}); {note}");
+        }
+    }
+    probe
+}
+
+/// Returns (support, is_p2, evidence).
+fn junk_signature_probe(sys: &dyn Sys) -> (SigningSupport, bool, String) {
+    let map = match sys::map_create(
+        sys,
+        &MapCreate {
+            map_type: sys::BPF_MAP_TYPE_ARRAY,
+            key_size: 4,
+            value_size: 8,
+            max_entries: 1,
+            map_flags: 0,
+            name: "bpfsign_probe",
+            excl_prog_hash: None,
+        },
+    ) {
+        Ok(m) => m,
+        Err(e) => {
+            let errno = e.raw_os_error().unwrap_or(libc::EIO);
+            let support = if errno == libc::EPERM || errno == libc::EACCES {
+                SigningSupport::NoPermission
+            } else {
+                SigningSupport::Unknown(errno)
+            };
+            return (
+                support,
+                false,
+                format!("probe map create: {}", errno_name(errno)),
+            );
+        }
+    };
+    let insns: Vec<u8> = [INSN_MOV_R0_0, INSN_EXIT].concat();
+    let mut log = vec![0u8; 4096];
+    let fds = [map.as_raw_fd()];
+    let r = sys::prog_load(
+        sys,
+        &ProgLoad {
+            prog_type: sys::BPF_PROG_TYPE_SYSCALL,
+            expected_attach_type: 0,
+            insns: &insns,
+            license: c"GPL",
+            prog_flags: sys::BPF_F_SLEEPABLE,
+            name: "bpfsign_probe",
+            fd_array: Some(&fds),
+            fd_array_cnt: 1,
+            signature: Some(&JUNK_SIGNATURE),
+            keyring_id: 0,
+            log: Some(LogBuf {
+                level: 1,
+                buf: log.as_mut_ptr(),
+                size: log.len() as u32,
+            }),
+        },
+    );
+    drop(map);
+    let errno = match r {
+        Ok(prog) => {
+            drop(prog);
+            return (
+                SigningSupport::Unknown(0),
+                false,
+                "junk-signature probe: the kernel accepted a junk signature".to_string(),
+            );
+        }
+        Err(e) => e.raw_os_error().unwrap_or(libc::EIO),
+    };
+    let log_text = log_string(&log);
+    let frozen = log_text.contains("must be frozen");
+    let evidence = format!("junk-signature probe: {}", errno_name(errno))
+        + if frozen { " \"must be frozen\"" } else { "" };
+    let (support, p2) = match errno {
+        libc::EPERM if frozen => (SigningSupport::Supported, true),
+        libc::EBADMSG => (SigningSupport::Supported, false),
+        libc::EOPNOTSUPP => (SigningSupport::NoDataVerification, false),
+        libc::EINVAL => (SigningSupport::NoKeys, false),
+        libc::E2BIG => (SigningSupport::PreSigning, false),
+        libc::EPERM | libc::EACCES => (SigningSupport::NoPermission, false),
+        e => (SigningSupport::Unknown(e), false),
+    };
+    (support, p2, evidence)
+}
+
+/// Unsigned SYSCALL program reading the u32 at `struct bpf_map` offset 32 (P1b: `excl`).
+fn excl_read_probe(sys: &dyn Sys) -> (Protocol, String) {
+    let map = match sys::map_create(
+        sys,
+        &MapCreate {
+            map_type: sys::BPF_MAP_TYPE_ARRAY,
+            key_size: 4,
+            value_size: 8,
+            max_entries: 1,
+            map_flags: 0,
+            name: "bpfsign_probe",
+            excl_prog_hash: None,
+        },
+    ) {
+        Ok(m) => m,
+        Err(e) => {
+            return (
+                Protocol::P1,
+                format!("excl-read probe map failed ({e}); assuming P1, whose loader also runs on P1b kernels"),
+            )
+        }
+    };
+    let insns: Vec<u8> = [
+        [0x18, 0x51, 0, 0, 0, 0, 0, 0], // r1 = map_by_idx(0)
+        [0, 0, 0, 0, 0, 0, 0, 0],
+        [0x61, 0x12, 32, 0, 0, 0, 0, 0], // r2 = *(u32 *)(r1 + 32)
+        INSN_MOV_R0_0,
+        INSN_EXIT,
+    ]
+    .concat();
+    let fds = [map.as_raw_fd()];
+    let r = sys::prog_load(
+        sys,
+        &ProgLoad {
+            prog_type: sys::BPF_PROG_TYPE_SYSCALL,
+            expected_attach_type: 0,
+            insns: &insns,
+            license: c"GPL",
+            prog_flags: sys::BPF_F_SLEEPABLE,
+            name: "bpfsign_probe",
+            fd_array: Some(&fds),
+            fd_array_cnt: 0,
+            signature: None,
+            keyring_id: 0,
+            log: None,
+        },
+    );
+    match r {
+        Ok(prog) => {
+            drop(prog);
+            (Protocol::P1b, "excl-read probe loaded: P1b".to_string())
+        }
+        Err(e) if e.raw_os_error() == Some(libc::EACCES) => {
+            (Protocol::P1, "excl-read probe: EACCES: P1".to_string())
+        }
+        Err(e) => (
+            Protocol::P1,
+            format!(
+                "excl-read probe failed ({e}); assuming P1, whose loader also runs on P1b kernels"
+            ),
+        ),
+    }
+}
+
+/// The text of a NUL-terminated log buffer.
+pub(crate) fn log_string(buf: &[u8]) -> String {
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// Malformed or unexpected BTF.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BtfError(String);
+
+impl fmt::Display for BtfError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn rd32(b: &[u8], off: usize) -> Result<u32, BtfError> {
+    b.get(off..off + 4)
+        .map(|s| u32::from_ne_bytes([s[0], s[1], s[2], s[3]]))
+        .ok_or_else(|| BtfError(format!("truncated at byte {off}")))
+}
+
+/// Finds `struct <name>` in raw BTF and returns the bit offset of `member`, `None` if the struct
+/// has no such member, an error if the struct is missing or the BTF is malformed.
+pub(crate) fn struct_member_bit_offset(
+    btf: &[u8],
+    name: &str,
+    member: &str,
+) -> Result<Option<u32>, BtfError> {
+    let magic = btf
+        .get(0..2)
+        .map(|m| u16::from_ne_bytes([m[0], m[1]]))
+        .ok_or_else(|| BtfError("empty".into()))?;
+    if magic != 0xeb9f {
+        return Err(BtfError(format!("bad magic {magic:#x}")));
+    }
+    let hdr_len = rd32(btf, 4)? as usize;
+    let (type_off, type_len) = (rd32(btf, 8)? as usize, rd32(btf, 12)? as usize);
+    let (str_off, str_len) = (rd32(btf, 16)? as usize, rd32(btf, 20)? as usize);
+    let types_start = hdr_len
+        .checked_add(type_off)
+        .ok_or_else(|| BtfError("overflow".into()))?;
+    let types_end = types_start
+        .checked_add(type_len)
+        .ok_or_else(|| BtfError("overflow".into()))?;
+    let strs_start = hdr_len
+        .checked_add(str_off)
+        .ok_or_else(|| BtfError("overflow".into()))?;
+    let strs_end = strs_start
+        .checked_add(str_len)
+        .ok_or_else(|| BtfError("overflow".into()))?;
+    let types = btf
+        .get(types_start..types_end)
+        .ok_or_else(|| BtfError("type section out of bounds".into()))?;
+    let strs = btf
+        .get(strs_start..strs_end)
+        .ok_or_else(|| BtfError("string section out of bounds".into()))?;
+    let str_at = |off: u32| -> &[u8] {
+        let s = strs.get(off as usize..).unwrap_or(&[]);
+        let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
+        &s[..end]
+    };
+    let mut pos = 0usize;
+    while pos < types.len() {
+        let name_off = rd32(types, pos)?;
+        let info = rd32(types, pos + 4)?;
+        let vlen = (info & 0xffff) as usize;
+        let kind = (info >> 24) & 0x1f;
+        let kind_flag = info >> 31 == 1;
+        let body = pos + 12;
+        let extra = match kind {
+            1 | 14 | 17 => 4,             // INT, VAR, DECL_TAG
+            3 => 12,                      // ARRAY
+            4 | 5 | 15 | 19 => vlen * 12, // STRUCT, UNION, DATASEC, ENUM64
+            6 | 13 => vlen * 8,           // ENUM, FUNC_PROTO
+            2 | 7..=12 | 16 | 18 => 0, // PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, FLOAT, TYPE_TAG
+            k => return Err(BtfError(format!("unknown BTF kind {k}"))),
+        };
+        if kind == 4 && str_at(name_off) == name.as_bytes() {
+            for i in 0..vlen {
+                let m = body + i * 12;
+                if str_at(rd32(types, m)?) == member.as_bytes() {
+                    let off = rd32(types, m + 8)?;
+                    return Ok(Some(if kind_flag { off & 0xff_ffff } else { off }));
+                }
+            }
+            return Ok(None);
+        }
+        pos = body + extra;
+    }
+    Err(BtfError(format!("struct {name} not found")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::FakeKernel;
+
+    /// Builds a BTF blob with `int` and `struct bpf_map { u8 sha[32] (as int); <member> }`.
+    fn btf(member: &str, bit_off: u32, kind_flag: bool) -> Vec<u8> {
+        let mut strs = b"\0int\0bpf_map\0sha\0".to_vec();
+        let member_off = strs.len() as u32;
+        strs.extend_from_slice(member.as_bytes());
+        strs.push(0);
+        let mut types = Vec::new();
+        let w = |v: &mut Vec<u8>, x: u32| v.extend_from_slice(&x.to_ne_bytes());
+        // [1] INT "int" size 4
+        w(&mut types, 1);
+        w(&mut types, 1 << 24);
+        w(&mut types, 4);
+        w(&mut types, 32);
+        // [2] PTR -> 1 (padding kind)
+        w(&mut types, 0);
+        w(&mut types, 2 << 24);
+        w(&mut types, 1);
+        // [3] STRUCT bpf_map, 2 members
+        w(&mut types, 5);
+        w(
+            &mut types,
+            (4 << 24) | 2 | if kind_flag { 1 << 31 } else { 0 },
+        );
+        w(&mut types, 64);
+        for (n, off) in [(13u32, 0u32), (member_off, bit_off)] {
+            w(&mut types, n);
+            w(&mut types, 1);
+            w(&mut types, off);
+        }
+        let mut out = Vec::new();
+        out.extend_from_slice(&0xeb9fu16.to_ne_bytes());
+        out.push(1);
+        out.push(0);
+        w(&mut out, 24);
+        w(&mut out, 0);
+        w(&mut out, types.len() as u32);
+        w(&mut out, types.len() as u32);
+        w(&mut out, strs.len() as u32);
+        out.extend_from_slice(&types);
+        out.extend_from_slice(&strs);
+        out
+    }
+
+    #[test]
+    fn btf_finds_excl() {
+        assert_eq!(
+            struct_member_bit_offset(&btf("excl", 256, false), "bpf_map", "excl"),
+            Ok(Some(256))
+        );
+        assert_eq!(
+            struct_member_bit_offset(&btf("excl", 256, true), "bpf_map", "excl"),
+            Ok(Some(256))
+        );
+        assert_eq!(
+            struct_member_bit_offset(&btf("ops", 256, false), "bpf_map", "excl"),
+            Ok(None)
+        );
+        assert!(struct_member_bit_offset(&btf("excl", 256, false), "bpf_prog", "excl").is_err());
+    }
+
+    #[test]
+    fn btf_rejects_garbage_without_panicking() {
+        let good = btf("excl", 256, false);
+        for cut in 0..good.len() {
+            let _ = struct_member_bit_offset(&good[..cut], "bpf_map", "excl");
+        }
+        let mut bad = good.clone();
+        bad[4..8].copy_from_slice(&u32::MAX.to_ne_bytes());
+        assert!(struct_member_bit_offset(&bad, "bpf_map", "excl").is_err());
+        assert!(struct_member_bit_offset(b"\x9f\xeb", "bpf_map", "excl").is_err());
+    }
+
+    #[test]
+    fn host_btf_if_present() {
+        // Not a kernel test: only parses the file when it exists.
+        if let Ok(b) = std::fs::read(VMLINUX_BTF) {
+            let r = struct_member_bit_offset(&b, "bpf_map", "excl");
+            assert!(r.is_ok(), "{r:?}");
+        }
+    }
+
+    fn fake_probe(
+        script: Vec<Option<(i32, &str)>>,
+        btf_bytes: Option<Vec<u8>>,
+    ) -> (KernelProbe, FakeKernel) {
+        let k = FakeKernel::new().prog_load_script(script);
+        let p = probe_with(&k, || {
+            btf_bytes.ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))
+        });
+        assert!(k.open_objects().is_empty(), "probe leaked fds");
+        (p, k)
+    }
+
+    #[test]
+    fn probe_p2() {
+        let (p, k) = fake_probe(
+            vec![Some((
+                libc::EPERM,
+                "signed program metadata map 'bpfsign_probe' must be frozen",
+            ))],
+            None,
+        );
+        assert_eq!(p.protocol(), Some(Protocol::P2));
+        let calls = k.calls();
+        assert_eq!(k.cmds(), [sys::BPF_MAP_CREATE, sys::BPF_PROG_LOAD]);
+        let load = &calls[1];
+        assert_eq!(load.attr.len(), 168);
+        assert_eq!(load.u32(0), sys::BPF_PROG_TYPE_SYSCALL);
+        assert_eq!(load.u32(44), sys::BPF_F_SLEEPABLE);
+        assert_eq!(load.u32(148), 1, "fd_array_cnt");
+        assert_eq!(load.u32(160), 64, "signature_size");
+        assert_eq!(load.u32(164), 0, "keyring_id builtin");
+        assert_eq!(load.signature.as_deref(), Some(&JUNK_SIGNATURE[..]));
+        assert_eq!(load.license.as_deref(), Some("GPL"));
+        // The probe map is neither exclusive nor frozen.
+        assert_eq!(calls[0].excl_hash, None);
+        assert!(!k.cmds().contains(&sys::BPF_MAP_FREEZE));
+    }
+
+    #[test]
+    fn probe_p1_p1b_via_btf() {
+        let (p, _) = fake_probe(
+            vec![Some((libc::EBADMSG, ""))],
+            Some(btf("excl", 256, false)),
+        );
+        assert_eq!(p.protocol(), Some(Protocol::P1b));
+        let (p, _) = fake_probe(
+            vec![Some((libc::EBADMSG, ""))],
+            Some(btf("ops", 256, false)),
+        );
+        assert_eq!(p.protocol(), Some(Protocol::P1));
+    }
+
+    #[test]
+    fn probe_p1_p1b_behavioural_fallback() {
+        let (p, k) = fake_probe(vec![Some((libc::EBADMSG, "")), None], None);
+        assert_eq!(p.protocol(), Some(Protocol::P1b));
+        let calls = k.calls();
+        let excl = calls.last().unwrap();
+        assert_eq!(excl.u32(148), 0);
+        assert_eq!(excl.u64(152), 0, "no signature");
+        assert_eq!(
+            &excl.insns.as_ref().unwrap()[16..24],
+            &[0x61, 0x12, 32, 0, 0, 0, 0, 0]
+        );
+        let (p, _) = fake_probe(
+            vec![Some((libc::EBADMSG, "")), Some((libc::EACCES, ""))],
+            None,
+        );
+        assert_eq!(p.protocol(), Some(Protocol::P1));
+    }
+
+    #[test]
+    fn probe_unsupported_states() {
+        let (p, _) = fake_probe(
+            vec![Some((libc::EOPNOTSUPP, ""))],
+            Some(btf("excl", 256, false)),
+        );
+        assert_eq!(p.support(), SigningSupport::NoDataVerification);
+        assert_eq!(p.family(), Some(Protocol::P1b));
+        assert_eq!(p.protocol(), None);
+        let (p, _) = fake_probe(vec![Some((libc::E2BIG, ""))], None);
+        assert_eq!(p.support(), SigningSupport::PreSigning);
+        assert_eq!(p.family(), None);
+        let (p, _) = fake_probe(vec![Some((libc::EINVAL, ""))], Some(btf("ops", 256, false)));
+        assert_eq!(p.support(), SigningSupport::NoKeys);
+        let (p, _) = fake_probe(vec![Some((libc::EPERM, ""))], None);
+        assert_eq!(p.support(), SigningSupport::NoPermission);
+        let k = FakeKernel::new().fail(sys::BPF_MAP_CREATE, 0, libc::EPERM);
+        let p = probe_with(&k, || Err(io::Error::from_raw_os_error(libc::ENOENT)));
+        assert_eq!(p.support(), SigningSupport::NoPermission);
+    }
+
+    #[test]
+    fn selection_precedence() {
+        let unsupported = KernelProbe {
+            family: None,
+            support: SigningSupport::PreSigning,
+            evidence: String::new(),
+        };
+        let ctx = Ctx::default();
+        assert_eq!(
+            select_with(Some(Protocol::P1), Some("p2"), || &unsupported, &ctx).unwrap(),
+            Protocol::P1
+        );
+        assert_eq!(
+            select_with(None, Some("P1B"), || &unsupported, &ctx).unwrap(),
+            Protocol::P1b
+        );
+        let e = select_with(None, Some("p3"), || &unsupported, &ctx).unwrap_err();
+        assert_eq!(e.stage(), Stage::ProbeKernel);
+        assert!(e.to_string().contains("p3"));
+        let e = select_with(None, None, || &unsupported, &ctx).unwrap_err();
+        assert_eq!(e.errno(), Some(libc::E2BIG));
+        let host = KernelProbe {
+            family: Some(Protocol::P1b),
+            support: SigningSupport::NoDataVerification,
+            evidence: String::new(),
+        };
+        assert_eq!(
+            select_with(None, Some(""), || &host, &ctx).unwrap(),
+            Protocol::P1b
+        );
+    }
+
+    #[test]
+    fn junk_signature_is_not_asn1_sequence() {
+        assert_ne!(JUNK_SIGNATURE[0], 0x30);
+    }
+}

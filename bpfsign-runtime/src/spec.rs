@@ -1,0 +1,181 @@
+//! The static description of a signed light skeleton that [`crate::load`] consumes.
+//!
+//! `include_signed_skel!` turns a bpfsign artifact into a `static` [`SkeletonSpec`]; tests build one
+//! from golden files. Nothing here is parsed at run time: the runtime never reads ELF or BTF of the
+//! BPF object.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// `BPF_F_RDONLY_PROG`: the program may only read the map (`.rodata*`, `.kconfig`).
+pub const BPF_F_RDONLY_PROG: u32 = 0x80;
+/// `BPF_F_MMAPABLE`: the map value can be mmapped (skeleton data maps).
+pub const BPF_F_MMAPABLE: u32 = 0x400;
+
+/// A kernel signing protocol (spec §3), or no signing at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Protocol {
+    /// Unsigned light skeleton (libbpf's unsigned loader); works on every kernel with BPF.
+    Unsigned,
+    /// Linux 6.18.0-6.18.39, 6.19, 7.0, 7.1.0-7.1.4: signature over the loader insns, the
+    /// loader checks the metadata map's hash.
+    P1,
+    /// 7.2.y, 6.18.40+, 7.1.5+: P1 plus the loader's `map->excl` check.
+    P1b,
+    /// 7.3+: the kernel verifies the signature over insns ‖ frozen exclusive metadata map.
+    P2,
+}
+
+impl Protocol {
+    /// All protocols, in the order the generator emits loader variants.
+    pub const ALL: [Protocol; 4] = [
+        Protocol::Unsigned,
+        Protocol::P1,
+        Protocol::P1b,
+        Protocol::P2,
+    ];
+
+    /// The name used by `BPFSIGN_PROTOCOL` and the artifact format (`unsigned`, `p1`, `p1b`, `p2`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Unsigned => "unsigned",
+            Protocol::P1 => "p1",
+            Protocol::P1b => "p1b",
+            Protocol::P2 => "p2",
+        }
+    }
+
+    /// Whether loads with this protocol carry a signature.
+    pub fn is_signed(self) -> bool {
+        self != Protocol::Unsigned
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Error returned when a string names no [`Protocol`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownProtocol(pub String);
+
+impl fmt::Display for UnknownProtocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown signing protocol {:?}: expected one of p1, p1b, p2, unsigned",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnknownProtocol {}
+
+impl FromStr for Protocol {
+    type Err = UnknownProtocol;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "unsigned" => Ok(Protocol::Unsigned),
+            "p1" => Ok(Protocol::P1),
+            "p1b" => Ok(Protocol::P1b),
+            "p2" => Ok(Protocol::P2),
+            _ => Err(UnknownProtocol(s.to_string())),
+        }
+    }
+}
+
+/// Everything the runtime needs to load one light skeleton.
+#[derive(Clone, Copy, Debug)]
+pub struct SkeletonSpec<'a> {
+    /// Object name (`hello`), used in messages.
+    pub name: &'a str,
+    /// The data blob (metadata map value), identical for every protocol.
+    pub data: &'a [u8],
+    /// One loader per protocol the skeleton was built for.
+    pub variants: &'a [LoaderVariant<'a>],
+    /// The skeleton's maps in loader `map_idx` order (= ctx order).
+    pub maps: &'a [MapSpec<'a>],
+    /// Every non-subprogram in libbpf order, including `autoload = false` ones.
+    pub progs: &'a [ProgSpec<'a>],
+    /// Hex SubjectKeyIdentifier of the signing certificate, if known; named in ENOKEY guidance.
+    pub signer_skid: Option<&'a str>,
+}
+
+impl<'a> SkeletonSpec<'a> {
+    /// The loader variant for `protocol`, if the skeleton carries one.
+    pub fn variant(&self, protocol: Protocol) -> Option<&'a LoaderVariant<'a>> {
+        self.variants.iter().find(|v| v.protocol == protocol)
+    }
+
+    /// Index of the map called `name` (skeleton identifier such as `bss`).
+    pub fn map_index(&self, name: &str) -> Option<usize> {
+        self.maps.iter().position(|m| m.name == name)
+    }
+
+    /// Index of the program called `name`.
+    pub fn prog_index(&self, name: &str) -> Option<usize> {
+        self.progs.iter().position(|p| p.name == name)
+    }
+}
+
+/// One loader program with its signature, for one [`Protocol`].
+#[derive(Clone, Copy, Debug)]
+pub struct LoaderVariant<'a> {
+    /// The protocol this loader was generated and signed for.
+    pub protocol: Protocol,
+    /// Loader instructions (`struct bpf_insn` array, 8 bytes each).
+    pub insns: &'a [u8],
+    /// SHA-256 of `insns`; the metadata map is made exclusive to it (ignored for `Unsigned`).
+    pub excl_prog_hash: [u8; 32],
+    /// Detached PKCS#7 signature (`None` for `Unsigned`).
+    pub signature: Option<&'a [u8]>,
+}
+
+/// A map the loader creates (informational for the runtime, except for mmap of data maps).
+#[derive(Clone, Copy, Debug)]
+pub struct MapSpec<'a> {
+    /// Skeleton identifier (`bss`, `rodata`, `my_map`).
+    pub name: &'a str,
+    /// `BPF_MAP_TYPE_*`.
+    pub map_type: u32,
+    /// Key size in bytes.
+    pub key_size: u32,
+    /// Value size in bytes.
+    pub value_size: u32,
+    /// Maximum number of entries.
+    pub max_entries: u32,
+    /// `BPF_F_*` map flags.
+    pub map_flags: u32,
+    /// A skeleton data map: mmapped after load (read-only when `BPF_F_RDONLY_PROG` is set).
+    pub mmapable: bool,
+}
+
+/// A program of the skeleton.
+#[derive(Clone, Copy, Debug)]
+pub struct ProgSpec<'a> {
+    /// Program name.
+    pub name: &'a str,
+    /// `BPF_PROG_TYPE_*`.
+    pub prog_type: u32,
+    /// `BPF_*` attach type the program was loaded with.
+    pub expected_attach_type: u32,
+    /// Whether the loader loads it (`SEC("?...")` programs are not loaded).
+    pub autoload: bool,
+    /// How [`crate::LoadedSkeleton::attach_prog`] attaches it.
+    pub attach: Attach<'a>,
+}
+
+/// How a program is attached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attach<'a> {
+    /// `BPF_RAW_TRACEPOINT_OPEN` with this tracepoint name (`raw_tp/<name>`), or `None` for
+    /// BTF-attached programs (fentry/fexit/fmod_ret/tp_btf/lsm).
+    RawTracepoint(Option<&'a str>),
+    /// `BPF_LINK_CREATE` with `BPF_TRACE_ITER`.
+    Iter,
+    /// Not attachable by the skeleton; use the program fd.
+    Manual,
+}

@@ -1,0 +1,676 @@
+//! Unit tests of the load sequence against the fake kernel.
+
+use std::os::fd::AsRawFd;
+
+use crate::fake::{Call, FakeKernel, Loader};
+use crate::probe::{KernelProbe, SigningSupport};
+use crate::sys::*;
+use crate::*;
+
+const DATA: &[u8] = include_bytes!("../tests/data/hello/data.bin");
+const P1_INSNS: &[u8] = include_bytes!("../tests/data/hello/p1-libbpf170.insns");
+const P1_SIG: &[u8] = include_bytes!("../tests/data/hello/p1-libbpf170.sig");
+const P1_EXCL: &[u8; 32] = include_bytes!("../tests/data/hello/p1-libbpf170.excl");
+const P1B_INSNS: &[u8] = include_bytes!("../tests/data/hello/p1b.insns");
+const P1B_SIG: &[u8] = include_bytes!("../tests/data/hello/p1b.sig");
+const P1B_EXCL: &[u8; 32] = include_bytes!("../tests/data/hello/p1b.excl");
+const P2_INSNS: &[u8] = include_bytes!("../tests/data/hello/p2.insns");
+const P2_SIG: &[u8] = include_bytes!("../tests/data/hello/p2.sig");
+const P2_EXCL: &[u8; 32] = include_bytes!("../tests/data/hello/p2.excl");
+const UNSIGNED_INSNS: &[u8] = include_bytes!("../tests/data/hello/unsigned.insns");
+
+const VARIANTS: &[LoaderVariant<'static>] = &[
+    LoaderVariant {
+        protocol: Protocol::Unsigned,
+        insns: UNSIGNED_INSNS,
+        excl_prog_hash: [0; 32],
+        signature: None,
+    },
+    LoaderVariant {
+        protocol: Protocol::P1,
+        insns: P1_INSNS,
+        excl_prog_hash: *P1_EXCL,
+        signature: Some(P1_SIG),
+    },
+    LoaderVariant {
+        protocol: Protocol::P1b,
+        insns: P1B_INSNS,
+        excl_prog_hash: *P1B_EXCL,
+        signature: Some(P1B_SIG),
+    },
+    LoaderVariant {
+        protocol: Protocol::P2,
+        insns: P2_INSNS,
+        excl_prog_hash: *P2_EXCL,
+        signature: Some(P2_SIG),
+    },
+];
+
+const MAPS: &[MapSpec<'static>] = &[
+    MapSpec {
+        name: "bss",
+        map_type: 2,
+        key_size: 4,
+        value_size: 4,
+        max_entries: 1,
+        map_flags: BPF_F_MMAPABLE,
+        mmapable: true,
+    },
+    MapSpec {
+        name: "rodata",
+        map_type: 2,
+        key_size: 4,
+        value_size: 20,
+        max_entries: 1,
+        map_flags: BPF_F_RDONLY_PROG,
+        mmapable: false,
+    },
+];
+
+const PROGS: &[ProgSpec<'static>] = &[ProgSpec {
+    name: "hello",
+    prog_type: 26,
+    expected_attach_type: 24,
+    autoload: true,
+    attach: Attach::RawTracepoint(None),
+}];
+
+fn hello() -> SkeletonSpec<'static> {
+    SkeletonSpec {
+        name: "hello",
+        data: DATA,
+        variants: VARIANTS,
+        maps: MAPS,
+        progs: PROGS,
+        signer_skid: Some("f2d4"),
+    }
+}
+
+fn supported(p: Protocol) -> KernelProbe {
+    // Built through the fake probe so the private fields stay private.
+    let k = match p {
+        Protocol::P2 => {
+            FakeKernel::new().prog_load_script(vec![Some((libc::EPERM, "must be frozen"))])
+        }
+        Protocol::P1b => FakeKernel::new().prog_load_script(vec![Some((libc::EBADMSG, "")), None]),
+        _ => FakeKernel::new()
+            .prog_load_script(vec![Some((libc::EBADMSG, "")), Some((libc::EACCES, ""))]),
+    };
+
+    let probe =
+        crate::probe::probe_with(&k, || Err(std::io::Error::from_raw_os_error(libc::ENOENT)));
+    assert_eq!(probe.support(), SigningSupport::Supported);
+    assert_eq!(probe.protocol(), Some(p));
+    probe
+}
+
+fn good_loader() -> Loader {
+    Loader {
+        retval: 0,
+        maps: 2,
+        progs: 1,
+        ctx_progs: 1,
+    }
+}
+
+fn run(
+    k: &FakeKernel,
+    spec: &SkeletonSpec<'_>,
+    opts: &LoadOptions,
+) -> Result<LoadedSkeleton, Error> {
+    let never =
+        || -> &'static KernelProbe { panic!("probe must not run when the protocol is given") };
+    crate::load::load_impl(k, spec, opts, None, never)
+}
+
+fn opts(p: Protocol) -> LoadOptions {
+    LoadOptions::new().protocol(p).keyring(Keyring::Session)
+}
+
+/// Checks MAP_CREATE, UPDATE, FREEZE attrs common to all protocols; returns the metadata map fd.
+fn check_map_calls(calls: &[Call], excl: Option<&[u8; 32]>) -> i32 {
+    let create = &calls[0];
+    assert_eq!(create.cmd, BPF_MAP_CREATE);
+    assert_eq!(create.attr.len(), 92);
+    assert_eq!(create.u32(0), BPF_MAP_TYPE_ARRAY);
+    assert_eq!(create.u32(4), 4);
+    assert_eq!(create.u32(8), DATA.len() as u32);
+    assert_eq!(create.u32(12), 1);
+    assert_eq!(&create.attr[28..41], b"__loader.map\0");
+    match excl {
+        Some(h) => {
+            assert_eq!(create.excl_hash.as_ref(), Some(h));
+            assert_eq!(create.u32(88), 32);
+            create.assert_zero_except(&[(0, 16), (28, 16), (80, 12)]);
+        }
+        None => {
+            assert_eq!(create.excl_hash, None);
+            create.assert_zero_except(&[(0, 16), (28, 16)]);
+        }
+    }
+    let update = &calls[1];
+    assert_eq!(update.cmd, BPF_MAP_UPDATE_ELEM);
+    assert_eq!(update.attr.len(), 32);
+    let map_fd = update.u32(0) as i32;
+    assert!(map_fd >= 3);
+    assert_eq!(update.key, Some(0));
+    assert_ne!(update.u64(16), 0);
+    update.assert_zero_except(&[(0, 4), (8, 16)]);
+    let freeze = &calls[2];
+    assert_eq!(freeze.cmd, BPF_MAP_FREEZE);
+    assert_eq!(freeze.attr.len(), 4);
+    assert_eq!(freeze.u32(0) as i32, map_fd);
+    map_fd
+}
+
+fn check_prog_load(
+    load: &Call,
+    map_fd: i32,
+    insns: &[u8],
+    sig: Option<&[u8]>,
+    cnt: u32,
+    keyring: i32,
+) {
+    assert_eq!(load.cmd, BPF_PROG_LOAD);
+    assert_eq!(load.attr.len(), 168);
+    assert_eq!(load.u32(0), BPF_PROG_TYPE_SYSCALL);
+    assert_eq!(load.u32(4) as usize, insns.len() / 8);
+    assert_eq!(load.insns.as_deref(), Some(insns));
+    assert_eq!(load.license.as_deref(), Some("Dual BSD/GPL"));
+    assert_eq!(load.u32(44), BPF_F_SLEEPABLE);
+    assert_eq!(&load.attr[48..62], b"__loader.prog\0");
+    assert_eq!(load.fd_array0, Some(map_fd));
+    assert_eq!(load.u32(148), cnt, "fd_array_cnt");
+    assert_eq!(load.signature.as_deref(), sig);
+    assert_eq!(load.u32(160) as usize, sig.map_or(0, <[u8]>::len));
+    assert_eq!(load.u32(164) as i32, keyring);
+    let mut fields = vec![(0, 24), (44, 4), (48, 16), (120, 8), (148, 4), (164, 4)];
+    if sig.is_some() {
+        fields.push((152, 12));
+    }
+    load.assert_zero_except(&fields);
+}
+
+fn check_prog_run(run: &Call, n_maps: usize, n_progs: usize) {
+    assert_eq!(run.cmd, BPF_PROG_RUN);
+    assert_eq!(run.attr.len(), 80);
+    let sz = 24 + 16 * n_maps + 4 * n_progs;
+    assert_eq!(run.u32(40) as usize, sz);
+    let ctx = run.ctx_in.as_ref().unwrap();
+    assert_eq!(
+        u32::from_ne_bytes(ctx[0..4].try_into().unwrap()) as usize,
+        sz
+    );
+    assert!(ctx[4..].iter().all(|&b| b == 0), "no log, no overrides");
+    run.assert_zero_except(&[(0, 4), (4, 4), (40, 4), (48, 8)]);
+}
+
+#[test]
+fn p2_sequence_exact_attrs() {
+    let k = FakeKernel::new().loader(good_loader());
+    let sk = run(&k, &hello(), &opts(Protocol::P2)).unwrap();
+    assert_eq!(sk.protocol(), Protocol::P2);
+    assert_eq!(
+        k.cmds(),
+        [
+            BPF_MAP_CREATE,
+            BPF_MAP_UPDATE_ELEM,
+            BPF_MAP_FREEZE,
+            BPF_PROG_LOAD,
+            BPF_PROG_RUN
+        ]
+    );
+    let calls = k.calls();
+    let map_fd = check_map_calls(&calls, Some(P2_EXCL));
+    check_prog_load(&calls[3], map_fd, P2_INSNS, Some(P2_SIG), 1, -3);
+    check_prog_run(&calls[4], 2, 1);
+    drop(sk);
+    assert_eq!(k.open_objects(), Vec::<String>::new());
+}
+
+#[test]
+fn p1_and_p1b_sequence_exact_attrs() {
+    for (p, insns, sig, excl) in [
+        (Protocol::P1, P1_INSNS, P1_SIG, P1_EXCL),
+        (Protocol::P1b, P1B_INSNS, P1B_SIG, P1B_EXCL),
+    ] {
+        let k = FakeKernel::new().loader(good_loader());
+        let sk = run(&k, &hello(), &opts(p).keyring(Keyring::User(77))).unwrap();
+        assert_eq!(
+            k.cmds(),
+            [
+                BPF_MAP_CREATE,
+                BPF_MAP_UPDATE_ELEM,
+                BPF_MAP_FREEZE,
+                BPF_OBJ_GET_INFO_BY_FD,
+                BPF_PROG_LOAD,
+                BPF_PROG_RUN
+            ]
+        );
+        let calls = k.calls();
+        let map_fd = check_map_calls(&calls, Some(excl));
+        let info = &calls[3];
+        assert_eq!(info.attr.len(), 16);
+        assert_eq!(info.u32(0) as i32, map_fd);
+        assert_eq!(info.u32(4), 104, "info_len");
+        info.assert_zero_except(&[(0, 16)]);
+        check_prog_load(&calls[4], map_fd, insns, Some(sig), 0, 77);
+        check_prog_run(&calls[5], 2, 1);
+        drop(sk);
+        assert!(k.open_objects().is_empty());
+    }
+}
+
+#[test]
+fn unsigned_sequence_exact_attrs() {
+    let k = FakeKernel::new().loader(good_loader());
+    let sk = run(&k, &hello(), &opts(Protocol::Unsigned)).unwrap();
+    assert_eq!(
+        k.cmds(),
+        [
+            BPF_MAP_CREATE,
+            BPF_MAP_UPDATE_ELEM,
+            BPF_MAP_FREEZE,
+            BPF_PROG_LOAD,
+            BPF_PROG_RUN
+        ]
+    );
+    let calls = k.calls();
+    let map_fd = check_map_calls(&calls, None);
+    // keyring_id stays 0: unsigned attrs must be all-zero past byte 148 for pre-6.18 kernels.
+    check_prog_load(&calls[3], map_fd, UNSIGNED_INSNS, None, 0, 0);
+    drop(sk);
+}
+
+#[test]
+fn env_override_selects_variant() {
+    let k = FakeKernel::new().loader(good_loader());
+    let p = supported(Protocol::P2);
+    let sk =
+        crate::load::load_impl(&k, &hello(), &LoadOptions::new(), Some("unsigned"), || &p).unwrap();
+    assert_eq!(sk.protocol(), Protocol::Unsigned);
+    let k = FakeKernel::new().loader(good_loader());
+    let sk = crate::load::load_impl(&k, &hello(), &LoadOptions::new(), None, || &p).unwrap();
+    assert_eq!(sk.protocol(), Protocol::P2);
+    let b = supported(Protocol::P1);
+    let k = FakeKernel::new().loader(good_loader());
+    let sk = crate::load::load_impl(&k, &hello(), &LoadOptions::new(), None, || &b).unwrap();
+    assert_eq!(sk.protocol(), Protocol::P1);
+    let b = supported(Protocol::P1b);
+    let k = FakeKernel::new().loader(good_loader());
+    let sk = crate::load::load_impl(&k, &hello(), &LoadOptions::new(), None, || &b).unwrap();
+    assert_eq!(sk.protocol(), Protocol::P1b);
+}
+
+#[test]
+fn loaded_skeleton_owns_fds_and_maps_bss() {
+    let k = FakeKernel::new().loader(good_loader());
+    let mut sk = run(&k, &hello(), &opts(Protocol::P2)).unwrap();
+    // Loader map + prog closed, skeleton objects open: 2 maps + 1 prog.
+    let open = k.open_objects();
+    assert_eq!(open.len(), 3, "{open:?}");
+    assert!(open.iter().all(|o| o.contains("ctx")), "{open:?}");
+    assert_eq!(sk.map_count(), 2);
+    assert_eq!(sk.prog_count(), 1);
+    assert_eq!(sk.map_index("rodata"), Some(1));
+    assert_eq!(sk.prog_name(0), Some("hello"));
+    assert!(sk.map_fd(0).is_some() && sk.map_fd(2).is_none());
+    assert!(sk.prog_fd(0).is_some() && sk.prog_fd(1).is_none());
+    assert_eq!(sk.map_data_len(0), Some(4));
+    assert!(sk.map_data_writable(0));
+    assert_eq!(sk.map_data(1), None, "rodata is not a skeleton data map");
+    sk.map_data_mut(0)
+        .unwrap()
+        .copy_from_slice(&1u32.to_ne_bytes());
+    assert_eq!(sk.map_data(0).unwrap(), &1u32.to_ne_bytes());
+    // SAFETY: only compared, not dereferenced.
+    assert!(unsafe { sk.map_data_ptr(0) }.is_some());
+    // The bss value went to the map's memory (the fake's memfd), not a private copy.
+    let fd = sk.map_fd(0).unwrap().as_raw_fd();
+    let mut buf = [0u8; 4];
+    // SAFETY: reading 4 bytes into a local buffer from an fd we own.
+    assert_eq!(unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), 4, 0) }, 4);
+    assert_eq!(buf, 1u32.to_ne_bytes());
+
+    let links = sk.attach_all_with(&k).unwrap();
+    assert_eq!(links.len(), 1);
+    let tp = k.calls().into_iter().last().unwrap();
+    assert_eq!(tp.cmd, BPF_RAW_TRACEPOINT_OPEN);
+    assert_eq!(tp.attr.len(), 12);
+    assert_eq!(tp.u64(0), 0, "NULL name for BTF-attached programs");
+    assert_eq!(tp.u32(8) as i32, sk.prog_fd(0).unwrap().as_raw_fd());
+    drop(sk);
+    assert_eq!(k.open_objects().len(), 1, "the link outlives the skeleton");
+    let raw = links.into_iter().next().unwrap().forget();
+    assert_eq!(k.open_objects().len(), 1);
+    // SAFETY: closing the fd that forget() leaked on purpose.
+    unsafe { libc::close(raw) };
+    assert!(k.open_objects().is_empty());
+}
+
+#[test]
+fn every_failure_closes_everything() {
+    let cases: Vec<(Protocol, FakeKernel, Stage, Option<i32>)> = vec![
+        (
+            Protocol::P2,
+            FakeKernel::new().fail(BPF_MAP_CREATE, 0, libc::EINVAL),
+            Stage::MapCreate,
+            Some(libc::EINVAL),
+        ),
+        (
+            Protocol::P2,
+            FakeKernel::new().fail(BPF_MAP_UPDATE_ELEM, 0, libc::E2BIG),
+            Stage::MapUpdate,
+            Some(libc::E2BIG),
+        ),
+        (
+            Protocol::P2,
+            FakeKernel::new().fail(BPF_MAP_FREEZE, 0, libc::EBUSY),
+            Stage::MapFreeze,
+            Some(libc::EBUSY),
+        ),
+        (
+            Protocol::P1,
+            FakeKernel::new().fail(BPF_OBJ_GET_INFO_BY_FD, 0, libc::EPERM),
+            Stage::MapHash,
+            Some(libc::EPERM),
+        ),
+        (
+            Protocol::P2,
+            FakeKernel::new().fail(BPF_PROG_LOAD, 0, libc::ENOKEY),
+            Stage::ProgLoad,
+            Some(libc::ENOKEY),
+        ),
+        (
+            Protocol::P2,
+            FakeKernel::new().fail(BPF_PROG_RUN, 0, libc::EINVAL),
+            Stage::LoaderRun,
+            Some(libc::EINVAL),
+        ),
+        // The loader filled every slot and then failed: all of them must be closed.
+        (
+            Protocol::P1b,
+            FakeKernel::new().loader(Loader {
+                retval: -libc::EINVAL,
+                ..good_loader()
+            }),
+            Stage::LoaderRun,
+            Some(libc::EINVAL),
+        ),
+        // Success, but no program fd.
+        (
+            Protocol::P2,
+            FakeKernel::new().loader(Loader {
+                progs: 0,
+                ..good_loader()
+            }),
+            Stage::LoaderRun,
+            None,
+        ),
+        // Success, but a map fd missing.
+        (
+            Protocol::P2,
+            FakeKernel::new().loader(Loader {
+                maps: 1,
+                ..good_loader()
+            }),
+            Stage::LoaderRun,
+            None,
+        ),
+    ];
+    for (p, k, stage, errno) in cases {
+        let e = run(&k, &hello(), &opts(p)).unwrap_err();
+        assert_eq!(e.stage(), stage, "{e}");
+        assert_eq!(e.errno(), errno, "{e}");
+        assert_eq!(e.protocol(), Some(p));
+        assert!(
+            k.open_objects().is_empty(),
+            "{stage:?}: leaked {:?}",
+            k.open_objects()
+        );
+    }
+}
+
+#[test]
+fn loader_error_carries_guidance_and_from_loader() {
+    let k = FakeKernel::new().loader(Loader {
+        retval: -libc::EINVAL,
+        ..good_loader()
+    });
+    let e = run(&k, &hello(), &opts(Protocol::P1b)).unwrap_err();
+    assert!(e.from_loader());
+    assert!(e.guidance().contains("hash"), "{e}");
+    let k = FakeKernel::new().fail(BPF_PROG_LOAD, 0, libc::ENOKEY);
+    let e = run(&k, &hello(), &opts(Protocol::P2)).unwrap_err();
+    assert!(e.is_signature_rejection());
+    assert!(e.to_string().contains("session keyring"), "{e}");
+    assert!(e.to_string().contains("f2d4"), "{e}");
+}
+
+#[test]
+fn log_grows_on_enospc_and_is_returned() {
+    let k = FakeKernel::new()
+        .loader(good_loader())
+        .log_min(16384, "processed 42 insns");
+    let sk = run(&k, &hello(), &opts(Protocol::P2).verifier_log(1, 100)).unwrap();
+    assert_eq!(sk.verifier_log(), Some("processed 42 insns"));
+    let loads: Vec<Call> = k
+        .calls()
+        .into_iter()
+        .filter(|c| c.cmd == BPF_PROG_LOAD)
+        .collect();
+    let sizes: Vec<u32> = loads.iter().map(|c| c.u32(28)).collect();
+    assert_eq!(sizes, [4096, 8192, 16384]);
+    assert!(loads.iter().all(|c| c.u32(24) == 1 && c.u64(32) != 0));
+    // The ctx carries the same log settings for the loader's inner loads.
+    let run_call = k
+        .calls()
+        .into_iter()
+        .find(|c| c.cmd == BPF_PROG_RUN)
+        .unwrap();
+    let ctx = run_call.ctx_in.unwrap();
+    assert_eq!(u32::from_ne_bytes(ctx[8..12].try_into().unwrap()), 1);
+    assert_eq!(u32::from_ne_bytes(ctx[12..16].try_into().unwrap()), 16384);
+    assert_eq!(
+        k.cmds().iter().filter(|&&c| c == BPF_MAP_CREATE).count(),
+        3,
+        "full restart each time"
+    );
+    drop(sk);
+    assert!(k.open_objects().is_empty());
+}
+
+#[test]
+fn error_carries_log() {
+    let k = FakeKernel::new().prog_load_script(vec![Some((
+        libc::EKEYREJECTED,
+        "signature verification failed: -129",
+    ))]);
+    let e = run(&k, &hello(), &opts(Protocol::P2).verifier_log(1, 4096)).unwrap_err();
+    assert_eq!(
+        e.verifier_log(),
+        Some("signature verification failed: -129")
+    );
+    assert!(e.to_string().contains("verifier log"));
+}
+
+#[test]
+fn bad_specs_fail_before_any_syscall() {
+    let k = FakeKernel::new();
+    let only_unsigned = &VARIANTS[..1];
+    let spec = SkeletonSpec {
+        variants: only_unsigned,
+        ..hello()
+    };
+    let e = run(&k, &spec, &opts(Protocol::P2)).unwrap_err();
+    assert_eq!(e.stage(), Stage::SelectVariant);
+    assert!(e.to_string().contains("has: unsigned"), "{e}");
+
+    let unsigned_p2 = [LoaderVariant {
+        signature: None,
+        ..VARIANTS[3]
+    }];
+    let e = run(
+        &k,
+        &SkeletonSpec {
+            variants: &unsigned_p2,
+            ..hello()
+        },
+        &opts(Protocol::P2),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("no signature"), "{e}");
+
+    let odd = [LoaderVariant {
+        insns: &P2_INSNS[..13],
+        ..VARIANTS[3]
+    }];
+    let e = run(
+        &k,
+        &SkeletonSpec {
+            variants: &odd,
+            ..hello()
+        },
+        &opts(Protocol::P2),
+    )
+    .unwrap_err();
+    assert_eq!(e.stage(), Stage::SelectVariant);
+
+    let e = run(
+        &k,
+        &SkeletonSpec {
+            data: &[],
+            ..hello()
+        },
+        &opts(Protocol::P2),
+    )
+    .unwrap_err();
+    assert_eq!(e.stage(), Stage::SelectVariant);
+
+    let many: Vec<MapSpec<'static>> = (0..5000).map(|_| MAPS[1]).collect();
+    let e = run(
+        &k,
+        &SkeletonSpec {
+            maps: &many,
+            ..hello()
+        },
+        &opts(Protocol::P2),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("ctx"), "{e}");
+    assert!(k.calls().is_empty());
+}
+
+#[test]
+fn prog_slots_follow_autoload_order() {
+    let progs = [
+        ProgSpec {
+            name: "p1",
+            ..PROGS[0]
+        },
+        ProgSpec {
+            name: "p2",
+            autoload: false,
+            ..PROGS[0]
+        },
+        ProgSpec {
+            name: "p3",
+            attach: Attach::Iter,
+            ..PROGS[0]
+        },
+        ProgSpec {
+            name: "p4",
+            attach: Attach::Manual,
+            ..PROGS[0]
+        },
+        ProgSpec {
+            name: "p5",
+            attach: Attach::RawTracepoint(Some("sys_enter")),
+            ..PROGS[0]
+        },
+    ];
+    let spec = SkeletonSpec {
+        progs: &progs,
+        ..hello()
+    };
+    let k = FakeKernel::new().loader(Loader {
+        retval: 0,
+        maps: 2,
+        progs: 4,
+        ctx_progs: 5,
+    });
+    let sk = run(&k, &spec, &opts(Protocol::P2)).unwrap();
+    let slots: Vec<i32> = {
+        let ctx_fds = k
+            .calls()
+            .into_iter()
+            .find(|c| c.cmd == BPF_PROG_RUN)
+            .unwrap();
+        let _ = ctx_fds;
+        (0..5)
+            .map(|i| sk.prog_fd(i).map_or(-1, |f| f.as_raw_fd()))
+            .collect()
+    };
+    assert!(slots[0] > 0 && slots[1] == -1 && slots[2] > 0 && slots[3] > 0 && slots[4] > 0);
+    let e = sk.attach_prog_with(&k, 1).unwrap_err();
+    assert!(e.to_string().contains("autoload"), "{e}");
+    let e = sk.attach_prog_with(&k, 3).unwrap_err();
+    assert!(e.to_string().contains("prog_fd"), "{e}");
+    let e = sk.attach_prog_with(&k, 9).unwrap_err();
+    assert_eq!(e.stage(), Stage::Attach);
+    let links = sk.attach_all_with(&k).unwrap();
+    assert_eq!(
+        links.iter().map(Link::prog_index).collect::<Vec<_>>(),
+        [0, 2, 4]
+    );
+    let calls = k.calls();
+    let tail = &calls[calls.len() - 3..];
+    assert_eq!(tail[1].cmd, BPF_LINK_CREATE);
+    assert_eq!(tail[1].attr.len(), 28);
+    assert_eq!(tail[1].u32(8), BPF_TRACE_ITER);
+    tail[1].assert_zero_except(&[(0, 4), (8, 4)]);
+    assert_eq!(tail[2].tp_name.as_deref(), Some("sys_enter"));
+    drop(links);
+    drop(sk);
+    assert!(k.open_objects().is_empty());
+
+    // More filled slots than autoload programs: the spec does not match the loader.
+    let k = FakeKernel::new().loader(Loader {
+        retval: 0,
+        maps: 2,
+        progs: 5,
+        ctx_progs: 5,
+    });
+    let e = run(&k, &spec, &opts(Protocol::P2)).unwrap_err();
+    assert!(e.to_string().contains("more program fds"), "{e}");
+    assert!(k.open_objects().is_empty());
+}
+
+#[test]
+fn attach_failure_detaches_earlier_links() {
+    let progs = [
+        PROGS[0],
+        ProgSpec {
+            name: "second",
+            ..PROGS[0]
+        },
+    ];
+    let spec = SkeletonSpec {
+        progs: &progs,
+        ..hello()
+    };
+    let k = FakeKernel::new()
+        .loader(Loader {
+            retval: 0,
+            maps: 2,
+            progs: 2,
+            ctx_progs: 2,
+        })
+        .fail(BPF_RAW_TRACEPOINT_OPEN, 1, libc::ENOENT);
+    let sk = run(&k, &spec, &opts(Protocol::P2)).unwrap();
+    let e = sk.attach_all_with(&k).unwrap_err();
+    assert_eq!(e.stage(), Stage::Attach);
+    assert_eq!(e.errno(), Some(libc::ENOENT));
+    assert!(e.guidance().contains("attach target"), "{e}");
+    assert!(k.open_objects().iter().all(|o| !o.contains("link")));
+}

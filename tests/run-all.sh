@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# tests/run-all.sh: run every test of bpfsign on a fresh Debian machine (what CI runs via .ci/run).
+#
+#   1. installs the Debian packages the build and the VM test bed need (apt-get; skipped when present)
+#   2. cargo test --workspace                       (unit tests; kernel tests are reported as ignored)
+#   3. cargo vmtest --kernel all                    (kernel tests on 6.18.15, 7.2.13, 7.3.4 in VMs + host)
+#   4. BPFSIGN_INJECT_FAILURE=1|crash|hang cargo vmtest --kernel 7.3.4 must fail and name the test
+#   5. cargo vmtest selftest                        (exit status, timeout and crash detection of the runner)
+#   6. cargo vmtest fetch --kernel 7.3.4 --dir TMP --boot-check   (the download path, into a temp dir)
+#
+# Kernels: $BPFSIGN_KERNEL_DIR if set, else ../shared/kernels next to the repo if it exists, else
+# tests/vmtest/cache/kernels (downloaded on first use). See tests/README.md.
+# Knobs: BPFSIGN_SKIP_APT=1 (no package check), BPFSIGN_SKIP_DOWNLOAD_CHECK=1 (offline machines).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+T0=$SECONDS
+declare -a TIMES=()
+
+step() {
+	printf '\n=== run-all: %s (at %d s)\n' "$*" $((SECONDS - T0))
+}
+timed() { # timed NAME CMD...
+	local name=$1 t=$SECONDS
+	shift
+	"$@"
+	TIMES+=("$name: $((SECONDS - t)) s")
+}
+
+# Debian packages: the VM test bed (qemu, static busybox, dpkg-deb, apt keyring) and the
+# build (clang/llvm for BPF C, OpenSSL headers, libelf/libcap/keyutils for the reference tools).
+PACKAGES=(
+	qemu-system-x86 busybox-static cpio dpkg tar ca-certificates debian-archive-keyring
+	gcc libc6-dev clang-14 llvm-14 libssl-dev pkg-config libelf1 libcap2 keyutils libbpf-dev
+)
+
+install_packages() {
+	local missing=() p
+	for p in "${PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+	done
+	if [ ${#missing[@]} -eq 0 ]; then
+		echo "run-all: all ${#PACKAGES[@]} Debian packages present"
+		return
+	fi
+	echo "run-all: installing ${missing[*]}"
+	local sudo=()
+	[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+	"${sudo[@]}" apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+step "1/6 Debian packages"
+if [ "${BPFSIGN_SKIP_APT:-0}" != 1 ]; then
+	timed packages install_packages
+fi
+if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
+	export PATH=$HOME/.cargo/bin:$PATH
+fi
+command -v cargo >/dev/null || {
+	echo "run-all: cargo not found: install the Rust toolchain (stable 1.95, e.g. with rustup)" >&2
+	exit 2
+}
+cargo --version
+
+if [ -z "${BPFSIGN_KERNEL_DIR:-}" ] && [ -d ../shared/kernels ]; then
+	BPFSIGN_KERNEL_DIR=$(cd ../shared/kernels && pwd)
+	export BPFSIGN_KERNEL_DIR
+fi
+echo "run-all: kernels from ${BPFSIGN_KERNEL_DIR:-tests/vmtest/cache/kernels (downloaded when missing)}"
+
+step "2/6 cargo test --workspace"
+timed "cargo test" cargo test --workspace
+
+step "3/6 cargo vmtest --kernel all"
+timed "vmtest all" cargo vmtest --kernel all
+
+step "4/6 injected failure, guest crash and hang must fail cargo vmtest and say which test"
+inject_check() { # inject_check MODE EXPECTED-PATTERN [ARGS...]
+	local mode=$1 want=$2 log rc=0
+	shift 2
+	log=$(mktemp)
+	BPFSIGN_INJECT_FAILURE=$mode cargo vmtest --kernel 7.3.4 "$@" -- kernel_injected_failure >"$log" 2>&1 || rc=$?
+	grep -E '^(kernel |  )' "$log" || true
+	if [ "$rc" -eq 0 ] || ! grep -q '^kernel 7.3.4: 0 passed, 1 failed$' "$log" ||
+		! grep -Eq "^  FAILED on kernel 7.3.4: kernel_injected_failure .*$want" "$log"; then
+		echo "run-all: FAIL: BPFSIGN_INJECT_FAILURE=$mode: exit status $rc; expected non-zero, a 0 passed/1 failed summary and the test named with \"$want\":" >&2
+		cat "$log" >&2
+		exit 1
+	fi
+	echo "run-all: ok: BPFSIGN_INJECT_FAILURE=$mode -> exit status $rc, failing test named"
+	rm -f "$log"
+}
+timed "injected failure" inject_check 1 'test failed'
+timed "injected crash" inject_check crash 'GUEST CRASHED'
+timed "injected hang" inject_check hang 'TIMEOUT after 20 s' --timeout 20
+
+step "5/6 runner selftest (exit status, timeout, crash)"
+timed "runner selftest" cargo vmtest selftest --kernel 7.3.4
+
+step "6/6 kernel download into a temporary directory"
+if [ "${BPFSIGN_SKIP_DOWNLOAD_CHECK:-0}" = 1 ]; then
+	echo "run-all: skipped (BPFSIGN_SKIP_DOWNLOAD_CHECK=1)"
+else
+	dl=$(mktemp -d)
+	trap 'rm -rf "$dl"' EXIT
+	timed "download check" cargo vmtest fetch --kernel 7.3.4 --dir "$dl" --boot-check
+fi
+
+printf '\n=== run-all: all tests passed in %d s\n' $((SECONDS - T0))
+printf '  %s\n' "${TIMES[@]}"
