@@ -57,11 +57,19 @@ fn main() {
         .unwrap_or_else(|| root.join("../shared/reference/bin"));
     let bpftool = reference.join("bpftool-p2");
     if !bpftool.is_file() {
-        eprintln!("{}: not found; set BPFSIGN_REFERENCE_BIN to the dir holding bpftool-p2", bpftool.display());
+        eprintln!(
+            "{}: not found; set BPFSIGN_REFERENCE_BIN to the dir holding bpftool-p2",
+            bpftool.display()
+        );
         std::process::exit(1);
     }
-    let runs: usize = std::env::var("BPFSIGN_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(30).max(1);
-    let stems = std::env::var("BPFSIGN_BENCH_OBJECTS").unwrap_or_else(|_| "hello,maps,kfunc,largest".to_string());
+    let runs: usize = std::env::var("BPFSIGN_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30)
+        .max(1);
+    let stems = std::env::var("BPFSIGN_BENCH_OBJECTS")
+        .unwrap_or_else(|_| "hello,maps,kfunc,largest".to_string());
     let bpfsign = Path::new(env!("CARGO_BIN_EXE_bpfsign"));
     let key = fixtures.join("keys/TEST-ONLY-key-a.pem");
     let cert = fixtures.join("keys/TEST-ONLY-key-a.der");
@@ -76,10 +84,12 @@ fn main() {
     for stem in stems.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let obj = fixtures.join("obj").join(format!("{stem}.bpf.o"));
         let name = stem.trim_end_matches(".gcc");
-        let size = std::fs::metadata(&obj).map(|m| m.len()).unwrap_or_else(|e| {
-            eprintln!("{}: {e}", obj.display());
-            std::process::exit(1)
-        });
+        let size = std::fs::metadata(&obj)
+            .map(|m| m.len())
+            .unwrap_or_else(|e| {
+                eprintln!("{}: {e}", obj.display());
+                std::process::exit(1)
+            });
         let out = tmp.join(format!("{stem}.skel"));
         let (mut ours, mut theirs, mut lib) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..runs + 1 {
@@ -108,9 +118,14 @@ fn main() {
             let start = Instant::now();
             let elf = std::fs::read(&obj).expect("object");
             let parsed = parse_object(&format!("{stem}.bpf.o"), &elf).expect("parse");
-            let opts = GenOptions { name: Some(name.to_string()), ..Default::default() };
+            let opts = GenOptions {
+                name: Some(name.to_string()),
+                ..Default::default()
+            };
             let generated = generate(&parsed, &opts).expect("generate");
-            let bytes = Artifact::from_generated(generated, Some(&signer)).expect("artifact").to_bytes();
+            let bytes = Artifact::from_generated(generated, Some(&signer))
+                .expect("artifact")
+                .to_bytes();
             std::hint::black_box(bytes);
             let c = start.elapsed();
             if i > 0 {

@@ -1,11 +1,17 @@
 //! The versioned skeleton artifact: one data blob, one loader per protocol, their exclusive-map
-//! hashes and signatures, the signer's public description and the skeleton metadata.
+//! hashes and signatures, the signer's public description and certificate, the generator's
+//! version and the skeleton metadata.
 //!
 //! Serialised as JSON (deterministic: fixed field order, byte strings as lowercase hex, a
 //! trailing newline), so the same object and the same RSA key give the same file byte for byte.
 //! [`Artifact::write_if_changed`] leaves an identical file untouched (no rebuild cascade), like
 //! prost-build. [`Artifact::from_bytes`] refuses other format versions and artifacts whose
 //! hashes do not match their instructions.
+//!
+//! Offline signing (HSM): generate without a signer, hand [`Artifact::payload`] of each
+//! protocol to the signing device, and put the detached signatures back with
+//! [`Artifact::attach_signature`], which verifies each against the certificate first. Until all
+//! three are attached the artifact is partially signed ([`Artifact::missing_signatures`]).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -14,10 +20,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::meta::{Protocol, SkeletonMeta};
 pub use crate::sign::SignerInfo;
-use crate::sign::{SignError, Signer};
+use crate::sign::{Certificate, SignError, Signer};
 
 /// The artifact format this crate writes and reads.
+///
+/// Still 1 with the `generator` and `certificate` fields: both are optional on input (older
+/// files read as `""` / `None`) and ignored by older readers, so no reader misreads a file.
 pub const FORMAT_VERSION: u32 = 1;
+
+/// What [`Artifact::generator`] holds for artifacts made by this crate: `bpfsign-build <version>`.
+pub const GENERATOR: &str = concat!("bpfsign-build ", env!("CARGO_PKG_VERSION"));
 
 /// Why an artifact could not be built, read or written.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +54,23 @@ pub enum ArtifactError {
     /// The artifact contradicts itself (hash of other instructions, duplicate protocol, ...).
     #[error("inconsistent artifact: {0}")]
     Inconsistent(String),
+    /// An externally made signature was refused (malformed, or does not verify).
+    #[error("the {protocol} signature: {source}")]
+    Signature {
+        /// The variant the signature was meant for.
+        protocol: String,
+        /// Why it was refused.
+        source: SignError,
+    },
+    /// A signature cannot go into this artifact (no such variant, another signer, no
+    /// certificate to verify it with).
+    #[error("cannot attach the {protocol} signature: {reason}")]
+    Attach {
+        /// The variant the signature was meant for.
+        protocol: String,
+        /// Why not, and what to do.
+        reason: String,
+    },
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {
@@ -58,10 +87,10 @@ pub struct Variant {
     /// Kernel signing protocol this loader is for.
     pub protocol: Protocol,
     /// Loader program instructions (8-byte `struct bpf_insn`s, target byte order).
-    #[serde(with = "hex_bytes")]
+    #[serde(with = "hex")]
     pub insns: Vec<u8>,
     /// SHA-256 of `insns`: the metadata map's `excl_prog_hash`.
-    #[serde(with = "hex_array32")]
+    #[serde(with = "hex")]
     pub excl_prog_hash: [u8; 32],
     /// Detached CMS signature (DER) over the protocol's payload; `None` for the unsigned
     /// variant and for every variant of an artifact built without a signer.
@@ -74,15 +103,24 @@ pub struct Variant {
 pub struct Artifact {
     /// Always [`FORMAT_VERSION`] for artifacts this crate writes.
     pub format_version: u32,
+    /// The tool that generated the loaders ([`GENERATOR`]); empty in files written before the
+    /// field existed.
+    #[serde(default)]
+    pub generator: String,
     /// Skeleton metadata (maps, programs, global-data layouts).
     pub meta: SkeletonMeta,
     /// The data blob (the metadata map's value), shared by every variant.
-    #[serde(with = "hex_bytes")]
+    #[serde(with = "hex")]
     pub data: Vec<u8>,
     /// One loader per protocol, in generator order (Unsigned, P1, P1b, P2).
     pub variants: Vec<Variant>,
     /// Who signed the variants; `None` for an unsigned artifact.
     pub signer: Option<SignerInfo>,
+    /// The signer's X.509 certificate (DER, public): what to register in the kernel keyring,
+    /// and what [`Artifact::attach_signature`] verifies further signatures with. `None` when
+    /// unsigned, or when the signatures were attached by a tool that did not record it.
+    #[serde(default, with = "hex_opt")]
+    pub certificate: Option<Vec<u8>>,
 }
 
 /// SHA-256 of `bytes`.
@@ -103,25 +141,44 @@ pub fn signed_payload(protocol: Protocol, insns: &[u8], data: &[u8]) -> Option<V
 impl Artifact {
     /// Builds the artifact from the generator's output, hashing every loader and, with a
     /// signer, signing every variant except the unsigned one over its protocol's payload.
-    pub fn from_generated(generated: crate::Generated, signer: Option<&Signer>) -> Result<Artifact, ArtifactError> {
-        let crate::Generated { data, loaders, meta, .. } = generated;
+    pub fn from_generated(
+        generated: crate::Generated,
+        signer: Option<&Signer>,
+    ) -> Result<Artifact, ArtifactError> {
+        let crate::Generated {
+            data,
+            loaders,
+            meta,
+            ..
+        } = generated;
         let mut variants = Vec::with_capacity(loaders.len());
         for (protocol, insns) in loaders {
-            let signature = match (signer, signed_payload(protocol, &insns, &data)) {
-                (Some(signer), Some(payload)) => Some(signer.sign(&payload).map_err(|source| ArtifactError::Sign {
-                    protocol: protocol_name(protocol),
-                    source,
-                })?),
-                _ => None,
-            };
-            variants.push(Variant { protocol, excl_prog_hash: sha256(&insns), insns, signature });
+            let signature =
+                match (signer, signed_payload(protocol, &insns, &data)) {
+                    (Some(signer), Some(payload)) => Some(signer.sign(&payload).map_err(
+                        |source| ArtifactError::Sign {
+                            protocol: protocol_name(protocol),
+                            source,
+                        },
+                    )?),
+                    _ => None,
+                };
+            variants.push(Variant {
+                protocol,
+                excl_prog_hash: sha256(&insns),
+                insns,
+                signature,
+            });
         }
+        let certificate = signer.map(|s| s.certificate().der().to_vec());
         let artifact = Artifact {
             format_version: FORMAT_VERSION,
+            generator: GENERATOR.to_string(),
             meta,
             data,
             variants,
             signer: signer.map(|s| s.info().clone()),
+            certificate,
         };
         artifact.check()?;
         Ok(artifact)
@@ -130,6 +187,93 @@ impl Artifact {
     /// The variant for `protocol`, if the artifact has one.
     pub fn variant(&self, protocol: Protocol) -> Option<&Variant> {
         self.variants.iter().find(|v| v.protocol == protocol)
+    }
+
+    /// The exact bytes the `protocol` signature covers ([`signed_payload`]); `None` for the
+    /// unsigned protocol or a protocol the artifact has no variant for.
+    pub fn payload(&self, protocol: Protocol) -> Option<Vec<u8>> {
+        signed_payload(protocol, &self.variant(protocol)?.insns, &self.data)
+    }
+
+    /// Signed protocols whose variant has no signature yet (all of them for an unsigned
+    /// artifact, none for a fully signed one).
+    pub fn missing_signatures(&self) -> Vec<Protocol> {
+        self.variants
+            .iter()
+            .filter(|v| v.protocol != Protocol::Unsigned && v.signature.is_none())
+            .map(|v| v.protocol)
+            .collect()
+    }
+
+    /// Inserts a detached CMS signature made elsewhere (HSM, `openssl cms -sign`) for
+    /// `protocol`, after checking that the kernel would accept it: it must verify over
+    /// [`Artifact::payload`] with `cert`, or, without `cert`, with the certificate the artifact
+    /// already carries. The first signature makes `cert` the artifact's signer; later ones must
+    /// come from the same signer. An existing signature of the variant is replaced.
+    /// `origin` names the signature in errors.
+    pub fn attach_signature(
+        &mut self,
+        protocol: Protocol,
+        signature: Vec<u8>,
+        cert: Option<&Certificate>,
+        origin: &str,
+    ) -> Result<(), ArtifactError> {
+        let name = protocol_name(protocol);
+        let refuse = |reason: String| ArtifactError::Attach {
+            protocol: name.clone(),
+            reason,
+        };
+        let payload = match (protocol, self.payload(protocol)) {
+            (Protocol::Unsigned, _) => {
+                return Err(refuse(
+                    "the unsigned variant is never signed (sign p1, p1b or p2)".to_string(),
+                ))
+            }
+            (_, None) => return Err(refuse(format!("the artifact has no {name} variant"))),
+            (_, Some(p)) => p,
+        };
+        let sign_err = |source| ArtifactError::Signature {
+            protocol: name.clone(),
+            source,
+        };
+        let stored;
+        let cert = match (cert, &self.certificate) {
+            (Some(c), _) => c,
+            (None, Some(der)) => {
+                stored = Certificate::from_bytes(der, "the artifact's certificate").map_err(sign_err)?;
+                &stored
+            }
+            (None, None) => {
+                return Err(refuse(
+                    "the artifact carries no certificate to verify it with; pass the signer's certificate (--cert CERT)"
+                        .to_string(),
+                ))
+            }
+        };
+        if let Some(signer) = &self.signer {
+            if signer != cert.info() {
+                return Err(refuse(format!(
+                    "the artifact is already signed by '{}' ({}), the certificate is '{}' ({}); \
+                     sign with the same key, or start again from `bpfsign gen --unsigned`",
+                    signer.subject,
+                    signer.key_algorithm,
+                    cert.info().subject,
+                    cert.info().key_algorithm
+                )));
+            }
+        }
+        cert.verify_detached(&payload, &signature, origin)
+            .map_err(sign_err)?;
+        // Change a copy, so a refused result leaves `self` as it was.
+        let mut next = self.clone();
+        if let Some(v) = next.variants.iter_mut().find(|v| v.protocol == protocol) {
+            v.signature = Some(signature);
+        }
+        next.signer = Some(cert.info().clone());
+        next.certificate.get_or_insert_with(|| cert.der().to_vec());
+        next.check()?;
+        *self = next;
+        Ok(())
     }
 
     /// Serialises to the deterministic JSON form.
@@ -147,9 +291,14 @@ impl Artifact {
         match value.get("format_version").and_then(|v| v.as_u64()) {
             Some(v) if v == u64::from(FORMAT_VERSION) => {}
             Some(found) => return Err(ArtifactError::Version { found }),
-            None => return Err(ArtifactError::Format("no numeric format_version field".to_string())),
+            None => {
+                return Err(ArtifactError::Format(
+                    "no numeric format_version field".to_string(),
+                ))
+            }
         }
-        let artifact: Artifact = serde_json::from_value(value).map_err(|e| ArtifactError::Format(e.to_string()))?;
+        let artifact: Artifact =
+            serde_json::from_value(value).map_err(|e| ArtifactError::Format(e.to_string()))?;
         artifact.check()?;
         Ok(artifact)
     }
@@ -157,7 +306,10 @@ impl Artifact {
     /// Reads and parses an artifact file.
     pub fn read(path: impl AsRef<Path>) -> Result<Artifact, ArtifactError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| ArtifactError::Io { path: path.to_path_buf(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| ArtifactError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Artifact::from_bytes(&bytes)
     }
 
@@ -181,17 +333,46 @@ impl Artifact {
                 )));
             }
             if sha256(&v.insns) != v.excl_prog_hash {
-                return Err(ArtifactError::Inconsistent(format!("{name} excl_prog_hash is not SHA-256 of its insns")));
+                return Err(ArtifactError::Inconsistent(format!(
+                    "{name} excl_prog_hash is not SHA-256 of its insns"
+                )));
             }
             if v.protocol == Protocol::Unsigned && v.signature.is_some() {
-                return Err(ArtifactError::Inconsistent("the unsigned variant carries a signature".to_string()));
+                return Err(ArtifactError::Inconsistent(
+                    "the unsigned variant carries a signature".to_string(),
+                ));
             }
             if self.signer.is_none() && v.signature.is_some() {
-                return Err(ArtifactError::Inconsistent(format!("{name} is signed but the artifact names no signer")));
+                return Err(ArtifactError::Inconsistent(format!(
+                    "{name} is signed but the artifact names no signer"
+                )));
             }
-            if self.signer.is_some() && v.protocol != Protocol::Unsigned && v.signature.is_none() {
-                return Err(ArtifactError::Inconsistent(format!("{name} has no signature but the artifact has a signer")));
+        }
+        // A signer without any signature would be a lie; a partially signed artifact is a
+        // legitimate step of offline signing (see `missing_signatures`).
+        if self.signer.is_some() && self.variants.iter().all(|v| v.signature.is_none()) {
+            return Err(ArtifactError::Inconsistent(
+                "the artifact names a signer but has no signature".to_string(),
+            ));
+        }
+        match (&self.certificate, &self.signer) {
+            (Some(_), None) => {
+                return Err(ArtifactError::Inconsistent(
+                    "the artifact carries a certificate but names no signer".to_string(),
+                ))
             }
+            (Some(der), Some(signer)) => {
+                let cert = Certificate::from_bytes(der, "the artifact's certificate")
+                    .map_err(|e| ArtifactError::Inconsistent(e.to_string()))?;
+                if cert.info() != signer {
+                    return Err(ArtifactError::Inconsistent(format!(
+                        "the certificate ('{}') is not the signer's ('{}')",
+                        cert.info().subject,
+                        signer.subject
+                    )));
+                }
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -204,7 +385,9 @@ impl fmt::Display for Variant {
             "{}: {} insns, signature {}",
             protocol_name(self.protocol),
             self.insns.len() / 8,
-            self.signature.as_ref().map_or("none".to_string(), |s| format!("{} bytes", s.len()))
+            self.signature
+                .as_ref()
+                .map_or("none".to_string(), |s| format!("{} bytes", s.len()))
         )
     }
 }
@@ -224,16 +407,25 @@ pub fn parse_protocol(name: &str) -> Option<Protocol> {
 
 /// Writes `bytes` to `path` unless it already holds them; returns whether it wrote.
 pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool, ArtifactError> {
-    let io = |source| ArtifactError::Io { path: path.to_path_buf(), source };
+    let io = |source| ArtifactError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     match std::fs::read(path) {
         Ok(old) if old == bytes => return Ok(false),
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(io(e)),
     }
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{file_name}.tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|source| ArtifactError::Io { path: tmp.clone(), source })?;
+    std::fs::write(&tmp, bytes).map_err(|source| ArtifactError::Io {
+        path: tmp.clone(),
+        source,
+    })?;
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         io(e)
@@ -241,76 +433,17 @@ pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool, ArtifactError
     Ok(true)
 }
 
-fn to_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    s
-}
-
-fn from_hex(s: &str) -> Result<Vec<u8>, String> {
-    fn nibble(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            b'A'..=b'F' => Some(c - b'A' + 10),
-            _ => None,
-        }
-    }
-    let s = s.as_bytes();
-    if s.len() % 2 != 0 {
-        return Err(format!("hex string of odd length {}", s.len()));
-    }
-    s.chunks(2)
-        .enumerate()
-        .map(|(i, p)| match (nibble(p[0]), nibble(p[1])) {
-            (Some(h), Some(l)) => Ok(h << 4 | l),
-            _ => Err(format!("non-hex character at offset {}", 2 * i)),
-        })
-        .collect()
-}
-
-mod hex_bytes {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&super::to_hex(bytes))
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        super::from_hex(&s).map_err(serde::de::Error::custom)
-    }
-}
-
-mod hex_array32 {
-    use serde::{Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
-        super::hex_bytes::serialize(bytes, s)
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
-        let v = super::hex_bytes::deserialize(d)?;
-        let n = v.len();
-        v.try_into()
-            .map_err(|_| serde::de::Error::custom(format!("expected 32 bytes, found {n}")))
-    }
-}
-
+/// `Option<Vec<u8>>` as `null` or a lowercase hex string, like `#[serde(with = "hex")]`.
 mod hex_opt {
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::{de::Error, Deserialize, Deserializer, Serialize, Serializer};
 
     pub fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
-        match bytes {
-            Some(b) => s.serialize_some(&super::to_hex(b)),
-            None => s.serialize_none(),
-        }
+        bytes.as_ref().map(hex::encode).serialize(s)
     }
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
-        let s = <Option<std::borrow::Cow<'de, str>>>::deserialize(d)?;
-        s.map(|s| super::from_hex(&s).map_err(serde::de::Error::custom)).transpose()
+        Option::<std::borrow::Cow<'de, str>>::deserialize(d)?
+            .map(|text| hex::decode(text.as_bytes()).map_err(D::Error::custom))
+            .transpose()
     }
 }
 
@@ -351,10 +484,22 @@ mod tests {
         let a = Artifact::from_generated(golden_generated(), Some(&signer())).unwrap();
         assert_eq!(a.format_version, FORMAT_VERSION);
         assert!(a.variant(Protocol::Unsigned).unwrap().signature.is_none());
-        for (p, stem) in [(Protocol::P1, "p1-libbpf170"), (Protocol::P1b, "p1b"), (Protocol::P2, "p2")] {
+        for (p, stem) in [
+            (Protocol::P1, "p1-libbpf170"),
+            (Protocol::P1b, "p1b"),
+            (Protocol::P2, "p2"),
+        ] {
             let v = a.variant(p).unwrap();
-            assert_eq!(v.excl_prog_hash.to_vec(), golden(&format!("{stem}.excl")), "{p:?}");
-            assert_eq!(v.signature.clone().unwrap(), golden(&format!("{stem}.sig")), "{p:?}");
+            assert_eq!(
+                v.excl_prog_hash.to_vec(),
+                golden(&format!("{stem}.excl")),
+                "{p:?}"
+            );
+            assert_eq!(
+                v.signature.clone().unwrap(),
+                golden(&format!("{stem}.sig")),
+                "{p:?}"
+            );
         }
         assert_eq!(a.signer.as_ref(), Some(signer().info()));
     }
@@ -363,13 +508,26 @@ mod tests {
     fn json_round_trip_is_deterministic() {
         let a = Artifact::from_generated(golden_generated(), Some(&signer())).unwrap();
         let bytes = a.to_bytes();
-        assert_eq!(bytes, Artifact::from_generated(golden_generated(), Some(&signer())).unwrap().to_bytes());
+        assert_eq!(
+            bytes,
+            Artifact::from_generated(golden_generated(), Some(&signer()))
+                .unwrap()
+                .to_bytes()
+        );
         let back = Artifact::from_bytes(&bytes).unwrap();
         assert_eq!(back, a);
         assert_eq!(back.to_bytes(), bytes);
         let text = String::from_utf8(bytes).unwrap();
-        assert!(text.contains(&format!("\"data\": \"{}\"", to_hex(&golden("data.bin")))));
-        assert!(to_hex(&[0xAB, 0x0c]) == "ab0c");
+        assert!(text.contains(&format!(
+            "\"data\": \"{}\"",
+            hex::encode(golden("data.bin"))
+        )));
+        assert!(text.contains(&format!("\"generator\": \"{GENERATOR}\"")));
+        assert_eq!(
+            a.generator,
+            format!("bpfsign-build {}", env!("CARGO_PKG_VERSION"))
+        );
+        assert_eq!(a.certificate, Some(signer().cert_der().unwrap()));
     }
 
     #[test]
@@ -390,23 +548,120 @@ mod tests {
         assert!(e.to_string().contains("regenerate"), "{e}");
 
         let mut v: serde_json::Value = serde_json::from_slice(&a.to_bytes()).unwrap();
-        v["variants"][3]["insns"] = to_hex(&golden("p1b.insns")).into();
+        v["variants"][3]["insns"] = hex::encode(golden("p1b.insns")).into();
         let e = Artifact::from_bytes(&serde_json::to_vec(&v).unwrap()).unwrap_err();
         assert!(e.to_string().contains("p2 excl_prog_hash"), "{e}");
 
         let mut v: serde_json::Value = serde_json::from_slice(&a.to_bytes()).unwrap();
         v["data"] = "abc".into();
         let e = Artifact::from_bytes(&serde_json::to_vec(&v).unwrap()).unwrap_err();
-        assert!(matches!(e, ArtifactError::Format(_)) && e.to_string().contains("odd length"), "{e}");
+        assert!(
+            matches!(e, ArtifactError::Format(_)) && e.to_string().contains("Odd number of digits"),
+            "{e}"
+        );
 
         for junk in [&b"not json"[..], b"{}", b"[1,2]"] {
-            assert!(matches!(Artifact::from_bytes(junk).unwrap_err(), ArtifactError::Format(_)));
+            assert!(matches!(
+                Artifact::from_bytes(junk).unwrap_err(),
+                ArtifactError::Format(_)
+            ));
         }
     }
 
     #[test]
+    fn older_files_without_generator_or_certificate_still_read() {
+        let a = Artifact::from_generated(golden_generated(), Some(&signer())).unwrap();
+        let mut v: serde_json::Value = serde_json::from_slice(&a.to_bytes()).unwrap();
+        let obj = v.as_object_mut().unwrap();
+        obj.remove("generator");
+        obj.remove("certificate");
+        let back = Artifact::from_bytes(&serde_json::to_vec(&v).unwrap()).unwrap();
+        assert_eq!(
+            (back.generator.as_str(), back.certificate.as_ref()),
+            ("", None)
+        );
+        assert_eq!(back.variants, a.variants);
+    }
+
+    #[test]
+    fn certificate_must_be_the_signers() {
+        let a = Artifact::from_generated(golden_generated(), Some(&signer())).unwrap();
+        let other = Signer::from_pem_file(fixtures().join("keys/TEST-ONLY-key-b.pem")).unwrap();
+        let mut v: serde_json::Value = serde_json::from_slice(&a.to_bytes()).unwrap();
+        v["certificate"] = hex::encode(other.cert_der().unwrap()).into();
+        let e = Artifact::from_bytes(&serde_json::to_vec(&v).unwrap()).unwrap_err();
+        assert!(e.to_string().contains("is not the signer's"), "{e}");
+        let mut v: serde_json::Value = serde_json::from_slice(&a.to_bytes()).unwrap();
+        v["certificate"] = "00ff".into();
+        let e = Artifact::from_bytes(&serde_json::to_vec(&v).unwrap()).unwrap_err();
+        assert!(matches!(e, ArtifactError::Inconsistent(_)), "{e}");
+    }
+
+    #[test]
+    fn offline_signatures_attach_one_protocol_at_a_time() {
+        let signer = signer();
+        let cert = signer.certificate();
+        let signed = Artifact::from_generated(golden_generated(), Some(&signer)).unwrap();
+        let mut a = Artifact::from_generated(golden_generated(), None).unwrap();
+        assert_eq!(
+            a.missing_signatures(),
+            [Protocol::P1, Protocol::P1b, Protocol::P2]
+        );
+        assert_eq!(a.payload(Protocol::Unsigned), None);
+        assert_eq!(a.payload(Protocol::P1b).unwrap(), golden("p1b.insns"));
+        let p2 = [golden("p2.insns"), golden("data.bin")].concat();
+        assert_eq!(a.payload(Protocol::P2).unwrap(), p2);
+
+        // Wrong payload (P2 signed over insns only) and no certificate are refused.
+        let bad = signer.sign(&golden("p2.insns")).unwrap();
+        let e = a
+            .attach_signature(Protocol::P2, bad, Some(cert), "p2.sig")
+            .unwrap_err();
+        assert!(matches!(e, ArtifactError::Signature { .. }), "{e}");
+        let sig = signer.sign(&p2).unwrap();
+        let e = a
+            .attach_signature(Protocol::P2, sig.clone(), None, "p2.sig")
+            .unwrap_err();
+        assert!(e.to_string().contains("--cert"), "{e}");
+        let e = a
+            .attach_signature(Protocol::Unsigned, sig.clone(), Some(cert), "u.sig")
+            .unwrap_err();
+        assert!(matches!(e, ArtifactError::Attach { .. }), "{e}");
+        assert_eq!(
+            a.missing_signatures().len(),
+            3,
+            "failed attempts change nothing"
+        );
+
+        a.attach_signature(Protocol::P2, sig, Some(cert), "p2.sig")
+            .unwrap();
+        assert_eq!(a.missing_signatures(), [Protocol::P1, Protocol::P1b]);
+        let partial = Artifact::from_bytes(&a.to_bytes()).unwrap();
+        assert_eq!(partial, a);
+
+        // Later signatures verify with the recorded certificate; another signer is refused.
+        let other = Signer::from_pem_file(fixtures().join("keys/TEST-ONLY-key-b.pem")).unwrap();
+        let e = a
+            .attach_signature(
+                Protocol::P1,
+                other.sign(&golden("p1-libbpf170.insns")).unwrap(),
+                Some(other.certificate()),
+                "p1.sig",
+            )
+            .unwrap_err();
+        assert!(e.to_string().contains("already signed by"), "{e}");
+        for p in [Protocol::P1, Protocol::P1b] {
+            let sig = signer.sign(&a.payload(p).unwrap()).unwrap();
+            a.attach_signature(p, sig, None, "x.sig").unwrap();
+        }
+        assert!(a.missing_signatures().is_empty());
+        assert_eq!(a.to_bytes(), signed.to_bytes());
+    }
+
+    #[test]
     fn write_if_changed_skips_identical_content() {
-        let dir = std::env::temp_dir().join(format!("bpfsign-artifact-test-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("bpfsign-artifact-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("hello.skel");
         let a = Artifact::from_generated(golden_generated(), None).unwrap();
@@ -417,14 +672,21 @@ mod tests {
         let signed = Artifact::from_generated(golden_generated(), Some(&signer())).unwrap();
         assert!(signed.write_if_changed(&path).unwrap());
         assert_eq!(Artifact::read(&path).unwrap(), signed);
-        let e = a.write_if_changed(dir.join("no/such/dir/x.skel")).unwrap_err();
+        let e = a
+            .write_if_changed(dir.join("no/such/dir/x.skel"))
+            .unwrap_err();
         assert!(matches!(e, ArtifactError::Io { .. }), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn protocol_names() {
-        for (p, n) in [(Protocol::Unsigned, "unsigned"), (Protocol::P1, "p1"), (Protocol::P1b, "p1b"), (Protocol::P2, "p2")] {
+        for (p, n) in [
+            (Protocol::Unsigned, "unsigned"),
+            (Protocol::P1, "p1"),
+            (Protocol::P1b, "p1b"),
+            (Protocol::P2, "p2"),
+        ] {
             assert_eq!(protocol_name(p), n);
             assert_eq!(parse_protocol(n), Some(p));
         }

@@ -7,11 +7,10 @@
 //! object into `OUT_DIR` only when its bytes changed, so an unchanged build does not cascade.
 //!
 //! ```no_run
-//! // build.rs
-//! fn main() {
-//!     bpfsign_build::compile::Skeleton::new("src/bpf/hello.bpf.c")
-//!         .compile()
-//!         .unwrap_or_else(|e| panic!("{e}"));
+//! // in build.rs's main():
+//! if let Err(e) = bpfsign_build::compile::Skeleton::new("src/bpf/hello.bpf.c").compile() {
+//!     eprintln!("{e}"); // the compiler's diagnostics, verbatim
+//!     std::process::exit(1);
 //! }
 //! ```
 
@@ -451,7 +450,7 @@ pub fn parse_depfile(text: &str) -> Vec<PathBuf> {
 fn split_rule(line: &str) -> Option<(&str, &str)> {
     let bytes = line.as_bytes();
     for (i, &b) in bytes.iter().enumerate() {
-        if b == b':' && bytes.get(i + 1).is_none_or(|n| n.is_ascii_whitespace()) {
+        if b == b':' && bytes.get(i + 1).map_or(true, |n| n.is_ascii_whitespace()) {
             return Some((&line[..i], &line[i + 1..]));
         }
     }

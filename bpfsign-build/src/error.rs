@@ -1,7 +1,9 @@
-//! Typed errors of the generator (parse → link → emit).
+//! Typed errors of the generator (parse → link → emit), and [`BuildError`], the one error type
+//! of the whole pipeline.
 //!
-//! Every error names the input file, the ELF section (when one is involved), the pipeline stage
-//! and a hint saying what to do. Bad input never panics: it ends in one of these errors.
+//! Every generator error names the input file, the ELF section (when one is involved), the
+//! pipeline stage and a hint saying what to do. Bad input never panics: it ends in one of these
+//! errors.
 
 use std::fmt;
 
@@ -135,7 +137,9 @@ pub(crate) struct Ctx {
 
 impl Ctx {
     pub fn new(file: &str) -> Self {
-        Ctx { file: file.to_string() }
+        Ctx {
+            file: file.to_string(),
+        }
     }
 
     pub fn err(
@@ -157,7 +161,12 @@ impl Ctx {
     }
 
     /// Malformed-object error with the standard hint.
-    pub fn malformed(&self, stage: Stage, section: Option<&str>, message: impl Into<String>) -> Error {
+    pub fn malformed(
+        &self,
+        stage: Stage,
+        section: Option<&str>,
+        message: impl Into<String>,
+    ) -> Error {
         self.err(
             stage,
             ErrorKind::Malformed,
@@ -199,4 +208,40 @@ impl Ctx {
             "split the BPF object into several objects, each within the light-skeleton loader limits",
         )
     }
+}
+
+/// Any error of the one-call API ([`crate::sign_object`]) and the build-input helpers
+/// ([`crate::read_kconfig`], [`crate::parse_kernel_version`], …): one type for library users,
+/// with every part's typed error inside.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// An input file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The object could not be parsed ([`crate::parse_object`]).
+    #[error("{0}")]
+    Parse(Error),
+    /// The loaders could not be generated ([`crate::generate`]).
+    #[error("{0}")]
+    Generate(Error),
+    /// A key, certificate or signature was refused.
+    #[error(transparent)]
+    Sign(#[from] crate::sign::SignError),
+    /// The artifact could not be built, read, written or signed.
+    #[error(transparent)]
+    Artifact(#[from] crate::artifact::ArtifactError),
+    /// A build input given as text (a `.config` line, a kernel version, …) is malformed.
+    #[error("{origin}: {message}")]
+    Input {
+        /// Where the text came from (`FILE:LINE`, or the option).
+        origin: String,
+        /// What is wrong and what is expected.
+        message: String,
+    },
 }

@@ -18,6 +18,10 @@
 //! kernel refuses `sha256WithRSAEncryption` in a SignerInfo) and are deterministic, so they match
 //! bpftool byte for byte; ECDSA signatures (`ecdsa-with-SHA256`) are randomised.
 //!
+//! A [`Certificate`] is the public half alone: it describes a signer and checks signatures made
+//! elsewhere (an HSM, `openssl cms -sign`) before they go into an artifact
+//! ([`Certificate::verify_detached`]).
+//!
 //! Measured (2026-11-25, hello's bpftool loaders re-signed by this module, cert registered in the
 //! session keyring): RSA-2048 by SKID, RSA-2048 by issuer + serial and ECDSA P-256 signatures load
 //! on 6.18.15 (P1), 7.2.13 (P1b) and 7.3.4 (P2); with another certificate registered: -ENOKEY.
@@ -28,7 +32,8 @@ use std::path::{Path, PathBuf};
 use openssl::cms::{CMSOptions, CmsContentInfo};
 use openssl::error::ErrorStack;
 use openssl::nid::Nid;
-use openssl::pkey::{Id, PKey, Private};
+use openssl::pkey::{HasPublic, Id, PKey, PKeyRef, Private};
+use openssl::stack::Stack;
 use openssl::x509::{X509NameRef, X509};
 use serde::{Deserialize, Serialize};
 
@@ -89,7 +94,9 @@ pub enum SignError {
         cert: String,
     },
     /// The key type or size is one the kernel cannot verify.
-    #[error("{origin}: unsupported signing key: {what}; use RSA 2048/3072/4096 or ECDSA P-256/P-384")]
+    #[error(
+        "{origin}: unsupported signing key: {what}; use RSA 2048/3072/4096 or ECDSA P-256/P-384"
+    )]
     UnsupportedKey {
         /// Where the key came from.
         origin: String,
@@ -112,6 +119,25 @@ pub enum SignError {
     SignatureTooLarge {
         /// The signature size.
         len: usize,
+    },
+    /// A signature made elsewhere is not something the kernel accepts (not DER CMS, content
+    /// not detached, too large).
+    #[error("{origin}: {reason}; make it with `openssl cms -sign -binary -noattr -nocerts -keyid -md sha256 -outform DER` (detached DER CMS)")]
+    MalformedSignature {
+        /// Where the signature came from.
+        origin: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A signature made elsewhere does not verify with the certificate over the payload.
+    #[error("{origin} does not verify with the certificate {cert} over this payload ({detail}); it was made over other bytes (P2 signs insns ‖ data, P1/P1b the insns; regenerate the payload with `bpfsign payload`) or with another key")]
+    SignatureMismatch {
+        /// Where the signature came from.
+        origin: String,
+        /// The certificate's subject.
+        cert: String,
+        /// OpenSSL's message.
+        detail: String,
     },
 }
 
@@ -175,14 +201,160 @@ pub struct SignerInfo {
 /// A validated signing key and certificate. See the [module docs](self).
 pub struct Signer {
     key: PKey<Private>,
-    cert: X509,
-    info: SignerInfo,
+    cert: Certificate,
 }
 
 impl fmt::Debug for Signer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Never print key material.
-        f.debug_struct("Signer").field("info", &self.info).finish_non_exhaustive()
+        f.debug_struct("Signer")
+            .field("info", self.info())
+            .finish_non_exhaustive()
+    }
+}
+
+/// An X.509 certificate the kernel can verify signatures with (RSA 2048/3072/4096 or ECDSA
+/// P-256/P-384, usable signer id), without a private key: describes the signer and checks
+/// signatures made elsewhere.
+#[derive(Clone)]
+pub struct Certificate {
+    cert: X509,
+    der: Vec<u8>,
+    info: SignerInfo,
+}
+
+impl fmt::Debug for Certificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Certificate")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Certificate {
+    /// Reads a certificate file, PEM (the first certificate) or DER (detected from the content).
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Certificate> {
+        let path = path.as_ref();
+        Certificate::from_bytes(&read(path)?, &path.display().to_string())
+    }
+
+    /// Like [`Certificate::from_file`], from bytes; `origin` names them in errors.
+    pub fn from_bytes(bytes: &[u8], origin: &str) -> Result<Certificate> {
+        let bad = |e: ErrorStack| SignError::BadCertificate {
+            origin: origin.to_string(),
+            detail: e.to_string(),
+        };
+        let cert = if is_pem(bytes) {
+            let mut certs = X509::stack_from_pem(bytes).map_err(bad)?;
+            if certs.is_empty() {
+                return Err(SignError::NoCertificate {
+                    origin: origin.to_string(),
+                });
+            }
+            certs.swap_remove(0)
+        } else {
+            X509::from_der(bytes).map_err(bad)?
+        };
+        Certificate::new(cert, origin)
+    }
+
+    fn new(cert: X509, origin: &str) -> Result<Certificate> {
+        let public = cert.public_key().map_err(|e| SignError::BadCertificate {
+            origin: origin.to_string(),
+            detail: e.to_string(),
+        })?;
+        let key_algorithm = key_algorithm(&public, origin)?;
+        let der = cert.to_der().map_err(|e| SignError::BadCertificate {
+            origin: origin.to_string(),
+            detail: e.to_string(),
+        })?;
+        let id = match cert.subject_key_id() {
+            Some(skid) if skid.as_slice().is_empty() => {
+                return Err(SignError::UnusableCertificate {
+                    origin: origin.to_string(),
+                    reason: "its subjectKeyIdentifier is empty".to_string(),
+                })
+            }
+            Some(skid) => SignerId::SubjectKeyIdentifier {
+                skid: hex::encode(skid.as_slice()),
+            },
+            None => {
+                let serial =
+                    cert.serial_number()
+                        .to_bn()
+                        .map_err(|e| SignError::UnusableCertificate {
+                            origin: origin.to_string(),
+                            reason: format!("unreadable serial number: {e}"),
+                        })?;
+                if serial.is_negative() {
+                    return Err(SignError::UnusableCertificate {
+                        origin: origin.to_string(),
+                        reason: "negative serial number and no subjectKeyIdentifier".to_string(),
+                    });
+                }
+                SignerId::IssuerAndSerial {
+                    issuer: name_text(cert.issuer_name()),
+                    serial: hex::encode(serial.to_vec()),
+                }
+            }
+        };
+        let info = SignerInfo {
+            id,
+            key_algorithm,
+            subject: name_text(cert.subject_name()),
+        };
+        Ok(Certificate { cert, der, info })
+    }
+
+    /// Public description of the signer this certificate names.
+    pub fn info(&self) -> &SignerInfo {
+        &self.info
+    }
+
+    /// The certificate as DER (what a user registers in a kernel keyring).
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// Checks that `signature` (named `origin` in errors) is what the kernel verifies for
+    /// `payload` with this certificate: a DER CMS `SignedData` of at most
+    /// [`MAX_SIGNATURE_SIZE`] bytes, content detached, whose signer is this certificate (a
+    /// certificate carried inside the signature is never trusted) and whose signature matches
+    /// `payload`.
+    pub fn verify_detached(&self, payload: &[u8], signature: &[u8], origin: &str) -> Result<()> {
+        let malformed = |reason: String| SignError::MalformedSignature {
+            origin: origin.to_string(),
+            reason,
+        };
+        if signature.len() > MAX_SIGNATURE_SIZE {
+            return Err(malformed(format!(
+                "{} bytes, more than the {MAX_SIGNATURE_SIZE}-byte limit",
+                signature.len()
+            )));
+        }
+        let mut cms = CmsContentInfo::from_der(signature)
+            .map_err(|e| malformed(format!("not a DER CMS signature ({e})")))?;
+        let mut certs = Stack::new().map_err(SignError::Cms)?;
+        certs.push(self.cert.clone()).map_err(SignError::Cms)?;
+        // NOINTERN: only our certificate may be the signer, never one inside the message.
+        let flags = CMSOptions::NOINTERN | CMSOptions::NO_SIGNER_CERT_VERIFY | CMSOptions::BINARY;
+        // Without detached content OpenSSL only gets past its content check when the message
+        // carries the content itself, which the kernel refuses (-EBADMSG).
+        let structural = flags | CMSOptions::NOSIGS | CMSOptions::NO_CONTENT_VERIFY;
+        if cms
+            .verify(Some(&certs), None, None, None, structural)
+            .is_ok()
+        {
+            return Err(malformed(
+                "the signature carries its content; the kernel needs a detached signature".into(),
+            ));
+        }
+        cms.verify(Some(&certs), None, Some(payload), None, flags)
+            .map_err(|e| SignError::SignatureMismatch {
+                origin: origin.to_string(),
+                cert: self.info.subject.clone(),
+                detail: e.to_string(),
+            })
     }
 }
 
@@ -203,7 +375,9 @@ impl Signer {
             detail: e.to_string(),
         })?;
         if certs.is_empty() {
-            return Err(SignError::NoCertificate { origin: origin.to_string() });
+            return Err(SignError::NoCertificate {
+                origin: origin.to_string(),
+            });
         }
         let cert = pick_matching(certs, &key).ok_or_else(|| SignError::KeyCertMismatch {
             key: origin.to_string(),
@@ -214,7 +388,10 @@ impl Signer {
 
     /// Reads the private key and the certificate from separate files, each PEM or DER
     /// (detected from the content).
-    pub fn from_key_and_cert(key_path: impl AsRef<Path>, cert_path: impl AsRef<Path>) -> Result<Signer> {
+    pub fn from_key_and_cert(
+        key_path: impl AsRef<Path>,
+        cert_path: impl AsRef<Path>,
+    ) -> Result<Signer> {
         let (key_path, cert_path) = (key_path.as_ref(), cert_path.as_ref());
         let key_bytes = read(key_path)?;
         let cert_bytes = read(cert_path)?;
@@ -227,14 +404,19 @@ impl Signer {
     }
 
     /// Like [`Signer::from_key_and_cert`], from bytes; the origins name them in errors.
-    pub fn from_key_and_cert_bytes(key: &[u8], key_origin: &str, cert: &[u8], cert_origin: &str) -> Result<Signer> {
+    pub fn from_key_and_cert_bytes(
+        key: &[u8],
+        key_origin: &str,
+        cert: &[u8],
+        cert_origin: &str,
+    ) -> Result<Signer> {
         let key = parse_key(key, key_origin)?;
         let cert = parse_cert(cert, cert_origin, &key)?;
         Signer::new(key, cert, key_origin, cert_origin)
     }
 
     fn new(key: PKey<Private>, cert: X509, key_origin: &str, cert_origin: &str) -> Result<Signer> {
-        let key_algorithm = key_algorithm(&key, key_origin)?;
+        key_algorithm(&key, key_origin)?;
         let cert_key = cert.public_key().map_err(|e| SignError::BadCertificate {
             origin: cert_origin.to_string(),
             detail: e.to_string(),
@@ -245,33 +427,8 @@ impl Signer {
                 cert: cert_origin.to_string(),
             });
         }
-        let id = match cert.subject_key_id() {
-            Some(skid) if skid.as_slice().is_empty() => {
-                return Err(SignError::UnusableCertificate {
-                    origin: cert_origin.to_string(),
-                    reason: "its subjectKeyIdentifier is empty".to_string(),
-                })
-            }
-            Some(skid) => SignerId::SubjectKeyIdentifier { skid: hex(skid.as_slice()) },
-            None => {
-                let serial = cert.serial_number().to_bn().map_err(|e| SignError::UnusableCertificate {
-                    origin: cert_origin.to_string(),
-                    reason: format!("unreadable serial number: {e}"),
-                })?;
-                if serial.is_negative() {
-                    return Err(SignError::UnusableCertificate {
-                        origin: cert_origin.to_string(),
-                        reason: "negative serial number and no subjectKeyIdentifier".to_string(),
-                    });
-                }
-                SignerId::IssuerAndSerial {
-                    issuer: name_text(cert.issuer_name()),
-                    serial: hex(&serial.to_vec()),
-                }
-            }
-        };
-        let info = SignerInfo { id, key_algorithm, subject: name_text(cert.subject_name()) };
-        Ok(Signer { key, cert, info })
+        let cert = Certificate::new(cert, cert_origin)?;
+        Ok(Signer { key, cert })
     }
 
     /// Signs `payload` (P1/P1b: loader insns; P2: insns ‖ data blob): DER CMS, detached,
@@ -282,13 +439,19 @@ impl Signer {
             | CMSOptions::DETACHED
             | CMSOptions::NOATTR
             | CMSOptions::NOSMIMECAP;
-        if matches!(self.info.id, SignerId::SubjectKeyIdentifier { .. }) {
+        if matches!(self.info().id, SignerId::SubjectKeyIdentifier { .. }) {
             flags |= CMSOptions::USE_KEYID;
         }
         // One-shot CMS_sign == bpftool's CMS_sign(PARTIAL) + CMS_add1_signer(sha256) + CMS_final:
         // OpenSSL's default digest for RSA and EC keys is SHA-256 (asserted by the tests).
-        let cms = CmsContentInfo::sign(Some(&self.cert), Some(&self.key), None, Some(payload), flags)
-            .map_err(SignError::Cms)?;
+        let cms = CmsContentInfo::sign(
+            Some(&self.cert.cert),
+            Some(&self.key),
+            None,
+            Some(payload),
+            flags,
+        )
+        .map_err(SignError::Cms)?;
         let der = cms.to_der().map_err(SignError::Cms)?;
         if der.len() > MAX_SIGNATURE_SIZE {
             return Err(SignError::SignatureTooLarge { len: der.len() });
@@ -298,22 +461,30 @@ impl Signer {
 
     /// The certificate's subjectKeyIdentifier, if it has one (then signatures use it).
     pub fn skid(&self) -> Option<&[u8]> {
-        self.cert.subject_key_id().map(|s| s.as_slice())
+        self.cert.cert.subject_key_id().map(|s| s.as_slice())
     }
 
     /// Public description of this signer, for the artifact.
     pub fn info(&self) -> &SignerInfo {
-        &self.info
+        &self.cert.info
+    }
+
+    /// The signer's certificate.
+    pub fn certificate(&self) -> &Certificate {
+        &self.cert
     }
 
     /// The certificate as DER (what a user registers in a kernel keyring).
     pub fn cert_der(&self) -> Result<Vec<u8>> {
-        self.cert.to_der().map_err(SignError::Cms)
+        Ok(self.cert.der().to_vec())
     }
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| SignError::Io { path: path.to_path_buf(), source })
+    std::fs::read(path).map_err(|source| SignError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn is_pem(bytes: &[u8]) -> bool {
@@ -324,7 +495,9 @@ fn parse_key(bytes: &[u8], origin: &str) -> Result<PKey<Private>> {
     if is_pem(bytes) {
         let has_key = bytes.windows(12).any(|w| w == b"PRIVATE KEY-");
         if !has_key {
-            return Err(SignError::NoPrivateKey { origin: origin.to_string() });
+            return Err(SignError::NoPrivateKey {
+                origin: origin.to_string(),
+            });
         }
         let mut asked_passphrase = false;
         let parsed = PKey::private_key_from_pem_callback(bytes, |_buf| {
@@ -333,21 +506,33 @@ fn parse_key(bytes: &[u8], origin: &str) -> Result<PKey<Private>> {
         });
         match parsed {
             Ok(key) => Ok(key),
-            Err(_) if asked_passphrase => Err(SignError::EncryptedKey { origin: origin.to_string() }),
-            Err(e) => Err(SignError::BadKey { origin: origin.to_string(), detail: e.to_string() }),
+            Err(_) if asked_passphrase => Err(SignError::EncryptedKey {
+                origin: origin.to_string(),
+            }),
+            Err(e) => Err(SignError::BadKey {
+                origin: origin.to_string(),
+                detail: e.to_string(),
+            }),
         }
     } else {
-        PKey::private_key_from_der(bytes)
-            .map_err(|e| SignError::BadKey { origin: origin.to_string(), detail: e.to_string() })
+        PKey::private_key_from_der(bytes).map_err(|e| SignError::BadKey {
+            origin: origin.to_string(),
+            detail: e.to_string(),
+        })
     }
 }
 
 fn parse_cert(bytes: &[u8], origin: &str, key: &PKey<Private>) -> Result<X509> {
-    let bad = |e: ErrorStack| SignError::BadCertificate { origin: origin.to_string(), detail: e.to_string() };
+    let bad = |e: ErrorStack| SignError::BadCertificate {
+        origin: origin.to_string(),
+        detail: e.to_string(),
+    };
     if is_pem(bytes) {
         let certs = X509::stack_from_pem(bytes).map_err(bad)?;
         if certs.is_empty() {
-            return Err(SignError::NoCertificate { origin: origin.to_string() });
+            return Err(SignError::NoCertificate {
+                origin: origin.to_string(),
+            });
         }
         // With several certificates, take the one for this key; else the first (the mismatch
         // is then reported with both names).
@@ -364,16 +549,23 @@ fn pick_matching(certs: Vec<X509>, key: &PKey<Private>) -> Option<X509> {
         .find(|c| c.public_key().map(|pk| pk.public_eq(key)).unwrap_or(false))
 }
 
-fn key_algorithm(key: &PKey<Private>, origin: &str) -> Result<KeyAlgorithm> {
-    let unsupported = |what: String| SignError::UnsupportedKey { origin: origin.to_string(), what };
+fn key_algorithm<T: HasPublic>(key: &PKeyRef<T>, origin: &str) -> Result<KeyAlgorithm> {
+    let unsupported = |what: String| SignError::UnsupportedKey {
+        origin: origin.to_string(),
+        what,
+    };
     match key.id() {
         Id::RSA => match key.bits() {
             bits @ (2048 | 3072 | 4096) => Ok(KeyAlgorithm::Rsa { bits }),
             bits if bits < 2048 => Err(unsupported(format!("RSA-{bits} is too small"))),
-            bits => Err(unsupported(format!("RSA-{bits}: the kernel's RSA only takes 2048, 3072 or 4096 bits"))),
+            bits => Err(unsupported(format!(
+                "RSA-{bits}: the kernel's RSA only takes 2048, 3072 or 4096 bits"
+            ))),
         },
         Id::EC => {
-            let ec = key.ec_key().map_err(|e| unsupported(format!("unreadable EC key: {e}")))?;
+            let ec = key
+                .ec_key()
+                .map_err(|e| unsupported(format!("unreadable EC key: {e}")))?;
             match ec.group().curve_name() {
                 Some(Nid::X9_62_PRIME256V1) => Ok(KeyAlgorithm::EcdsaP256),
                 Some(Nid::SECP384R1) => Ok(KeyAlgorithm::EcdsaP384),
@@ -381,12 +573,18 @@ fn key_algorithm(key: &PKey<Private>, origin: &str) -> Result<KeyAlgorithm> {
                     "ECDSA on curve {}",
                     nid.short_name().unwrap_or("(unknown)")
                 ))),
-                None => Err(unsupported("ECDSA with explicit curve parameters".to_string())),
+                None => Err(unsupported(
+                    "ECDSA with explicit curve parameters".to_string(),
+                )),
             }
         }
-        Id::ED25519 => Err(unsupported("Ed25519 (the kernel's PKCS#7 parser has no EdDSA)".to_string())),
+        Id::ED25519 => Err(unsupported(
+            "Ed25519 (the kernel's PKCS#7 parser has no EdDSA)".to_string(),
+        )),
         Id::ED448 => Err(unsupported("Ed448".to_string())),
-        Id::RSA_PSS => Err(unsupported("RSA-PSS key (the kernel verifies PKCS#1 v1.5 only)".to_string())),
+        Id::RSA_PSS => Err(unsupported(
+            "RSA-PSS key (the kernel verifies PKCS#1 v1.5 only)".to_string(),
+        )),
         Id::DSA => Err(unsupported("DSA".to_string())),
         other => Err(unsupported(format!("key type id {}", other.as_raw()))),
     }
@@ -399,20 +597,11 @@ fn name_text(name: &X509NameRef) -> String {
         let field = entry.object().nid().short_name().unwrap_or("?").to_string();
         let value = match entry.data().to_string() {
             Ok(v) => v,
-            Err(_) => hex(entry.data().as_slice()),
+            Err(_) => hex::encode(entry.data().as_slice()),
         };
         parts.push(format!("{field}={value}"));
     }
     parts.join(", ")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }
 
 #[cfg(test)]
@@ -421,7 +610,6 @@ mod tests {
     use openssl::ec::{EcGroup, EcKey};
     use openssl::hash::MessageDigest;
     use openssl::rsa::Rsa;
-    use openssl::stack::Stack;
     use openssl::x509::{X509Builder, X509NameBuilder};
     use std::path::PathBuf;
 
@@ -444,9 +632,15 @@ mod tests {
             .collect()
     }
 
-    const OID_SHA256: &[u8] = &[0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01];
-    const OID_RSA_ENCRYPTION: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
-    const OID_SHA256_WITH_RSA: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b];
+    const OID_SHA256: &[u8] = &[
+        0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+    ];
+    const OID_RSA_ENCRYPTION: &[u8] = &[
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
+    ];
+    const OID_SHA256_WITH_RSA: &[u8] = &[
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b,
+    ];
     const OID_ECDSA_SHA256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
 
     fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -457,37 +651,66 @@ mod tests {
         let mut cms = CmsContentInfo::from_der(sig).unwrap();
         let mut certs = Stack::new().unwrap();
         certs.push(cert.clone()).unwrap();
-        cms.verify(Some(&certs), None, Some(payload), None, CMSOptions::NO_SIGNER_CERT_VERIFY | CMSOptions::BINARY)
-            .is_ok()
+        cms.verify(
+            Some(&certs),
+            None,
+            Some(payload),
+            None,
+            CMSOptions::NO_SIGNER_CERT_VERIFY | CMSOptions::BINARY,
+        )
+        .is_ok()
     }
 
     #[test]
     fn rsa_signatures_equal_bpftool_goldens() {
         let signer = Signer::from_pem_file(key("TEST-ONLY-key-a.pem")).unwrap();
         let stems = golden_stems();
-        assert!(stems.len() >= 12, "golden index lists {} objects", stems.len());
+        assert!(
+            stems.len() >= 12,
+            "golden index lists {} objects",
+            stems.len()
+        );
         for stem in stems {
             let data = golden(&stem, "data.bin");
             for proto in ["p1-libbpf170", "p1b"] {
                 let insns = golden(&stem, &format!("{proto}.insns"));
-                assert_eq!(signer.sign(&insns).unwrap(), golden(&stem, &format!("{proto}.sig")), "{stem} {proto}");
+                assert_eq!(
+                    signer.sign(&insns).unwrap(),
+                    golden(&stem, &format!("{proto}.sig")),
+                    "{stem} {proto}"
+                );
             }
             let mut payload = golden(&stem, "p2.insns");
             payload.extend_from_slice(&data);
-            assert_eq!(signer.sign(&payload).unwrap(), golden(&stem, "p2.sig"), "{stem} p2");
+            assert_eq!(
+                signer.sign(&payload).unwrap(),
+                golden(&stem, "p2.sig"),
+                "{stem} p2"
+            );
         }
     }
 
     #[test]
     fn separate_der_cert_gives_same_signature() {
         let pem = Signer::from_pem_file(key("TEST-ONLY-key-a.pem")).unwrap();
-        let split = Signer::from_key_and_cert(key("TEST-ONLY-key-a.pem"), key("TEST-ONLY-key-a.der")).unwrap();
+        let split =
+            Signer::from_key_and_cert(key("TEST-ONLY-key-a.pem"), key("TEST-ONLY-key-a.der"))
+                .unwrap();
         assert_eq!(pem.info(), split.info());
-        assert_eq!(pem.sign(b"payload").unwrap(), split.sign(b"payload").unwrap());
-        let SignerId::SubjectKeyIdentifier { skid } = &pem.info().id else { panic!("expected SKID") };
-        assert_eq!(*skid, hex(pem.skid().unwrap()));
+        assert_eq!(
+            pem.sign(b"payload").unwrap(),
+            split.sign(b"payload").unwrap()
+        );
+        let SignerId::SubjectKeyIdentifier { skid } = &pem.info().id else {
+            panic!("expected SKID")
+        };
+        assert_eq!(*skid, hex::encode(pem.skid().unwrap()));
         assert_eq!(pem.info().key_algorithm, KeyAlgorithm::Rsa { bits: 2048 });
-        assert!(pem.info().subject.contains("TEST-ONLY key a"), "{}", pem.info().subject);
+        assert!(
+            pem.info().subject.contains("TEST-ONLY key a"),
+            "{}",
+            pem.info().subject
+        );
     }
 
     #[test]
@@ -523,9 +746,13 @@ mod tests {
             let sig = signer.sign(b"payload").unwrap();
             // SignedData version 1 (02 01 01) right after the [0] wrapper: issuerAndSerialNumber.
             assert!(contains(&sig, &[0x02, 0x01, 0x01, 0x31]));
-            let cert = X509::from_pem(&std::fs::read(key("TEST-ONLY-noskid.crt.pem")).unwrap()).unwrap();
+            let cert =
+                X509::from_pem(&std::fs::read(key("TEST-ONLY-noskid.crt.pem")).unwrap()).unwrap();
             assert!(verify(&sig, b"payload", &cert));
-            assert!(contains(&sig, cert.serial_number().to_bn().unwrap().to_vec().as_slice()));
+            assert!(contains(
+                &sig,
+                cert.serial_number().to_bn().unwrap().to_vec().as_slice()
+            ));
         }
     }
 
@@ -547,17 +774,23 @@ mod tests {
     /// A self-signed cert for `key`, optionally with a SKID, built in memory.
     fn self_signed(key: &PKey<Private>, md: MessageDigest) -> X509 {
         let mut name = X509NameBuilder::new().unwrap();
-        name.append_entry_by_text("CN", "bpfsign TEST-ONLY generated").unwrap();
+        name.append_entry_by_text("CN", "bpfsign TEST-ONLY generated")
+            .unwrap();
         let name = name.build();
         let mut b = X509Builder::new().unwrap();
         b.set_version(2).unwrap();
         b.set_subject_name(&name).unwrap();
         b.set_issuer_name(&name).unwrap();
         b.set_pubkey(key).unwrap();
-        let serial = openssl::bn::BigNum::from_u32(7).unwrap().to_asn1_integer().unwrap();
+        let serial = openssl::bn::BigNum::from_u32(7)
+            .unwrap()
+            .to_asn1_integer()
+            .unwrap();
         b.set_serial_number(&serial).unwrap();
-        b.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap()).unwrap();
-        b.set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap()).unwrap();
+        b.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        b.set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap())
+            .unwrap();
         let skid = openssl::x509::extension::SubjectKeyIdentifier::new()
             .build(&b.x509v3_context(None, None))
             .unwrap();
@@ -581,7 +814,7 @@ mod tests {
         let sig = signer.sign(b"p384 payload").unwrap();
         assert!(contains(&sig, OID_SHA256));
         assert!(contains(&sig, OID_ECDSA_SHA256));
-        assert!(verify(&sig, b"p384 payload", &signer.cert));
+        assert!(verify(&sig, b"p384 payload", &signer.cert.cert));
     }
 
     #[test]
@@ -597,7 +830,10 @@ mod tests {
 
         let ed = PKey::generate_ed25519().unwrap();
         let e = signer_for(ed, MessageDigest::null()).unwrap_err();
-        assert!(matches!(e, SignError::UnsupportedKey { .. }) && e.to_string().contains("Ed25519"), "{e}");
+        assert!(
+            matches!(e, SignError::UnsupportedKey { .. }) && e.to_string().contains("Ed25519"),
+            "{e}"
+        );
 
         let group = EcGroup::from_curve_name(Nid::SECP256K1).unwrap();
         let k1 = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
@@ -607,7 +843,8 @@ mod tests {
 
     #[test]
     fn key_cert_mismatch_is_rejected() {
-        let e = Signer::from_key_and_cert(key("TEST-ONLY-key-a.pem"), key("TEST-ONLY-key-b.der")).unwrap_err();
+        let e = Signer::from_key_and_cert(key("TEST-ONLY-key-a.pem"), key("TEST-ONLY-key-b.der"))
+            .unwrap_err();
         assert!(matches!(e, SignError::KeyCertMismatch { .. }), "{e}");
         assert!(e.to_string().contains("TEST-ONLY-key-b.der"), "{e}");
 
@@ -636,11 +873,16 @@ mod tests {
         let e = Signer::from_pem_file(key("TEST-ONLY-noskid.key.pem")).unwrap_err();
         assert!(matches!(e, SignError::NoCertificate { .. }), "{e}");
         // garbage DER
-        let e = Signer::from_key_and_cert_bytes(b"\x30\x03\x02\x01", "junk.der", b"", "x").unwrap_err();
+        let e =
+            Signer::from_key_and_cert_bytes(b"\x30\x03\x02\x01", "junk.der", b"", "x").unwrap_err();
         assert!(matches!(e, SignError::BadKey { .. }), "{e}");
         let a = std::fs::read(key("TEST-ONLY-key-a.pem")).unwrap();
-        let e = Signer::from_key_and_cert_bytes(&a, "a.pem", b"not a cert", "junk.crt").unwrap_err();
-        assert!(matches!(e, SignError::BadCertificate { .. }) && e.to_string().contains("junk.crt"), "{e}");
+        let e =
+            Signer::from_key_and_cert_bytes(&a, "a.pem", b"not a cert", "junk.crt").unwrap_err();
+        assert!(
+            matches!(e, SignError::BadCertificate { .. }) && e.to_string().contains("junk.crt"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -650,8 +892,97 @@ mod tests {
         let enc = key
             .private_key_to_pem_pkcs8_passphrase(openssl::symm::Cipher::aes_128_cbc(), b"secret")
             .unwrap();
-        let e = Signer::from_key_and_cert_bytes(&enc, "enc.pem", &cert.to_pem().unwrap(), "c.pem").unwrap_err();
+        let e = Signer::from_key_and_cert_bytes(&enc, "enc.pem", &cert.to_pem().unwrap(), "c.pem")
+            .unwrap_err();
         assert!(matches!(e, SignError::EncryptedKey { .. }), "{e}");
+    }
+
+    #[test]
+    fn certificate_describes_the_signer_and_verifies_its_signatures() {
+        let signer = Signer::from_pem_file(key("TEST-ONLY-key-a.pem")).unwrap();
+        for file in ["TEST-ONLY-key-a.pem", "TEST-ONLY-key-a.der"] {
+            let cert = Certificate::from_file(key(file)).unwrap();
+            assert_eq!(cert.info(), signer.info(), "{file}");
+            assert_eq!(cert.der(), signer.cert_der().unwrap());
+        }
+        let cert = signer.certificate();
+        let sig = signer.sign(b"payload").unwrap();
+        cert.verify_detached(b"payload", &sig, "p.sig").unwrap();
+        let e = cert.verify_detached(b"other", &sig, "p.sig").unwrap_err();
+        assert!(matches!(e, SignError::SignatureMismatch { .. }), "{e}");
+        assert!(e.to_string().contains("p.sig does not verify"), "{e}");
+        // Another key's signature fails, even when it carries that key's certificate.
+        let b = Signer::from_pem_file(key("TEST-ONLY-key-b.pem")).unwrap();
+        let e = cert
+            .verify_detached(b"payload", &b.sign(b"payload").unwrap(), "b.sig")
+            .unwrap_err();
+        assert!(matches!(e, SignError::SignatureMismatch { .. }), "{e}");
+        let with_cert = CmsContentInfo::sign(
+            Some(&b.cert.cert),
+            Some(&b.key),
+            None,
+            Some(b"payload"),
+            CMSOptions::BINARY | CMSOptions::DETACHED | CMSOptions::NOATTR | CMSOptions::USE_KEYID,
+        )
+        .unwrap()
+        .to_der()
+        .unwrap();
+        b.certificate()
+            .verify_detached(b"payload", &with_cert, "b.sig")
+            .unwrap();
+        let e = cert
+            .verify_detached(b"payload", &with_cert, "b.sig")
+            .unwrap_err();
+        assert!(matches!(e, SignError::SignatureMismatch { .. }), "{e}");
+        // Embedded content, garbage, oversize.
+        let attached = CmsContentInfo::sign(
+            Some(&signer.cert.cert),
+            Some(&signer.key),
+            None,
+            Some(b"payload"),
+            CMSOptions::BINARY
+                | CMSOptions::NOATTR
+                | CMSOptions::CMS_NOCERTS
+                | CMSOptions::USE_KEYID,
+        )
+        .unwrap()
+        .to_der()
+        .unwrap();
+        let e = cert
+            .verify_detached(b"payload", &attached, "att.sig")
+            .unwrap_err();
+        assert!(
+            matches!(e, SignError::MalformedSignature { .. }) && e.to_string().contains("detached"),
+            "{e}"
+        );
+        let e = cert
+            .verify_detached(b"payload", b"\x30\x03\x02\x01\x01", "junk.sig")
+            .unwrap_err();
+        assert!(
+            matches!(e, SignError::MalformedSignature { .. })
+                && e.to_string().contains("not a DER CMS"),
+            "{e}"
+        );
+        let e = cert
+            .verify_detached(b"payload", &[0u8; MAX_SIGNATURE_SIZE + 1], "big.sig")
+            .unwrap_err();
+        assert!(e.to_string().contains("4097 bytes"), "{e}");
+    }
+
+    #[test]
+    fn certificate_refuses_what_the_kernel_cannot_use() {
+        let e = Certificate::from_bytes(b"junk", "junk.crt").unwrap_err();
+        assert!(matches!(e, SignError::BadCertificate { .. }), "{e}");
+        let e = Certificate::from_file(key("TEST-ONLY-noskid.key.pem")).unwrap_err();
+        assert!(matches!(e, SignError::NoCertificate { .. }), "{e}");
+        let small = PKey::from_rsa(Rsa::generate(1024).unwrap()).unwrap();
+        let der = self_signed(&small, MessageDigest::sha256())
+            .to_der()
+            .unwrap();
+        let e = Certificate::from_bytes(&der, "small.der").unwrap_err();
+        assert!(matches!(e, SignError::UnsupportedKey { .. }), "{e}");
+        let c = Certificate::from_file(key("TEST-ONLY-noskid.der")).unwrap();
+        assert!(matches!(c.info().id, SignerId::IssuerAndSerial { .. }));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+#[cfg(feature = "cli")]
 use std::process::Command;
 
 use bpfsign_build::artifact::{sha256, Artifact};
@@ -45,7 +46,11 @@ fn fixture_list() -> Vec<Fixture> {
         .map(|l| {
             let cols: Vec<&str> = l.split('\t').collect();
             assert_eq!(cols.len(), 3, "bad index line {l:?}");
-            Fixture { stem: cols[0].into(), object: fixtures().join("obj").join(cols[1]), name: cols[2].into() }
+            Fixture {
+                stem: cols[0].into(),
+                object: fixtures().join("obj").join(cols[1]),
+                name: cols[2].into(),
+            }
         })
         .collect()
 }
@@ -72,26 +77,42 @@ fn decode_insn(b: &[u8]) -> String {
     let size = ["w", "h", "b", "dw"][usize::from((code >> 3) & 3)];
     let text = match class {
         4 | 7 => {
-            let names = ["add", "sub", "mul", "div", "or", "and", "lsh", "rsh", "neg", "mod", "xor", "mov", "arsh", "end"];
+            let names = [
+                "add", "sub", "mul", "div", "or", "and", "lsh", "rsh", "neg", "mod", "xor", "mov",
+                "arsh", "end",
+            ];
             let name = names.get(usize::from(op >> 4)).copied().unwrap_or("alu?");
             let w = if class == 7 { "r" } else { "w" };
-            let rhs = if x { format!("r{src}") } else { format!("{imm}") };
+            let rhs = if x {
+                format!("r{src}")
+            } else {
+                format!("{imm}")
+            };
             format!("{w}{dst} {name}= {rhs}")
         }
         5 | 6 => {
-            let names = ["ja", "jeq", "jgt", "jge", "jset", "jne", "jsgt", "jsge", "call", "exit", "jlt", "jle", "jslt", "jsle"];
+            let names = [
+                "ja", "jeq", "jgt", "jge", "jset", "jne", "jsgt", "jsge", "call", "exit", "jlt",
+                "jle", "jslt", "jsle",
+            ];
             let name = names.get(usize::from(op >> 4)).copied().unwrap_or("jmp?");
             match op {
                 0x80 => format!("call imm={imm} src={src} off={off}"),
                 0x90 => "exit".to_string(),
                 0x00 => format!("goto {off:+}"),
                 _ => {
-                    let rhs = if x { format!("r{src}") } else { format!("{imm}") };
+                    let rhs = if x {
+                        format!("r{src}")
+                    } else {
+                        format!("{imm}")
+                    };
                     format!("if r{dst} {name} {rhs} goto {off:+}")
                 }
             }
         }
-        0 if code == 0x18 => format!("r{dst} = ld_imm64 src={src} imm={imm:#x} (second half follows)"),
+        0 if code == 0x18 => {
+            format!("r{dst} = ld_imm64 src={src} imm={imm:#x} (second half follows)")
+        }
         0 if code == 0x00 => format!("ld_imm64 second half, imm={imm:#x}"),
         1 => format!("r{dst} = *({size} *)(r{src} {off:+})"),
         2 => format!("*({size} *)(r{dst} {off:+}) = {imm}"),
@@ -107,9 +128,15 @@ fn diff_insns(expected: &[u8], actual: &[u8]) -> Option<String> {
     if expected == actual {
         return None;
     }
-    let mut s = format!("{} insns expected, {} generated", expected.len() / 8, actual.len() / 8);
+    let mut s = format!(
+        "{} insns expected, {} generated",
+        expected.len() / 8,
+        actual.len() / 8
+    );
     let n = expected.len().min(actual.len()) / 8;
-    let first = (0..n).find(|&i| expected[8 * i..8 * i + 8] != actual[8 * i..8 * i + 8]).unwrap_or(n);
+    let first = (0..n)
+        .find(|&i| expected[8 * i..8 * i + 8] != actual[8 * i..8 * i + 8])
+        .unwrap_or(n);
     let _ = write!(s, "; first difference at insn {first}");
     for i in first.saturating_sub(2)..(first + 3) {
         let e = expected.get(8 * i..8 * i + 8);
@@ -119,7 +146,13 @@ fn diff_insns(expected: &[u8], actual: &[u8]) -> Option<String> {
         }
         let mark = if i == first { ">>" } else { "  " };
         let show = |b: Option<&[u8]>| b.map_or("(none)".to_string(), decode_insn);
-        let _ = write!(s, "\n  {mark} #{i:<5} bpftool: {}\n  {mark} {:6} bpfsign: {}", show(e), "", show(a));
+        let _ = write!(
+            s,
+            "\n  {mark} #{i:<5} bpftool: {}\n  {mark} {:6} bpfsign: {}",
+            show(e),
+            "",
+            show(a)
+        );
     }
     Some(s)
 }
@@ -134,7 +167,12 @@ fn diff_bytes(expected: &[u8], actual: &[u8]) -> Option<String> {
     let start = first.saturating_sub(8) & !7;
     let hex = |b: &[u8]| {
         let end = (start + 24).min(b.len());
-        b.get(start..end).unwrap_or(&[]).iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(" ")
+        b.get(start..end)
+            .unwrap_or(&[])
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<Vec<_>>()
+            .join(" ")
     };
     Some(format!(
         "{} bytes expected, {} generated; first difference at offset {first}\n  bpftool @{start}: {}\n  bpfsign @{start}: {}",
@@ -151,8 +189,15 @@ fn diff_bytes(expected: &[u8], actual: &[u8]) -> Option<String> {
 #[test]
 fn golden_corpus_is_complete() {
     let list = fixture_list();
-    assert!(list.len() >= 12, "only {} fixtures in golden/index.tsv", list.len());
-    assert!(list.iter().filter(|f| f.stem.ends_with(".gcc")).count() >= 2, "need at least two GCC-built fixtures");
+    assert!(
+        list.len() >= 12,
+        "only {} fixtures in golden/index.tsv",
+        list.len()
+    );
+    assert!(
+        list.iter().filter(|f| f.stem.ends_with(".gcc")).count() >= 2,
+        "need at least two GCC-built fixtures"
+    );
     for f in &list {
         assert!(f.object.is_file(), "{} missing", f.object.display());
     }
@@ -173,7 +218,10 @@ fn generated_bytes_equal_reference_bpftools() {
                 continue;
             }
         };
-        let opts = GenOptions { name: Some(f.name.clone()), ..Default::default() };
+        let opts = GenOptions {
+            name: Some(f.name.clone()),
+            ..Default::default()
+        };
         let generated = match generate(&obj, &opts) {
             Ok(g) => g,
             Err(e) => {
@@ -193,17 +241,33 @@ fn generated_bytes_equal_reference_bpftools() {
                 failures.push(format!("{} {what}: {d}", f.stem));
             }
         };
-        check("data blob", diff_bytes(&f.golden("data.bin"), &artifact.data));
-        for (protocol, stem) in [(Protocol::Unsigned, "unsigned"), (Protocol::P1b, "p1b"), (Protocol::P2, "p2")] {
+        check(
+            "data blob",
+            diff_bytes(&f.golden("data.bin"), &artifact.data),
+        );
+        for (protocol, stem) in [
+            (Protocol::Unsigned, "unsigned"),
+            (Protocol::P1b, "p1b"),
+            (Protocol::P2, "p2"),
+        ] {
             let Some(v) = artifact.variant(protocol) else {
                 check(stem, Some("variant missing".to_string()));
                 continue;
             };
-            check(&format!("{stem} insns"), diff_insns(&f.golden(&format!("{stem}.insns")), &v.insns));
+            check(
+                &format!("{stem} insns"),
+                diff_insns(&f.golden(&format!("{stem}.insns")), &v.insns),
+            );
             if protocol != Protocol::Unsigned {
-                check(&format!("{stem} excl"), diff_bytes(&f.golden(&format!("{stem}.excl")), &v.excl_prog_hash));
+                check(
+                    &format!("{stem} excl"),
+                    diff_bytes(&f.golden(&format!("{stem}.excl")), &v.excl_prog_hash),
+                );
                 let sig = v.signature.clone().unwrap_or_default();
-                check(&format!("{stem} signature"), diff_bytes(&f.golden(&format!("{stem}.sig")), &sig));
+                check(
+                    &format!("{stem} signature"),
+                    diff_bytes(&f.golden(&format!("{stem}.sig")), &sig),
+                );
             }
         }
         if artifact.variant(Protocol::P1).is_none() {
@@ -213,11 +277,23 @@ fn generated_bytes_equal_reference_bpftools() {
         // same blob, the 1.7.0 jump offsets and ctx overrides; hash and signature over its insns.
         match generate_with_config(&obj, &opts, &LoaderConfig::bpftool_p1_compat()) {
             Ok((insns, data)) => {
-                check("p1-libbpf170 data", diff_bytes(&f.golden("data.bin"), &data));
-                check("p1-libbpf170 insns", diff_insns(&f.golden("p1-libbpf170.insns"), &insns));
-                check("p1-libbpf170 excl", diff_bytes(&f.golden("p1-libbpf170.excl"), &sha256(&insns)));
+                check(
+                    "p1-libbpf170 data",
+                    diff_bytes(&f.golden("data.bin"), &data),
+                );
+                check(
+                    "p1-libbpf170 insns",
+                    diff_insns(&f.golden("p1-libbpf170.insns"), &insns),
+                );
+                check(
+                    "p1-libbpf170 excl",
+                    diff_bytes(&f.golden("p1-libbpf170.excl"), &sha256(&insns)),
+                );
                 match signer.sign(&insns) {
-                    Ok(sig) => check("p1-libbpf170 signature", diff_bytes(&f.golden("p1-libbpf170.sig"), &sig)),
+                    Ok(sig) => check(
+                        "p1-libbpf170 signature",
+                        diff_bytes(&f.golden("p1-libbpf170.sig"), &sig),
+                    ),
                     Err(e) => check("p1-libbpf170 signature", Some(e.to_string())),
                 }
             }
@@ -225,10 +301,16 @@ fn generated_bytes_equal_reference_bpftools() {
         }
         checked += 1;
     }
-    assert!(failures.is_empty(), "{} mismatches over {checked} fixtures:\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches over {checked} fixtures:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }
 
 /// `bpfsign gen` + `bpfsign dump` for hello reproduce bpftool's bytes (the outside check).
+#[cfg(feature = "cli")]
 #[test]
 fn cli_gen_and_dump_match_goldens_for_hello() {
     let bin = env!("CARGO_BIN_EXE_bpfsign");
@@ -244,7 +326,11 @@ fn cli_gen_and_dump_match_goldens_for_hello() {
         .arg(&skel)
         .output()
         .unwrap();
-    assert!(out.status.success(), "bpfsign gen: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "bpfsign gen: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let golden = fixtures().join("golden/hello");
     for protocol in ["p1b", "p2"] {
         for what in ["insns", "data", "sig", "excl"] {
@@ -256,24 +342,55 @@ fn cli_gen_and_dump_match_goldens_for_hello() {
                 .arg(&file)
                 .output()
                 .unwrap();
-            assert!(out.status.success(), "dump {protocol} {what}: {}", String::from_utf8_lossy(&out.stderr));
-            let expected = if what == "data" { golden.join("data.bin") } else { golden.join(format!("{protocol}.{what}")) };
+            assert!(
+                out.status.success(),
+                "dump {protocol} {what}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let expected = if what == "data" {
+                golden.join("data.bin")
+            } else {
+                golden.join(format!("{protocol}.{what}"))
+            };
             let (e, a) = (read(&expected), read(&file));
-            let diff = if what == "insns" { diff_insns(&e, &a) } else { diff_bytes(&e, &a) };
-            assert!(diff.is_none(), "hello {protocol} {what}: {}", diff.unwrap_or_default());
+            let diff = if what == "insns" {
+                diff_insns(&e, &a)
+            } else {
+                diff_bytes(&e, &a)
+            };
+            assert!(
+                diff.is_none(),
+                "hello {protocol} {what}: {}",
+                diff.unwrap_or_default()
+            );
         }
     }
     // Stdout dump and the unsigned variant.
-    let out = Command::new(bin).arg("dump").arg(&skel).args(["--protocol", "unsigned", "--what", "insns", "-o", "-"]).output().unwrap();
+    let out = Command::new(bin)
+        .arg("dump")
+        .arg(&skel)
+        .args(["--protocol", "unsigned", "--what", "insns", "-o", "-"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     assert!(diff_insns(&read(&golden.join("unsigned.insns")), &out.stdout).is_none());
-    let out = Command::new(bin).arg("dump").arg(&skel).args(["--protocol", "unsigned", "--what", "sig", "-o", "-"]).output().unwrap();
+    let out = Command::new(bin)
+        .arg("dump")
+        .arg(&skel)
+        .args(["--protocol", "unsigned", "--what", "sig", "-o", "-"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).starts_with("bpfsign: dump: "), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with("bpfsign: dump: "),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// A key/cert mismatch fails before anything is written.
+#[cfg(feature = "cli")]
 #[test]
 fn cli_refuses_bad_key_before_writing() {
     let bin = env!("CARGO_BIN_EXE_bpfsign");
@@ -293,7 +410,10 @@ fn cli_refuses_bad_key_before_writing() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.starts_with("bpfsign: key: ") && err.contains("does not match"), "{err}");
+    assert!(
+        err.starts_with("bpfsign: key: ") && err.contains("does not match"),
+        "{err}"
+    );
     assert!(!skel.exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -305,7 +425,11 @@ fn decoder_names_instructions() {
     assert!(decode_insn(&[0x95, 0, 0, 0, 0, 0, 0, 0]).contains("exit"));
     assert!(decode_insn(&[0x55, 0x00, 0xfd, 0xff, 0, 0, 0, 0]).contains("if r0 jne 0 goto -3"));
     assert!(decode_insn(&[0x18, 0x61, 0, 0, 3, 0, 0, 0]).contains("ld_imm64 src=6 imm=0x3"));
-    let d = diff_insns(&[0x95, 0, 0, 0, 0, 0, 0, 0], &[0xb7, 0x01, 0, 0, 0, 0, 0, 0]).unwrap();
+    let d = diff_insns(
+        &[0x95, 0, 0, 0, 0, 0, 0, 0],
+        &[0xb7, 0x01, 0, 0, 0, 0, 0, 0],
+    )
+    .unwrap();
     assert!(d.contains("first difference at insn 0"), "{d}");
     assert!(diff_bytes(b"abcd", b"abXd").unwrap().contains("offset 2"));
 }

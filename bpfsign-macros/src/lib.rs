@@ -7,12 +7,20 @@ use proc_macro::TokenStream;
 
 /// Embeds a BPF object as a signed light skeleton and generates a typed API for it.
 ///
-/// ```ignore
-/// bpfsign_macros::include_signed_skel!("hello.bpf.o", key = env!("BPF_KEY"));
+/// ```no_run
+/// // In a crate whose build.rs compiled src/bpf/hello.bpf.c into $OUT_DIR/hello.bpf.o:
+/// // bpfsign_macros::include_signed_skel!("hello.bpf.o", key = env!("BPF_KEY"));
+/// # bpfsign_macros::include_signed_skel!(
+/// #     concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/obj/hello.bpf.o"),
+/// #     key = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/keys/TEST-ONLY-key-a.pem"),
+/// # );
+/// use bpfsign_runtime::Keyring;
 ///
-/// let skel = Hello::builder().keyring(bpfsign_runtime::Keyring::Session).load()?;
-/// skel.bss_mut().prog_A = 1;
-/// let _links = skel.attach()?;
+/// let mut skel = Hello::builder().keyring(Keyring::Session).load()?;
+/// skel.bss_mut().prog_A = 1; // globals change after load, through the mmapped .bss
+/// let links = skel.attach()?; // detached when `links` is dropped
+/// # drop(links);
+/// # Ok::<(), bpfsign_runtime::Error>(())
 /// ```
 ///
 /// The first argument is the object (`.bpf.o`, looked up in `$OUT_DIR`, then relative to

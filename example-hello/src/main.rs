@@ -38,7 +38,12 @@ const USAGE: &str = "usage: example-hello [--register-cert PATH] \
 [--keyring session|builtin|secondary|platform|ID] [--set-a] [--seconds N]";
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { register_cert: None, keyring: Keyring::Session, set_a: false, seconds: 5 };
+    let mut args = Args {
+        register_cert: None,
+        keyring: Keyring::Session,
+        set_a: false,
+        seconds: 5,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
@@ -48,7 +53,9 @@ fn parse_args() -> Result<Args, String> {
             "--set-a" => args.set_a = true,
             "--seconds" => {
                 let v = value("--seconds")?;
-                args.seconds = v.parse().map_err(|_| format!("--seconds: not a number: {v}"))?;
+                args.seconds = v
+                    .parse()
+                    .map_err(|_| format!("--seconds: not a number: {v}"))?;
             }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
@@ -59,7 +66,10 @@ fn parse_args() -> Result<Args, String> {
 
 /// Prints a runtime error; returns the exit status (3 for a signature rejection, else 1).
 fn report(what: &str, e: &bpfsign_runtime::Error) -> ExitCode {
-    let errno = e.errno().map(|n| format!("-{n}")).unwrap_or_else(|| "error".into());
+    let errno = e
+        .errno()
+        .map(|n| format!("-{n}"))
+        .unwrap_or_else(|| "error".into());
     let name = e.errno_name().unwrap_or("");
     println!("{what} = {errno} {name}");
     println!("error: {e}");
@@ -78,9 +88,12 @@ fn report(what: &str, e: &bpfsign_runtime::Error) -> ExitCode {
 
 /// The trace file, which is read without consuming it (unlike `trace_pipe`).
 fn trace_file() -> Option<&'static str> {
-    ["/sys/kernel/tracing/trace", "/sys/kernel/debug/tracing/trace"]
-        .into_iter()
-        .find(|p| fs::metadata(p).is_ok())
+    [
+        "/sys/kernel/tracing/trace",
+        "/sys/kernel/debug/tracing/trace",
+    ]
+    .into_iter()
+    .find(|p| fs::metadata(p).is_ok())
 }
 
 /// The first line from this process that holds "I loaded prog".
@@ -175,7 +188,10 @@ fn main() -> ExitCode {
             }
         }
         if Instant::now() >= deadline {
-            println!("trace: no \"I loaded prog\" line from pid {pid} within {} s", args.seconds);
+            println!(
+                "trace: no \"I loaded prog\" line from pid {pid} within {} s",
+                args.seconds
+            );
             return ExitCode::from(1);
         }
         std::thread::sleep(Duration::from_millis(50));

@@ -19,13 +19,18 @@ const CERT_B: &[u8] = include_bytes!("../../tests/fixtures/keys/TEST-ONLY-key-b.
 /// the one cargo built next to this test.
 fn example_hello() -> PathBuf {
     std::env::var_os("PATH")
-        .and_then(|p| std::env::split_paths(&p).map(|d| d.join("example-hello")).find(|c| c.is_file()))
+        .and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("example-hello"))
+                .find(|c| c.is_file())
+        })
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_example-hello")))
 }
 
 /// Writes a certificate to a temporary file for `--register-cert`.
 fn cert_file(name: &str, der: &[u8]) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("example-hello-{}-{name}.der", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("example-hello-{}-{name}.der", std::process::id()));
     std::fs::write(&path, der).expect("write the certificate to the temp dir");
     path
 }
@@ -52,7 +57,10 @@ fn run(args: &[&str], protocol: Option<&str>) -> Run {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    Run { code: out.status.code(), stdout }
+    Run {
+        code: out.status.code(),
+        stdout,
+    }
 }
 
 /// The protocol the runtime must pick on each signing kernel; `None` on the host, which cannot
@@ -70,10 +78,20 @@ fn expected_protocol() -> Option<&'static str> {
 /// On the host (no CONFIG_SYSTEM_DATA_VERIFICATION) a signed load fails with EOPNOTSUPP and
 /// says how to get going.
 fn assert_signing_unsupported(r: &Run) {
-    assert_eq!(r.code, Some(1), "a signed load must fail (not as a signature rejection)");
+    assert_eq!(
+        r.code,
+        Some(1),
+        "a signed load must fail (not as a signature rejection)"
+    );
     assert!(r.stdout.contains("EOPNOTSUPP"), "errno name missing");
-    assert!(r.stdout.contains("CONFIG_SYSTEM_DATA_VERIFICATION"), "guidance missing");
-    assert!(r.stdout.contains("BPFSIGN_PROTOCOL=unsigned"), "the unsigned hint is missing");
+    assert!(
+        r.stdout.contains("CONFIG_SYSTEM_DATA_VERIFICATION"),
+        "guidance missing"
+    );
+    assert!(
+        r.stdout.contains("BPFSIGN_PROTOCOL=unsigned"),
+        "the unsigned hint is missing"
+    );
     assert!(!r.stdout.contains("load = 0"));
 }
 
@@ -84,12 +102,21 @@ fn kernel_hello_cert_a_loads_attaches_and_prints_a() {
         return assert_signing_unsupported(&run(&["--seconds", "2"], None));
     };
     let cert = cert_file("a", CERT_A);
-    let r = run(&["--register-cert", cert.to_str().unwrap(), "--set-a"], None);
+    let r = run(
+        &["--register-cert", cert.to_str().unwrap(), "--set-a"],
+        None,
+    );
     assert_eq!(r.code, Some(0));
-    assert!(r.stdout.contains(&format!("protocol = {protocol}\n")), "wrong protocol picked");
+    assert!(
+        r.stdout.contains(&format!("protocol = {protocol}\n")),
+        "wrong protocol picked"
+    );
     assert!(r.stdout.contains("load = 0\n"));
     assert!(r.stdout.contains("attach = 0\n"));
-    assert!(r.stdout.contains("I loaded prog 'A'"), "the .bss write did not reach the program");
+    assert!(
+        r.stdout.contains("I loaded prog 'A'"),
+        "the .bss write did not reach the program"
+    );
 }
 
 #[test]
@@ -101,7 +128,10 @@ fn kernel_hello_without_set_a_prints_b() {
     let cert = cert_file("a", CERT_A);
     let r = run(&["--register-cert", cert.to_str().unwrap()], None);
     assert_eq!(r.code, Some(0));
-    assert!(r.stdout.contains("I loaded prog 'B'"), "prog_A must stay 0 (its signed initial value)");
+    assert!(
+        r.stdout.contains("I loaded prog 'B'"),
+        "prog_A must stay 0 (its signed initial value)"
+    );
 }
 
 #[test]
@@ -111,10 +141,18 @@ fn kernel_hello_only_cert_b_is_rejected_with_enokey() {
         return assert_signing_unsupported(&run(&["--seconds", "2"], None));
     };
     let cert = cert_file("b", CERT_B);
-    let r = run(&["--register-cert", cert.to_str().unwrap(), "--set-a"], None);
+    let r = run(
+        &["--register-cert", cert.to_str().unwrap(), "--set-a"],
+        None,
+    );
     assert_eq!(r.code, Some(3), "a signature rejection exits 3");
-    assert!(r.stdout.contains("load = -126 ENOKEY"), "ENOKEY expected on {protocol}");
-    assert!(r.stdout.contains("guidance: the kernel found no key for the signer"));
+    assert!(
+        r.stdout.contains("load = -126 ENOKEY"),
+        "ENOKEY expected on {protocol}"
+    );
+    assert!(r
+        .stdout
+        .contains("guidance: the kernel found no key for the signer"));
     assert!(!r.stdout.contains("I loaded prog"));
 }
 
@@ -125,16 +163,29 @@ fn kernel_hello_cert_a_in_session_but_builtin_keyring_is_enokey() {
         return assert_signing_unsupported(&run(&["--keyring", "builtin", "--seconds", "2"], None));
     };
     let cert = cert_file("a", CERT_A);
-    let r = run(&["--register-cert", cert.to_str().unwrap(), "--keyring", "builtin"], None);
+    let r = run(
+        &[
+            "--register-cert",
+            cert.to_str().unwrap(),
+            "--keyring",
+            "builtin",
+        ],
+        None,
+    );
     assert_eq!(r.code, Some(3));
     assert!(r.stdout.contains("ENOKEY"));
-    assert!(r.stdout.contains(".builtin_trusted_keys"), "the guidance names the keyring searched");
+    assert!(
+        r.stdout.contains(".builtin_trusted_keys"),
+        "the guidance names the keyring searched"
+    );
 }
 
 /// Finds the BTF id of the function `name` in the kernel's BTF (`/sys/kernel/btf/vmlinux`).
 fn vmlinux_func_id(name: &str) -> Option<u32> {
     let btf = std::fs::read("/sys/kernel/btf/vmlinux").ok()?;
-    let u32_at = |off: usize| -> Option<u32> { Some(u32::from_le_bytes(btf.get(off..off + 4)?.try_into().ok()?)) };
+    let u32_at = |off: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(btf.get(off..off + 4)?.try_into().ok()?))
+    };
     if btf.get(0..2)? != [0x9f, 0xeb] {
         return None;
     }
@@ -154,14 +205,15 @@ fn vmlinux_func_id(name: &str) -> Option<u32> {
                 return Some(id);
             }
         }
-        pos += 12 + match kind {
-            1 | 14 | 17 => 4,           // INT, VAR, DECL_TAG
-            3 => 12,                    // ARRAY
-            4 | 5 | 19 => 12 * vlen,    // STRUCT, UNION, ENUM64
-            6 | 13 => 8 * vlen,         // ENUM, FUNC_PROTO
-            15 => 12 * vlen,            // DATASEC
-            _ => 0,
-        };
+        pos += 12
+            + match kind {
+                1 | 14 | 17 => 4,        // INT, VAR, DECL_TAG
+                3 => 12,                 // ARRAY
+                4 | 5 | 19 => 12 * vlen, // STRUCT, UNION, ENUM64
+                6 | 13 => 8 * vlen,      // ENUM, FUNC_PROTO
+                15 => 12 * vlen,         // DATASEC
+                _ => 0,
+            };
         id += 1;
     }
     None
@@ -181,7 +233,7 @@ fn direct_fentry_load() -> Result<(), i32> {
     put(16, &(license.as_ptr() as u64).to_le_bytes());
     put(68, &24u32.to_le_bytes()); // BPF_TRACE_FENTRY
     put(108, &btf_id.to_le_bytes()); // attach_btf_id
-    // SAFETY: a valid bpf_attr buffer whose pointers outlive the call.
+                                     // SAFETY: a valid bpf_attr buffer whose pointers outlive the call.
     let fd = unsafe { libc::syscall(libc::SYS_bpf, 5, attr.as_ptr(), attr.len()) };
     if fd < 0 {
         return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0));
@@ -203,9 +255,15 @@ fn kernel_hello_unsigned_protocol_loads_and_attaches() {
             // same way, reported as a loader failure.
             eprintln!("this host refuses a plain fentry program: errno {errno}");
             assert_eq!(r.code, Some(1));
-            assert!(r.stdout.contains("protocol unsigned"), "the unsigned variant must be used");
+            assert!(
+                r.stdout.contains("protocol unsigned"),
+                "the unsigned variant must be used"
+            );
             let name = bpfsign_runtime::errno_name(errno);
-            assert!(r.stdout.contains(&format!("load = -{errno} {name}")), "expected the host's {name}");
+            assert!(
+                r.stdout.contains(&format!("load = -{errno} {name}")),
+                "expected the host's {name}"
+            );
             assert!(r.stdout.contains("run loader program failed"));
             return;
         }

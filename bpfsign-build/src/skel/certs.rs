@@ -43,7 +43,9 @@ impl Cert {
             X509::from_der(bytes)
         }
         .map_err(|e| format!("not an X.509 certificate (PEM or DER): {e}"))?;
-        let pk = cert.public_key().map_err(|e| format!("unreadable public key: {e}"))?;
+        let pk = cert
+            .public_key()
+            .map_err(|e| format!("unreadable public key: {e}"))?;
         let key_algorithm = match pk.id() {
             Id::RSA => KeyAlgorithm::Rsa { bits: pk.bits() },
             Id::EC => match pk.ec_key().ok().and_then(|k| k.group().curve_name()) {
@@ -54,18 +56,25 @@ impl Cert {
             _ => return Err("key type is neither RSA nor ECDSA".into()),
         };
         let id = match cert.subject_key_id() {
-            Some(skid) if !skid.as_slice().is_empty() => {
-                SignerId::SubjectKeyIdentifier { skid: hex(skid.as_slice()) }
-            }
+            Some(skid) if !skid.as_slice().is_empty() => SignerId::SubjectKeyIdentifier {
+                skid: hex(skid.as_slice()),
+            },
             _ => {
                 let serial = cert
                     .serial_number()
                     .to_bn()
                     .map_err(|e| format!("unreadable serial number: {e}"))?;
-                SignerId::IssuerAndSerial { issuer: name_text(cert.issuer_name()), serial: hex(&serial.to_vec()) }
+                SignerId::IssuerAndSerial {
+                    issuer: name_text(cert.issuer_name()),
+                    serial: hex(&serial.to_vec()),
+                }
             }
         };
-        let info = SignerInfo { id, key_algorithm, subject: name_text(cert.subject_name()) };
+        let info = SignerInfo {
+            id,
+            key_algorithm,
+            subject: name_text(cert.subject_name()),
+        };
         Ok(Cert { cert, info })
     }
 
@@ -76,7 +85,8 @@ impl Cert {
 
     /// Checks that `sig` is a detached CMS signature of `payload` by this certificate's key.
     pub fn verify_detached(&self, payload: &[u8], sig: &[u8]) -> Result<(), String> {
-        let mut cms = CmsContentInfo::from_der(sig).map_err(|e| format!("not a DER CMS signature: {e}"))?;
+        let mut cms =
+            CmsContentInfo::from_der(sig).map_err(|e| format!("not a DER CMS signature: {e}"))?;
         let mut certs = Stack::new().map_err(|e| e.to_string())?;
         certs.push(self.cert.clone()).map_err(|e| e.to_string())?;
         let store = X509StoreBuilder::new().map_err(|e| e.to_string())?.build();

@@ -104,10 +104,16 @@ pub fn generate_skeleton(code: &SkelCode<'_>) -> Result<TokenStream, String> {
     let obj_name = &meta.name;
 
     // ---- rebuild tracking -------------------------------------------------------------
-    let tracked_env = code.tracked_env.iter().map(|v| quote!(const _: &str = env!(#v);));
+    let tracked_env = code.tracked_env.iter().map(|v| {
+        quote!(
+            const _: &str = env!(#v);
+        )
+    });
     let tracked_files = code.tracked_files.iter().map(|p| {
         let p = p.to_string_lossy().into_owned();
-        quote!(const _: &[u8] = include_bytes!(#p);)
+        quote!(
+            const _: &[u8] = include_bytes!(#p);
+        )
     });
 
     // ---- embedded bytes -----------------------------------------------------------------
@@ -126,8 +132,14 @@ pub fn generate_skeleton(code: &SkelCode<'_>) -> Result<TokenStream, String> {
         let n = v.insns.len();
         let insns_lit = bytes_lit(&v.insns);
         let hash_lit = bytes_lit(&v.excl_prog_hash);
-        let insns_doc = format!("Loader instructions for protocol `{pname}` ({} insns).", n / 8);
-        let hash_doc = format!("SHA-256 of the `{pname}` loader instructions: {}.", hex(&v.excl_prog_hash));
+        let insns_doc = format!(
+            "Loader instructions for protocol `{pname}` ({} insns).",
+            n / 8
+        );
+        let hash_doc = format!(
+            "SHA-256 of the `{pname}` loader instructions: {}.",
+            hex(&v.excl_prog_hash)
+        );
         statics.push(quote! {
             #[doc = #insns_doc]
             pub static #insns_id: Aligned<#n> = Aligned(*#insns_lit);
@@ -139,7 +151,8 @@ pub fn generate_skeleton(code: &SkelCode<'_>) -> Result<TokenStream, String> {
                 let sig_id = format_ident!("SIG_{}", upper);
                 let sig_lit = bytes_lit(sig);
                 let sl = sig.len();
-                let sig_doc = format!("Detached PKCS#7 signature of the `{pname}` payload ({sl} bytes).");
+                let sig_doc =
+                    format!("Detached PKCS#7 signature of the `{pname}` payload ({sl} bytes).");
                 statics.push(quote! {
                     #[doc = #sig_doc]
                     pub static #sig_id: [u8; #sl] = *#sig_lit;
@@ -159,8 +172,15 @@ pub fn generate_skeleton(code: &SkelCode<'_>) -> Result<TokenStream, String> {
         });
     }
     let map_exprs = meta.maps.iter().map(|m| {
-        let (name, map_type, key_size, value_size, max_entries, map_flags, mmapable) =
-            (&m.ident, m.map_type, m.key_size, m.value_size, m.max_entries, m.map_flags, m.mmapable);
+        let (name, map_type, key_size, value_size, max_entries, map_flags, mmapable) = (
+            &m.ident,
+            m.map_type,
+            m.key_size,
+            m.value_size,
+            m.max_entries,
+            m.map_flags,
+            m.mmapable,
+        );
         quote! {
             ::bpfsign_runtime::MapSpec {
                 name: #name, map_type: #map_type, key_size: #key_size, value_size: #value_size,
@@ -176,7 +196,9 @@ pub fn generate_skeleton(code: &SkelCode<'_>) -> Result<TokenStream, String> {
                 quote!(::bpfsign_runtime::Attach::RawTracepoint(::core::option::Option::Some(#tp)))
             }
             AttachKind::RawTracepoint { tp_name: None } => {
-                quote!(::bpfsign_runtime::Attach::RawTracepoint(::core::option::Option::None))
+                quote!(::bpfsign_runtime::Attach::RawTracepoint(
+                    ::core::option::Option::None
+                ))
             }
             AttachKind::Iter => quote!(::bpfsign_runtime::Attach::Iter),
             AttachKind::Manual => quote!(::bpfsign_runtime::Attach::Manual),
@@ -210,7 +232,9 @@ pub fn generate_skeleton(code: &SkelCode<'_>) -> Result<TokenStream, String> {
                 None => "its BTF target".to_string(),
             },
             AttachKind::Iter => "a BPF iterator link".to_string(),
-            AttachKind::Manual => "nothing automatically (attach it yourself through its fd)".to_string(),
+            AttachKind::Manual => {
+                "nothing automatically (attach it yourself through its fd)".to_string()
+            }
         };
         if !p.autoload {
             prog_list_doc.push_str(&format!(
@@ -219,7 +243,10 @@ pub fn generate_skeleton(code: &SkelCode<'_>) -> Result<TokenStream, String> {
             ));
             continue;
         }
-        prog_list_doc.push_str(&format!("- `{}` (`SEC(\"{}\")`), attaches to {attach_desc}.\n", p.name, p.section));
+        prog_list_doc.push_str(&format!(
+            "- `{}` (`SEC(\"{}\")`), attaches to {attach_desc}.\n",
+            p.name, p.section
+        ));
         let doc = format!("Program `{}` (`SEC(\"{}\")`).", p.name, p.section);
         prog_fields.push(quote!(#[doc = #doc] pub #f: ::std::os::fd::BorrowedFd<'a>));
         prog_inits.push(quote!(#f: loaded_fd(self.skel.prog_fd(#i), "program", #i)));
@@ -331,7 +358,11 @@ pub fn generate_skeleton(code: &SkelCode<'_>) -> Result<TokenStream, String> {
             format!(
                 "`{}`{}",
                 protocol_name(v.protocol),
-                if v.signature.is_some() { " (signed)" } else { " (unsigned)" }
+                if v.signature.is_some() {
+                    " (signed)"
+                } else {
+                    " (unsigned)"
+                }
             )
         })
         .collect::<Vec<_>>()
@@ -339,7 +370,10 @@ pub fn generate_skeleton(code: &SkelCode<'_>) -> Result<TokenStream, String> {
     let signer_doc = match &art.signer {
         Some(s) => match &s.id {
             SignerId::SubjectKeyIdentifier { skid } => {
-                format!("Signed by `{}` ({}, SKID `{skid}`).", s.subject, s.key_algorithm)
+                format!(
+                    "Signed by `{}` ({}, SKID `{skid}`).",
+                    s.subject, s.key_algorithm
+                )
             }
             SignerId::IssuerAndSerial { issuer, serial } => format!(
                 "Signed by `{}` ({}, issuer `{issuer}`, serial `{serial}`).",

@@ -26,9 +26,18 @@ impl StrArg {
             tokens.extend(std::iter::once(input.parse::<proc_macro2::TokenTree>()?));
         }
         if tokens.is_empty() {
-            return Err(input.error("bpfsign: expected a string: \"path\", env!(\"VAR\") or concat!(…)"));
+            return Err(
+                input.error("bpfsign: expected a string: \"path\", env!(\"VAR\") or concat!(…)")
+            );
         }
-        let expr = syn::parse2::<StrExpr>(tokens.clone())?;
+        let parser = |input: ParseStream<'_>| {
+            let expr: StrExpr = input.parse()?;
+            if !input.is_empty() {
+                return Err(input.error("bpfsign: expected `,` between arguments"));
+            }
+            Ok(expr)
+        };
+        let expr = syn::parse::Parser::parse2(parser, tokens.clone())?;
         Ok(StrArg { expr, tokens })
     }
 
@@ -154,7 +163,13 @@ impl Parse for MacroInput {
             ));
         }
         let path = StrArg::parse_value(input)?;
-        let mut out = MacroInput { path, key: None, cert: None, signature: None, name: None };
+        let mut out = MacroInput {
+            path,
+            key: None,
+            cert: None,
+            signature: None,
+            name: None,
+        };
         while !input.is_empty() {
             input.parse::<Token![,]>()?;
             if input.is_empty() {
@@ -177,7 +192,10 @@ impl Parse for MacroInput {
             let dup = || syn::Error::new(ident.span(), format!("bpfsign: `{arg}` is given twice"));
             if arg == "name" {
                 let lit: LitStr = input.parse().map_err(|e| {
-                    syn::Error::new(e.span(), "bpfsign: `name` takes a string literal, e.g. name = \"Hello\"")
+                    syn::Error::new(
+                        e.span(),
+                        "bpfsign: `name` takes a string literal, e.g. name = \"Hello\"",
+                    )
                 })?;
                 if out.name.is_some() {
                     return Err(dup());
@@ -254,7 +272,12 @@ mod tests {
     fn unset_env_var_is_reported_by_name() {
         let m = parse(quote!("x.o", key = env!("NOPE_UNSET"))).unwrap();
         let mut used = Vec::new();
-        let err = m.key.unwrap().expr.eval(&MapEnv(HashMap::new()), &mut used).unwrap_err();
+        let err = m
+            .key
+            .unwrap()
+            .expr
+            .eval(&MapEnv(HashMap::new()), &mut used)
+            .unwrap_err();
         assert_eq!(err, "NOPE_UNSET");
         assert_eq!(used, ["NOPE_UNSET"]);
     }
@@ -267,14 +290,26 @@ mod tests {
             (quote!("x.o", key = "a", key = "b"), "`key` is given twice"),
             (quote!("x.o", key "a"), "expected `=` after `key`"),
             (quote!("x.o", key = 5), "expected a string"),
-            (quote!("x.o", key = format!("a")), "`format!` is not supported"),
-            (quote!("x.o", name = "not a type"), "not a valid Rust type name"),
-            (quote!("x.o", name = env!("X")), "`name` takes a string literal"),
-            (quote!("x.o" key = "a"), "expected `,`"),
+            (
+                quote!("x.o", key = format!("a")),
+                "`format!` is not supported",
+            ),
+            (
+                quote!("x.o", name = "not a type"),
+                "not a valid Rust type name",
+            ),
+            (
+                quote!("x.o", name = env!("X")),
+                "`name` takes a string literal",
+            ),
+            (quote!("x.o" key = "a"), "expected `,` between arguments"),
         ];
         for (tokens, want) in cases {
             let err = parse(tokens.clone()).map(|_| ()).unwrap_err().to_string();
-            assert!(err.contains(want), "input `{tokens}`: got `{err}`, want `{want}`");
+            assert!(
+                err.contains(want),
+                "input `{tokens}`: got `{err}`, want `{want}`"
+            );
         }
     }
 }

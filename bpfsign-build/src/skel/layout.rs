@@ -52,7 +52,13 @@ pub struct DatasecType {
 pub fn rust_ident(name: &str, fallback: &str) -> Ident {
     let mut s: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if s.is_empty() {
         s = fallback.to_string();
@@ -77,9 +83,7 @@ pub fn camel_case(snake: &str) -> String {
     let mut upper = true;
     for c in snake.chars() {
         if c == '_' || c == '.' {
-            if out.chars().last().is_some_and(|l| l.is_ascii_digit())
-                && !upper
-            {
+            if out.chars().last().is_some_and(|l| l.is_ascii_digit()) && !upper {
                 out.push('_');
             }
             upper = true;
@@ -107,7 +111,13 @@ fn int_type(size: u32, signed: bool) -> Option<(TokenStream, Layout)> {
         (16, false) => quote!(u128),
         _ => return None,
     };
-    Some((t, Layout { size: size as u64, align: size as u64 }))
+    Some((
+        t,
+        Layout {
+            size: size as u64,
+            align: size as u64,
+        },
+    ))
 }
 
 fn bytes(size: u64) -> (TokenStream, Layout) {
@@ -141,7 +151,10 @@ impl TypeGen {
 
     fn fresh_name(&mut self, wanted: Option<&str>) -> Ident {
         let base = match wanted {
-            Some(n) if !n.is_empty() => rust_ident(n, "__anon").to_string().trim_start_matches("r#").to_string(),
+            Some(n) if !n.is_empty() => rust_ident(n, "__anon")
+                .to_string()
+                .trim_start_matches("r#")
+                .to_string(),
             _ => {
                 self.anon_count += 1;
                 format!("__anon_{}", self.anon_count)
@@ -174,14 +187,24 @@ impl TypeGen {
             TypeMeta::Array { elem, len } => {
                 let (t, l) = self.type_of(elem);
                 let n = *len as usize;
-                (quote!([#t; #n]), Layout { size: l.size * *len as u64, align: l.align })
+                (
+                    quote!([#t; #n]),
+                    Layout {
+                        size: l.size * *len as u64,
+                        align: l.align,
+                    },
+                )
             }
-            TypeMeta::Struct { name, size, members } => {
-                self.aggregate(ty, name.as_deref(), *size as u64, members, false)
-            }
-            TypeMeta::Union { name, size, members } => {
-                self.aggregate(ty, name.as_deref(), *size as u64, members, true)
-            }
+            TypeMeta::Struct {
+                name,
+                size,
+                members,
+            } => self.aggregate(ty, name.as_deref(), *size as u64, members, false),
+            TypeMeta::Union {
+                name,
+                size,
+                members,
+            } => self.aggregate(ty, name.as_deref(), *size as u64, members, true),
         }
     }
 
@@ -199,6 +222,10 @@ impl TypeGen {
         let ident = self.fresh_name(name);
         let mut fields = Vec::new();
         for (i, m) in members.iter().enumerate() {
+            if is_union && m.offset != 0 {
+                // A union member not at offset 0 (a bitfield): covered by `__bytes`.
+                continue;
+            }
             let (t, l) = self.type_of(&m.ty);
             let fallback = format!("__anon_{i}");
             fields.push(Field {
@@ -219,7 +246,7 @@ impl TypeGen {
             _ => format!("Anonymous C {c_kind} ({size} bytes)."),
         };
         let (tokens, layout) = if is_union {
-            emit_union(&ident, &doc, size, fields)
+            emit_union(&ident, &doc, size, fields, members.len())
         } else {
             emit_struct(&ident, &doc, size, fields, true, false)
         };
@@ -250,18 +277,27 @@ impl TypeGen {
                 ty: t,
                 offset: off,
                 layout: l,
-                doc: format!("Global `{}` at byte {} of `{}`.", v.name, v.offset, sec.section),
+                doc: format!(
+                    "Global `{}` at byte {} of `{}`.",
+                    v.name, v.offset, sec.section
+                ),
             });
         }
         if end > sec.size as u64 {
-            return Err(format!("variables of {} end at byte {end}, past its size {}", sec.section, sec.size));
+            return Err(format!(
+                "variables of {} end at byte {end}, past its size {}",
+                sec.section, sec.size
+            ));
         }
         let doc = format!(
             "Layout of `{}` ({} bytes), generated from BTF.",
             sec.section, sec.size
         );
         let (tokens, layout) = emit_struct(&name, &doc, sec.size as u64, fields, false, true);
-        Ok(DatasecType { tokens, rust_size: layout.size })
+        Ok(DatasecType {
+            tokens,
+            rust_size: layout.size,
+        })
     }
 }
 
@@ -291,12 +327,23 @@ fn emit_struct(
     let mut asserts = Vec::new();
     let mut pos = 0u64;
     for f in &fields {
+        if f.offset < pos {
+            // Overlaps the previous member (odd bitfield layouts): its bytes stay reachable
+            // through that member.
+            continue;
+        }
         if f.offset > pos {
             let pad = format_ident!("__pad_{}", pos);
             let n = (f.offset - pos) as usize;
             defs.push(quote!(#[doc(hidden)] pub #pad: [u8; #n]));
         }
-        let Field { ident: fi, ty, offset, doc, .. } = f;
+        let Field {
+            ident: fi,
+            ty,
+            offset,
+            doc,
+            ..
+        } = f;
         let off = *offset as usize;
         defs.push(quote!(#[doc = #doc] pub #fi: #ty));
         asserts.push(quote!(assert!(::core::mem::offset_of!(#ident, #fi) == #off);));
@@ -307,8 +354,16 @@ fn emit_struct(
         let n = (size - pos) as usize;
         defs.push(quote!(#[doc(hidden)] pub #pad: [u8; #n]));
     }
-    let repr = if natural { quote!(#[repr(C)]) } else { quote!(#[repr(C, packed)]) };
-    let derive = if derive_copy { quote!(#[derive(Clone, Copy)]) } else { quote!() };
+    let repr = if natural {
+        quote!(#[repr(C)])
+    } else {
+        quote!(#[repr(C, packed)])
+    };
+    let derive = if derive_copy {
+        quote!(#[derive(Clone, Copy)])
+    } else {
+        quote!()
+    };
     let sz = size as usize;
     let tokens = quote! {
         #[doc = #doc]
@@ -333,7 +388,13 @@ fn emit_struct(
 
 /// Emits a `#[repr(C)]` union; a byte-array member keeps the BTF size when the members are
 /// smaller, and `packed` is used when the size is not a multiple of the alignment.
-fn emit_union(ident: &Ident, doc: &str, size: u64, fields: Vec<Field>) -> (TokenStream, Layout) {
+fn emit_union(
+    ident: &Ident,
+    doc: &str,
+    size: u64,
+    fields: Vec<Field>,
+    members_total: usize,
+) -> (TokenStream, Layout) {
     let mut align = fields.iter().map(|f| f.layout.align).max().unwrap_or(1);
     let largest = fields.iter().map(|f| f.layout.size).max().unwrap_or(0);
     let natural = size % align == 0;
@@ -342,13 +403,21 @@ fn emit_union(ident: &Ident, doc: &str, size: u64, fields: Vec<Field>) -> (Token
     }
     let mut defs: Vec<TokenStream> = fields
         .iter()
-        .map(|Field { ident: fi, ty, doc, .. }| quote!(#[doc = #doc] pub #fi: #ty))
+        .map(
+            |Field {
+                 ident: fi, ty, doc, ..
+             }| quote!(#[doc = #doc] pub #fi: #ty),
+        )
         .collect();
-    if largest < size || fields.is_empty() {
+    if largest < size || fields.is_empty() || fields.len() < members_total {
         let n = size as usize;
         defs.push(quote!(#[doc = "The union's bytes."] pub __bytes: [u8; #n]));
     }
-    let repr = if natural { quote!(#[repr(C)]) } else { quote!(#[repr(C, packed)]) };
+    let repr = if natural {
+        quote!(#[repr(C)])
+    } else {
+        quote!(#[repr(C, packed)])
+    };
     let sz = size as usize;
     let tokens = quote! {
         #[doc = #doc]

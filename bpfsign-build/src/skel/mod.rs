@@ -85,6 +85,8 @@ pub fn expand_with(input: TokenStream, env: &dyn EnvLookup) -> syn::Result<Token
         tracked_env: resolved.tracked_env.clone(),
     };
     generate_skeleton(&code).map_err(|msg| {
-        syn::Error::new(parsed.path.span, format!("bpfsign: cannot generate the skeleton: {msg}"))
+        parsed
+            .path
+            .error(format!("bpfsign: cannot generate the skeleton: {msg}"))
     })
 }

@@ -4,7 +4,6 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-
 use crate::artifact::Artifact;
 use crate::meta::Protocol;
 use crate::sign::Signer;
@@ -58,13 +57,29 @@ impl Ctx<'_> {
     }
 
     /// Finds an input file: absolute as is; relative in each base directory in turn.
-    fn find(&self, arg: &StrArg, rel: &str, what: &str, bases: &[(&str, Option<&PathBuf>)]) -> syn::Result<PathBuf> {
+    fn find(
+        &self,
+        arg: &StrArg,
+        rel: &str,
+        what: &str,
+        bases: &[(&str, Option<&PathBuf>)],
+    ) -> syn::Result<PathBuf> {
         let p = Path::new(rel);
+        let hint = if what == "object" {
+            "; if build.rs compiles it, check that build.rs calls \
+             `bpfsign_build::compile::Skeleton::new(\"src/bpf/<name>.bpf.c\").compile()` and that \
+             the file name matches (`<name>.bpf.o`)"
+        } else {
+            ""
+        };
         if p.is_absolute() {
             if p.is_file() {
                 return Ok(p.to_path_buf());
             }
-            return Err(err(arg, format!("{what} file `{rel}` does not exist")));
+            return Err(err(
+                arg,
+                format!("{what} file `{rel}` does not exist{hint}"),
+            ));
         }
         let mut tried = Vec::new();
         for (label, base) in bases {
@@ -79,16 +94,12 @@ impl Ctx<'_> {
                 None => tried.push(format!("{label} (not set)")),
             }
         }
-        let hint = if what == "object" {
-            "; if build.rs compiles it, check that build.rs calls \
-             `bpfsign_build::compile::Skeleton::new(\"src/bpf/<name>.bpf.c\").compile()` and that \
-             the file name matches (`<name>.bpf.o`)"
-        } else {
-            ""
-        };
         Err(err(
-            arg.span,
-            format!("{what} file `{rel}` not found; looked in {}{hint}", tried.join(", then ")),
+            arg,
+            format!(
+                "{what} file `{rel}` not found; looked in {}{hint}",
+                tried.join(", then ")
+            ),
         ))
     }
 }
@@ -98,7 +109,12 @@ fn absolute(p: PathBuf) -> PathBuf {
 }
 
 fn read(at: &StrArg, path: &Path, what: &str) -> syn::Result<Vec<u8>> {
-    fs::read(path).map_err(|e| err(at, format!("cannot read {what} file {}: {e}", path.display())))
+    fs::read(path).map_err(|e| {
+        err(
+            at,
+            format!("cannot read {what} file {}: {e}", path.display()),
+        )
+    })
 }
 
 /// Resolves the macro input into an artifact plus the facts the code generator needs.
@@ -115,7 +131,10 @@ pub fn resolve(input: &MacroInput, env: &dyn EnvLookup) -> syn::Result<Resolved>
         &input.path,
         &rel,
         "object",
-        &[("OUT_DIR", ctx.out_dir.as_ref()), ("CARGO_MANIFEST_DIR", ctx.manifest_dir.as_ref())],
+        &[
+            ("OUT_DIR", ctx.out_dir.as_ref()),
+            ("CARGO_MANIFEST_DIR", ctx.manifest_dir.as_ref()),
+        ],
     )?;
     let obj_path = absolute(obj_path);
     let bytes = read(&input.path, &obj_path, "object")?;
@@ -125,8 +144,12 @@ pub fn resolve(input: &MacroInput, env: &dyn EnvLookup) -> syn::Result<Resolved>
         .unwrap_or_else(|| rel.clone());
     let mut tracked_files = vec![obj_path.clone()];
 
-    let key_bases = [("CARGO_MANIFEST_DIR", ctx.manifest_dir.clone()), ("the current directory", cwd)];
-    let key_bases: Vec<(&str, Option<&PathBuf>)> = key_bases.iter().map(|(l, b)| (*l, b.as_ref())).collect();
+    let key_bases = [
+        ("CARGO_MANIFEST_DIR", ctx.manifest_dir.clone()),
+        ("the current directory", cwd),
+    ];
+    let key_bases: Vec<(&str, Option<&PathBuf>)> =
+        key_bases.iter().map(|(l, b)| (*l, b.as_ref())).collect();
 
     let (artifact, origin) = if bytes.starts_with(b"\x7fELF") {
         let signed = match (&input.key, &input.cert, &input.signature) {
@@ -147,24 +170,31 @@ pub fn resolve(input: &MacroInput, env: &dyn EnvLookup) -> syn::Result<Resolved>
                             )));
                         }
                         Signer::from_pem(&pem, &key_path.display().to_string()).map_err(|e| {
-                        err(key, format!(
+                            err(
+                                key,
+                                format!(
                             "cannot use {} as signing key: {e}. It must be a PEM file holding the \
                              private key and the X.509 certificate (with a subjectKeyIdentifier); \
                              pass `cert = \"…\"` if the certificate is in another file",
                             key_path.display()
-                        ))
-                    })?
+                        ),
+                            )
+                        })?
                     }
                     Some(cert) => {
                         let cert_rel = ctx.eval(cert, "cert")?;
-                        let cert_path = absolute(ctx.find(cert, &cert_rel, "certificate", &key_bases)?);
+                        let cert_path =
+                            absolute(ctx.find(cert, &cert_rel, "certificate", &key_bases)?);
                         tracked_files.push(cert_path.clone());
                         Signer::from_key_and_cert(&key_path, &cert_path).map_err(|e| {
-                            err(key, format!(
-                                "cannot sign with key {} and certificate {}: {e}",
-                                key_path.display(),
-                                cert_path.display()
-                            ))
+                            err(
+                                key,
+                                format!(
+                                    "cannot sign with key {} and certificate {}: {e}",
+                                    key_path.display(),
+                                    cert_path.display()
+                                ),
+                            )
                         })?
                     }
                 };
@@ -179,8 +209,9 @@ pub fn resolve(input: &MacroInput, env: &dyn EnvLookup) -> syn::Result<Resolved>
                 tracked_files.push(cert_path.clone());
                 let prefix = ctx.eval(sig, "signature")?;
                 let generated = generate(&file_name, &bytes, &input.path)?;
-                let (art, sig_files) =
-                    offline::attach_signatures(generated, &cert_path, &prefix, &key_bases, sig, cert)?;
+                let (art, sig_files) = offline::attach_signatures(
+                    generated, &cert_path, &prefix, &key_bases, sig, cert,
+                )?;
                 tracked_files.extend(sig_files);
                 (art, format!("`{file_name}`, signed offline"))
             }
@@ -216,9 +247,14 @@ pub fn resolve(input: &MacroInput, env: &dyn EnvLookup) -> syn::Result<Resolved>
                 ),
             )
         })?;
-        if let Some(a) = input.key.as_ref().or(input.cert.as_ref()).or(input.signature.as_ref()) {
+        if let Some(a) = input
+            .key
+            .as_ref()
+            .or(input.cert.as_ref())
+            .or(input.signature.as_ref())
+        {
             return Err(err(
-                a.span,
+                a,
                 format!("{file_name} is an already signed artifact: remove `key`, `cert` and `signature`"),
             ));
         }
@@ -232,17 +268,27 @@ pub fn resolve(input: &MacroInput, env: &dyn EnvLookup) -> syn::Result<Resolved>
             if syn::parse_str::<syn::Ident>(&camel).is_err() {
                 return Err(err(
                     &input.path,
-                    format!("the object name `{}` gives no valid type name; pass `name = \"…\"`", artifact.meta.name),
+                    format!(
+                        "the object name `{}` gives no valid type name; pass `name = \"…\"`",
+                        artifact.meta.name
+                    ),
                 ));
             }
             camel
         }
     };
-    Ok(Resolved { artifact, type_name, origin, tracked_files, tracked_env: ctx.used_env })
+    Ok(Resolved {
+        artifact,
+        type_name,
+        origin,
+        tracked_files,
+        tracked_env: ctx.used_env,
+    })
 }
 
 fn generate(file_name: &str, bytes: &[u8], at: &StrArg) -> syn::Result<crate::Generated> {
-    let obj = crate::parse_object(file_name, bytes).map_err(|e| err(at, format!("cannot parse BPF object: {e}")))?;
+    let obj = crate::parse_object(file_name, bytes)
+        .map_err(|e| err(at, format!("cannot parse BPF object: {e}")))?;
     crate::generate(&obj, &crate::GenOptions::default())
         .map_err(|e| err(at, format!("cannot generate the light skeleton: {e}")))
 }
@@ -273,20 +319,28 @@ mod offline {
         cert_arg: &StrArg,
     ) -> syn::Result<(Artifact, Vec<PathBuf>)> {
         let cert_bytes = read(cert_arg, cert_path, "certificate")?;
-        let cert = super::super::certs::Cert::parse(&cert_bytes)
-            .map_err(|e| err(cert_arg, format!("bad certificate {}: {e}", cert_path.display())))?;
+        let cert = super::super::certs::Cert::parse(&cert_bytes).map_err(|e| {
+            err(
+                cert_arg,
+                format!("bad certificate {}: {e}", cert_path.display()),
+            )
+        })?;
         let mut art = Artifact::from_generated(generated, None)
             .map_err(|e| err(sig_arg, format!("cannot build the artifact: {e}")))?;
         let mut files = Vec::new();
         let data = art.data.clone();
         for v in art.variants.iter_mut() {
-            let Some(payload) = signed_payload(v.protocol, &v.insns, &data) else { continue };
+            let Some(payload) = signed_payload(v.protocol, &v.insns, &data) else {
+                continue;
+            };
             if !SIGNED.contains(&v.protocol) {
                 continue;
             }
             let name = format!("{prefix}.{}.sig", proto_name(v.protocol));
             let path = find_in(&name, bases).ok_or_else(|| {
-                err(sig_arg, format!(
+                err(
+                    sig_arg,
+                    format!(
                     "offline signature `{name}` not found (relative to CARGO_MANIFEST_DIR or the \
                      current directory). Make it with `bpfsign gen OBJ --unsigned -o u.skel`, \
                      `bpfsign dump u.skel --protocol {p} --what insns -o payload`{p2}, then \
@@ -298,7 +352,8 @@ mod offline {
                     } else {
                         ""
                     },
-                ))
+                ),
+                )
             })?;
             let path = absolute(path);
             let sig = read(sig_arg, &path, "signature")?;
@@ -323,6 +378,9 @@ mod offline {
         if p.is_absolute() {
             return p.is_file().then(|| p.to_path_buf());
         }
-        bases.iter().filter_map(|(_, b)| b.map(|b| b.join(p))).find(|c| c.is_file())
+        bases
+            .iter()
+            .filter_map(|(_, b)| b.map(|b| b.join(p)))
+            .find(|c| c.is_file())
     }
 }

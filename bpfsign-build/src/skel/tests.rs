@@ -13,7 +13,10 @@ use quote::quote;
 use super::*;
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn fixtures() -> PathBuf {
@@ -26,7 +29,10 @@ struct TestEnv(HashMap<String, String>);
 impl TestEnv {
     fn new() -> Self {
         let mut m = HashMap::new();
-        m.insert("CARGO_MANIFEST_DIR".to_string(), fixtures().display().to_string());
+        m.insert(
+            "CARGO_MANIFEST_DIR".to_string(),
+            fixtures().display().to_string(),
+        );
         TestEnv(m)
     }
     fn with(mut self, k: &str, v: impl Into<String>) -> Self {
@@ -84,7 +90,9 @@ fn summarise(code: &str) -> String {
 }
 
 fn check_snapshot(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/skel/snapshots").join(format!("{name}.rs"));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/skel/snapshots")
+        .join(format!("{name}.rs"));
     let expected = std::fs::read_to_string(&path).unwrap_or_default();
     if expected != actual {
         if std::env::var_os("BPFSIGN_BLESS").is_some() {
@@ -105,11 +113,18 @@ fn first_difference(a: &str, b: &str) -> String {
             return format!("line {}:\n- {x}\n+ {y}", i + 1);
         }
     }
-    format!("lengths differ: {} vs {} lines", a.lines().count(), b.lines().count())
+    format!(
+        "lengths differ: {} vs {} lines",
+        a.lines().count(),
+        b.lines().count()
+    )
 }
 
 fn key_a() -> String {
-    fixtures().join("keys/TEST-ONLY-key-a.pem").display().to_string()
+    fixtures()
+        .join("keys/TEST-ONLY-key-a.pem")
+        .display()
+        .to_string()
 }
 
 #[test]
@@ -122,7 +137,10 @@ fn hello_snapshot() {
 #[test]
 fn globals_snapshot() {
     let env = TestEnv::new();
-    let code = expand_ok(quote!("obj/globals.bpf.o", key = "keys/TEST-ONLY-key-a.pem"), &env);
+    let code = expand_ok(
+        quote!("obj/globals.bpf.o", key = "keys/TEST-ONLY-key-a.pem"),
+        &env,
+    );
     check_snapshot("globals", &summarise(&code));
 }
 
@@ -131,10 +149,16 @@ fn expansion_tracks_files_and_env_and_never_embeds_the_key() {
     let env = TestEnv::new().with("BPF_KEY", key_a());
     let tokens = expand_with(quote!("obj/hello.bpf.o", key = env!("BPF_KEY")), &env).unwrap();
     let text = tokens.to_string();
-    assert!(text.contains("const _ : & str = env ! (\"BPF_KEY\")"), "env var not tracked");
+    assert!(
+        text.contains("const _ : & str = env ! (\"BPF_KEY\")"),
+        "env var not tracked"
+    );
     let obj = fixtures().join("obj/hello.bpf.o").canonicalize().unwrap();
     for tracked in [obj.display().to_string(), key_a()] {
-        assert!(text.contains(&format!("include_bytes ! (\"{tracked}\")")), "{tracked} not tracked");
+        assert!(
+            text.contains(&format!("include_bytes ! (\"{tracked}\")")),
+            "{tracked} not tracked"
+        );
     }
     // No line of the PEM body may appear in any form (text or bytes).
     let pem = std::fs::read_to_string(key_a()).unwrap();
@@ -150,15 +174,22 @@ fn expansion_tracks_files_and_env_and_never_embeds_the_key() {
         .collect();
     assert!(!key_body.is_empty());
     for line in key_body {
-        assert!(!text.contains(line), "private key material in the expansion");
+        assert!(
+            !text.contains(line),
+            "private key material in the expansion"
+        );
     }
 }
 
 #[test]
 fn expansion_is_deterministic() {
     let env = TestEnv::new().with("BPF_KEY", key_a());
-    let a = expand_with(quote!("obj/hello.bpf.o", key = env!("BPF_KEY")), &env).unwrap().to_string();
-    let b = expand_with(quote!("obj/hello.bpf.o", key = env!("BPF_KEY")), &env).unwrap().to_string();
+    let a = expand_with(quote!("obj/hello.bpf.o", key = env!("BPF_KEY")), &env)
+        .unwrap()
+        .to_string();
+    let b = expand_with(quote!("obj/hello.bpf.o", key = env!("BPF_KEY")), &env)
+        .unwrap()
+        .to_string();
     assert_eq!(a, b);
 }
 
@@ -167,20 +198,47 @@ fn object_is_looked_up_in_out_dir_first() {
     let dir = std::env::temp_dir().join(format!("bpfsign-skel-outdir-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("obj")).unwrap();
     // A different object under the same relative name in OUT_DIR wins.
-    std::fs::copy(fixtures().join("obj/globals.bpf.o"), dir.join("obj/hello.bpf.o")).unwrap();
+    std::fs::copy(
+        fixtures().join("obj/globals.bpf.o"),
+        dir.join("obj/hello.bpf.o"),
+    )
+    .unwrap();
     let env = TestEnv::new().with("OUT_DIR", dir.display().to_string());
-    let text = expand_with(quote!("obj/hello.bpf.o", key = "keys/TEST-ONLY-key-a.pem", name = "Picked"), &env)
-        .unwrap()
-        .to_string();
-    assert!(text.contains("bss_counter"), "OUT_DIR's object was not used");
-    assert!(text.contains(&dir.join("obj/hello.bpf.o").canonicalize().unwrap().display().to_string()));
+    let text = expand_with(
+        quote!(
+            "obj/hello.bpf.o",
+            key = "keys/TEST-ONLY-key-a.pem",
+            name = "Picked"
+        ),
+        &env,
+    )
+    .unwrap()
+    .to_string();
+    assert!(
+        text.contains("bss_counter"),
+        "OUT_DIR's object was not used"
+    );
+    assert!(text.contains(
+        &dir.join("obj/hello.bpf.o")
+            .canonicalize()
+            .unwrap()
+            .display()
+            .to_string()
+    ));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn name_overrides_type_and_module() {
     let env = TestEnv::new();
-    let code = expand_ok(quote!("obj/hello.bpf.o", key = "keys/TEST-ONLY-key-a.pem", name = "Greeter"), &env);
+    let code = expand_ok(
+        quote!(
+            "obj/hello.bpf.o",
+            key = "keys/TEST-ONLY-key-a.pem",
+            name = "Greeter"
+        ),
+        &env,
+    );
     assert!(code.contains("pub mod greeter_skel"));
     assert!(code.contains("pub struct Greeter;"));
     assert!(code.contains("pub struct LoadedGreeter"));
@@ -210,38 +268,84 @@ fn errors_say_what_to_do() {
     let cases: Vec<(TokenStream, &[&str])> = vec![
         (
             quote!("obj/hello.bpf.o", key = env!("BPFSIGN_TEST_UNSET_VAR")),
-            &["environment variable `BPFSIGN_TEST_UNSET_VAR`", "is not set", "[env]", "openssl req"],
+            &[
+                "environment variable `BPFSIGN_TEST_UNSET_VAR`",
+                "is not set",
+                "[env]",
+                "openssl req",
+            ],
         ),
         (
             quote!("obj/nope.bpf.o", key = "keys/TEST-ONLY-key-a.pem"),
-            &["object file `obj/nope.bpf.o` not found", "OUT_DIR (not set)", "CARGO_MANIFEST_DIR (", "build.rs"],
+            &[
+                "object file `obj/nope.bpf.o` not found",
+                "OUT_DIR (not set)",
+                "CARGO_MANIFEST_DIR (",
+                "build.rs",
+            ],
         ),
-        (quote!("obj/hello.bpf.o", key = "keys/nope.pem"), &["key file `keys/nope.pem` not found"]),
+        (
+            quote!("obj/hello.bpf.o", key = "keys/nope.pem"),
+            &["key file `keys/nope.pem` not found"],
+        ),
         (
             quote!("obj/hello.bpf.o", key = "keys/TEST-ONLY-key-a.der"),
-            &["cannot use", "as signing key", "cannot parse the private key", "pass `cert"],
+            &[
+                "TEST-ONLY-key-a.der holds no PEM private key",
+                "pass `cert = …`",
+            ],
         ),
         (
-            quote!("obj/hello.bpf.o", key = "keys/TEST-ONLY-key-a.pem", cert = "keys/TEST-ONLY-key-b.der"),
+            quote!(
+                "obj/hello.bpf.o",
+                key = "keys/TEST-ONLY-key-a.pem",
+                cert = "keys/TEST-ONLY-key-b.der"
+            ),
             &["does not match the certificate"],
         ),
-        (quote!("obj/hello.bpf.o"), &["must be signed", "key = env!(\"BPF_KEY\")"]),
-        (quote!("src/hello.bpf.c"), &["neither a BPF object (ELF) nor a bpfsign artifact"]),
         (
-            quote!("obj/hello.bpf.o", key = "keys/TEST-ONLY-key-a.pem", signature = "x"),
+            quote!("obj/hello.bpf.o"),
+            &["must be signed", "key = env!(\"BPF_KEY\")"],
+        ),
+        (
+            quote!("src/hello.bpf.c"),
+            &["neither a BPF object (ELF) nor a bpfsign artifact"],
+        ),
+        (
+            quote!(
+                "obj/hello.bpf.o",
+                key = "keys/TEST-ONLY-key-a.pem",
+                signature = "x"
+            ),
             &["either `key`", "not both"],
         ),
-        (quote!("obj/hello.bpf.o", signature = "x"), &["`signature` needs `cert"]),
-        (quote!("obj/hello.bpf.o", cert = "keys/TEST-ONLY-key-a.der"), &["`cert` alone cannot sign"]),
         (
-            quote!("obj/hello.bpf.o", cert = "keys/TEST-ONLY-key-a.der", signature = "nowhere/hello"),
-            &["offline signature `nowhere/hello.p1.sig` not found", "openssl cms -sign"],
+            quote!("obj/hello.bpf.o", signature = "x"),
+            &["`signature` needs `cert"],
+        ),
+        (
+            quote!("obj/hello.bpf.o", cert = "keys/TEST-ONLY-key-a.der"),
+            &["`cert` alone cannot sign"],
+        ),
+        (
+            quote!(
+                "obj/hello.bpf.o",
+                cert = "keys/TEST-ONLY-key-a.der",
+                signature = "nowhere/hello"
+            ),
+            &[
+                "offline signature `nowhere/hello.p1.sig` not found",
+                "openssl cms -sign",
+            ],
         ),
     ];
     for (input, wants) in cases {
         let msg = expand_err(input.clone(), &env);
         for want in wants {
-            assert!(msg.contains(want), "input `{input}`:\n  message: {msg}\n  missing: {want}");
+            assert!(
+                msg.contains(want),
+                "input `{input}`:\n  message: {msg}\n  missing: {want}"
+            );
         }
     }
 }
@@ -265,9 +369,12 @@ fn signed_artifact_expands_like_signing_at_expansion_time() {
     let path = write_artifact(&dir);
     let env = TestEnv::new().with("OUT_DIR", dir.display().to_string());
     let from_artifact = expand_with(quote!("hello.skel"), &env).unwrap().to_string();
-    let signed_now = expand_with(quote!("obj/hello.bpf.o", key = "keys/TEST-ONLY-key-a.pem"), &env)
-        .unwrap()
-        .to_string();
+    let signed_now = expand_with(
+        quote!("obj/hello.bpf.o", key = "keys/TEST-ONLY-key-a.pem"),
+        &env,
+    )
+    .unwrap()
+    .to_string();
     // Same bytes and API; only the tracked files and the origin line differ.
     let strip = |s: &str| {
         s.lines()
@@ -291,13 +398,27 @@ fn sign_offline(dir: &Path, prefix: &str) {
     let obj = crate::parse_object("hello.bpf.o", &bytes).unwrap();
     let generated = crate::generate(&obj, &crate::GenOptions::default()).unwrap();
     let art = crate::artifact::Artifact::from_generated(generated, None).unwrap();
-    for (p, name) in [(crate::meta::Protocol::P1, "p1"), (crate::meta::Protocol::P1b, "p1b"), (crate::meta::Protocol::P2, "p2")] {
+    for (p, name) in [
+        (crate::meta::Protocol::P1, "p1"),
+        (crate::meta::Protocol::P1b, "p1b"),
+        (crate::meta::Protocol::P2, "p2"),
+    ] {
         let v = art.variant(p).unwrap();
         let payload = crate::artifact::signed_payload(p, &v.insns, &art.data).unwrap();
         let payload_path = dir.join(format!("{prefix}.{name}.bin"));
         std::fs::write(&payload_path, payload).unwrap();
         let status = std::process::Command::new("openssl")
-            .args(["cms", "-sign", "-binary", "-noattr", "-nocerts", "-nosmimecap", "-keyid", "-md", "sha256"])
+            .args([
+                "cms",
+                "-sign",
+                "-binary",
+                "-noattr",
+                "-nocerts",
+                "-nosmimecap",
+                "-keyid",
+                "-md",
+                "sha256",
+            ])
             .arg("-signer")
             .arg(key_a())
             .arg("-inkey")
@@ -325,11 +446,24 @@ fn offline_signatures_made_with_openssl_match_signing_at_expansion_time() {
     )
     .unwrap()
     .to_string();
-    let online = expand_with(quote!("obj/hello.bpf.o", key = "keys/TEST-ONLY-key-a.pem"), &env).unwrap().to_string();
+    let online = expand_with(
+        quote!("obj/hello.bpf.o", key = "keys/TEST-ONLY-key-a.pem"),
+        &env,
+    )
+    .unwrap()
+    .to_string();
     // RSA PKCS#1 v1.5 is deterministic: openssl's signatures are byte-identical to ours.
-    let body = |s: &str| s.split("pub mod hello_skel").nth(1).unwrap().replace("signed offline", "signed at build time");
+    let body = |s: &str| {
+        s.split("pub mod hello_skel")
+            .nth(1)
+            .unwrap()
+            .replace("signed offline", "signed at build time")
+    };
     assert_eq!(body(&offline), body(&online));
-    assert!(offline.contains(&format!("{prefix}.p2.sig")), "signature files must be tracked");
+    assert!(
+        offline.contains(&format!("{prefix}.p2.sig")),
+        "signature files must be tracked"
+    );
 
     // A signature by another key is refused at expansion time.
     std::fs::copy(dir.join("hello.p1.sig"), dir.join("hello.p1b.sig")).unwrap();

@@ -1,3 +1,5 @@
+//! The expansion is warning-free and fully documented in a strict crate.
+#![deny(warnings, missing_docs, unreachable_pub, clippy::all)]
 // The richer fixture compiles (layout assertions included) and exposes the expected API.
 bpfsign_macros::include_signed_skel!(
     concat!(env!("BPFSIGN_FIXTURES"), "/obj/globals.bpf.o"),

@@ -292,7 +292,7 @@ fn boot_script(
         .and_then(|p| p.file_name())
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
-    vm::boot(cfg, image, &initrd, &mut |l| println!("[{label}] {l}"))
+    vm::boot_with_retry(cfg, image, &initrd, &mut |l| println!("[{label}] {l}"))
 }
 
 fn cmd_exec(a: &Args) -> Result<()> {
