@@ -27,33 +27,8 @@ timed() { # timed NAME CMD...
 	TIMES+=("$name: $((SECONDS - t)) s")
 }
 
-# Debian packages: the VM test bed (qemu, static busybox, dpkg-deb, apt keyring) and the
-# build (clang/llvm for BPF C, OpenSSL headers, libelf/libcap/keyutils for the reference tools).
-PACKAGES=(
-	qemu-system-x86 busybox-static cpio dpkg tar ca-certificates debian-archive-keyring
-	gcc libc6-dev clang-14 llvm-14 libssl-dev pkg-config libelf1 libcap2 keyutils libbpf-dev
-)
-
-install_packages() {
-	local missing=() p
-	for p in "${PACKAGES[@]}"; do
-		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
-	done
-	if [ ${#missing[@]} -eq 0 ]; then
-		echo "run-all: all ${#PACKAGES[@]} Debian packages present"
-		return
-	fi
-	echo "run-all: installing ${missing[*]}"
-	local sudo=()
-	[ "$(id -u)" -eq 0 ] || sudo=(sudo)
-	"${sudo[@]}" apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
-}
-
 step "1/6 Debian packages"
-if [ "${BPFSIGN_SKIP_APT:-0}" != 1 ]; then
-	timed packages install_packages
-fi
+timed packages bash tests/setup-debian.sh
 if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
 	export PATH=$HOME/.cargo/bin:$PATH
 fi
