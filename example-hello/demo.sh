@@ -41,7 +41,7 @@ for kernel in $KERNELS; do
 	cargo vmtest exec --kernel "$kernel" \
 		--extra "$KEYS/A/signing_key.der:/demo/A.der" --extra "$KEYS/B/signing_key.der:/demo/B.der" \
 		--extra "example-hello/demo/guest.sh:/demo/guest.sh" -- sh /demo/guest.sh 2>&1 | sed -E 's/^\[[0-9.]+\] //' | tee -a "$LOG" |
-		grep -E '^(-----|protocol =|load =|attach =|trace:|error|.*ENOKEY|RESULT|=== VM-GUEST-START)' || true
+		grep -E '^(BINARY|-----|protocol =|load =|attach =|trace:|error|.*ENOKEY|RESULT|=== VM-GUEST-START)' || true
 done
 
 echo
@@ -59,5 +59,11 @@ for kernel in $KERNELS; do
 	printf '%-10s %-6s %-44s %-30s %s\n' "$kernel" "${proto:-?}" "exit ${a:-?}: ${trace:-no trace line}" \
 		"exit ${b:-?}: ${berr:-no ENOKEY}" "$verdict"
 done
+n=$(sed -n 's/^BINARY kernel=[^ ]* sha256=//p' "$LOG" | sort -u | wc -l)
+if [ "$n" = 1 ]; then
+	echo "the same example-hello binary ran on every kernel: sha256 $(sed -n 's/^BINARY kernel=[^ ]* sha256=//p' "$LOG" | head -1)"
+else
+	echo "UNEXPECTED: $n different example-hello binaries ran"; fail=1
+fi
 echo "(full log: $LOG)"
 exit $fail

@@ -2,15 +2,19 @@
 # tests/run-all.sh: run every test of bpfsign on a fresh Debian machine (what CI runs via .ci/run).
 #
 #   1. installs the Debian packages the build and the VM test bed need (apt-get; skipped when present)
-#   2. cargo test --workspace                       (unit tests; kernel tests are reported as ignored)
-#   3. cargo vmtest --kernel all                    (kernel tests on 6.18.15, 7.2.13, 7.3.4 in VMs + host)
-#   4. BPFSIGN_INJECT_FAILURE=1|crash|hang cargo vmtest --kernel 7.3.4 must fail and name the test
-#   5. cargo vmtest selftest                        (exit status, timeout and crash detection of the runner)
-#   6. cargo vmtest fetch --kernel 7.3.4 --dir TMP --boot-check   (the download path, into a temp dir)
+#   2. cargo vmtest fetch-gcc-bpf                   (GCC 14 for BPF from Debian trixie, unpacked into
+#                                                    tests/vmtest/cache/gcc-bpf, nothing installed;
+#                                                    exported as BPFSIGN_GCC_BPF for the GCC tests)
+#   3. cargo test --workspace                       (unit tests; kernel tests are reported as ignored)
+#   4. cargo vmtest --kernel all                    (kernel tests on 6.18.15, 7.2.13, 7.3.4 in VMs + host)
+#   5. BPFSIGN_INJECT_FAILURE=1|crash|hang cargo vmtest --kernel 7.3.4 must fail and name the test
+#   6. cargo vmtest selftest                        (exit status, timeout and crash detection of the runner)
+#   7. cargo vmtest fetch --kernel 7.3.4 --dir TMP --boot-check   (the download path, into a temp dir)
 #
 # Kernels: $BPFSIGN_KERNEL_DIR if set, else ../shared/kernels next to the repo if it exists, else
 # tests/vmtest/cache/kernels (downloaded on first use). See tests/README.md.
-# Knobs: BPFSIGN_SKIP_APT=1 (no package check), BPFSIGN_SKIP_DOWNLOAD_CHECK=1 (offline machines).
+# Knobs: BPFSIGN_SKIP_APT=1 (no package check), BPFSIGN_SKIP_DOWNLOAD_CHECK=1 (offline machines),
+# BPFSIGN_GCC_BPF=/path/to/bpf-unknown-none-gcc (GCC >= 14 for BPF; skips step 2).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -27,7 +31,7 @@ timed() { # timed NAME CMD...
 	TIMES+=("$name: $((SECONDS - t)) s")
 }
 
-step "1/6 Debian packages"
+step "1/7 Debian packages"
 timed packages bash tests/setup-debian.sh
 if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
 	export PATH=$HOME/.cargo/bin:$PATH
@@ -44,13 +48,24 @@ if [ -z "${BPFSIGN_KERNEL_DIR:-}" ] && [ -d ../shared/kernels ]; then
 fi
 echo "run-all: kernels from ${BPFSIGN_KERNEL_DIR:-tests/vmtest/cache/kernels (downloaded when missing)}"
 
-step "2/6 cargo test --workspace"
+step "2/7 GCC 14 for BPF (bpf-unknown-none-gcc; the GCC end-to-end kernel tests need it)"
+if [ -n "${BPFSIGN_GCC_BPF:-}" ]; then
+	echo "run-all: using BPFSIGN_GCC_BPF=$BPFSIGN_GCC_BPF"
+else
+	t=$SECONDS
+	BPFSIGN_GCC_BPF=$(cargo vmtest fetch-gcc-bpf)
+	TIMES+=("gcc-bpf: $((SECONDS - t)) s")
+fi
+export BPFSIGN_GCC_BPF
+"$BPFSIGN_GCC_BPF" --version | head -1
+
+step "3/7 cargo test --workspace"
 timed "cargo test" cargo test --workspace
 
-step "3/6 cargo vmtest --kernel all"
+step "4/7 cargo vmtest --kernel all"
 timed "vmtest all" cargo vmtest --kernel all
 
-step "4/6 injected failure, guest crash and hang must fail cargo vmtest and say which test"
+step "5/7 injected failure, guest crash and hang must fail cargo vmtest and say which test"
 inject_check() { # inject_check MODE EXPECTED-PATTERN [ARGS...]
 	local mode=$1 want=$2 log rc=0
 	shift 2
@@ -70,10 +85,10 @@ timed "injected failure" inject_check 1 'test failed'
 timed "injected crash" inject_check crash 'GUEST CRASHED'
 timed "injected hang" inject_check hang 'TIMEOUT after 20 s' --timeout 20
 
-step "5/6 runner selftest (exit status, timeout, crash)"
+step "6/7 runner selftest (exit status, timeout, crash)"
 timed "runner selftest" cargo vmtest selftest --kernel 7.3.4
 
-step "6/6 kernel download into a temporary directory"
+step "7/7 kernel download into a temporary directory"
 if [ "${BPFSIGN_SKIP_DOWNLOAD_CHECK:-0}" = 1 ]; then
 	echo "run-all: skipped (BPFSIGN_SKIP_DOWNLOAD_CHECK=1)"
 else

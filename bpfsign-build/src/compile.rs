@@ -276,6 +276,11 @@ impl Skeleton {
         for dir in default_include_dirs(&arch) {
             cmd.arg("-idirafter").arg(dir);
         }
+        if compiler.is_gcc {
+            // A GCC BPF cross compiler has no host system include path; clang -target bpf does.
+            // The host's /usr/include holds the UAPI and libbpf headers BPF programs include.
+            cmd.arg("-idirafter").arg("/usr/include");
+        }
         cmd.args(&self.extra_flags);
         cmd.arg("-MD").arg("-MF").arg(&depfile);
         cmd.arg("-c").arg(&self.source).arg("-o").arg(&tmp_object);
@@ -469,7 +474,7 @@ pub fn parse_depfile(text: &str) -> Vec<PathBuf> {
 fn split_rule(line: &str) -> Option<(&str, &str)> {
     let bytes = line.as_bytes();
     for (i, &b) in bytes.iter().enumerate() {
-        if b == b':' && bytes.get(i + 1).map_or(true, |n| n.is_ascii_whitespace()) {
+        if b == b':' && bytes.get(i + 1).is_none_or(|n| n.is_ascii_whitespace()) {
             return Some((&line[..i], &line[i + 1..]));
         }
     }

@@ -160,7 +160,7 @@ pub fn adjust_ringbuf_sz(sz: u32, page: u32) -> u32 {
     if sz == 0 || page == 0 {
         return sz;
     }
-    if sz % page == 0 && (sz / page).is_power_of_two() {
+    if sz.is_multiple_of(page) && (sz / page).is_power_of_two() {
         return sz;
     }
     let mut mul: u64 = 1;
@@ -248,12 +248,12 @@ impl Linker<'_> {
         if let (Some(ext), Some(btf)) = (&obj.btf_ext, &obj.btf) {
             for (si, sec) in ext.core_relo.secs.iter().enumerate() {
                 let sec_idx = obj.btf_ext_sec_idx[2].get(si).copied().unwrap_or(0);
-                if btf.str_at(sec.sec_name_off).map_or(true, str::is_empty) {
+                if btf.str_at(sec.sec_name_off).is_none_or(str::is_empty) {
                     return Err(self.ctx.bad_btf(Some(".BTF.ext"), "CO-RE relocation section without a name"));
                 }
                 for rec in &sec.records {
                     let off = rec_insn_off(rec);
-                    if off % 8 != 0 {
+                    if !off.is_multiple_of(8) {
                         return Err(self
                             .ctx
                             .bad_btf(Some(".BTF.ext"), format!("CO-RE relocation at unaligned offset {off}")));

@@ -17,8 +17,10 @@ use proc_macro::TokenStream;
 /// use bpfsign_runtime::Keyring;
 ///
 /// let mut skel = Hello::builder().keyring(Keyring::Session).load()?;
-/// skel.bss_mut().prog_A = 1; // globals change after load, through the mmapped .bss
+/// skel.bss_mut()?.prog_A = 1; // globals change after load, through the mmapped .bss
 /// let links = skel.attach()?; // detached when `links` is dropped
+/// let now = skel.read_bss()?.prog_A; // a volatile copy: sees what the program stores
+/// # let _ = now;
 /// # drop(links);
 /// # Ok::<(), bpfsign_runtime::Error>(())
 /// ```
@@ -31,11 +33,20 @@ use proc_macro::TokenStream;
 ///   compilation for every kernel signing protocol. The key never reaches the binary.
 /// * `cert = …` — the certificate, when `key` holds only the key, or with `signature`.
 /// * `signature = "P"` — offline signatures `P.p1.sig`, `P.p1b.sig`, `P.p2.sig` (detached DER
-///   PKCS#7), checked against `cert` while compiling.
+///   PKCS#7 over the payloads `bpfsign payload` writes), verified against `cert` while
+///   compiling; a certificate carried inside a signature is never trusted.
 /// * `name = "Hello"` — the generated type name (default: the object name in CamelCase).
+/// * `allow_unsigned = true` — accept loader variants without a signature: an object without
+///   `key`, missing offline signature files, an unsigned or partially signed artifact. Off by
+///   default, so an unfinished offline signing is a compile error naming the missing protocols
+///   and the `bpfsign payload` / `bpfsign attach-sig` commands that complete it.
 ///
 /// Strings may be literals, `env!("VAR")` or `concat!(…)`. Changing the object, the key, the
 /// certificate, a signature or a named environment variable rebuilds the crate.
+///
+/// Accessors of the loaded skeleton return `Result` instead of panicking; the global-data
+/// views (`bss()`, `bss_mut()`) are references to memory the BPF programs change concurrently,
+/// `read_bss()` copies it with volatile reads.
 ///
 /// The expansion refers to `::bpfsign_runtime`, so the crate needs `bpfsign-runtime` as a
 /// dependency. See [`bpfsign_build::skel`] for the full description of the output.

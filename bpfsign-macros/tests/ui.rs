@@ -86,12 +86,77 @@ fn write_synthetic_artifact() -> std::path::PathBuf {
     path
 }
 
+/// The unsigned hello artifact the macro would generate from the fixture object.
+fn unsigned_hello(fixtures: &str) -> bpfsign_build::artifact::Artifact {
+    let elf = std::fs::read(format!("{fixtures}/obj/hello.bpf.o")).unwrap();
+    let obj = bpfsign_build::parse_object("hello.bpf.o", &elf).unwrap();
+    let generated = bpfsign_build::generate(&obj, &bpfsign_build::GenOptions::default()).unwrap();
+    bpfsign_build::artifact::Artifact::from_generated(generated, None).unwrap()
+}
+
+/// Inputs of the offline-signing cases, written below the workspace's `target/` so that their
+/// paths in the expected messages read `$WORKSPACE/target/...`:
+/// * `by-b/hello.{p1,p1b,p2}.sig`: hello's payloads signed by TEST-ONLY key B with `openssl cms`
+///   *keeping* B's certificate in each signature (no `-nocerts`);
+/// * `partial/hello.skel`: hello's artifact with only the p2 signature (key A) attached.
+fn write_offline_inputs() -> std::path::PathBuf {
+    use bpfsign_build::Protocol;
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures");
+    let dir = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/bpfsign-macros-ui"
+    ));
+    std::fs::create_dir_all(dir.join("by-b")).unwrap();
+    std::fs::create_dir_all(dir.join("partial")).unwrap();
+    let dir = std::fs::canonicalize(dir).unwrap();
+    let mut art = unsigned_hello(fixtures);
+    let key_b = format!("{fixtures}/keys/TEST-ONLY-key-b.pem");
+    for (p, name) in [
+        (Protocol::P1, "p1"),
+        (Protocol::P1b, "p1b"),
+        (Protocol::P2, "p2"),
+    ] {
+        let payload = dir.join(format!("by-b/hello.{name}.bin"));
+        std::fs::write(&payload, art.payload(p).unwrap()).unwrap();
+        let status = std::process::Command::new("openssl")
+            .args([
+                "cms",
+                "-sign",
+                "-binary",
+                "-noattr",
+                "-nosmimecap",
+                "-keyid",
+                "-md",
+                "sha256",
+            ])
+            .args([
+                "-signer", &key_b, "-inkey", &key_b, "-outform", "DER", "-in",
+            ])
+            .arg(&payload)
+            .arg("-out")
+            .arg(dir.join(format!("by-b/hello.{name}.sig")))
+            .status()
+            .expect("run openssl");
+        assert!(status.success(), "openssl cms -sign failed");
+    }
+    let signer =
+        bpfsign_build::sign::Signer::from_pem_file(format!("{fixtures}/keys/TEST-ONLY-key-a.pem"))
+            .unwrap();
+    let sig = signer.sign(&art.payload(Protocol::P2).unwrap()).unwrap();
+    art.attach_signature(Protocol::P2, sig, Some(signer.certificate()), "p2.sig")
+        .unwrap();
+    art.write_if_changed(dir.join("partial/hello.skel"))
+        .unwrap();
+    dir
+}
+
 fn set_env() {
     let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures");
     let fixtures = std::fs::canonicalize(fixtures).expect("tests/fixtures exists");
     std::env::set_var("BPFSIGN_FIXTURES", fixtures);
     std::env::remove_var("BPFSIGN_UI_SURELY_UNSET_KEY");
     std::env::set_var("BPFSIGN_UI_SYNTHETIC", write_synthetic_artifact());
+    std::env::set_var("BPFSIGN_UI_DIR", write_offline_inputs());
 }
 
 #[test]

@@ -32,6 +32,8 @@ pub enum Stage {
     Attach,
     /// Registering a certificate or using a keyring.
     Keyring,
+    /// Using a loaded skeleton: a program or map fd, or a typed view of a global-data map.
+    Access,
 }
 
 impl Stage {
@@ -49,6 +51,7 @@ impl Stage {
             Stage::Mmap => "mmap data map",
             Stage::Attach => "attach program",
             Stage::Keyring => "keyring",
+            Stage::Access => "access loaded skeleton",
         }
     }
 }

@@ -7,7 +7,8 @@
 //!
 //! * probes the running kernel ([`probe()`], cached; `BPFSIGN_PROTOCOL=p1|p1b|p2|unsigned` overrides),
 //! * runs the matching user-space sequence and the loader ([`load`] → [`LoadedSkeleton`]),
-//! * mmaps `.bss`/`.data`/`.rodata` data maps, attaches programs ([`LoadedSkeleton::attach_all`] → [`Link`]),
+//! * mmaps `.bss`/`.data`/`.rodata` data maps (typed views: [`LoadedSkeleton::global`],
+//!   [`LoadedSkeleton::read_global`], [`Plain`]), attaches programs ([`LoadedSkeleton::attach_all`] → [`Link`]),
 //! * registers signing certificates in keyrings ([`register_cert`], [`Keyring`]),
 //! * explains every failure with one [`Error`] type (stage, errno, protocol, guidance, verifier log).
 //!
@@ -31,6 +32,7 @@ mod attach;
 mod error;
 #[cfg(test)]
 mod fake;
+mod global;
 mod keyring;
 mod load;
 mod probe;
@@ -42,6 +44,7 @@ mod tests;
 
 pub use attach::Link;
 pub use error::{errno_name, Error, Stage, ENOTSUPP};
+pub use global::Plain;
 pub use keyring::{
     cert_skid, cert_to_der, join_new_session_keyring, named_keyring, register_cert, CertTarget,
     Keyring, RegisteredCert, KEY_SPEC_SESSION_KEYRING, KEY_SPEC_USER_KEYRING,

@@ -53,6 +53,9 @@ pub struct LoadOptions {
     pub protocol: Option<Protocol>,
     /// Request the verifier log of the loader (and of the programs it loads).
     pub log: Option<VerifierLog>,
+    /// Run a signed-protocol loader variant *without* its signature (see
+    /// [`LoadOptions::without_signature`]). No effect on [`Protocol::Unsigned`].
+    pub without_signature: bool,
 }
 
 impl LoadOptions {
@@ -76,6 +79,20 @@ impl LoadOptions {
     /// Requests a verifier log of `level` with an initial buffer of `size` bytes.
     pub fn verifier_log(mut self, level: u32, size: usize) -> Self {
         self.log = Some(VerifierLog { level, size });
+        self
+    }
+
+    /// Runs the P1, P1b or P2 loader in its *unsigned form* (spec §3.4, §8): the user-space
+    /// sequence of that protocol, but `BPF_PROG_LOAD` gets no signature and no keyring.
+    ///
+    /// The metadata map is still exclusive to the loader's hash, and for P1/P1b still hashed
+    /// with `BPF_OBJ_GET_INFO_BY_FD`, so the loader's own checks (map hash, `map->excl`) run as
+    /// in a signed load. P2 passes `fd_array_cnt = 0`, as libbpf does for unsigned loads (an
+    /// exclusive map in a continuous `fd_array` of an unsigned load fails with `EACCES`).
+    /// The variant needs no signature. For tests and for kernels that do not verify signatures:
+    /// the kernel verifies nothing, so this proves nothing about who built the skeleton.
+    pub fn without_signature(mut self, on: bool) -> Self {
+        self.without_signature = on;
         self
     }
 }
@@ -265,7 +282,7 @@ pub(crate) fn load_impl<'p>(
     };
     let protocol = probe::select_with(opts.protocol, env, probe, &ctx)?;
     ctx.protocol = Some(protocol);
-    if !protocol.is_signed() {
+    if !protocol.is_signed() || opts.without_signature {
         ctx.keyring = None;
     }
     let variant = spec.variant(protocol).ok_or_else(|| {
@@ -279,7 +296,7 @@ pub(crate) fn load_impl<'p>(
             &ctx,
         )
     })?;
-    validate(spec, variant, &ctx)?;
+    validate(spec, variant, opts.without_signature, &ctx)?;
 
     // A log of level 0 is no log (the kernel rejects a buffer without a level).
     let log_opts = opts.log.filter(|l| l.level != 0);
@@ -313,7 +330,12 @@ fn is_log_enospc(e: &Error) -> bool {
     e.errno() == Some(libc::ENOSPC) && matches!(e.stage(), Stage::ProgLoad | Stage::LoaderRun)
 }
 
-fn validate(spec: &SkeletonSpec<'_>, v: &LoaderVariant<'_>, ctx: &Ctx) -> Result<(), Error> {
+fn validate(
+    spec: &SkeletonSpec<'_>,
+    v: &LoaderVariant<'_>,
+    without_signature: bool,
+    ctx: &Ctx,
+) -> Result<(), Error> {
     let bad = |what: String| {
         Error::other(
             Stage::SelectVariant,
@@ -322,7 +344,7 @@ fn validate(spec: &SkeletonSpec<'_>, v: &LoaderVariant<'_>, ctx: &Ctx) -> Result
             ctx,
         )
     };
-    if v.insns.is_empty() || v.insns.len() % 8 != 0 {
+    if v.insns.is_empty() || !v.insns.len().is_multiple_of(8) {
         return Err(bad(format!(
             "loader instructions are {} bytes, not a non-empty multiple of 8",
             v.insns.len()
@@ -334,7 +356,7 @@ fn validate(spec: &SkeletonSpec<'_>, v: &LoaderVariant<'_>, ctx: &Ctx) -> Result
     if spec.data.is_empty() || u32::try_from(spec.data.len()).is_err() {
         return Err(bad(format!("data blob of {} bytes", spec.data.len())));
     }
-    if v.protocol.is_signed() && v.signature.map_or(true, <[u8]>::is_empty) {
+    if v.protocol.is_signed() && !without_signature && v.signature.is_none_or(<[u8]>::is_empty) {
         return Err(Error::other(
             Stage::SelectVariant,
             format!("the {} loader variant carries no signature", v.protocol),
@@ -375,6 +397,8 @@ fn attempt(
 ) -> Result<LoadedSkeleton, Error> {
     let protocol = variant.protocol;
     let signed = protocol.is_signed();
+    // Whether PROG_LOAD carries the signature (not in the unsigned form of a signed variant).
+    let send_signature = signed && !opts.without_signature;
     let map = sys::map_create(
         sys,
         &MapCreate {
@@ -436,9 +460,13 @@ fn attempt(
             prog_flags: sys::BPF_F_SLEEPABLE,
             name: "__loader.prog",
             fd_array: Some(&fd_array),
-            fd_array_cnt: u32::from(protocol == Protocol::P2),
-            signature: if signed { variant.signature } else { None },
-            keyring_id: if signed { opts.keyring.id() } else { 0 },
+            fd_array_cnt: u32::from(protocol == Protocol::P2 && send_signature),
+            signature: if send_signature {
+                variant.signature
+            } else {
+                None
+            },
+            keyring_id: if send_signature { opts.keyring.id() } else { 0 },
             log,
         },
     )

@@ -283,6 +283,84 @@ fn unsigned_sequence_exact_attrs() {
 }
 
 #[test]
+fn signed_variants_run_without_signature() {
+    // The unsigned form of P1/P1b/P2 (spec §3.4, §8): exclusive metadata map, P1/P1b still hash
+    // it, PROG_LOAD without signature/keyring and with fd_array_cnt = 0, even for P2.
+    for (p, insns, excl) in [
+        (Protocol::P1, P1_INSNS, P1_EXCL),
+        (Protocol::P1b, P1B_INSNS, P1B_EXCL),
+        (Protocol::P2, P2_INSNS, P2_EXCL),
+    ] {
+        // The variant needs no signature for this.
+        let variants: Vec<LoaderVariant<'static>> = VARIANTS
+            .iter()
+            .map(|v| LoaderVariant {
+                signature: None,
+                ..*v
+            })
+            .collect();
+        let spec = SkeletonSpec {
+            variants: &variants,
+            ..hello()
+        };
+        let k = FakeKernel::new().loader(good_loader());
+        let o = opts(p).keyring(Keyring::User(77)).without_signature(true);
+        let sk = run(&k, &spec, &o).unwrap();
+        assert_eq!(sk.protocol(), p);
+        let calls = k.calls();
+        let map_fd = check_map_calls(&calls, Some(excl));
+        let load = if p == Protocol::P2 {
+            assert_eq!(
+                k.cmds(),
+                [
+                    BPF_MAP_CREATE,
+                    BPF_MAP_UPDATE_ELEM,
+                    BPF_MAP_FREEZE,
+                    BPF_PROG_LOAD,
+                    BPF_PROG_RUN
+                ],
+                "{p}"
+            );
+            &calls[3]
+        } else {
+            assert_eq!(calls[3].cmd, BPF_OBJ_GET_INFO_BY_FD, "{p}");
+            assert_eq!(calls[3].u32(4), 104, "info_len");
+            &calls[4]
+        };
+        check_prog_load(load, map_fd, insns, None, 0, 0);
+        drop(sk);
+        assert!(k.open_objects().is_empty());
+        // Without the option the same spec is refused before any syscall.
+        let k = FakeKernel::new().loader(good_loader());
+        let e = run(&k, &spec, &opts(p)).unwrap_err();
+        assert!(e.to_string().contains("no signature"), "{e}");
+        assert!(k.calls().is_empty());
+    }
+    // Signed variants keep their signature out of the load; Unsigned is unaffected.
+    let k = FakeKernel::new().loader(good_loader());
+    let o = opts(Protocol::P2).without_signature(true);
+    let _sk = run(&k, &hello(), &o).unwrap();
+    check_prog_load(
+        &k.calls()[3],
+        k.calls()[1].u32(0) as i32,
+        P2_INSNS,
+        None,
+        0,
+        0,
+    );
+    let k = FakeKernel::new().loader(good_loader());
+    let o = opts(Protocol::Unsigned).without_signature(true);
+    let _sk = run(&k, &hello(), &o).unwrap();
+    check_map_calls(&k.calls(), None);
+    // Errors of an unsigned-form load name no keyring (none was used).
+    let k = FakeKernel::new().fail(BPF_PROG_LOAD, 0, libc::EACCES);
+    let e = run(&k, &hello(), &opts(Protocol::P1b).without_signature(true)).unwrap_err();
+    assert_eq!(e.stage(), Stage::ProgLoad);
+    assert_eq!(e.keyring(), None, "{e}");
+    assert!(k.open_objects().is_empty());
+}
+
+#[test]
 fn env_override_selects_variant() {
     let k = FakeKernel::new().loader(good_loader());
     let p = supported(Protocol::P2);

@@ -2,6 +2,7 @@
 # Runs inside the VM (or natively): the seed experiment with the one example-hello binary,
 # signed at build time with key A. Prints one RESULT line per case for demo.sh to tabulate.
 K=$(uname -r)
+echo "BINARY kernel=$K sha256=$(sha256sum "$(command -v example-hello)" | cut -d" " -f1)"
 case_run() { # NAME CERT [ARGS...]
 	name=$1 cert=$2
 	shift 2

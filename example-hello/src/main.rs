@@ -157,7 +157,10 @@ fn main() -> ExitCode {
     println!("load = 0");
 
     if args.set_a {
-        skel.bss_mut().prog_A = 1;
+        match skel.bss_mut() {
+            Ok(bss) => bss.prog_A = 1,
+            Err(e) => return report("set-a", &e),
+        }
     }
 
     let links = match skel.attach() {

@@ -179,7 +179,7 @@ impl Btf {
         if type_off as u64 + type_len as u64 > str_off as u64 {
             return Err(bad(format!("invalid layout: types at {type_off}+{type_len}, strings at {str_off}+{str_len}")));
         }
-        if type_off % 4 != 0 {
+        if !type_off.is_multiple_of(4) {
             return Err(bad("type section not aligned to 4 bytes".into()));
         }
         let h = hdr_len as usize;
@@ -357,7 +357,7 @@ impl Btf {
         }
         (1..self.type_cnt()).find(|&id| {
             let t = self.ty(id).expect("in range");
-            k.map_or(true, |k| t.kind() == k) && self.str_at(t.name_off) == Some(name)
+            k.is_none_or(|k| t.kind() == k) && self.str_at(t.name_off) == Some(name)
         })
     }
 

@@ -512,7 +512,7 @@ pub(crate) fn collect_map_relos(ctx: &Ctx, obj: &mut Object, ri: usize) -> Resul
             return Err(bad(format!("map '{}': relocation before 'values'", map.name)));
         }
         let moff = r_offset - voff as u64 - moff;
-        if moff % 8 != 0 {
+        if !moff.is_multiple_of(8) {
             return Err(bad(format!("map '{}': misaligned 'values' slot", map.name)));
         }
         updates.push((mi, (moff / 8) as usize, target));

@@ -611,7 +611,7 @@ fn add_programs(ctx: &Ctx, obj: &mut Object, sec: &Section, by_sec: &BTreeMap<u1
             continue;
         }
         let (off, sz) = (sym.value, sym.size);
-        if off.checked_add(sz).map_or(true, |e| e > sec.data.len() as u64) {
+        if off.checked_add(sz).is_none_or(|e| e > sec.data.len() as u64) {
             return Err(ctx.malformed(
                 Stage::Programs,
                 Some(&sec.name),
@@ -836,7 +836,7 @@ fn record_reloc(
         if shndx == 0 || shndx != obj.text_shndx {
             return Err(bad(format!("bad call relo against '{sym_name}' in section '{}'", obj.sec_name(shndx))));
         }
-        if sym.value % 8 != 0 {
+        if !sym.value.is_multiple_of(8) {
             return Err(bad(format!("bad call relo against '{sym_name}' at offset {}", sym.value)));
         }
         return Ok(RelocKind::Call { sym_off: sym.value });
@@ -851,7 +851,7 @@ fn record_reloc(
         && ((sym.bind() == STB_LOCAL && sym.typ() == STT_SECTION)
             || (matches!(sym.bind(), STB_GLOBAL | STB_WEAK) && sym.typ() == STT_FUNC));
     if is_subprog {
-        if sym.value % 8 != 0 || insn.imm % 8 != 0 {
+        if !sym.value.is_multiple_of(8) || insn.imm % 8 != 0 {
             return Err(bad(format!("bad subprog addr relo against '{sym_name}'")));
         }
         return Ok(RelocKind::SubprogAddr { sym_off: sym.value });

@@ -90,6 +90,18 @@ skeleton is signed: the signed loader takes them from the signed data blob and i
 value supplied at run time. Writable globals (`.bss`, `.data`) are changed through the \
 mmapped memory after load (`bss_mut()`, `data_mut()`); `.rodata` stays as built.";
 
+/// The note on memory shared with BPF programs, repeated on the global-data accessors;
+/// `read` names the section's volatile copy accessor.
+fn shared_memory_note(read: &str) -> String {
+    format!(
+        "The memory is mmapped and shared with the BPF programs, which may store to it at any \
+         time: Rust assumes a referenced value does not change while borrowed, so take the \
+         reference, use it and drop it (as with libbpf-rs skeletons); to watch values change, \
+         call [`{read}()`](Self::{read}) instead. An error means the map is not mapped as this \
+         code expects (it does not happen after a successful load of the same skeleton)."
+    )
+}
+
 /// Generates the skeleton's items. Errors are messages for `compile_error!`.
 pub fn generate_skeleton(code: &SkelCode<'_>) -> Result<TokenStream, String> {
     let art = code.artifact;
@@ -223,6 +235,7 @@ pub fn generate_skeleton(code: &SkelCode<'_>) -> Result<TokenStream, String> {
     let mut link_inits = Vec::new();
     let mut attach_fns = Vec::new();
     let mut prog_list_doc = String::new();
+    let mut not_loaded = Vec::new();
     for (i, p) in meta.progs.iter().enumerate() {
         let f = rust_ident(&p.name, "prog");
         let attach_desc = match &p.attach {
@@ -237,10 +250,14 @@ pub fn generate_skeleton(code: &SkelCode<'_>) -> Result<TokenStream, String> {
             }
         };
         if !p.autoload {
+            // Autoload is off for `SEC("?...")` programs; the signed loader is fixed then.
+            let sec = format!("?{}", p.section.trim_start_matches('?'));
             prog_list_doc.push_str(&format!(
-                "- `{}` (`SEC(\"{}\")`): not loaded — autoload was off when the skeleton was signed.\n",
-                p.name, p.section
+                "- `{}` (`SEC(\"{sec}\")`): not loaded — autoload was off when the skeleton \
+                 was signed, so it has no fd and no link.\n",
+                p.name
             ));
+            not_loaded.push(format!("`{}` (`SEC(\"{sec}\")`)", p.name));
             continue;
         }
         prog_list_doc.push_str(&format!(
@@ -249,7 +266,7 @@ pub fn generate_skeleton(code: &SkelCode<'_>) -> Result<TokenStream, String> {
         ));
         let doc = format!("Program `{}` (`SEC(\"{}\")`).", p.name, p.section);
         prog_fields.push(quote!(#[doc = #doc] pub #f: ::std::os::fd::BorrowedFd<'a>));
-        prog_inits.push(quote!(#f: loaded_fd(self.skel.prog_fd(#i), "program", #i)));
+        prog_inits.push(quote!(#f: self.skel.loaded_prog_fd(#i)?));
         if !matches!(p.attach, AttachKind::Manual) {
             let fn_name = format_ident!("attach_{}", f.to_string().trim_start_matches("r#"));
             let fn_doc = format!(
@@ -277,7 +294,7 @@ pub fn generate_skeleton(code: &SkelCode<'_>) -> Result<TokenStream, String> {
         let f = rust_ident(&m.ident, "map");
         let doc = format!("Map `{}` (kernel name `{}`).", m.ident, m.kernel_name);
         map_fields.push(quote!(#[doc = #doc] pub #f: ::std::os::fd::BorrowedFd<'a>));
-        map_inits.push(quote!(#f: loaded_fd(self.skel.map_fd(#i), "map", #i)));
+        map_inits.push(quote!(#f: self.skel.loaded_map_fd(#i)?));
     }
 
     // ---- global data ----------------------------------------------------------------------
@@ -303,47 +320,58 @@ pub fn generate_skeleton(code: &SkelCode<'_>) -> Result<TokenStream, String> {
         datasec_items.push(dt.tokens);
         let idx = d.map_index;
         let getter = rust_ident(&d.ident, "data");
-        let getter_doc = if map.map_flags & (BPF_F_RDONLY_PROG | BPF_F_RDONLY) != 0 {
-            format!(
-                "The `{}` globals (read-only: the kernel maps them read-only; their values are \
-                 fixed at signing).",
-                d.section
-            )
-        } else {
-            format!(
-                "The `{}` globals, read from the map's memory (shared with the BPF programs).",
-                d.section
-            )
-        };
+        // The runtime accepts views up to the value size rounded to the type's alignment.
         if dt.rust_size > (map.value_size as u64).next_multiple_of(16) {
             return Err(format!(
                 "the Rust layout of {} ({} bytes) exceeds its map value ({} bytes)",
                 d.section, dt.rust_size, map.value_size
             ));
         }
-        let vs = map.value_size as usize;
+        let read_only = map.map_flags & (BPF_F_RDONLY_PROG | BPF_F_RDONLY) != 0;
+        let base = getter.to_string().trim_start_matches("r#").to_string();
+        let read_name = format_ident!("read_{}", base);
+        let note = shared_memory_note(&read_name.to_string());
+        let getter_doc = if read_only {
+            format!(
+                "The `{}` globals (read-only: the kernel maps them read-only; their values are \
+                 fixed at signing).\n\n{note}",
+                d.section
+            )
+        } else {
+            format!(
+                "The `{}` globals, a view of the map's memory, which the BPF programs may change \
+                 while the reference lives.\n\n{note}",
+                d.section
+            )
+        };
+        let read_doc = format!(
+            "A copy of the `{}` globals, read with volatile reads on every call: the way to \
+             observe values the BPF programs change (counters, flags). Not atomic: a value the \
+             programs store meanwhile may be torn.",
+            d.section
+        );
         accessors.push(quote! {
             #[doc = #getter_doc]
-            pub fn #getter(&self) -> &types::#sty {
-                // SAFETY: `data_ptr` checked the mapping; it lives as long as `self.skel`.
-                unsafe { data_ptr::<types::#sty>(&self.skel, #idx, #vs, false).as_ref() }
+            pub fn #getter(&self) -> ::core::result::Result<&types::#sty, ::bpfsign_runtime::Error> {
+                self.skel.global::<types::#sty>(#idx)
+            }
+            #[doc = #read_doc]
+            pub fn #read_name(&self) -> ::core::result::Result<types::#sty, ::bpfsign_runtime::Error> {
+                self.skel.read_global::<types::#sty>(#idx)
             }
         });
-        let writable = map.map_flags & (BPF_F_RDONLY_PROG | BPF_F_RDONLY) == 0;
-        if writable {
-            let mut_name = format_ident!("{}_mut", getter.to_string().trim_start_matches("r#"));
+        if !read_only {
+            let mut_name = format_ident!("{}_mut", base);
             let mut_doc = format!(
-                "The `{}` globals, writable: stores are seen by the BPF programs at once. \
-                 This is how to change a global after load (the signed loader ignores run-time \
-                 initial values).",
+                "The `{}` globals, writable: stores reach the BPF programs at once. This is how \
+                 to change a global after load (the signed loader ignores run-time initial \
+                 values).\n\n{note}",
                 d.section
             );
             accessors.push(quote! {
                 #[doc = #mut_doc]
-                pub fn #mut_name(&mut self) -> &mut types::#sty {
-                    // SAFETY: as above; the mapping is writable and `&mut self` makes this the
-                    // only Rust reference to it.
-                    unsafe { data_ptr::<types::#sty>(&self.skel, #idx, #vs, true).as_mut() }
+                pub fn #mut_name(&mut self) -> ::core::result::Result<&mut types::#sty, ::bpfsign_runtime::Error> {
+                    self.skel.global_mut::<types::#sty>(#idx)
                 }
             });
         }
@@ -404,10 +432,20 @@ pub fn generate_skeleton(code: &SkelCode<'_>) -> Result<TokenStream, String> {
          re-exported next to the macro call."
     );
     let maps_doc = format!("File descriptors of the maps of [`{loaded_ty}`].");
-    let progs_doc = format!("File descriptors of the loaded programs of [`{loaded_ty}`].");
+    let progs_doc = if not_loaded.is_empty() {
+        format!("File descriptors of the loaded programs of [`{loaded_ty}`].")
+    } else {
+        format!(
+            "File descriptors of the loaded programs of [`{loaded_ty}`]. Not here, because \
+             autoload was off when the skeleton was signed (the signed loader never loads \
+             them): {}.",
+            not_loaded.join(", ")
+        )
+    };
     let links_doc = format!(
-        "Links made by [`{loaded_ty}::attach`], one per auto-attachable program; each detaches \
-         when dropped."
+        "Links made by [`{loaded_ty}::attach`], one per loaded program that attaches \
+         automatically (fentry, fexit, fmod_ret, tp_btf, lsm, raw_tp, iter); each detaches when \
+         dropped."
     );
     let name_lit = obj_name.as_str();
 
@@ -423,47 +461,6 @@ pub fn generate_skeleton(code: &SkelCode<'_>) -> Result<TokenStream, String> {
             pub struct Aligned<const N: usize>(pub [u8; N]);
 
             #(#statics)*
-
-            /// A fd the runtime guarantees after a successful load (every map; every program
-            /// with autoload on).
-            fn loaded_fd<'a>(
-                fd: ::core::option::Option<::std::os::fd::BorrowedFd<'a>>,
-                what: &str,
-                index: usize,
-            ) -> ::std::os::fd::BorrowedFd<'a> {
-                match fd {
-                    ::core::option::Option::Some(fd) => fd,
-                    ::core::option::Option::None => {
-                        ::core::unreachable!("bpfsign-runtime: {} #{} has no fd after a successful load", what, index)
-                    }
-                }
-            }
-
-            /// The mapping of data map `index` as a `T`. The runtime maps every `mmapable` map
-            /// of `SPEC` page-rounded with at least `value_size` bytes (so also the few tail
-            /// bytes by which `T` may exceed the section), writable unless read-only; the
-            /// expansion checked that `T` fits. Every bit pattern is valid for the generated
-            /// plain-data types.
-            fn data_ptr<T>(
-                skel: &::bpfsign_runtime::LoadedSkeleton,
-                index: usize,
-                value_size: usize,
-                writable: bool,
-            ) -> ::core::ptr::NonNull<T> {
-                // SAFETY: only reads the pointer; the caller derives a reference with the
-                // lifetime of `skel`.
-                let ptr = unsafe { skel.map_data_ptr(index) };
-                match (ptr, skel.map_data_len(index)) {
-                    (::core::option::Option::Some(p), ::core::option::Option::Some(len))
-                        if len >= value_size
-                            && (p.as_ptr() as usize) % ::core::mem::align_of::<T>() == 0
-                            && (!writable || skel.map_data_writable(index)) =>
-                    {
-                        p.cast::<T>()
-                    }
-                    _ => ::core::unreachable!("bpfsign-runtime: data map #{} is not mapped as the skeleton expects", index),
-                }
-            }
 
             /// The skeleton as the runtime sees it.
             pub static SPEC: ::bpfsign_runtime::SkeletonSpec<'static> = ::bpfsign_runtime::SkeletonSpec {
@@ -576,14 +573,17 @@ pub fn generate_skeleton(code: &SkelCode<'_>) -> Result<TokenStream, String> {
             }
 
             impl #loaded_ty {
-                /// Program file descriptors.
-                pub fn progs(&self) -> #progs_ty<'_> {
-                    #progs_ty { #(#prog_inits,)* _skel: ::core::marker::PhantomData }
+                /// Program file descriptors (programs with autoload off have none). An error
+                /// means the skeleton is not loaded as this code expects (it does not happen
+                /// after a successful load).
+                pub fn progs(&self) -> ::core::result::Result<#progs_ty<'_>, ::bpfsign_runtime::Error> {
+                    ::core::result::Result::Ok(#progs_ty { #(#prog_inits,)* _skel: ::core::marker::PhantomData })
                 }
 
-                /// Map file descriptors.
-                pub fn maps(&self) -> #maps_ty<'_> {
-                    #maps_ty { #(#map_inits,)* _skel: ::core::marker::PhantomData }
+                /// Map file descriptors. An error means the skeleton is not loaded as this code
+                /// expects (it does not happen after a successful load).
+                pub fn maps(&self) -> ::core::result::Result<#maps_ty<'_>, ::bpfsign_runtime::Error> {
+                    ::core::result::Result::Ok(#maps_ty { #(#map_inits,)* _skel: ::core::marker::PhantomData })
                 }
 
                 /// The protocol whose loader was used.

@@ -149,10 +149,13 @@ pub struct MacroInput {
     pub signature: Option<StrArg>,
     /// `name = "Hello"`: the skeleton's type name.
     pub name: Option<(String, Span)>,
+    /// `allow_unsigned = true`: embed loader variants that have no signature (an unsigned or
+    /// partially signed artifact, an object without `key`). Off by default.
+    pub allow_unsigned: bool,
 }
 
 /// Argument names accepted after the path.
-pub const KNOWN_ARGS: &[&str] = &["key", "cert", "signature", "name"];
+pub const KNOWN_ARGS: &[&str] = &["key", "cert", "signature", "name", "allow_unsigned"];
 
 impl Parse for MacroInput {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
@@ -169,7 +172,9 @@ impl Parse for MacroInput {
             cert: None,
             signature: None,
             name: None,
+            allow_unsigned: false,
         };
+        let mut seen_allow = false;
         while !input.is_empty() {
             input.parse::<Token![,]>()?;
             if input.is_empty() {
@@ -208,6 +213,20 @@ impl Parse for MacroInput {
                     ));
                 }
                 out.name = Some((value, lit.span()));
+                continue;
+            }
+            if arg == "allow_unsigned" {
+                let lit: syn::LitBool = input.parse().map_err(|e| {
+                    syn::Error::new(
+                        e.span(),
+                        "bpfsign: `allow_unsigned` takes `true` or `false`",
+                    )
+                })?;
+                if seen_allow {
+                    return Err(dup());
+                }
+                seen_allow = true;
+                out.allow_unsigned = lit.value;
                 continue;
             }
             let value = StrArg::parse_value(input)?;
@@ -249,6 +268,15 @@ mod tests {
         assert_eq!(m.path.expr, StrExpr::Lit("hello.bpf.o".into()));
         assert_eq!(m.key.unwrap().expr, StrExpr::Env("BPF_KEY".into()));
         assert!(m.cert.is_none() && m.signature.is_none() && m.name.is_none());
+        assert!(!m.allow_unsigned);
+    }
+
+    #[test]
+    fn allow_unsigned_takes_a_bool() {
+        let m = parse(quote!("x.skel", allow_unsigned = true)).unwrap();
+        assert!(m.allow_unsigned);
+        let m = parse(quote!("x.skel", allow_unsigned = false, name = "X")).unwrap();
+        assert!(!m.allow_unsigned);
     }
 
     #[test]
@@ -303,6 +331,14 @@ mod tests {
                 "`name` takes a string literal",
             ),
             (quote!("x.o" key = "a"), "expected `,` between arguments"),
+            (
+                quote!("x.o", allow_unsigned = "yes"),
+                "`allow_unsigned` takes `true` or `false`",
+            ),
+            (
+                quote!("x.o", allow_unsigned = true, allow_unsigned = true),
+                "`allow_unsigned` is given twice",
+            ),
         ];
         for (tokens, want) in cases {
             let err = parse(tokens.clone()).map(|_| ()).unwrap_err().to_string();

@@ -248,7 +248,7 @@ impl TypeGen {
         let (tokens, layout) = if is_union {
             emit_union(&ident, &doc, size, fields, members.len())
         } else {
-            emit_struct(&ident, &doc, size, fields, true, false)
+            emit_struct(&ident, &doc, size, fields, false)
         };
         self.items.push(tokens);
         self.known.push((ty.clone(), ident.clone(), layout));
@@ -293,7 +293,7 @@ impl TypeGen {
             "Layout of `{}` ({} bytes), generated from BTF.",
             sec.section, sec.size
         );
-        let (tokens, layout) = emit_struct(&name, &doc, sec.size as u64, fields, false, true);
+        let (tokens, layout) = emit_struct(&name, &doc, sec.size as u64, fields, true);
         Ok(DatasecType {
             tokens,
             rust_size: layout.size,
@@ -310,7 +310,6 @@ fn emit_struct(
     doc: &str,
     size: u64,
     fields: Vec<Field>,
-    derive_copy: bool,
     round_tail: bool,
 ) -> (TokenStream, Layout) {
     let mut align = fields.iter().map(|f| f.layout.align).max().unwrap_or(1);
@@ -319,7 +318,7 @@ fn emit_struct(
     if aligned_fields && round_tail {
         size = size.next_multiple_of(align);
     }
-    let natural = aligned_fields && size % align == 0;
+    let natural = aligned_fields && size.is_multiple_of(align);
     if !natural {
         align = 1;
     }
@@ -359,16 +358,11 @@ fn emit_struct(
     } else {
         quote!(#[repr(C, packed)])
     };
-    let derive = if derive_copy {
-        quote!(#[derive(Clone, Copy)])
-    } else {
-        quote!()
-    };
     let sz = size as usize;
     let tokens = quote! {
         #[doc = #doc]
         #repr
-        #derive
+        #[derive(Clone, Copy)]
         pub struct #ident { #(#defs,)* }
         impl ::core::default::Default for #ident {
             /// All bytes zero.
@@ -378,6 +372,9 @@ fn emit_struct(
                 unsafe { ::core::mem::zeroed() }
             }
         }
+        // SAFETY: integers, floats, byte arrays and plain structs/unions only: every bit
+        // pattern is a valid value.
+        unsafe impl ::bpfsign_runtime::Plain for #ident {}
         const _: () = {
             assert!(::core::mem::size_of::<#ident>() == #sz);
             #(#asserts)*
@@ -397,7 +394,7 @@ fn emit_union(
 ) -> (TokenStream, Layout) {
     let mut align = fields.iter().map(|f| f.layout.align).max().unwrap_or(1);
     let largest = fields.iter().map(|f| f.layout.size).max().unwrap_or(0);
-    let natural = size % align == 0;
+    let natural = size.is_multiple_of(align);
     if !natural {
         align = 1;
     }
@@ -431,6 +428,8 @@ fn emit_union(
                 unsafe { ::core::mem::zeroed() }
             }
         }
+        // SAFETY: every member is plain data, so every bit pattern is a valid value.
+        unsafe impl ::bpfsign_runtime::Plain for #ident {}
         const _: () = assert!(::core::mem::size_of::<#ident>() == #sz);
     };
     (tokens, Layout { size, align })

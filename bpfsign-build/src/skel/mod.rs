@@ -9,6 +9,7 @@
 //! include_signed_skel!("hello.bpf.o", key = "dev.key", cert = "dev.crt")  // key without cert
 //! include_signed_skel!("hello.bpf.o", cert = "dev.crt", signature = "sig/hello") // offline
 //! include_signed_skel!("hello.skel")                                     // artifact from build.rs / `bpfsign gen`
+//! include_signed_skel!("hello.skel", allow_unsigned = true)              // not (fully) signed
 //! ```
 //!
 //! Every string argument may be a literal, `env!("VAR")` or `concat!(…)` of those. `env!` is
@@ -19,22 +20,40 @@
 //!   `bpfsign_build::compile` writes objects), then relative to `$CARGO_MANIFEST_DIR`. The file
 //!   is either a BPF object (ELF; needs `key` or `cert` + `signature`) or a bpfsign artifact
 //!   written by [`crate::artifact::Artifact::write_if_changed`] or `bpfsign gen`, which is
-//!   already signed (no other argument allowed but `name`).
+//!   already signed (no other argument allowed but `name` and `allow_unsigned`).
 //! * **`key`** — a PEM file with the private key and, unless `cert` is given, the X.509
 //!   certificate (the `openssl req -x509 -keyout K -out K` recipe writes both in one file).
 //!   The object is turned into a light skeleton and signed during macro expansion; the key
 //!   never reaches the expansion or the binary (the file is only referenced by an unused
 //!   `const _: &[u8] = include_bytes!(…)` so rustc tracks it).
-//! * **`cert` + `signature`** — offline signing: `signature` is a path *prefix* `P`; the files
-//!   `P.p1.sig`, `P.p1b.sig` and `P.p2.sig` hold detached DER PKCS#7 signatures of the payload
-//!   of each protocol (P1, P1b: the loader instructions; P2: instructions ‖ data blob). All
-//!   three are required, and each is verified against `cert` at expansion time. To produce the
-//!   payloads: `bpfsign gen OBJ --unsigned -o u.skel`, then `bpfsign dump u.skel --protocol p1
-//!   --what insns -o P.p1.bin` (and `p1b`; for `p2` concatenate `--what insns` and
-//!   `--what data`); sign each with `openssl cms -sign -binary -noattr -nocerts -nosmimecap
-//!   -keyid -md sha256 -signer CERT -inkey KEY -in P.<p>.bin -outform DER -out P.<p>.sig` (or an
-//!   HSM doing the same). The same unsigned artifact must be reproduced from the same object,
-//!   which the deterministic generator guarantees.
+//! * **`cert` + `signature`** — offline signing (HSM): `signature` is a path *prefix* `P`; the
+//!   files `P.p1.sig`, `P.p1b.sig` and `P.p2.sig` hold detached DER CMS signatures of each
+//!   protocol's payload. Each is verified at expansion time against `cert` alone, as
+//!   [`crate::artifact::Artifact::attach_signature`] does: a certificate carried inside a
+//!   signature is never trusted, so a signature by another key is a compile error, not a
+//!   binary the kernel refuses. Making the signatures, for each protocol `p` of `p1`, `p1b`,
+//!   `p2`:
+//!
+//!   ```text
+//!   bpfsign gen hello.bpf.o --unsigned -o hello.skel      # same object, default options
+//!   bpfsign payload hello.skel --protocol p -o hello.p.bin
+//!   openssl cms -sign -binary -noattr -nocerts -nosmimecap -keyid -md sha256 \
+//!       -signer CERT -inkey KEY -in hello.p.bin -outform DER -out P.p.sig   # or the HSM
+//!   ```
+//!
+//!   The macro regenerates the same unsigned loaders from the object (the generator is
+//!   deterministic; `bpfsign gen` must run on an object of the same file name and without
+//!   `--name`/`--kconfig`/`--ksym-addr`/… options, which
+//!   the macro does not take). Alternatively finish the artifact itself with
+//!   `bpfsign attach-sig hello.skel --protocol p --sig P.p.sig --cert CERT` for each protocol
+//!   and embed `hello.skel`.
+//! * **`allow_unsigned = true`** — accept loader variants without a signature: an object
+//!   without `key`/`cert`/`signature`, missing offline signature files, an unsigned or
+//!   partially signed artifact ([`crate::artifact::Artifact::missing_signatures`]). Off by
+//!   default: embedding an artifact whose offline signing is unfinished is a compile error
+//!   that names the missing protocols and the `bpfsign payload` / `bpfsign attach-sig`
+//!   commands. With it, the runtime refuses a variant without a signature when it picks that
+//!   protocol; `BPFSIGN_PROTOCOL=unsigned` loads where the kernel does not enforce signatures.
 //! * **`name`** — the skeleton's type name (default: the object name in CamelCase, `hello` →
 //!   `Hello`).
 //!
@@ -43,13 +62,22 @@
 //! For type name `Hello`: a module `hello_skel` holding everything, with `Hello`,
 //! `HelloBuilder`, `LoadedHello`, `HelloProgs`, `HelloMaps` and `HelloLinks` re-exported at
 //! the call site; `hello_skel::types` holds the `#[repr(C)]` global-data layouts (`Bss`,
-//! `Data`, `Rodata`, …). The code refers to the runtime as `::bpfsign_runtime`: the calling
-//! crate must depend on `bpfsign-runtime` (not renamed).
+//! `Data`, `Rodata`, …; all `Copy`, implementing `bpfsign_runtime::Plain`). The code
+//! refers to the runtime as `::bpfsign_runtime`: the calling crate must depend on
+//! `bpfsign-runtime` (not renamed).
 //!
-//! Errors (unset variable, missing file, bad key, bad object, bad arguments) become
-//! `compile_error!` with what to do.
+//! Nothing in the generated code panics. `progs()` and `maps()` return the fds as
+//! `Result<HelloProgs, _>` / `Result<HelloMaps, _>`; programs with autoload off
+//! (`SEC("?...")`) have no fd field, no `attach_<name>()` and no link (the signed loader never
+//! loads them; the type docs list them). Per mmapable section `s`: `s()` → `Result<&S, _>`,
+//! `s_mut()` → `Result<&mut S, _>` (writable sections only) and `read_s()` → `Result<S, _>`, a
+//! copy made with volatile reads. The references alias memory the BPF programs write
+//! concurrently (as libbpf-rs skeletons do): use them briefly, and poll changing values through
+//! `read_s()`.
+//!
+//! Errors (unset variable, missing file, bad key, bad object, bad signature, bad arguments)
+//! become `compile_error!` with what to do.
 
-mod certs;
 mod codegen;
 mod input;
 mod layout;

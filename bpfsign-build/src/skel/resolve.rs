@@ -4,9 +4,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::artifact::Artifact;
+use crate::artifact::{protocol_name, Artifact};
 use crate::meta::Protocol;
-use crate::sign::Signer;
+use crate::sign::{Certificate, Signer};
 
 use super::input::{EnvLookup, MacroInput, StrArg};
 use super::layout::camel_case;
@@ -104,6 +104,60 @@ impl Ctx<'_> {
     }
 }
 
+impl Ctx<'_> {
+    /// The signer named by `key` (and `cert`), with both files tracked.
+    fn signer(
+        &mut self,
+        key: &StrArg,
+        cert: Option<&StrArg>,
+        bases: &[(&str, Option<&PathBuf>)],
+        tracked: &mut Vec<PathBuf>,
+    ) -> syn::Result<Signer> {
+        let key_rel = self.eval(key, "key")?;
+        let key_path = absolute(self.find(key, &key_rel, "key", bases)?);
+        tracked.push(key_path.clone());
+        let Some(cert) = cert else {
+            let pem = read(key, &key_path, "key")?;
+            if !pem.windows(12).any(|w| w == b"PRIVATE KEY-") {
+                return Err(err(
+                    key,
+                    format!(
+                        "{} holds no PEM private key: `key` alone needs a PEM file with the \
+                         private key and its X.509 certificate (the seed recipe `openssl req -x509 \
+                         -newkey rsa:2048 -nodes -keyout K.pem -out K.pem` writes both); for a \
+                         key and a certificate in separate files (PEM or DER) pass `cert = …` too",
+                        key_path.display()
+                    ),
+                ));
+            }
+            return Signer::from_pem(&pem, &key_path.display().to_string()).map_err(|e| {
+                err(
+                    key,
+                    format!(
+                        "cannot use {} as signing key: {e}. It must be a PEM file holding the \
+                         private key and the X.509 certificate (with a subjectKeyIdentifier); \
+                         pass `cert = \"…\"` if the certificate is in another file",
+                        key_path.display()
+                    ),
+                )
+            });
+        };
+        let cert_rel = self.eval(cert, "cert")?;
+        let cert_path = absolute(self.find(cert, &cert_rel, "certificate", bases)?);
+        tracked.push(cert_path.clone());
+        Signer::from_key_and_cert(&key_path, &cert_path).map_err(|e| {
+            err(
+                key,
+                format!(
+                    "cannot sign with key {} and certificate {}: {e}",
+                    key_path.display(),
+                    cert_path.display()
+                ),
+            )
+        })
+    }
+}
+
 fn absolute(p: PathBuf) -> PathBuf {
     fs::canonicalize(&p).unwrap_or(p)
 }
@@ -152,52 +206,9 @@ pub fn resolve(input: &MacroInput, env: &dyn EnvLookup) -> syn::Result<Resolved>
         key_bases.iter().map(|(l, b)| (*l, b.as_ref())).collect();
 
     let (artifact, origin) = if bytes.starts_with(b"\x7fELF") {
-        let signed = match (&input.key, &input.cert, &input.signature) {
+        match (&input.key, &input.cert, &input.signature) {
             (Some(key), cert, None) => {
-                let key_rel = ctx.eval(key, "key")?;
-                let key_path = absolute(ctx.find(key, &key_rel, "key", &key_bases)?);
-                tracked_files.push(key_path.clone());
-                let signer = match cert {
-                    None => {
-                        let pem = read(key, &key_path, "key")?;
-                        if !pem.windows(12).any(|w| w == b"PRIVATE KEY-") {
-                            return Err(err(key, format!(
-                                "{} holds no PEM private key: `key` alone needs a PEM file with the \
-                                 private key and its X.509 certificate (the seed recipe `openssl req -x509 \
-                                 -newkey rsa:2048 -nodes -keyout K.pem -out K.pem` writes both); for a \
-                                 key and a certificate in separate files (PEM or DER) pass `cert = …` too",
-                                key_path.display()
-                            )));
-                        }
-                        Signer::from_pem(&pem, &key_path.display().to_string()).map_err(|e| {
-                            err(
-                                key,
-                                format!(
-                            "cannot use {} as signing key: {e}. It must be a PEM file holding the \
-                             private key and the X.509 certificate (with a subjectKeyIdentifier); \
-                             pass `cert = \"…\"` if the certificate is in another file",
-                            key_path.display()
-                        ),
-                            )
-                        })?
-                    }
-                    Some(cert) => {
-                        let cert_rel = ctx.eval(cert, "cert")?;
-                        let cert_path =
-                            absolute(ctx.find(cert, &cert_rel, "certificate", &key_bases)?);
-                        tracked_files.push(cert_path.clone());
-                        Signer::from_key_and_cert(&key_path, &cert_path).map_err(|e| {
-                            err(
-                                key,
-                                format!(
-                                    "cannot sign with key {} and certificate {}: {e}",
-                                    key_path.display(),
-                                    cert_path.display()
-                                ),
-                            )
-                        })?
-                    }
-                };
+                let signer = ctx.signer(key, cert.as_ref(), &key_bases, &mut tracked_files)?;
                 let generated = generate(&file_name, &bytes, &input.path)?;
                 let art = Artifact::from_generated(generated, Some(&signer))
                     .map_err(|e| err(key, format!("signing {file_name} failed: {e}")))?;
@@ -207,10 +218,17 @@ pub fn resolve(input: &MacroInput, env: &dyn EnvLookup) -> syn::Result<Resolved>
                 let cert_rel = ctx.eval(cert, "cert")?;
                 let cert_path = absolute(ctx.find(cert, &cert_rel, "certificate", &key_bases)?);
                 tracked_files.push(cert_path.clone());
+                let certificate = Certificate::from_file(&cert_path)
+                    .map_err(|e| err(cert, format!("bad certificate: {e}")))?;
                 let prefix = ctx.eval(sig, "signature")?;
                 let generated = generate(&file_name, &bytes, &input.path)?;
                 let (art, sig_files) = offline::attach_signatures(
-                    generated, &cert_path, &prefix, &key_bases, sig, cert,
+                    generated,
+                    &certificate,
+                    &prefix,
+                    &key_bases,
+                    sig,
+                    input.allow_unsigned,
                 )?;
                 tracked_files.extend(sig_files);
                 (art, format!("`{file_name}`, signed offline"))
@@ -224,18 +242,32 @@ pub fn resolve(input: &MacroInput, env: &dyn EnvLookup) -> syn::Result<Resolved>
             (None, Some(cert), None) => {
                 return Err(err(cert, "`cert` alone cannot sign: add `key = …` to sign now, or `signature = …` for offline signatures"));
             }
+            (None, None, None) if input.allow_unsigned => {
+                let generated = generate(&file_name, &bytes, &input.path)?;
+                let art = Artifact::from_generated(generated, None).map_err(|e| {
+                    err(
+                        &input.path,
+                        format!("cannot build the artifact of {file_name}: {e}"),
+                    )
+                })?;
+                (
+                    art,
+                    format!("`{file_name}`, unsigned (`allow_unsigned = true`)"),
+                )
+            }
             (None, None, None) => {
                 return Err(err(
                     &input.path,
                     format!(
                         "{file_name} is a BPF object and must be signed: add `key = env!(\"BPF_KEY\")` \
                          (a PEM with key and certificate), or `cert = …, signature = …` for offline \
-                         signatures, or embed a signed artifact written by build.rs / `bpfsign gen`"
+                         signatures, or embed a signed artifact written by build.rs / `bpfsign gen`; \
+                         `allow_unsigned = true` embeds it unsigned (loads only where signatures are \
+                         not enforced, with BPFSIGN_PROTOCOL=unsigned)"
                     ),
                 ));
             }
-        };
-        signed
+        }
     } else {
         let art = Artifact::from_bytes(&bytes).map_err(|e| {
             err(
@@ -253,12 +285,31 @@ pub fn resolve(input: &MacroInput, env: &dyn EnvLookup) -> syn::Result<Resolved>
             .or(input.cert.as_ref())
             .or(input.signature.as_ref())
         {
+            let what = if art.signer.is_some() {
+                "an already signed artifact"
+            } else {
+                "an artifact, not an object (sign it with `bpfsign payload` + `bpfsign attach-sig`)"
+            };
             return Err(err(
                 a,
-                format!("{file_name} is an already signed artifact: remove `key`, `cert` and `signature`"),
+                format!("{file_name} is {what}: remove `key`, `cert` and `signature`"),
             ));
         }
-        (art, format!("the signed artifact `{file_name}`"))
+        let missing = art.missing_signatures();
+        if !missing.is_empty() && !input.allow_unsigned {
+            return Err(err(
+                &input.path,
+                missing_signatures_message(&obj_path, &art, &missing),
+            ));
+        }
+        let origin = if missing.is_empty() {
+            format!("the signed artifact `{file_name}`")
+        } else if art.signer.is_none() {
+            format!("the unsigned artifact `{file_name}` (`allow_unsigned = true`)")
+        } else {
+            format!("the partially signed artifact `{file_name}` (`allow_unsigned = true`)")
+        };
+        (art, origin)
     };
 
     let type_name = match &input.name {
@@ -286,6 +337,45 @@ pub fn resolve(input: &MacroInput, env: &dyn EnvLookup) -> syn::Result<Resolved>
     })
 }
 
+/// The `openssl cms` invocation that signs a payload file the way the kernel verifies it.
+pub(super) fn openssl_sign_command(payload: &str, sig: &str) -> String {
+    format!(
+        "openssl cms -sign -binary -noattr -nocerts -nosmimecap -keyid -md sha256 -signer CERT \
+         -inkey KEY -in {payload} -outform DER -out {sig}"
+    )
+}
+
+/// Why an artifact with missing signatures is refused, and the commands that complete it.
+fn missing_signatures_message(path: &Path, art: &Artifact, missing: &[Protocol]) -> String {
+    let names: Vec<String> = missing.iter().map(|p| protocol_name(*p)).collect();
+    let stem = art.meta.name.as_str();
+    let skel = path.display();
+    let cert = if art.certificate.is_some() {
+        ""
+    } else {
+        " --cert CERT"
+    };
+    let p = &names[0];
+    let state = if art.signer.is_none() {
+        "is unsigned".to_string()
+    } else {
+        format!(
+            "is only partially signed: no signature for {}",
+            names.join(", ")
+        )
+    };
+    format!(
+        "{skel} {state}, and a kernel of those protocols refuses an unsigned loader. For each \
+         of {list}: `bpfsign payload {skel} --protocol {p} -o {stem}.{p}.bin`, sign it \
+         (HSM, or `{sign}`), then `bpfsign attach-sig {skel} --protocol {p} --sig {stem}.{p}.sig{cert}`. \
+         Or sign it at once with `bpfsign gen OBJ --key KEY.pem -o {skel}`. To embed it anyway (those \
+         protocols then fail at load time; BPFSIGN_PROTOCOL=unsigned still works where signatures \
+         are not enforced) add `allow_unsigned = true`",
+        list = names.join(", "),
+        sign = openssl_sign_command(&format!("{stem}.{p}.bin"), &format!("{stem}.{p}.sig")),
+    )
+}
+
 fn generate(file_name: &str, bytes: &[u8], at: &StrArg) -> syn::Result<crate::Generated> {
     let obj = crate::parse_object(file_name, bytes)
         .map_err(|e| err(at, format!("cannot parse BPF object: {e}")))?;
@@ -294,82 +384,62 @@ fn generate(file_name: &str, bytes: &[u8], at: &StrArg) -> syn::Result<crate::Ge
 }
 
 mod offline {
-    //! Offline signatures: `<prefix>.{p1,p1b,p2}.sig`, checked against the certificate.
+    //! Offline signatures: `<prefix>.{p1,p1b,p2}.sig`, verified against the declared
+    //! certificate by [`Artifact::attach_signature`] (never against a certificate carried inside
+    //! a signature).
     use super::*;
-    use crate::artifact::signed_payload;
-
-    /// The protocols that need a signature file.
-    const SIGNED: [Protocol; 3] = [Protocol::P1, Protocol::P1b, Protocol::P2];
-
-    fn proto_name(p: Protocol) -> &'static str {
-        match p {
-            Protocol::Unsigned => "unsigned",
-            Protocol::P1 => "p1",
-            Protocol::P1b => "p1b",
-            Protocol::P2 => "p2",
-        }
-    }
 
     pub(super) fn attach_signatures(
         generated: crate::Generated,
-        cert_path: &Path,
+        cert: &Certificate,
         prefix: &str,
         bases: &[(&str, Option<&PathBuf>)],
         sig_arg: &StrArg,
-        cert_arg: &StrArg,
+        allow_unsigned: bool,
     ) -> syn::Result<(Artifact, Vec<PathBuf>)> {
-        let cert_bytes = read(cert_arg, cert_path, "certificate")?;
-        let cert = super::super::certs::Cert::parse(&cert_bytes).map_err(|e| {
-            err(
-                cert_arg,
-                format!("bad certificate {}: {e}", cert_path.display()),
-            )
-        })?;
         let mut art = Artifact::from_generated(generated, None)
             .map_err(|e| err(sig_arg, format!("cannot build the artifact: {e}")))?;
+        let stem = art.meta.name.clone();
         let mut files = Vec::new();
-        let data = art.data.clone();
-        for v in art.variants.iter_mut() {
-            let Some(payload) = signed_payload(v.protocol, &v.insns, &data) else {
-                continue;
-            };
-            if !SIGNED.contains(&v.protocol) {
-                continue;
-            }
-            let name = format!("{prefix}.{}.sig", proto_name(v.protocol));
-            let path = find_in(&name, bases).ok_or_else(|| {
-                err(
+        for protocol in art.missing_signatures() {
+            let p = protocol_name(protocol);
+            let name = format!("{prefix}.{p}.sig");
+            let Some(path) = find_in(&name, bases) else {
+                if allow_unsigned {
+                    continue;
+                }
+                return Err(err(
                     sig_arg,
                     format!(
-                    "offline signature `{name}` not found (relative to CARGO_MANIFEST_DIR or the \
-                     current directory). Make it with `bpfsign gen OBJ --unsigned -o u.skel`, \
-                     `bpfsign dump u.skel --protocol {p} --what insns -o payload`{p2}, then \
-                     `openssl cms -sign -binary -noattr -nocerts -nosmimecap -keyid -md sha256 \
-                     -signer CERT -inkey KEY -in payload -outform DER -out {name}`",
-                    p = proto_name(v.protocol),
-                    p2 = if v.protocol == Protocol::P2 {
-                        " and append `--what data` to the payload (P2 signs insns ‖ data)"
-                    } else {
-                        ""
-                    },
-                ),
-                )
-            })?;
+                        "offline signature `{name}` not found (relative paths: in \
+                         CARGO_MANIFEST_DIR, then the current directory). Make it from the same \
+                         object: `bpfsign gen OBJ --unsigned -o {stem}.skel`, `bpfsign payload \
+                         {stem}.skel --protocol {p} -o {stem}.{p}.bin`, then `{sign}` (or the \
+                         same with an HSM). `allow_unsigned = true` embeds the {p} loader \
+                         unsigned instead",
+                        sign = openssl_sign_command(&format!("{stem}.{p}.bin"), &name),
+                    ),
+                ));
+            };
             let path = absolute(path);
             let sig = read(sig_arg, &path, "signature")?;
-            cert.verify_detached(&payload, &sig).map_err(|e| {
-                err(sig_arg, format!(
-                    "{} does not verify with certificate {} over the {} payload: {e}. The object \
-                     changed since it was signed, or another key signed it: sign the payloads again",
-                    path.display(),
-                    cert_path.display(),
-                    proto_name(v.protocol)
-                ))
-            })?;
-            v.signature = Some(sig);
+            let origin = path.display().to_string();
+            // The error names the file, the certificate and the likely cause (other bytes,
+            // another key, not a detached DER signature).
+            art.attach_signature(protocol, sig, Some(cert), &origin)
+                .map_err(|e| err(sig_arg, e))?;
             files.push(path);
         }
-        art.signer = Some(cert.info().clone());
+        if art.signer.is_none() {
+            return Err(err(
+                sig_arg,
+                format!(
+                    "no offline signature found under `{prefix}` (`{prefix}.p1.sig`, \
+                     `.p1b.sig`, `.p2.sig`); with none at all drop `cert`/`signature` and keep \
+                     `allow_unsigned = true`"
+                ),
+            ));
+        }
         Ok((art, files))
     }
 

@@ -392,8 +392,21 @@ fn signed_artifact_expands_like_signing_at_expansion_time() {
     let _ = path;
 }
 
+fn key_b() -> String {
+    fixtures()
+        .join("keys/TEST-ONLY-key-b.pem")
+        .display()
+        .to_string()
+}
+
 /// Signs the three payloads of hello with the `openssl cms` command the docs give.
 fn sign_offline(dir: &Path, prefix: &str) {
+    sign_offline_with(dir, prefix, &key_a(), false)
+}
+
+/// Signs the three payloads of hello with `key` (a PEM with key and certificate); with
+/// `embed_cert` the signer's certificate travels inside each signature (no `-nocerts`).
+fn sign_offline_with(dir: &Path, prefix: &str, key: &str, embed_cert: bool) {
     let bytes = std::fs::read(fixtures().join("obj/hello.bpf.o")).unwrap();
     let obj = crate::parse_object("hello.bpf.o", &bytes).unwrap();
     let generated = crate::generate(&obj, &crate::GenOptions::default()).unwrap();
@@ -407,22 +420,17 @@ fn sign_offline(dir: &Path, prefix: &str) {
         let payload = crate::artifact::signed_payload(p, &v.insns, &art.data).unwrap();
         let payload_path = dir.join(format!("{prefix}.{name}.bin"));
         std::fs::write(&payload_path, payload).unwrap();
-        let status = std::process::Command::new("openssl")
-            .args([
-                "cms",
-                "-sign",
-                "-binary",
-                "-noattr",
-                "-nocerts",
-                "-nosmimecap",
-                "-keyid",
-                "-md",
-                "sha256",
-            ])
+        let mut cmd = std::process::Command::new("openssl");
+        cmd.args(["cms", "-sign", "-binary", "-noattr"]);
+        if !embed_cert {
+            cmd.arg("-nocerts");
+        }
+        let status = cmd
+            .args(["-nosmimecap", "-keyid", "-md", "sha256"])
             .arg("-signer")
-            .arg(key_a())
+            .arg(key)
             .arg("-inkey")
-            .arg(key_a())
+            .arg(key)
             .arg("-in")
             .arg(&payload_path)
             .args(["-outform", "DER", "-out"])
@@ -476,7 +484,10 @@ fn offline_signatures_made_with_openssl_match_signing_at_expansion_time() {
         quote!("obj/hello.bpf.o", cert = "keys/TEST-ONLY-key-b.der", signature = #prefix),
         &env,
     );
-    assert!(msg.contains("does not verify with certificate"), "{msg}");
+    assert!(
+        msg.contains("does not verify with the certificate CN=bpfsign TEST-ONLY key b"),
+        "{msg}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -485,4 +496,211 @@ fn compile_error_is_emitted_on_failure() {
     let tokens = expand(quote!("definitely/not/here.bpf.o", key = "k.pem"));
     let text = tokens.to_string();
     assert!(text.starts_with(":: core :: compile_error !"), "{text}");
+}
+
+/// The attack: signatures made by key B carrying B's certificate, declared as made by A. The
+/// kernel would look up A's key (the artifact names A) and refuse them; the expansion must refuse
+/// them first, never trusting a certificate carried inside a signature.
+#[test]
+fn offline_signature_by_another_key_carrying_its_certificate_is_refused() {
+    let dir = std::env::temp_dir().join(format!("bpfsign-skel-attack-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    sign_offline_with(&dir, "hello", &key_b(), true);
+    let sig = std::fs::read(dir.join("hello.p1.sig")).unwrap();
+    let cert_b = std::fs::read(fixtures().join("keys/TEST-ONLY-key-b.der")).unwrap();
+    assert!(
+        sig.windows(cert_b.len()).any(|w| w == cert_b),
+        "the signature must carry B's certificate for this test to mean anything"
+    );
+    let prefix = dir.join("hello").display().to_string();
+    let env = TestEnv::new();
+    // Declared with B's certificate the same files are fine: the refusal below is about the signer.
+    expand_with(
+        quote!("obj/hello.bpf.o", cert = "keys/TEST-ONLY-key-b.der", signature = #prefix),
+        &env,
+    )
+    .unwrap();
+    let msg = expand_err(
+        quote!("obj/hello.bpf.o", cert = "keys/TEST-ONLY-key-a.der", signature = #prefix),
+        &env,
+    );
+    assert!(msg.contains("hello.p1.sig"), "{msg}");
+    assert!(msg.contains("does not verify"), "{msg}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Several programs of several attach kinds, one of them `SEC("?...")` (autoload off).
+#[test]
+fn multi_snapshot() {
+    let env = TestEnv::new();
+    let code = expand_ok(
+        quote!("obj/multi.bpf.o", key = "keys/TEST-ONLY-key-a.pem"),
+        &env,
+    );
+    check_snapshot("multi", &summarise(&code));
+    let flat: String = code.split_whitespace().collect();
+    // Every loaded program attaches automatically (fentry, fexit, raw_tp, raw_tracepoint,
+    // tp_btf), has an fd field and a link in `attach()`.
+    for (i, p) in [
+        "getpid_entry",
+        "getpid_exit",
+        "nanosleep_entry",
+        "raw_sys_enter",
+        "on_switch",
+        "raw_sys_exit",
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert!(
+            flat.contains(&format!("pubfnattach_{p}(&self,)")),
+            "no attach_{p}"
+        );
+        assert!(
+            flat.contains(&format!("{p}:self.attach_{p}()?,")),
+            "{p} not in attach()"
+        );
+        assert!(
+            flat.contains(&format!("{p}:self.skel.loaded_prog_fd({i}usize)?")),
+            "no fd of {p}"
+        );
+    }
+    // The optional program is described, and nothing pretends it is loaded.
+    assert!(!flat.contains("attach_getppid_optional"));
+    assert!(!flat.contains("pubgetppid_optional:"));
+    assert!(code.contains("Not here, because autoload was off when the skeleton was signed"));
+    assert!(code.contains("`getppid_optional` (`SEC(\"?fentry/__do_sys_getppid\")`): not loaded"));
+    assert!(code.contains("autoload: false"));
+    // The raw tracepoints carry their names; the BTF-attached programs none.
+    assert!(flat.contains("Attach::RawTracepoint(::core::option::Option::Some(\"sys_enter\"),)"));
+    assert!(flat.contains("Attach::RawTracepoint(::core::option::Option::Some(\"sys_exit\"),)"));
+}
+
+/// The generated accessors never panic: no `unreachable!`, `unwrap`, `expect` or `panic!`.
+#[test]
+fn generated_code_has_no_panicking_paths() {
+    let env = TestEnv::new();
+    for obj in ["obj/hello.bpf.o", "obj/globals.bpf.o", "obj/multi.bpf.o"] {
+        let code = expand_ok(quote!(#obj, key = "keys/TEST-ONLY-key-a.pem"), &env);
+        for bad in [
+            "unreachable!",
+            "panic!",
+            ".unwrap()",
+            ".expect(",
+            "unimplemented!",
+        ] {
+            assert!(!code.contains(bad), "{obj}: `{bad}` in the expansion");
+        }
+    }
+}
+
+/// A hello artifact without signer, or with only the given protocols signed (by key A).
+fn write_partial_artifact(dir: &Path, signed: &[crate::meta::Protocol]) -> PathBuf {
+    let bytes = std::fs::read(fixtures().join("obj/hello.bpf.o")).unwrap();
+    let obj = crate::parse_object("hello.bpf.o", &bytes).unwrap();
+    let generated = crate::generate(&obj, &crate::GenOptions::default()).unwrap();
+    let mut art = crate::artifact::Artifact::from_generated(generated, None).unwrap();
+    let signer = crate::sign::Signer::from_pem_file(key_a()).unwrap();
+    for p in signed {
+        let sig = signer.sign(&art.payload(*p).unwrap()).unwrap();
+        art.attach_signature(*p, sig, Some(signer.certificate()), "test")
+            .unwrap();
+    }
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join("hello.skel");
+    std::fs::write(&path, art.to_bytes()).unwrap();
+    path
+}
+
+#[test]
+fn partially_signed_artifact_needs_the_missing_signatures_or_allow_unsigned() {
+    use crate::meta::Protocol;
+    let dir = std::env::temp_dir().join(format!("bpfsign-skel-partial-{}", std::process::id()));
+    let path = write_partial_artifact(&dir, &[Protocol::P2]);
+    let env = TestEnv::new().with("OUT_DIR", dir.display().to_string());
+    let msg = expand_err(quote!("hello.skel"), &env);
+    let skel = path.canonicalize().unwrap().display().to_string();
+    for want in [
+        "is only partially signed: no signature for p1, p1b",
+        &format!("`bpfsign payload {skel} --protocol p1 -o hello.p1.bin`"),
+        "openssl cms -sign -binary -noattr -nocerts",
+        &format!("`bpfsign attach-sig {skel} --protocol p1 --sig hello.p1.sig`"),
+        "allow_unsigned = true",
+    ] {
+        assert!(msg.contains(want), "missing `{want}` in: {msg}");
+    }
+    // The artifact carries the certificate: no `--cert` needed to attach the rest.
+    assert!(!msg.contains("--cert"), "{msg}");
+
+    let code = expand_ok(quote!("hello.skel", allow_unsigned = true), &env);
+    let flat: String = code.split_whitespace().collect();
+    assert!(code.contains("the partially signed artifact `hello.skel`"));
+    for (p, signed) in [("P1", false), ("P1b", false), ("P2", true)] {
+        let sig = if signed {
+            format!(
+                "signature:::core::option::Option::Some(&SIG_{}),",
+                p.to_uppercase()
+            )
+        } else {
+            "signature:::core::option::Option::None,".to_string()
+        };
+        assert!(
+            flat.contains(&format!("protocol:::bpfsign_runtime::Protocol::{p},insns:&INSNS_{}.0,excl_prog_hash:EXCL_HASH_{},{sig}", p.to_uppercase(), p.to_uppercase())),
+            "{p}"
+        );
+    }
+
+    // Entirely unsigned: says so, and attaching needs the certificate.
+    write_partial_artifact(&dir, &[]);
+    let msg = expand_err(quote!("hello.skel"), &env);
+    assert!(msg.contains("hello.skel is unsigned"), "{msg}");
+    assert!(msg.contains("For each of p1, p1b, p2"), "{msg}");
+    assert!(msg.contains("--sig hello.p1.sig --cert CERT`"), "{msg}");
+    let code = expand_ok(quote!("hello.skel", allow_unsigned = true), &env);
+    assert!(code.contains("the unsigned artifact `hello.skel`"));
+    assert!(code.contains("No signer: the skeleton is unsigned."));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn allow_unsigned_embeds_an_object_without_key_and_tolerates_missing_offline_signatures() {
+    let env = TestEnv::new();
+    let code = expand_ok(quote!("obj/hello.bpf.o", allow_unsigned = true), &env);
+    assert!(code.contains("`hello.bpf.o`, unsigned (`allow_unsigned = true`)"));
+    assert!(!code.contains("SIG_P"), "no signature may be embedded");
+    assert!(code.contains("signer_skid: ::core::option::Option::None"));
+    let msg = expand_err(quote!("obj/hello.bpf.o", allow_unsigned = false), &env);
+    assert!(msg.contains("must be signed"), "{msg}");
+
+    let dir = std::env::temp_dir().join(format!("bpfsign-skel-allow-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    sign_offline(&dir, "hello");
+    std::fs::remove_file(dir.join("hello.p1.sig")).unwrap();
+    let prefix = dir.join("hello").display().to_string();
+    let msg = expand_err(
+        quote!("obj/hello.bpf.o", cert = "keys/TEST-ONLY-key-a.der", signature = #prefix),
+        &env,
+    );
+    for want in [
+        "offline signature `",
+        "hello.p1.sig` not found",
+        "`bpfsign gen OBJ --unsigned -o hello.skel`",
+        "`bpfsign payload hello.skel --protocol p1 -o hello.p1.bin`",
+        "allow_unsigned = true",
+    ] {
+        assert!(msg.contains(want), "missing `{want}` in: {msg}");
+    }
+    let code = expand_ok(
+        quote!("obj/hello.bpf.o", cert = "keys/TEST-ONLY-key-a.der", signature = #prefix, allow_unsigned = true),
+        &env,
+    );
+    assert!(code.contains("SIG_P1B") && code.contains("SIG_P2") && !code.contains("SIG_P1:"));
+    // With no signature file at all there is nothing offline about it.
+    let empty = dir.join("none").display().to_string();
+    let msg = expand_err(
+        quote!("obj/hello.bpf.o", cert = "keys/TEST-ONLY-key-a.der", signature = #empty, allow_unsigned = true),
+        &env,
+    );
+    assert!(msg.contains("no offline signature found"), "{msg}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

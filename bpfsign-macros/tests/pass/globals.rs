@@ -26,10 +26,27 @@ fn main() {
     assert_eq!(bss.bss_point.x, 1);
     assert_eq!(core::mem::size_of::<types::Data>(), 32); // 25-byte section, rounded to its alignment
     assert_eq!(p.y, 2);
-    let _: fn(&LoadedGlobals) -> &types::Rodata = LoadedGlobals::rodata;
-    let _: fn(&mut LoadedGlobals) -> &mut types::Data = LoadedGlobals::data_mut;
-    let _: fn(&mut LoadedGlobals) -> &mut types::DataFoo = LoadedGlobals::data_foo_mut;
-    let _: fn(&LoadedGlobals) -> &types::RodataBar = LoadedGlobals::rodata_bar;
+    // Views of the mmapped sections: references (writable ones also `&mut`) and volatile
+    // copies; every accessor reports a mismatch as an error instead of panicking.
+    type R<T> = Result<T, bpfsign_runtime::Error>;
+    let _: fn(&LoadedGlobals) -> R<&types::Rodata> = LoadedGlobals::rodata;
+    let _: fn(&LoadedGlobals) -> R<types::Rodata> = LoadedGlobals::read_rodata;
+    let _: fn(&LoadedGlobals) -> R<&types::Bss> = LoadedGlobals::bss;
+    let _: fn(&LoadedGlobals) -> R<types::Bss> = LoadedGlobals::read_bss;
+    let _: fn(&mut LoadedGlobals) -> R<&mut types::Bss> = LoadedGlobals::bss_mut;
+    let _: fn(&mut LoadedGlobals) -> R<&mut types::Data> = LoadedGlobals::data_mut;
+    let _: fn(&mut LoadedGlobals) -> R<&mut types::DataFoo> = LoadedGlobals::data_foo_mut;
+    let _: fn(&LoadedGlobals) -> R<&types::RodataBar> = LoadedGlobals::rodata_bar;
+    let _: fn(&LoadedGlobals) -> R<GlobalsProgs<'_>> = LoadedGlobals::progs;
+    let _: fn(&LoadedGlobals) -> R<GlobalsMaps<'_>> = LoadedGlobals::maps;
+    // The layouts are plain data the runtime can view over map memory, and copies.
+    fn plain<T: bpfsign_runtime::Plain>() {}
+    plain::<types::Bss>();
+    plain::<types::Data>();
+    plain::<types::point>();
+    plain::<types::number>();
+    let copy = bss;
+    assert_eq!(copy.bss_counter, bss.bss_counter);
     let _: fn(&LoadedGlobals) -> Result<GlobalsLinks, bpfsign_runtime::Error> = LoadedGlobals::attach;
     let _ = GlobalsBuilder::default().keyring(bpfsign_runtime::Keyring::Session).protocol(bpfsign_runtime::Protocol::P2);
 }

@@ -9,7 +9,9 @@ bpfsign_macros::include_signed_skel!(
 fn main() {
     assert_eq!(Greeter::spec().name, "hello");
     let _: fn(GreeterBuilder) -> Result<LoadedGreeter, bpfsign_runtime::Error> = GreeterBuilder::load;
-    let _: fn(&mut LoadedGreeter) -> &mut greeter_skel::types::Bss = LoadedGreeter::bss_mut;
-    let _: fn(&LoadedGreeter) -> GreeterProgs<'_> = LoadedGreeter::progs;
-    let _: fn(&LoadedGreeter) -> GreeterMaps<'_> = LoadedGreeter::maps;
+    type R<T> = Result<T, bpfsign_runtime::Error>;
+    let _: fn(&mut LoadedGreeter) -> R<&mut greeter_skel::types::Bss> = LoadedGreeter::bss_mut;
+    let _: fn(&LoadedGreeter) -> R<greeter_skel::types::Bss> = LoadedGreeter::read_bss;
+    let _: fn(&LoadedGreeter) -> R<GreeterProgs<'_>> = LoadedGreeter::progs;
+    let _: fn(&LoadedGreeter) -> R<GreeterMaps<'_>> = LoadedGreeter::maps;
 }

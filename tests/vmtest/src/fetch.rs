@@ -260,7 +260,8 @@ impl PrivateApt {
             .collect())
     }
 
-    /// Downloads `package` into `dir` (`apt-get download`) and returns the .deb path.
+    /// Downloads `package` (a name, or `name/suite`) into `dir` (`apt-get download`) and
+    /// returns the .deb path.
     pub fn download(&self, package: &str, dir: &Path) -> Result<PathBuf> {
         let st = Command::new("apt-get")
             .args(self.options())
@@ -272,7 +273,8 @@ impl PrivateApt {
         if !st.success() {
             bail!("apt-get download {package} failed ({st}); see the apt messages above");
         }
-        let prefix = format!("{package}_");
+        let name = package.split('/').next().unwrap_or(package);
+        let prefix = format!("{name}_");
         for e in fs::read_dir(dir)
             .ctx(|| format!("reading {}", dir.display()))?
             .flatten()

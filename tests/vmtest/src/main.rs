@@ -4,6 +4,7 @@
 mod cpio;
 mod error;
 mod fetch;
+mod gcc;
 mod initramfs;
 mod kernels;
 mod libtest;
@@ -28,6 +29,10 @@ cargo vmtest fetch [--kernel K]... [--dir DIR] [--update] [--boot-check]
 cargo vmtest exec [--kernel K]... [--no-build] -- CMD [ARG...]
                                         run a command in each VM (workspace binaries on PATH)
 cargo vmtest selftest [--kernel K]     check the runner: exit status, timeout, crash detection
+cargo vmtest fetch-gcc-bpf [--dir DIR] [--update]
+                                        unpack Debian trixie's GCC 14 for BPF (no install) into DIR
+                                        (default tests/vmtest/cache/gcc-bpf); prints the path of
+                                        DIR/bin/bpf-unknown-none-gcc (for BPFSIGN_GCC_BPF)
 
 OPTIONS
   -k, --kernel K      6.18.15 | 7.2.13 | 7.3.4 | host | all | X.Y.Z; repeat or comma-separate (default: all)
@@ -104,7 +109,9 @@ fn parse_args() -> Result<Args> {
             }
             Value(v) => {
                 let v = v.string().map_err(e)?;
-                if first && ["test", "fetch", "exec", "selftest"].contains(&v.as_str()) {
+                if first
+                    && ["test", "fetch", "exec", "selftest", "fetch-gcc-bpf"].contains(&v.as_str())
+                {
                     a.cmd = v;
                 } else {
                     a.rest.push(v);
@@ -128,6 +135,7 @@ fn main() {
         "fetch" => cmd_fetch(&a),
         "exec" => cmd_exec(&a),
         "selftest" => cmd_selftest(&a),
+        "fetch-gcc-bpf" => cmd_fetch_gcc(&a),
         _ => cmd_test(&a),
     });
     if let Err(e) = r {
@@ -273,6 +281,28 @@ fn cmd_fetch(a: &Args) -> Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+fn cmd_fetch_gcc(a: &Args) -> Result<()> {
+    let dir = match &a.dir {
+        Some(d) => d.clone(),
+        None => gcc::default_dir(&Workspace::locate()?.root),
+    };
+    let t = Instant::now();
+    let g = gcc::fetch_gcc(&dir, a.update)?;
+    eprintln!(
+        "vmtest: {} ({}, {:.1} s); use it with BPFSIGN_GCC_BPF={}",
+        g.version,
+        if g.fetched {
+            "fetched"
+        } else {
+            "already present"
+        },
+        t.elapsed().as_secs_f64(),
+        g.wrapper.display()
+    );
+    println!("{}", g.wrapper.display());
     Ok(())
 }
 

@@ -47,50 +47,6 @@ pub mod globals_skel {
     pub static EXCL_HASH_P2: [u8; 32] = *b"<32 bytes>";
     ///Detached PKCS#7 signature of the `p2` payload (375 bytes).
     pub static SIG_P2: [u8; 375usize] = *b"<375 bytes>";
-    /// A fd the runtime guarantees after a successful load (every map; every program
-    /// with autoload on).
-    fn loaded_fd<'a>(
-        fd: ::core::option::Option<::std::os::fd::BorrowedFd<'a>>,
-        what: &str,
-        index: usize,
-    ) -> ::std::os::fd::BorrowedFd<'a> {
-        match fd {
-            ::core::option::Option::Some(fd) => fd,
-            ::core::option::Option::None => {
-                ::core::unreachable!(
-                    "bpfsign-runtime: {} #{} has no fd after a successful load", what,
-                    index
-                )
-            }
-        }
-    }
-    /// The mapping of data map `index` as a `T`. The runtime maps every `mmapable` map
-    /// of `SPEC` page-rounded with at least `value_size` bytes (so also the few tail
-    /// bytes by which `T` may exceed the section), writable unless read-only; the
-    /// expansion checked that `T` fits. Every bit pattern is valid for the generated
-    /// plain-data types.
-    fn data_ptr<T>(
-        skel: &::bpfsign_runtime::LoadedSkeleton,
-        index: usize,
-        value_size: usize,
-        writable: bool,
-    ) -> ::core::ptr::NonNull<T> {
-        let ptr = unsafe { skel.map_data_ptr(index) };
-        match (ptr, skel.map_data_len(index)) {
-            (
-                ::core::option::Option::Some(p),
-                ::core::option::Option::Some(len),
-            ) if len >= value_size
-                && (p.as_ptr() as usize) % ::core::mem::align_of::<T>() == 0
-                && (!writable || skel.map_data_writable(index)) => p.cast::<T>(),
-            _ => {
-                ::core::unreachable!(
-                    "bpfsign-runtime: data map #{} is not mapped as the skeleton expects",
-                    index
-                )
-            }
-        }
-    }
     /// The skeleton as the runtime sees it.
     pub static SPEC: ::bpfsign_runtime::SkeletonSpec<'static> = ::bpfsign_runtime::SkeletonSpec {
         name: "globals",
@@ -209,6 +165,7 @@ pub mod globals_skel {
                 unsafe { ::core::mem::zeroed() }
             }
         }
+        unsafe impl ::bpfsign_runtime::Plain for number {}
         const _: () = assert!(::core::mem::size_of:: < number > () == 8usize);
         ///C `struct point` (20 bytes).
         #[repr(C)]
@@ -233,6 +190,7 @@ pub mod globals_skel {
                 unsafe { ::core::mem::zeroed() }
             }
         }
+        unsafe impl ::bpfsign_runtime::Plain for point {}
         const _: () = {
             assert!(::core::mem::size_of:: < point > () == 20usize);
             assert!(::core::mem::offset_of!(point, x) == 0usize);
@@ -243,6 +201,7 @@ pub mod globals_skel {
         };
         ///Layout of `.data` (25 bytes), generated from BTF.
         #[repr(C)]
+        #[derive(Clone, Copy)]
         pub struct Data {
             ///Global `data_value` at byte 0 of `.data`.
             pub data_value: i32,
@@ -263,6 +222,7 @@ pub mod globals_skel {
                 unsafe { ::core::mem::zeroed() }
             }
         }
+        unsafe impl ::bpfsign_runtime::Plain for Data {}
         const _: () = {
             assert!(::core::mem::size_of:: < Data > () == 32usize);
             assert!(::core::mem::offset_of!(Data, data_value) == 0usize);
@@ -273,6 +233,7 @@ pub mod globals_skel {
         };
         ///Layout of `.bss` (44 bytes), generated from BTF.
         #[repr(C)]
+        #[derive(Clone, Copy)]
         pub struct Bss {
             ///Global `data_ptr` at byte 0 of `.bss`.
             pub data_ptr: u64,
@@ -289,6 +250,7 @@ pub mod globals_skel {
                 unsafe { ::core::mem::zeroed() }
             }
         }
+        unsafe impl ::bpfsign_runtime::Plain for Bss {}
         const _: () = {
             assert!(::core::mem::size_of:: < Bss > () == 48usize);
             assert!(::core::mem::offset_of!(Bss, data_ptr) == 0usize);
@@ -297,6 +259,7 @@ pub mod globals_skel {
         };
         ///Layout of `.rodata` (62 bytes), generated from BTF.
         #[repr(C)]
+        #[derive(Clone, Copy)]
         pub struct Rodata {
             ///Global `ro_limit` at byte 0 of `.rodata`.
             pub ro_limit: u32,
@@ -313,6 +276,7 @@ pub mod globals_skel {
                 unsafe { ::core::mem::zeroed() }
             }
         }
+        unsafe impl ::bpfsign_runtime::Plain for Rodata {}
         const _: () = {
             assert!(::core::mem::size_of:: < Rodata > () == 64usize);
             assert!(::core::mem::offset_of!(Rodata, ro_limit) == 0usize);
@@ -321,6 +285,7 @@ pub mod globals_skel {
         };
         ///Layout of `.data.foo` (32 bytes), generated from BTF.
         #[repr(C)]
+        #[derive(Clone, Copy)]
         pub struct DataFoo {
             ///Global `foo_a` at byte 0 of `.data.foo`.
             pub foo_a: u32,
@@ -335,6 +300,7 @@ pub mod globals_skel {
                 unsafe { ::core::mem::zeroed() }
             }
         }
+        unsafe impl ::bpfsign_runtime::Plain for DataFoo {}
         const _: () = {
             assert!(::core::mem::size_of:: < DataFoo > () == 32usize);
             assert!(::core::mem::offset_of!(DataFoo, foo_a) == 0usize);
@@ -342,6 +308,7 @@ pub mod globals_skel {
         };
         ///Layout of `.rodata.bar` (16 bytes), generated from BTF.
         #[repr(C)]
+        #[derive(Clone, Copy)]
         pub struct RodataBar {
             ///Global `bar_a` at byte 0 of `.rodata.bar`.
             pub bar_a: u32,
@@ -354,6 +321,7 @@ pub mod globals_skel {
                 unsafe { ::core::mem::zeroed() }
             }
         }
+        unsafe impl ::bpfsign_runtime::Plain for RodataBar {}
         const _: () = {
             assert!(::core::mem::size_of:: < RodataBar > () == 16usize);
             assert!(::core::mem::offset_of!(RodataBar, bar_a) == 0usize);
@@ -453,7 +421,7 @@ Initial values of global variables are fixed when the skeleton is signed: the si
         pub rodata_str1_1: ::std::os::fd::BorrowedFd<'a>,
         _skel: ::core::marker::PhantomData<&'a ()>,
     }
-    ///Links made by [`LoadedGlobals::attach`], one per auto-attachable program; each detaches when dropped.
+    ///Links made by [`LoadedGlobals::attach`], one per loaded program that attaches automatically (fentry, fexit, fmod_ret, tp_btf, lsm, raw_tp, iter); each detaches when dropped.
     #[derive(Debug)]
     pub struct GlobalsLinks {
         ///Link of program `touch_all`; detaches on drop.
@@ -466,24 +434,31 @@ Initial values of global variables are fixed when the skeleton is signed: the si
         }
     }
     impl LoadedGlobals {
-        /// Program file descriptors.
-        pub fn progs(&self) -> GlobalsProgs<'_> {
-            GlobalsProgs {
-                touch_all: loaded_fd(self.skel.prog_fd(0usize), "program", 0usize),
+        /// Program file descriptors (programs with autoload off have none). An error
+        /// means the skeleton is not loaded as this code expects (it does not happen
+        /// after a successful load).
+        pub fn progs(
+            &self,
+        ) -> ::core::result::Result<GlobalsProgs<'_>, ::bpfsign_runtime::Error> {
+            ::core::result::Result::Ok(GlobalsProgs {
+                touch_all: self.skel.loaded_prog_fd(0usize)?,
                 _skel: ::core::marker::PhantomData,
-            }
+            })
         }
-        /// Map file descriptors.
-        pub fn maps(&self) -> GlobalsMaps<'_> {
-            GlobalsMaps {
-                data: loaded_fd(self.skel.map_fd(0usize), "map", 0usize),
-                bss: loaded_fd(self.skel.map_fd(1usize), "map", 1usize),
-                rodata: loaded_fd(self.skel.map_fd(2usize), "map", 2usize),
-                data_foo: loaded_fd(self.skel.map_fd(3usize), "map", 3usize),
-                rodata_bar: loaded_fd(self.skel.map_fd(4usize), "map", 4usize),
-                rodata_str1_1: loaded_fd(self.skel.map_fd(5usize), "map", 5usize),
+        /// Map file descriptors. An error means the skeleton is not loaded as this code
+        /// expects (it does not happen after a successful load).
+        pub fn maps(
+            &self,
+        ) -> ::core::result::Result<GlobalsMaps<'_>, ::bpfsign_runtime::Error> {
+            ::core::result::Result::Ok(GlobalsMaps {
+                data: self.skel.loaded_map_fd(0usize)?,
+                bss: self.skel.loaded_map_fd(1usize)?,
+                rodata: self.skel.loaded_map_fd(2usize)?,
+                data_foo: self.skel.loaded_map_fd(3usize)?,
+                rodata_bar: self.skel.loaded_map_fd(4usize)?,
+                rodata_str1_1: self.skel.loaded_map_fd(5usize)?,
                 _skel: ::core::marker::PhantomData,
-            }
+            })
         }
         /// The protocol whose loader was used.
         pub fn protocol(&self) -> ::bpfsign_runtime::Protocol {
@@ -508,51 +483,99 @@ Initial values of global variables are fixed when the skeleton is signed: the si
         ) -> ::core::result::Result<::bpfsign_runtime::Link, ::bpfsign_runtime::Error> {
             self.skel.attach_prog(0usize)
         }
-        ///The `.data` globals, read from the map's memory (shared with the BPF programs).
-        pub fn data(&self) -> &types::Data {
-            unsafe {
-                data_ptr::<types::Data>(&self.skel, 0usize, 25usize, false).as_ref()
-            }
+        /**The `.data` globals, a view of the map's memory, which the BPF programs may change while the reference lives.
+
+The memory is mmapped and shared with the BPF programs, which may store to it at any time: Rust assumes a referenced value does not change while borrowed, so take the reference, use it and drop it (as with libbpf-rs skeletons); to watch values change, call [`read_data()`](Self::read_data) instead. An error means the map is not mapped as this code expects (it does not happen after a successful load of the same skeleton).*/
+        pub fn data(
+            &self,
+        ) -> ::core::result::Result<&types::Data, ::bpfsign_runtime::Error> {
+            self.skel.global::<types::Data>(0usize)
         }
-        ///The `.data` globals, writable: stores are seen by the BPF programs at once. This is how to change a global after load (the signed loader ignores run-time initial values).
-        pub fn data_mut(&mut self) -> &mut types::Data {
-            unsafe {
-                data_ptr::<types::Data>(&self.skel, 0usize, 25usize, true).as_mut()
-            }
+        ///A copy of the `.data` globals, read with volatile reads on every call: the way to observe values the BPF programs change (counters, flags). Not atomic: a value the programs store meanwhile may be torn.
+        pub fn read_data(
+            &self,
+        ) -> ::core::result::Result<types::Data, ::bpfsign_runtime::Error> {
+            self.skel.read_global::<types::Data>(0usize)
         }
-        ///The `.bss` globals, read from the map's memory (shared with the BPF programs).
-        pub fn bss(&self) -> &types::Bss {
-            unsafe {
-                data_ptr::<types::Bss>(&self.skel, 1usize, 44usize, false).as_ref()
-            }
+        /**The `.data` globals, writable: stores reach the BPF programs at once. This is how to change a global after load (the signed loader ignores run-time initial values).
+
+The memory is mmapped and shared with the BPF programs, which may store to it at any time: Rust assumes a referenced value does not change while borrowed, so take the reference, use it and drop it (as with libbpf-rs skeletons); to watch values change, call [`read_data()`](Self::read_data) instead. An error means the map is not mapped as this code expects (it does not happen after a successful load of the same skeleton).*/
+        pub fn data_mut(
+            &mut self,
+        ) -> ::core::result::Result<&mut types::Data, ::bpfsign_runtime::Error> {
+            self.skel.global_mut::<types::Data>(0usize)
         }
-        ///The `.bss` globals, writable: stores are seen by the BPF programs at once. This is how to change a global after load (the signed loader ignores run-time initial values).
-        pub fn bss_mut(&mut self) -> &mut types::Bss {
-            unsafe { data_ptr::<types::Bss>(&self.skel, 1usize, 44usize, true).as_mut() }
+        /**The `.bss` globals, a view of the map's memory, which the BPF programs may change while the reference lives.
+
+The memory is mmapped and shared with the BPF programs, which may store to it at any time: Rust assumes a referenced value does not change while borrowed, so take the reference, use it and drop it (as with libbpf-rs skeletons); to watch values change, call [`read_bss()`](Self::read_bss) instead. An error means the map is not mapped as this code expects (it does not happen after a successful load of the same skeleton).*/
+        pub fn bss(
+            &self,
+        ) -> ::core::result::Result<&types::Bss, ::bpfsign_runtime::Error> {
+            self.skel.global::<types::Bss>(1usize)
         }
-        ///The `.rodata` globals (read-only: the kernel maps them read-only; their values are fixed at signing).
-        pub fn rodata(&self) -> &types::Rodata {
-            unsafe {
-                data_ptr::<types::Rodata>(&self.skel, 2usize, 62usize, false).as_ref()
-            }
+        ///A copy of the `.bss` globals, read with volatile reads on every call: the way to observe values the BPF programs change (counters, flags). Not atomic: a value the programs store meanwhile may be torn.
+        pub fn read_bss(
+            &self,
+        ) -> ::core::result::Result<types::Bss, ::bpfsign_runtime::Error> {
+            self.skel.read_global::<types::Bss>(1usize)
         }
-        ///The `.data.foo` globals, read from the map's memory (shared with the BPF programs).
-        pub fn data_foo(&self) -> &types::DataFoo {
-            unsafe {
-                data_ptr::<types::DataFoo>(&self.skel, 3usize, 32usize, false).as_ref()
-            }
+        /**The `.bss` globals, writable: stores reach the BPF programs at once. This is how to change a global after load (the signed loader ignores run-time initial values).
+
+The memory is mmapped and shared with the BPF programs, which may store to it at any time: Rust assumes a referenced value does not change while borrowed, so take the reference, use it and drop it (as with libbpf-rs skeletons); to watch values change, call [`read_bss()`](Self::read_bss) instead. An error means the map is not mapped as this code expects (it does not happen after a successful load of the same skeleton).*/
+        pub fn bss_mut(
+            &mut self,
+        ) -> ::core::result::Result<&mut types::Bss, ::bpfsign_runtime::Error> {
+            self.skel.global_mut::<types::Bss>(1usize)
         }
-        ///The `.data.foo` globals, writable: stores are seen by the BPF programs at once. This is how to change a global after load (the signed loader ignores run-time initial values).
-        pub fn data_foo_mut(&mut self) -> &mut types::DataFoo {
-            unsafe {
-                data_ptr::<types::DataFoo>(&self.skel, 3usize, 32usize, true).as_mut()
-            }
+        /**The `.rodata` globals (read-only: the kernel maps them read-only; their values are fixed at signing).
+
+The memory is mmapped and shared with the BPF programs, which may store to it at any time: Rust assumes a referenced value does not change while borrowed, so take the reference, use it and drop it (as with libbpf-rs skeletons); to watch values change, call [`read_rodata()`](Self::read_rodata) instead. An error means the map is not mapped as this code expects (it does not happen after a successful load of the same skeleton).*/
+        pub fn rodata(
+            &self,
+        ) -> ::core::result::Result<&types::Rodata, ::bpfsign_runtime::Error> {
+            self.skel.global::<types::Rodata>(2usize)
         }
-        ///The `.rodata.bar` globals (read-only: the kernel maps them read-only; their values are fixed at signing).
-        pub fn rodata_bar(&self) -> &types::RodataBar {
-            unsafe {
-                data_ptr::<types::RodataBar>(&self.skel, 4usize, 16usize, false).as_ref()
-            }
+        ///A copy of the `.rodata` globals, read with volatile reads on every call: the way to observe values the BPF programs change (counters, flags). Not atomic: a value the programs store meanwhile may be torn.
+        pub fn read_rodata(
+            &self,
+        ) -> ::core::result::Result<types::Rodata, ::bpfsign_runtime::Error> {
+            self.skel.read_global::<types::Rodata>(2usize)
+        }
+        /**The `.data.foo` globals, a view of the map's memory, which the BPF programs may change while the reference lives.
+
+The memory is mmapped and shared with the BPF programs, which may store to it at any time: Rust assumes a referenced value does not change while borrowed, so take the reference, use it and drop it (as with libbpf-rs skeletons); to watch values change, call [`read_data_foo()`](Self::read_data_foo) instead. An error means the map is not mapped as this code expects (it does not happen after a successful load of the same skeleton).*/
+        pub fn data_foo(
+            &self,
+        ) -> ::core::result::Result<&types::DataFoo, ::bpfsign_runtime::Error> {
+            self.skel.global::<types::DataFoo>(3usize)
+        }
+        ///A copy of the `.data.foo` globals, read with volatile reads on every call: the way to observe values the BPF programs change (counters, flags). Not atomic: a value the programs store meanwhile may be torn.
+        pub fn read_data_foo(
+            &self,
+        ) -> ::core::result::Result<types::DataFoo, ::bpfsign_runtime::Error> {
+            self.skel.read_global::<types::DataFoo>(3usize)
+        }
+        /**The `.data.foo` globals, writable: stores reach the BPF programs at once. This is how to change a global after load (the signed loader ignores run-time initial values).
+
+The memory is mmapped and shared with the BPF programs, which may store to it at any time: Rust assumes a referenced value does not change while borrowed, so take the reference, use it and drop it (as with libbpf-rs skeletons); to watch values change, call [`read_data_foo()`](Self::read_data_foo) instead. An error means the map is not mapped as this code expects (it does not happen after a successful load of the same skeleton).*/
+        pub fn data_foo_mut(
+            &mut self,
+        ) -> ::core::result::Result<&mut types::DataFoo, ::bpfsign_runtime::Error> {
+            self.skel.global_mut::<types::DataFoo>(3usize)
+        }
+        /**The `.rodata.bar` globals (read-only: the kernel maps them read-only; their values are fixed at signing).
+
+The memory is mmapped and shared with the BPF programs, which may store to it at any time: Rust assumes a referenced value does not change while borrowed, so take the reference, use it and drop it (as with libbpf-rs skeletons); to watch values change, call [`read_rodata_bar()`](Self::read_rodata_bar) instead. An error means the map is not mapped as this code expects (it does not happen after a successful load of the same skeleton).*/
+        pub fn rodata_bar(
+            &self,
+        ) -> ::core::result::Result<&types::RodataBar, ::bpfsign_runtime::Error> {
+            self.skel.global::<types::RodataBar>(4usize)
+        }
+        ///A copy of the `.rodata.bar` globals, read with volatile reads on every call: the way to observe values the BPF programs change (counters, flags). Not atomic: a value the programs store meanwhile may be torn.
+        pub fn read_rodata_bar(
+            &self,
+        ) -> ::core::result::Result<types::RodataBar, ::bpfsign_runtime::Error> {
+            self.skel.read_global::<types::RodataBar>(4usize)
         }
     }
 }

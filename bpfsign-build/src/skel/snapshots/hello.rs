@@ -48,50 +48,6 @@ pub mod hello_skel {
     pub static EXCL_HASH_P2: [u8; 32] = *b"<32 bytes>";
     ///Detached PKCS#7 signature of the `p2` payload (375 bytes).
     pub static SIG_P2: [u8; 375usize] = *b"<375 bytes>";
-    /// A fd the runtime guarantees after a successful load (every map; every program
-    /// with autoload on).
-    fn loaded_fd<'a>(
-        fd: ::core::option::Option<::std::os::fd::BorrowedFd<'a>>,
-        what: &str,
-        index: usize,
-    ) -> ::std::os::fd::BorrowedFd<'a> {
-        match fd {
-            ::core::option::Option::Some(fd) => fd,
-            ::core::option::Option::None => {
-                ::core::unreachable!(
-                    "bpfsign-runtime: {} #{} has no fd after a successful load", what,
-                    index
-                )
-            }
-        }
-    }
-    /// The mapping of data map `index` as a `T`. The runtime maps every `mmapable` map
-    /// of `SPEC` page-rounded with at least `value_size` bytes (so also the few tail
-    /// bytes by which `T` may exceed the section), writable unless read-only; the
-    /// expansion checked that `T` fits. Every bit pattern is valid for the generated
-    /// plain-data types.
-    fn data_ptr<T>(
-        skel: &::bpfsign_runtime::LoadedSkeleton,
-        index: usize,
-        value_size: usize,
-        writable: bool,
-    ) -> ::core::ptr::NonNull<T> {
-        let ptr = unsafe { skel.map_data_ptr(index) };
-        match (ptr, skel.map_data_len(index)) {
-            (
-                ::core::option::Option::Some(p),
-                ::core::option::Option::Some(len),
-            ) if len >= value_size
-                && (p.as_ptr() as usize) % ::core::mem::align_of::<T>() == 0
-                && (!writable || skel.map_data_writable(index)) => p.cast::<T>(),
-            _ => {
-                ::core::unreachable!(
-                    "bpfsign-runtime: data map #{} is not mapped as the skeleton expects",
-                    index
-                )
-            }
-        }
-    }
     /// The skeleton as the runtime sees it.
     pub static SPEC: ::bpfsign_runtime::SkeletonSpec<'static> = ::bpfsign_runtime::SkeletonSpec {
         name: "hello",
@@ -161,6 +117,7 @@ pub mod hello_skel {
     pub mod types {
         ///Layout of `.bss` (4 bytes), generated from BTF.
         #[repr(C)]
+        #[derive(Clone, Copy)]
         pub struct Bss {
             ///Global `prog_A` at byte 0 of `.bss`.
             pub prog_A: i32,
@@ -171,6 +128,7 @@ pub mod hello_skel {
                 unsafe { ::core::mem::zeroed() }
             }
         }
+        unsafe impl ::bpfsign_runtime::Plain for Bss {}
         const _: () = {
             assert!(::core::mem::size_of:: < Bss > () == 4usize);
             assert!(::core::mem::offset_of!(Bss, prog_A) == 0usize);
@@ -261,7 +219,7 @@ Initial values of global variables are fixed when the skeleton is signed: the si
         pub rodata: ::std::os::fd::BorrowedFd<'a>,
         _skel: ::core::marker::PhantomData<&'a ()>,
     }
-    ///Links made by [`LoadedHello::attach`], one per auto-attachable program; each detaches when dropped.
+    ///Links made by [`LoadedHello::attach`], one per loaded program that attaches automatically (fentry, fexit, fmod_ret, tp_btf, lsm, raw_tp, iter); each detaches when dropped.
     #[derive(Debug)]
     pub struct HelloLinks {
         ///Link of program `hello`; detaches on drop.
@@ -274,20 +232,27 @@ Initial values of global variables are fixed when the skeleton is signed: the si
         }
     }
     impl LoadedHello {
-        /// Program file descriptors.
-        pub fn progs(&self) -> HelloProgs<'_> {
-            HelloProgs {
-                hello: loaded_fd(self.skel.prog_fd(0usize), "program", 0usize),
+        /// Program file descriptors (programs with autoload off have none). An error
+        /// means the skeleton is not loaded as this code expects (it does not happen
+        /// after a successful load).
+        pub fn progs(
+            &self,
+        ) -> ::core::result::Result<HelloProgs<'_>, ::bpfsign_runtime::Error> {
+            ::core::result::Result::Ok(HelloProgs {
+                hello: self.skel.loaded_prog_fd(0usize)?,
                 _skel: ::core::marker::PhantomData,
-            }
+            })
         }
-        /// Map file descriptors.
-        pub fn maps(&self) -> HelloMaps<'_> {
-            HelloMaps {
-                bss: loaded_fd(self.skel.map_fd(0usize), "map", 0usize),
-                rodata: loaded_fd(self.skel.map_fd(1usize), "map", 1usize),
+        /// Map file descriptors. An error means the skeleton is not loaded as this code
+        /// expects (it does not happen after a successful load).
+        pub fn maps(
+            &self,
+        ) -> ::core::result::Result<HelloMaps<'_>, ::bpfsign_runtime::Error> {
+            ::core::result::Result::Ok(HelloMaps {
+                bss: self.skel.loaded_map_fd(0usize)?,
+                rodata: self.skel.loaded_map_fd(1usize)?,
                 _skel: ::core::marker::PhantomData,
-            }
+            })
         }
         /// The protocol whose loader was used.
         pub fn protocol(&self) -> ::bpfsign_runtime::Protocol {
@@ -312,13 +277,27 @@ Initial values of global variables are fixed when the skeleton is signed: the si
         ) -> ::core::result::Result<::bpfsign_runtime::Link, ::bpfsign_runtime::Error> {
             self.skel.attach_prog(0usize)
         }
-        ///The `.bss` globals, read from the map's memory (shared with the BPF programs).
-        pub fn bss(&self) -> &types::Bss {
-            unsafe { data_ptr::<types::Bss>(&self.skel, 0usize, 4usize, false).as_ref() }
+        /**The `.bss` globals, a view of the map's memory, which the BPF programs may change while the reference lives.
+
+The memory is mmapped and shared with the BPF programs, which may store to it at any time: Rust assumes a referenced value does not change while borrowed, so take the reference, use it and drop it (as with libbpf-rs skeletons); to watch values change, call [`read_bss()`](Self::read_bss) instead. An error means the map is not mapped as this code expects (it does not happen after a successful load of the same skeleton).*/
+        pub fn bss(
+            &self,
+        ) -> ::core::result::Result<&types::Bss, ::bpfsign_runtime::Error> {
+            self.skel.global::<types::Bss>(0usize)
         }
-        ///The `.bss` globals, writable: stores are seen by the BPF programs at once. This is how to change a global after load (the signed loader ignores run-time initial values).
-        pub fn bss_mut(&mut self) -> &mut types::Bss {
-            unsafe { data_ptr::<types::Bss>(&self.skel, 0usize, 4usize, true).as_mut() }
+        ///A copy of the `.bss` globals, read with volatile reads on every call: the way to observe values the BPF programs change (counters, flags). Not atomic: a value the programs store meanwhile may be torn.
+        pub fn read_bss(
+            &self,
+        ) -> ::core::result::Result<types::Bss, ::bpfsign_runtime::Error> {
+            self.skel.read_global::<types::Bss>(0usize)
+        }
+        /**The `.bss` globals, writable: stores reach the BPF programs at once. This is how to change a global after load (the signed loader ignores run-time initial values).
+
+The memory is mmapped and shared with the BPF programs, which may store to it at any time: Rust assumes a referenced value does not change while borrowed, so take the reference, use it and drop it (as with libbpf-rs skeletons); to watch values change, call [`read_bss()`](Self::read_bss) instead. An error means the map is not mapped as this code expects (it does not happen after a successful load of the same skeleton).*/
+        pub fn bss_mut(
+            &mut self,
+        ) -> ::core::result::Result<&mut types::Bss, ::bpfsign_runtime::Error> {
+            self.skel.global_mut::<types::Bss>(0usize)
         }
     }
 }

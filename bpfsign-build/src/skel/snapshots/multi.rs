@@ -1,0 +1,436 @@
+const _: &[u8] = include_bytes!("$REPO/tests/fixtures/obj/multi.bpf.o");
+const _: &[u8] = include_bytes!("$REPO/tests/fixtures/keys/TEST-ONLY-key-a.pem");
+///Everything `include_signed_skel!` generated for `multi`; the main types are re-exported next to the macro call.
+#[allow(
+    dead_code,
+    non_snake_case,
+    non_camel_case_types,
+    non_upper_case_globals,
+    unused_qualifications,
+    clippy::all
+)]
+pub mod multi_skel {
+    /// 8-byte aligned bytes (loader instructions and the data blob).
+    #[repr(C, align(8))]
+    pub struct Aligned<const N: usize>(pub [u8; N]);
+    /// The data blob (metadata map value), identical for every protocol.
+    pub static DATA: Aligned<4696usize> = Aligned(
+        *b"<4696 bytes>",
+    );
+    ///Loader instructions for protocol `unsigned` (541 insns).
+    pub static INSNS_UNSIGNED: Aligned<4328usize> = Aligned(
+        *b"<4328 bytes>",
+    );
+    ///SHA-256 of the `unsigned` loader instructions: a48c632e1f1e0bcba28652b52b67234299581569e3c41d21d40c2fe8468c4f25.
+    pub static EXCL_HASH_UNSIGNED: [u8; 32] = *b"<32 bytes>";
+    ///Loader instructions for protocol `p1` (554 insns).
+    pub static INSNS_P1: Aligned<4432usize> = Aligned(
+        *b"<4432 bytes>",
+    );
+    ///SHA-256 of the `p1` loader instructions: 9c743acacf309ed39604f9dd17f529ad4288ba573646e6a10b381b2f967413ee.
+    pub static EXCL_HASH_P1: [u8; 32] = *b"<32 bytes>";
+    ///Detached PKCS#7 signature of the `p1` payload (375 bytes).
+    pub static SIG_P1: [u8; 375usize] = *b"<375 bytes>";
+    ///Loader instructions for protocol `p1b` (559 insns).
+    pub static INSNS_P1B: Aligned<4472usize> = Aligned(
+        *b"<4472 bytes>",
+    );
+    ///SHA-256 of the `p1b` loader instructions: 2edbf2b87793104a433f398efe5a854acf170ad8276fa74408b441586ee80da5.
+    pub static EXCL_HASH_P1B: [u8; 32] = *b"<32 bytes>";
+    ///Detached PKCS#7 signature of the `p1b` payload (375 bytes).
+    pub static SIG_P1B: [u8; 375usize] = *b"<375 bytes>";
+    ///Loader instructions for protocol `p2` (526 insns).
+    pub static INSNS_P2: Aligned<4208usize> = Aligned(
+        *b"<4208 bytes>",
+    );
+    ///SHA-256 of the `p2` loader instructions: ddbf10b7fb852ca3a56f528d21f367b4b237776430388b59d6320b9d9f8105e6.
+    pub static EXCL_HASH_P2: [u8; 32] = *b"<32 bytes>";
+    ///Detached PKCS#7 signature of the `p2` payload (375 bytes).
+    pub static SIG_P2: [u8; 375usize] = *b"<375 bytes>";
+    /// The skeleton as the runtime sees it.
+    pub static SPEC: ::bpfsign_runtime::SkeletonSpec<'static> = ::bpfsign_runtime::SkeletonSpec {
+        name: "multi",
+        data: &DATA.0,
+        variants: &[
+            ::bpfsign_runtime::LoaderVariant {
+                protocol: ::bpfsign_runtime::Protocol::Unsigned,
+                insns: &INSNS_UNSIGNED.0,
+                excl_prog_hash: EXCL_HASH_UNSIGNED,
+                signature: ::core::option::Option::None,
+            },
+            ::bpfsign_runtime::LoaderVariant {
+                protocol: ::bpfsign_runtime::Protocol::P1,
+                insns: &INSNS_P1.0,
+                excl_prog_hash: EXCL_HASH_P1,
+                signature: ::core::option::Option::Some(&SIG_P1),
+            },
+            ::bpfsign_runtime::LoaderVariant {
+                protocol: ::bpfsign_runtime::Protocol::P1b,
+                insns: &INSNS_P1B.0,
+                excl_prog_hash: EXCL_HASH_P1B,
+                signature: ::core::option::Option::Some(&SIG_P1B),
+            },
+            ::bpfsign_runtime::LoaderVariant {
+                protocol: ::bpfsign_runtime::Protocol::P2,
+                insns: &INSNS_P2.0,
+                excl_prog_hash: EXCL_HASH_P2,
+                signature: ::core::option::Option::Some(&SIG_P2),
+            },
+        ],
+        maps: &[
+            ::bpfsign_runtime::MapSpec {
+                name: "bss",
+                map_type: 2u32,
+                key_size: 4u32,
+                value_size: 56u32,
+                max_entries: 1u32,
+                map_flags: 1024u32,
+                mmapable: true,
+            },
+        ],
+        progs: &[
+            ::bpfsign_runtime::ProgSpec {
+                name: "getpid_entry",
+                prog_type: 26u32,
+                expected_attach_type: 24u32,
+                autoload: true,
+                attach: ::bpfsign_runtime::Attach::RawTracepoint(
+                    ::core::option::Option::None,
+                ),
+            },
+            ::bpfsign_runtime::ProgSpec {
+                name: "getpid_exit",
+                prog_type: 26u32,
+                expected_attach_type: 25u32,
+                autoload: true,
+                attach: ::bpfsign_runtime::Attach::RawTracepoint(
+                    ::core::option::Option::None,
+                ),
+            },
+            ::bpfsign_runtime::ProgSpec {
+                name: "nanosleep_entry",
+                prog_type: 26u32,
+                expected_attach_type: 24u32,
+                autoload: true,
+                attach: ::bpfsign_runtime::Attach::RawTracepoint(
+                    ::core::option::Option::None,
+                ),
+            },
+            ::bpfsign_runtime::ProgSpec {
+                name: "raw_sys_enter",
+                prog_type: 17u32,
+                expected_attach_type: 0u32,
+                autoload: true,
+                attach: ::bpfsign_runtime::Attach::RawTracepoint(
+                    ::core::option::Option::Some("sys_enter"),
+                ),
+            },
+            ::bpfsign_runtime::ProgSpec {
+                name: "on_switch",
+                prog_type: 26u32,
+                expected_attach_type: 23u32,
+                autoload: true,
+                attach: ::bpfsign_runtime::Attach::RawTracepoint(
+                    ::core::option::Option::None,
+                ),
+            },
+            ::bpfsign_runtime::ProgSpec {
+                name: "raw_sys_exit",
+                prog_type: 17u32,
+                expected_attach_type: 0u32,
+                autoload: true,
+                attach: ::bpfsign_runtime::Attach::RawTracepoint(
+                    ::core::option::Option::Some("sys_exit"),
+                ),
+            },
+            ::bpfsign_runtime::ProgSpec {
+                name: "getppid_optional",
+                prog_type: 26u32,
+                expected_attach_type: 24u32,
+                autoload: false,
+                attach: ::bpfsign_runtime::Attach::RawTracepoint(
+                    ::core::option::Option::None,
+                ),
+            },
+        ],
+        signer_skid: ::core::option::Option::Some(
+            "b47dc1af906c3b717fd2649abebb975afff02a48",
+        ),
+    };
+    /// `#[repr(C)]` layouts of the global-data sections and the C types they use.
+    pub mod types {
+        ///Layout of `.bss` (56 bytes), generated from BTF.
+        #[repr(C)]
+        #[derive(Clone, Copy)]
+        pub struct Bss {
+            ///Global `sys_enters` at byte 0 of `.bss`.
+            pub sys_enters: u64,
+            ///Global `entries` at byte 8 of `.bss`.
+            pub entries: u64,
+            ///Global `exits` at byte 16 of `.bss`.
+            pub exits: u64,
+            ///Global `last_ret` at byte 24 of `.bss`.
+            pub last_ret: u64,
+            ///Global `switches` at byte 32 of `.bss`.
+            pub switches: u64,
+            ///Global `nanosleeps` at byte 40 of `.bss`.
+            pub nanosleeps: u64,
+            ///Global `never` at byte 48 of `.bss`.
+            pub never: u64,
+        }
+        impl ::core::default::Default for Bss {
+            /// All bytes zero.
+            fn default() -> Self {
+                unsafe { ::core::mem::zeroed() }
+            }
+        }
+        unsafe impl ::bpfsign_runtime::Plain for Bss {}
+        const _: () = {
+            assert!(::core::mem::size_of:: < Bss > () == 56usize);
+            assert!(::core::mem::offset_of!(Bss, sys_enters) == 0usize);
+            assert!(::core::mem::offset_of!(Bss, entries) == 8usize);
+            assert!(::core::mem::offset_of!(Bss, exits) == 16usize);
+            assert!(::core::mem::offset_of!(Bss, last_ret) == 24usize);
+            assert!(::core::mem::offset_of!(Bss, switches) == 32usize);
+            assert!(::core::mem::offset_of!(Bss, nanosleeps) == 40usize);
+            assert!(::core::mem::offset_of!(Bss, never) == 48usize);
+        };
+    }
+    /**Signed light skeleton of the BPF object `multi` (from `multi.bpf.o`, signed at build time).
+
+Loader variants: `unsigned` (unsigned), `p1` (signed), `p1b` (signed), `p2` (signed); the runtime probes the kernel and picks one (`BPFSIGN_PROTOCOL=p1|p1b|p2|unsigned` overrides). Signed by `CN=bpfsign TEST-ONLY key a (do not trust)` (rsa-2048, SKID `b47dc1af906c3b717fd2649abebb975afff02a48`).
+
+Programs:
+- `getpid_entry` (`SEC("fentry/__do_sys_getpid")`), attaches to BTF target `__do_sys_getpid`.
+- `getpid_exit` (`SEC("fexit/__do_sys_getpid")`), attaches to BTF target `__do_sys_getpid`.
+- `nanosleep_entry` (`SEC("fentry/do_nanosleep")`), attaches to BTF target `do_nanosleep`.
+- `raw_sys_enter` (`SEC("raw_tp/sys_enter")`), attaches to raw tracepoint `sys_enter`.
+- `on_switch` (`SEC("tp_btf/sched_switch")`), attaches to BTF target `sched_switch`.
+- `raw_sys_exit` (`SEC("raw_tracepoint/sys_exit")`), attaches to raw tracepoint `sys_exit`.
+- `getppid_optional` (`SEC("?fentry/__do_sys_getppid")`): not loaded — autoload was off when the skeleton was signed, so it has no fd and no link.
+
+Load with [`Multi::builder()`]`.keyring(..).load()`, which returns [`LoadedMulti`].
+
+Initial values of global variables are fixed when the skeleton is signed: the signed loader takes them from the signed data blob and ignores any value supplied at run time. Writable globals (`.bss`, `.data`) are changed through the mmapped memory after load (`bss_mut()`, `data_mut()`); `.rodata` stays as built.*/
+    #[derive(Clone, Copy, Debug, Default)]
+    pub struct Multi;
+    impl Multi {
+        /// Object name (`SEC` file stem) of the skeleton.
+        pub const NAME: &'static str = "multi";
+        /// Starts loading with default options (builtin keyring, no verifier log,
+        /// protocol probed).
+        pub fn builder() -> MultiBuilder {
+            MultiBuilder::default()
+        }
+        /// The embedded skeleton description (data blob, loaders, signatures).
+        pub fn spec() -> &'static ::bpfsign_runtime::SkeletonSpec<'static> {
+            &SPEC
+        }
+    }
+    /**Load-time options for [`Multi`]; only what the signature does not cover (keyring, verifier log, protocol).
+
+Initial values of global variables are fixed when the skeleton is signed: the signed loader takes them from the signed data blob and ignores any value supplied at run time. Writable globals (`.bss`, `.data`) are changed through the mmapped memory after load (`bss_mut()`, `data_mut()`); `.rodata` stays as built.*/
+    #[derive(Clone, Debug, Default)]
+    pub struct MultiBuilder {
+        options: ::bpfsign_runtime::LoadOptions,
+    }
+    impl MultiBuilder {
+        /// The keyring the kernel searches for the signer's certificate.
+        pub fn keyring(mut self, keyring: ::bpfsign_runtime::Keyring) -> Self {
+            self.options = self.options.keyring(keyring);
+            self
+        }
+        /// Asks for the verifier log of the loader and of the programs it loads
+        /// (`VerifierLog::default()`: level 1, 64 KiB growing on demand); it is kept in
+        /// load errors and in [`::bpfsign_runtime::LoadedSkeleton::verifier_log`].
+        pub fn verifier_log(mut self, log: ::bpfsign_runtime::VerifierLog) -> Self {
+            self.options = self.options.verifier_log(log.level, log.size);
+            self
+        }
+        /// Forces a protocol instead of probing the kernel (`BPFSIGN_PROTOCOL` still
+        /// wins).
+        pub fn protocol(mut self, protocol: ::bpfsign_runtime::Protocol) -> Self {
+            self.options = self.options.protocol(protocol);
+            self
+        }
+        /// The options collected so far.
+        pub fn options(&self) -> &::bpfsign_runtime::LoadOptions {
+            &self.options
+        }
+        /// Loads the skeleton: runs the signed loader, which creates the maps and loads
+        /// the programs; then maps the global data. Nothing stays loaded on error.
+        pub fn load(
+            self,
+        ) -> ::core::result::Result<LoadedMulti, ::bpfsign_runtime::Error> {
+            let skel = ::bpfsign_runtime::load(&SPEC, &self.options)?;
+            ::core::result::Result::Ok(LoadedMulti { skel })
+        }
+    }
+    ///A loaded [`Multi`]: owns every map and program fd and the mmapped global data; dropping it closes them (links already made stay until they are dropped).
+    #[derive(Debug)]
+    pub struct LoadedMulti {
+        skel: ::bpfsign_runtime::LoadedSkeleton,
+    }
+    ///File descriptors of the loaded programs of [`LoadedMulti`]. Not here, because autoload was off when the skeleton was signed (the signed loader never loads them): `getppid_optional` (`SEC("?fentry/__do_sys_getppid")`).
+    #[derive(Clone, Copy, Debug)]
+    pub struct MultiProgs<'a> {
+        ///Program `getpid_entry` (`SEC("fentry/__do_sys_getpid")`).
+        pub getpid_entry: ::std::os::fd::BorrowedFd<'a>,
+        ///Program `getpid_exit` (`SEC("fexit/__do_sys_getpid")`).
+        pub getpid_exit: ::std::os::fd::BorrowedFd<'a>,
+        ///Program `nanosleep_entry` (`SEC("fentry/do_nanosleep")`).
+        pub nanosleep_entry: ::std::os::fd::BorrowedFd<'a>,
+        ///Program `raw_sys_enter` (`SEC("raw_tp/sys_enter")`).
+        pub raw_sys_enter: ::std::os::fd::BorrowedFd<'a>,
+        ///Program `on_switch` (`SEC("tp_btf/sched_switch")`).
+        pub on_switch: ::std::os::fd::BorrowedFd<'a>,
+        ///Program `raw_sys_exit` (`SEC("raw_tracepoint/sys_exit")`).
+        pub raw_sys_exit: ::std::os::fd::BorrowedFd<'a>,
+        _skel: ::core::marker::PhantomData<&'a ()>,
+    }
+    ///File descriptors of the maps of [`LoadedMulti`].
+    #[derive(Clone, Copy, Debug)]
+    pub struct MultiMaps<'a> {
+        ///Map `bss` (kernel name `multi.bss`).
+        pub bss: ::std::os::fd::BorrowedFd<'a>,
+        _skel: ::core::marker::PhantomData<&'a ()>,
+    }
+    ///Links made by [`LoadedMulti::attach`], one per loaded program that attaches automatically (fentry, fexit, fmod_ret, tp_btf, lsm, raw_tp, iter); each detaches when dropped.
+    #[derive(Debug)]
+    pub struct MultiLinks {
+        ///Link of program `getpid_entry`; detaches on drop.
+        pub getpid_entry: ::bpfsign_runtime::Link,
+        ///Link of program `getpid_exit`; detaches on drop.
+        pub getpid_exit: ::bpfsign_runtime::Link,
+        ///Link of program `nanosleep_entry`; detaches on drop.
+        pub nanosleep_entry: ::bpfsign_runtime::Link,
+        ///Link of program `raw_sys_enter`; detaches on drop.
+        pub raw_sys_enter: ::bpfsign_runtime::Link,
+        ///Link of program `on_switch`; detaches on drop.
+        pub on_switch: ::bpfsign_runtime::Link,
+        ///Link of program `raw_sys_exit`; detaches on drop.
+        pub raw_sys_exit: ::bpfsign_runtime::Link,
+    }
+    impl MultiLinks {
+        /// Leaves every program attached after this process exits or drops the links.
+        pub fn forget(self) {
+            ::bpfsign_runtime::Link::forget(self.getpid_entry);
+            ::bpfsign_runtime::Link::forget(self.getpid_exit);
+            ::bpfsign_runtime::Link::forget(self.nanosleep_entry);
+            ::bpfsign_runtime::Link::forget(self.raw_sys_enter);
+            ::bpfsign_runtime::Link::forget(self.on_switch);
+            ::bpfsign_runtime::Link::forget(self.raw_sys_exit);
+        }
+    }
+    impl LoadedMulti {
+        /// Program file descriptors (programs with autoload off have none). An error
+        /// means the skeleton is not loaded as this code expects (it does not happen
+        /// after a successful load).
+        pub fn progs(
+            &self,
+        ) -> ::core::result::Result<MultiProgs<'_>, ::bpfsign_runtime::Error> {
+            ::core::result::Result::Ok(MultiProgs {
+                getpid_entry: self.skel.loaded_prog_fd(0usize)?,
+                getpid_exit: self.skel.loaded_prog_fd(1usize)?,
+                nanosleep_entry: self.skel.loaded_prog_fd(2usize)?,
+                raw_sys_enter: self.skel.loaded_prog_fd(3usize)?,
+                on_switch: self.skel.loaded_prog_fd(4usize)?,
+                raw_sys_exit: self.skel.loaded_prog_fd(5usize)?,
+                _skel: ::core::marker::PhantomData,
+            })
+        }
+        /// Map file descriptors. An error means the skeleton is not loaded as this code
+        /// expects (it does not happen after a successful load).
+        pub fn maps(
+            &self,
+        ) -> ::core::result::Result<MultiMaps<'_>, ::bpfsign_runtime::Error> {
+            ::core::result::Result::Ok(MultiMaps {
+                bss: self.skel.loaded_map_fd(0usize)?,
+                _skel: ::core::marker::PhantomData,
+            })
+        }
+        /// The protocol whose loader was used.
+        pub fn protocol(&self) -> ::bpfsign_runtime::Protocol {
+            self.skel.protocol()
+        }
+        /// The runtime's handle, for what the typed API does not cover.
+        pub fn inner(&self) -> &::bpfsign_runtime::LoadedSkeleton {
+            &self.skel
+        }
+        /// Attaches every auto-attachable program, in object order; on error the links
+        /// made so far are dropped (detached).
+        pub fn attach(
+            &self,
+        ) -> ::core::result::Result<MultiLinks, ::bpfsign_runtime::Error> {
+            ::core::result::Result::Ok(MultiLinks {
+                getpid_entry: self.attach_getpid_entry()?,
+                getpid_exit: self.attach_getpid_exit()?,
+                nanosleep_entry: self.attach_nanosleep_entry()?,
+                raw_sys_enter: self.attach_raw_sys_enter()?,
+                on_switch: self.attach_on_switch()?,
+                raw_sys_exit: self.attach_raw_sys_exit()?,
+            })
+        }
+        ///Attaches program `getpid_entry` to BTF target `__do_sys_getpid`. The link detaches when dropped (see [`::bpfsign_runtime::Link::forget`]).
+        pub fn attach_getpid_entry(
+            &self,
+        ) -> ::core::result::Result<::bpfsign_runtime::Link, ::bpfsign_runtime::Error> {
+            self.skel.attach_prog(0usize)
+        }
+        ///Attaches program `getpid_exit` to BTF target `__do_sys_getpid`. The link detaches when dropped (see [`::bpfsign_runtime::Link::forget`]).
+        pub fn attach_getpid_exit(
+            &self,
+        ) -> ::core::result::Result<::bpfsign_runtime::Link, ::bpfsign_runtime::Error> {
+            self.skel.attach_prog(1usize)
+        }
+        ///Attaches program `nanosleep_entry` to BTF target `do_nanosleep`. The link detaches when dropped (see [`::bpfsign_runtime::Link::forget`]).
+        pub fn attach_nanosleep_entry(
+            &self,
+        ) -> ::core::result::Result<::bpfsign_runtime::Link, ::bpfsign_runtime::Error> {
+            self.skel.attach_prog(2usize)
+        }
+        ///Attaches program `raw_sys_enter` to raw tracepoint `sys_enter`. The link detaches when dropped (see [`::bpfsign_runtime::Link::forget`]).
+        pub fn attach_raw_sys_enter(
+            &self,
+        ) -> ::core::result::Result<::bpfsign_runtime::Link, ::bpfsign_runtime::Error> {
+            self.skel.attach_prog(3usize)
+        }
+        ///Attaches program `on_switch` to BTF target `sched_switch`. The link detaches when dropped (see [`::bpfsign_runtime::Link::forget`]).
+        pub fn attach_on_switch(
+            &self,
+        ) -> ::core::result::Result<::bpfsign_runtime::Link, ::bpfsign_runtime::Error> {
+            self.skel.attach_prog(4usize)
+        }
+        ///Attaches program `raw_sys_exit` to raw tracepoint `sys_exit`. The link detaches when dropped (see [`::bpfsign_runtime::Link::forget`]).
+        pub fn attach_raw_sys_exit(
+            &self,
+        ) -> ::core::result::Result<::bpfsign_runtime::Link, ::bpfsign_runtime::Error> {
+            self.skel.attach_prog(5usize)
+        }
+        /**The `.bss` globals, a view of the map's memory, which the BPF programs may change while the reference lives.
+
+The memory is mmapped and shared with the BPF programs, which may store to it at any time: Rust assumes a referenced value does not change while borrowed, so take the reference, use it and drop it (as with libbpf-rs skeletons); to watch values change, call [`read_bss()`](Self::read_bss) instead. An error means the map is not mapped as this code expects (it does not happen after a successful load of the same skeleton).*/
+        pub fn bss(
+            &self,
+        ) -> ::core::result::Result<&types::Bss, ::bpfsign_runtime::Error> {
+            self.skel.global::<types::Bss>(0usize)
+        }
+        ///A copy of the `.bss` globals, read with volatile reads on every call: the way to observe values the BPF programs change (counters, flags). Not atomic: a value the programs store meanwhile may be torn.
+        pub fn read_bss(
+            &self,
+        ) -> ::core::result::Result<types::Bss, ::bpfsign_runtime::Error> {
+            self.skel.read_global::<types::Bss>(0usize)
+        }
+        /**The `.bss` globals, writable: stores reach the BPF programs at once. This is how to change a global after load (the signed loader ignores run-time initial values).
+
+The memory is mmapped and shared with the BPF programs, which may store to it at any time: Rust assumes a referenced value does not change while borrowed, so take the reference, use it and drop it (as with libbpf-rs skeletons); to watch values change, call [`read_bss()`](Self::read_bss) instead. An error means the map is not mapped as this code expects (it does not happen after a successful load of the same skeleton).*/
+        pub fn bss_mut(
+            &mut self,
+        ) -> ::core::result::Result<&mut types::Bss, ::bpfsign_runtime::Error> {
+            self.skel.global_mut::<types::Bss>(0usize)
+        }
+    }
+}
+pub use multi_skel::{
+    Multi, MultiBuilder, LoadedMulti, MultiProgs, MultiMaps, MultiLinks,
+};

@@ -1,0 +1,16 @@
+// A `SEC("?...")` program (autoload off) is never loaded by the signed loader: it has no fd
+// field and no attach function.
+bpfsign_macros::include_signed_skel!(
+    concat!(env!("BPFSIGN_FIXTURES"), "/obj/multi.bpf.o"),
+    key = concat!(env!("BPFSIGN_FIXTURES"), "/keys/TEST-ONLY-key-a.pem"),
+);
+
+fn use_it(skel: &LoadedMulti) -> Result<(), bpfsign_runtime::Error> {
+    let _fd = skel.progs()?.getppid_optional;
+    let _link = skel.attach_getppid_optional()?;
+    Ok(())
+}
+
+fn main() {
+    let _ = use_it;
+}
