@@ -232,6 +232,8 @@ impl PrivateApt {
             .args(self.options())
             .args(["update", "-qq"])
             .stdin(Stdio::null())
+            // apt's progress goes to our stderr: stdout is reserved for results (paths).
+            .stdout(std::io::stderr())
             .status()
             .ctx(|| "running apt-get (apt-get update): is this a Debian system?".into())?;
         if !st.success() {
@@ -268,6 +270,7 @@ impl PrivateApt {
             .args(["download", "-q", package])
             .current_dir(dir)
             .stdin(Stdio::null())
+            .stdout(std::io::stderr())
             .status()
             .ctx(|| "running apt-get download".into())?;
         if !st.success() {
