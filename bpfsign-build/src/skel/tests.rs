@@ -53,6 +53,15 @@ fn expand_ok(input: TokenStream, env: &TestEnv) -> String {
     prettyplease::unparse(&file)
 }
 
+/// Like [`expand_ok`], with the repository path replaced by `$REPO` *before* formatting, so
+/// that line wrapping (and thus the snapshot) does not depend on where the repo is checked out.
+fn expand_for_snapshot(input: TokenStream, env: &TestEnv) -> String {
+    let tokens = expand_with(input, env).unwrap_or_else(|e| panic!("expansion failed: {e}"));
+    let text = tokens.to_string().replace(&repo().display().to_string(), "$REPO");
+    let file: syn::File = syn::parse_str(&text).expect("the expansion parses as Rust items");
+    prettyplease::unparse(&file)
+}
+
 fn expand_err(input: TokenStream, env: &TestEnv) -> String {
     match expand_with(input, env) {
         Ok(_) => panic!("expansion unexpectedly succeeded"),
@@ -130,14 +139,14 @@ fn key_a() -> String {
 #[test]
 fn hello_snapshot() {
     let env = TestEnv::new().with("BPF_KEY", key_a());
-    let code = expand_ok(quote!("obj/hello.bpf.o", key = env!("BPF_KEY")), &env);
+    let code = expand_for_snapshot(quote!("obj/hello.bpf.o", key = env!("BPF_KEY")), &env);
     check_snapshot("hello", &summarise(&code));
 }
 
 #[test]
 fn globals_snapshot() {
     let env = TestEnv::new();
-    let code = expand_ok(
+    let code = expand_for_snapshot(
         quote!("obj/globals.bpf.o", key = "keys/TEST-ONLY-key-a.pem"),
         &env,
     );
@@ -533,7 +542,7 @@ fn offline_signature_by_another_key_carrying_its_certificate_is_refused() {
 #[test]
 fn multi_snapshot() {
     let env = TestEnv::new();
-    let code = expand_ok(
+    let code = expand_for_snapshot(
         quote!("obj/multi.bpf.o", key = "keys/TEST-ONLY-key-a.pem"),
         &env,
     );
