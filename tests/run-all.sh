@@ -63,7 +63,8 @@ step "3/7 cargo test --workspace"
 timed "cargo test" cargo test --workspace
 
 step "4/7 cargo vmtest --kernel all"
-timed "vmtest all" cargo vmtest --kernel all
+VMLOG=$(mktemp)
+timed "vmtest all" bash -o pipefail -c 'cargo vmtest --kernel all 2>&1 | tee "$0"' "$VMLOG"
 
 step "5/7 injected failure, guest crash and hang must fail cargo vmtest and say which test"
 inject_check() { # inject_check MODE EXPECTED-PATTERN [ARGS...]
@@ -71,7 +72,8 @@ inject_check() { # inject_check MODE EXPECTED-PATTERN [ARGS...]
 	shift 2
 	log=$(mktemp)
 	BPFSIGN_INJECT_FAILURE=$mode cargo vmtest --kernel 7.3.4 "$@" -- kernel_injected_failure >"$log" 2>&1 || rc=$?
-	grep -E '^(kernel |  )' "$log" || true
+	# shown indented: these summaries are the expected failures of this check, not of the run
+	grep -E '^(kernel |  )' "$log" | sed 's/^/    expected: /' || true
 	if [ "$rc" -eq 0 ] || ! grep -q '^kernel 7.3.4: 0 passed, 1 failed$' "$log" ||
 		! grep -Eq "^  FAILED on kernel 7.3.4: kernel_injected_failure .*$want" "$log"; then
 		echo "run-all: FAIL: BPFSIGN_INJECT_FAILURE=$mode: exit status $rc; expected non-zero, a 0 passed/1 failed summary and the test named with \"$want\":" >&2
@@ -99,3 +101,8 @@ fi
 
 printf '\n=== run-all: all tests passed in %d s\n' $((SECONDS - T0))
 printf '  %s\n' "${TIMES[@]}"
+# Kernel-test totals over 6.18.15, 7.2.13, 7.3.4 and host (the unit tests' own lines are above).
+passed=$(sed -n 's/^kernel [^:]*: \([0-9]*\) passed, [0-9]* failed$/\1/p' "$VMLOG" | awk '{s+=$1} END {print s+0}')
+failed=$(sed -n 's/^kernel [^:]*: [0-9]* passed, \([0-9]*\) failed$/\1/p' "$VMLOG" | awk '{s+=$1} END {print s+0}')
+rm -f "$VMLOG"
+echo "kernel-tests: $passed passed, $failed failed"
