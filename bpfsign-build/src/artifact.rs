@@ -407,28 +407,29 @@ pub fn parse_protocol(name: &str) -> Option<Protocol> {
 
 /// Writes `bytes` to `path` unless it already holds them; returns whether it wrote.
 pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool, ArtifactError> {
-    let io = |source| ArtifactError::Io {
+    write_file_if_changed(path, bytes).map_err(|source| ArtifactError::Io {
         path: path.to_path_buf(),
         source,
-    };
+    })
+}
+
+/// The I/O of [`write_if_changed`], shared with the compile stage: compares, then writes a
+/// temporary file beside `path` and renames it over, so readers never see a partial file.
+pub(crate) fn write_file_if_changed(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
     match std::fs::read(path) {
         Ok(old) if old == bytes => return Ok(false),
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io(e)),
+        Err(e) => return Err(e),
     }
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{file_name}.tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|source| ArtifactError::Io {
-        path: tmp.clone(),
-        source,
-    })?;
-    std::fs::rename(&tmp, path).map_err(|e| {
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
-        io(e)
     })?;
     Ok(true)
 }

@@ -91,6 +91,13 @@ pub enum CompileError {
     MissingSource(PathBuf),
     /// No output directory: `OUT_DIR` is unset (not in a build script) and none was configured.
     NoOutDir,
+    /// Generating or signing the light skeleton of the compiled object failed.
+    Signing {
+        /// The compiled object.
+        object: PathBuf,
+        /// What went wrong, with the stage and what to do.
+        message: String,
+    },
     /// Reading or writing a file failed.
     Io {
         /// The file concerned.
@@ -141,6 +148,11 @@ impl fmt::Display for CompileError {
                 f,
                 "bpfsign compile: OUT_DIR is not set; call from build.rs or set .out_dir(...)"
             ),
+            CompileError::Signing { object, message } => write!(
+                f,
+                "bpfsign compile: making the signed light skeleton of {} failed: {message}",
+                object.display()
+            ),
             CompileError::Io { path, source } => {
                 write!(f, "bpfsign compile: {}: {source}", path.display())
             }
@@ -170,6 +182,8 @@ pub struct Compiled {
     pub changed: bool,
     /// The compiler that was used.
     pub compiler: ResolvedCompiler,
+    /// The signed artifact `<name>.skel`, when [`Skeleton::signed_artifact`] asked for one.
+    pub artifact: Option<PathBuf>,
 }
 
 /// Builder for compiling one BPF C source file into a `.bpf.o`.
@@ -183,6 +197,7 @@ pub struct Skeleton {
     object_name: Option<String>,
     target_arch: Option<String>,
     cargo_output: bool,
+    signing_key: Option<PathBuf>,
 }
 
 impl Skeleton {
@@ -197,6 +212,7 @@ impl Skeleton {
             object_name: None,
             target_arch: None,
             cargo_output: true,
+            signing_key: None,
         }
     }
 
@@ -240,6 +256,14 @@ impl Skeleton {
     /// Whether to print `cargo:` directives (default `true`; turn off outside build scripts).
     pub fn cargo_output(&mut self, on: bool) -> &mut Self {
         self.cargo_output = on;
+        self
+    }
+
+    /// Also generates and signs the light skeleton with the key + certificate PEM at `key_pem`
+    /// and writes it as `<out_dir>/<name>.skel` (only if its bytes changed), for
+    /// `include_signed_skel!("<name>.skel")`: the signing then happens here, not in the macro.
+    pub fn signed_artifact(&mut self, key_pem: impl Into<PathBuf>) -> &mut Self {
+        self.signing_key = Some(key_pem.into());
         self
     }
 
@@ -308,7 +332,18 @@ impl Skeleton {
                 println!("cargo:rerun-if-changed={}", input.display());
             }
         }
-        Ok(Compiled { object, inputs, changed, compiler })
+        let artifact = match &self.signing_key {
+            None => None,
+            Some(key) => {
+                if self.cargo_output {
+                    println!("cargo:rerun-if-changed={}", key.display());
+                }
+                let skel = out_dir.join(format!("{stem}.skel"));
+                write_signed_artifact(&object, key, &skel)?;
+                Some(skel)
+            }
+        };
+        Ok(Compiled { object, inputs, changed, compiler, artifact })
     }
 }
 
@@ -323,6 +358,18 @@ fn missing_header_hint(stderr: &str) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// Signs `object` with the PEM key + certificate at `key` and writes the artifact to `skel`.
+fn write_signed_artifact(object: &Path, key: &Path, skel: &Path) -> Result<(), CompileError> {
+    let signing = |e: crate::BuildError| CompileError::Signing {
+        object: object.to_path_buf(),
+        message: e.to_string(),
+    };
+    let signer = crate::Signer::from_pem_file(key).map_err(|e| signing(e.into()))?;
+    let artifact = crate::sign_object(object, Some(&signer), &crate::GenOptions::default()).map_err(signing)?;
+    artifact.write_if_changed(skel).map_err(|e| signing(e.into()))?;
+    Ok(())
 }
 
 /// The object stem for a source path: `src/bpf/hello.bpf.c` → `hello`.
@@ -483,15 +530,7 @@ fn split_rule(line: &str) -> Option<(&str, &str)> {
 
 /// Writes `bytes` to `path` unless the file already holds exactly them; returns whether it wrote.
 pub fn write_if_changed(path: &Path, bytes: &[u8]) -> io::Result<bool> {
-    if let Ok(existing) = fs::read(path) {
-        if existing == bytes {
-            return Ok(false);
-        }
-    }
-    let tmp = path.with_extension("tmp-write");
-    fs::write(&tmp, bytes)?;
-    fs::rename(&tmp, path)?;
-    Ok(true)
+    crate::artifact::write_file_if_changed(path, bytes)
 }
 
 #[cfg(test)]
@@ -575,6 +614,39 @@ mod tests {
         // Same source, same flags: identical bytes, so the object is not rewritten.
         let again = Skeleton::new(&src).out_dir(&dir).cargo_output(false).compile().unwrap();
         assert!(!again.changed, "deterministic output must not be rewritten");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn signed_artifact_is_written_next_to_the_object() {
+        let dir = std::env::temp_dir().join(format!("bpfsign-cc-skel-{}", std::process::id()));
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let src = root.join("example-hello/src/bpf/hello.bpf.c");
+        let key = root.join("tests/fixtures/keys/TEST-ONLY-key-a.pem");
+        let compiled = Skeleton::new(&src)
+            .out_dir(&dir)
+            .cargo_output(false)
+            .signed_artifact(&key)
+            .compile()
+            .unwrap();
+        let skel = compiled.artifact.expect("artifact requested");
+        assert_eq!(skel, dir.join("hello.skel"));
+        let artifact = crate::Artifact::read(&skel).unwrap();
+        assert!(artifact.missing_signatures().is_empty(), "P1, P1b and P2 must be signed");
+        let first = fs::read(&skel).unwrap();
+        let text = String::from_utf8_lossy(&first);
+        assert!(!text.contains("PRIVATE KEY"));
+        // Deterministic: the same source and key give the same bytes.
+        Skeleton::new(&src).out_dir(&dir).cargo_output(false).signed_artifact(&key).compile().unwrap();
+        assert_eq!(fs::read(&skel).unwrap(), first);
+        // A bad key is a compile-stage error that names the object and the signing step.
+        let err = Skeleton::new(&src)
+            .out_dir(&dir)
+            .cargo_output(false)
+            .signed_artifact(root.join("tests/fixtures/keys/TEST-ONLY-key-a.der"))
+            .compile()
+            .unwrap_err();
+        assert!(err.to_string().contains("signed light skeleton of"), "{err}");
         fs::remove_dir_all(&dir).unwrap();
     }
 
