@@ -278,11 +278,19 @@ impl Skeleton {
         }
         let out_dir = match &self.out_dir {
             Some(d) => d.clone(),
-            None => std::env::var_os("OUT_DIR").map(PathBuf::from).ok_or(CompileError::NoOutDir)?,
+            None => std::env::var_os("OUT_DIR")
+                .map(PathBuf::from)
+                .ok_or(CompileError::NoOutDir)?,
         };
-        fs::create_dir_all(&out_dir).map_err(|source| CompileError::Io { path: out_dir.clone(), source })?;
+        fs::create_dir_all(&out_dir).map_err(|source| CompileError::Io {
+            path: out_dir.clone(),
+            source,
+        })?;
         let compiler = resolve_compiler(&self.compiler, std::env::var_os(COMPILER_ENV))?;
-        let stem = self.object_name.clone().unwrap_or_else(|| object_stem(&self.source));
+        let stem = self
+            .object_name
+            .clone()
+            .unwrap_or_else(|| object_stem(&self.source));
         let object = out_dir.join(format!("{stem}.bpf.o"));
         let tmp_object = out_dir.join(format!("{stem}.bpf.o.tmp"));
         let depfile = out_dir.join(format!("{stem}.bpf.d"));
@@ -309,10 +317,12 @@ impl Skeleton {
         cmd.arg("-MD").arg("-MF").arg(&depfile);
         cmd.arg("-c").arg(&self.source).arg("-o").arg(&tmp_object);
         let command = format!("{cmd:?}");
-        let output = cmd.output().map_err(|source| CompileError::CompilerNotRunnable {
-            compiler: compiler.path.clone(),
-            source,
-        })?;
+        let output = cmd
+            .output()
+            .map_err(|source| CompileError::CompilerNotRunnable {
+                compiler: compiler.path.clone(),
+                source,
+            })?;
         if !output.status.success() {
             let _ = fs::remove_file(&tmp_object);
             return Err(CompileError::Failed {
@@ -321,11 +331,19 @@ impl Skeleton {
                 stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
             });
         }
-        let bytes = fs::read(&tmp_object).map_err(|source| CompileError::Io { path: tmp_object.clone(), source })?;
+        let bytes = fs::read(&tmp_object).map_err(|source| CompileError::Io {
+            path: tmp_object.clone(),
+            source,
+        })?;
         let _ = fs::remove_file(&tmp_object);
-        let changed = write_if_changed(&object, &bytes)
-            .map_err(|source| CompileError::Io { path: object.clone(), source })?;
-        let dep_text = fs::read_to_string(&depfile).map_err(|source| CompileError::Io { path: depfile.clone(), source })?;
+        let changed = write_if_changed(&object, &bytes).map_err(|source| CompileError::Io {
+            path: object.clone(),
+            source,
+        })?;
+        let dep_text = fs::read_to_string(&depfile).map_err(|source| CompileError::Io {
+            path: depfile.clone(),
+            source,
+        })?;
         let inputs = parse_depfile(&dep_text);
         if self.cargo_output {
             for input in &inputs {
@@ -343,7 +361,13 @@ impl Skeleton {
                 Some(skel)
             }
         };
-        Ok(Compiled { object, inputs, changed, compiler, artifact })
+        Ok(Compiled {
+            object,
+            inputs,
+            changed,
+            compiler,
+            artifact,
+        })
     }
 }
 
@@ -367,14 +391,20 @@ fn write_signed_artifact(object: &Path, key: &Path, skel: &Path) -> Result<(), C
         message: e.to_string(),
     };
     let signer = crate::Signer::from_pem_file(key).map_err(|e| signing(e.into()))?;
-    let artifact = crate::sign_object(object, Some(&signer), &crate::GenOptions::default()).map_err(signing)?;
-    artifact.write_if_changed(skel).map_err(|e| signing(e.into()))?;
+    let artifact = crate::sign_object(object, Some(&signer), &crate::GenOptions::default())
+        .map_err(signing)?;
+    artifact
+        .write_if_changed(skel)
+        .map_err(|e| signing(e.into()))?;
     Ok(())
 }
 
 /// The object stem for a source path: `src/bpf/hello.bpf.c` → `hello`.
 fn object_stem(source: &Path) -> String {
-    let name = source.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = source
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let name = name.strip_suffix(".c").unwrap_or(&name);
     let name = name.strip_suffix(".bpf").unwrap_or(name);
     name.to_string()
@@ -444,7 +474,11 @@ pub fn resolve_compiler(
     }
     let candidates: Vec<PathBuf> = match choice {
         Compiler::Clang(p) | Compiler::Gcc(p) => vec![p.clone()],
-        Compiler::Auto => CLANG_NAMES.iter().chain(GCC_NAMES).map(PathBuf::from).collect(),
+        Compiler::Auto => CLANG_NAMES
+            .iter()
+            .chain(GCC_NAMES)
+            .map(PathBuf::from)
+            .collect(),
     };
     let explicit = !matches!(choice, Compiler::Auto);
     for cand in &candidates {
@@ -456,7 +490,9 @@ pub fn resolve_compiler(
             Err(_) => {}
         }
     }
-    Err(CompileError::NoCompiler { tried: candidates.iter().map(|p| p.display().to_string()).collect() })
+    Err(CompileError::NoCompiler {
+        tried: candidates.iter().map(|p| p.display().to_string()).collect(),
+    })
 }
 
 /// Runs `compiler --version`; `Ok(None)` when it does not exist.
@@ -465,7 +501,10 @@ fn probe(compiler: &Path) -> Result<Option<ResolvedCompiler>, CompileError> {
         Ok(out) => out,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(source) => {
-            return Err(CompileError::CompilerNotRunnable { compiler: compiler.to_path_buf(), source })
+            return Err(CompileError::CompilerNotRunnable {
+                compiler: compiler.to_path_buf(),
+                source,
+            })
         }
     };
     let text = String::from_utf8_lossy(&out.stdout);
@@ -474,16 +513,28 @@ fn probe(compiler: &Path) -> Result<Option<ResolvedCompiler>, CompileError> {
     if is_gcc {
         let major = gcc_major(compiler).unwrap_or(0);
         if major < MIN_GCC_MAJOR {
-            return Err(CompileError::GccTooOld { compiler: compiler.to_path_buf(), major });
+            return Err(CompileError::GccTooOld {
+                compiler: compiler.to_path_buf(),
+                major,
+            });
         }
     }
-    Ok(Some(ResolvedCompiler { is_gcc, path: compiler.to_path_buf(), version }))
+    Ok(Some(ResolvedCompiler {
+        is_gcc,
+        path: compiler.to_path_buf(),
+        version,
+    }))
 }
 
 /// GCC's major version from `-dumpversion`.
 fn gcc_major(compiler: &Path) -> Option<u32> {
     let out = Command::new(compiler).arg("-dumpversion").output().ok()?;
-    String::from_utf8_lossy(&out.stdout).trim().split('.').next()?.parse().ok()
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .split('.')
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Parses a make-style dependency file into the list of prerequisites.
@@ -491,7 +542,9 @@ pub fn parse_depfile(text: &str) -> Vec<PathBuf> {
     let joined = text.replace("\\\n", " ").replace("\\\r\n", " ");
     let mut out = Vec::new();
     for line in joined.lines() {
-        let Some((_, deps)) = split_rule(line) else { continue };
+        let Some((_, deps)) = split_rule(line) else {
+            continue;
+        };
         let mut current = String::new();
         let mut chars = deps.chars().peekable();
         while let Some(c) = chars.next() {
@@ -562,7 +615,8 @@ mod tests {
 
     #[test]
     fn missing_compiler_is_a_clear_error() {
-        let err = resolve_compiler(&Compiler::Clang("/nonexistent/clang-99".into()), None).unwrap_err();
+        let err =
+            resolve_compiler(&Compiler::Clang("/nonexistent/clang-99".into()), None).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("no BPF C compiler found"), "{msg}");
         assert!(msg.contains(COMPILER_ENV), "{msg}");
@@ -570,8 +624,12 @@ mod tests {
 
     #[test]
     fn env_override_wins_and_is_named_in_errors() {
-        let err = resolve_compiler(&Compiler::Auto, Some("/nonexistent/bpf-cc".into())).unwrap_err();
-        assert!(err.to_string().contains("BPFSIGN_CC=/nonexistent/bpf-cc"), "{err}");
+        let err =
+            resolve_compiler(&Compiler::Auto, Some("/nonexistent/bpf-cc".into())).unwrap_err();
+        assert!(
+            err.to_string().contains("BPFSIGN_CC=/nonexistent/bpf-cc"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -586,12 +644,19 @@ mod tests {
         let err = Skeleton::new(&src)
             .out_dir(&dir)
             .cargo_output(false)
-            .compiler(if cc.is_gcc { Compiler::Gcc(cc.path.clone()) } else { Compiler::Clang(cc.path.clone()) })
+            .compiler(if cc.is_gcc {
+                Compiler::Gcc(cc.path.clone())
+            } else {
+                Compiler::Clang(cc.path.clone())
+            })
             .compile()
             .unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("broken.bpf.c"), "{msg}");
-        assert!(msg.contains("no_such_header.h"), "diagnostics must be verbatim: {msg}");
+        assert!(
+            msg.contains("no_such_header.h"),
+            "diagnostics must be verbatim: {msg}"
+        );
         assert!(!dir.join("broken.bpf.o").exists());
         assert_eq!(
             missing_header_hint("fatal error: 'bpf/bpf_helpers.h' file not found"),
@@ -604,15 +669,31 @@ mod tests {
     #[test]
     fn compiles_hello_and_reports_every_header() {
         let dir = std::env::temp_dir().join(format!("bpfsign-cc-ok-{}", std::process::id()));
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../example-hello/src/bpf/hello.bpf.c");
-        let compiled = Skeleton::new(&src).out_dir(&dir).cargo_output(false).compile().unwrap();
+        let src =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../example-hello/src/bpf/hello.bpf.c");
+        let compiled = Skeleton::new(&src)
+            .out_dir(&dir)
+            .cargo_output(false)
+            .compile()
+            .unwrap();
         assert!(compiled.changed);
-        assert!(compiled.inputs.iter().any(|p| p.ends_with("bpf/bpf_helpers.h")), "{:?}", compiled.inputs);
+        assert!(
+            compiled
+                .inputs
+                .iter()
+                .any(|p| p.ends_with("bpf/bpf_helpers.h")),
+            "{:?}",
+            compiled.inputs
+        );
         assert!(compiled.inputs.iter().any(|p| p.ends_with("hello.bpf.c")));
         let bytes = fs::read(&compiled.object).unwrap();
         assert_eq!(&bytes[..4], b"\x7fELF");
         // Same source, same flags: identical bytes, so the object is not rewritten.
-        let again = Skeleton::new(&src).out_dir(&dir).cargo_output(false).compile().unwrap();
+        let again = Skeleton::new(&src)
+            .out_dir(&dir)
+            .cargo_output(false)
+            .compile()
+            .unwrap();
         assert!(!again.changed, "deterministic output must not be rewritten");
         fs::remove_dir_all(&dir).unwrap();
     }
@@ -632,12 +713,20 @@ mod tests {
         let skel = compiled.artifact.expect("artifact requested");
         assert_eq!(skel, dir.join("hello.skel"));
         let artifact = crate::Artifact::read(&skel).unwrap();
-        assert!(artifact.missing_signatures().is_empty(), "P1, P1b and P2 must be signed");
+        assert!(
+            artifact.missing_signatures().is_empty(),
+            "P1, P1b and P2 must be signed"
+        );
         let first = fs::read(&skel).unwrap();
         let text = String::from_utf8_lossy(&first);
         assert!(!text.contains("PRIVATE KEY"));
         // Deterministic: the same source and key give the same bytes.
-        Skeleton::new(&src).out_dir(&dir).cargo_output(false).signed_artifact(&key).compile().unwrap();
+        Skeleton::new(&src)
+            .out_dir(&dir)
+            .cargo_output(false)
+            .signed_artifact(&key)
+            .compile()
+            .unwrap();
         assert_eq!(fs::read(&skel).unwrap(), first);
         // A bad key is a compile-stage error that names the object and the signing step.
         let err = Skeleton::new(&src)
@@ -646,7 +735,10 @@ mod tests {
             .signed_artifact(root.join("tests/fixtures/keys/TEST-ONLY-key-a.der"))
             .compile()
             .unwrap_err();
-        assert!(err.to_string().contains("signed light skeleton of"), "{err}");
+        assert!(
+            err.to_string().contains("signed light skeleton of"),
+            "{err}"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 

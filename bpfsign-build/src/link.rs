@@ -17,7 +17,9 @@ use crate::parse::btf::{self, kind};
 use crate::parse::btf_ext::{rec_insn_off, rec_u32, ExtInfo};
 use crate::parse::maps::map_type;
 use crate::parse::secdef::{self, attach_type, prog_type};
-use crate::parse::{ExternKind, KcfgType, MapDef, MapKind, Object, Program, Reloc, RelocKind, SlotTarget};
+use crate::parse::{
+    ExternKind, KcfgType, MapDef, MapKind, Object, Program, Reloc, RelocKind, SlotTarget,
+};
 use crate::GenOptions;
 
 /// A map as the loader creates it.
@@ -131,8 +133,11 @@ pub struct Linked {
 pub fn internal_map_name(obj_name: &str, real_name: &str) -> String {
     let obj_name = truncate(obj_name, 15);
     let sfx_len = real_name.len().clamp(7, 15);
-    let pfx_len =
-        if real_name.len() > 1 && real_name[1..].contains('.') { 0 } else { (16 - sfx_len - 1).min(obj_name.len()) };
+    let pfx_len = if real_name.len() > 1 && real_name[1..].contains('.') {
+        0
+    } else {
+        (16 - sfx_len - 1).min(obj_name.len())
+    };
     let mut s: Vec<u8> = obj_name.as_bytes()[..pfx_len].to_vec();
     s.extend_from_slice(&real_name.as_bytes()[..real_name.len().min(sfx_len)]);
     s.truncate(15);
@@ -233,8 +238,26 @@ pub fn link(obj: &Object, opts: &GenOptions, obj_name: &str) -> Result<Linked, E
 }
 
 impl Linker<'_> {
-    fn err(&self, stage: Stage, kind_: ErrorKind, sec: Option<&str>, m: String, hint: &str) -> Error {
+    fn err(
+        &self,
+        stage: Stage,
+        kind_: ErrorKind,
+        sec: Option<&str>,
+        m: String,
+        hint: &str,
+    ) -> Error {
         self.ctx.err(stage, kind_, sec, m, hint)
+    }
+
+    /// A `.kconfig` extern whose value from `GenOptions::kconfig` does not fit.
+    fn kcfg_err(&self, m: String) -> Error {
+        self.err(
+            Stage::Externs,
+            ErrorKind::MissingInput,
+            Some(".kconfig"),
+            m,
+            "fix the value in GenOptions::kconfig",
+        )
     }
 
     fn run(&self, obj_name: &str) -> Result<Linked, Error> {
@@ -249,16 +272,21 @@ impl Linker<'_> {
             for (si, sec) in ext.core_relo.secs.iter().enumerate() {
                 let sec_idx = obj.btf_ext_sec_idx[2].get(si).copied().unwrap_or(0);
                 if btf.str_at(sec.sec_name_off).is_none_or(str::is_empty) {
-                    return Err(self.ctx.bad_btf(Some(".BTF.ext"), "CO-RE relocation section without a name"));
+                    return Err(self
+                        .ctx
+                        .bad_btf(Some(".BTF.ext"), "CO-RE relocation section without a name"));
                 }
                 for rec in &sec.records {
                     let off = rec_insn_off(rec);
                     if !off.is_multiple_of(8) {
-                        return Err(self
-                            .ctx
-                            .bad_btf(Some(".BTF.ext"), format!("CO-RE relocation at unaligned offset {off}")));
+                        return Err(self.ctx.bad_btf(
+                            Some(".BTF.ext"),
+                            format!("CO-RE relocation at unaligned offset {off}"),
+                        ));
                     }
-                    let Some(pi) = obj.find_prog_by_sec_insn(sec_idx, off as usize / 8) else { continue };
+                    let Some(pi) = obj.find_prog_by_sec_insn(sec_idx, off as usize / 8) else {
+                        continue;
+                    };
                     let p = &obj.progs[pi];
                     if !p.autoload {
                         continue;
@@ -314,7 +342,11 @@ impl Linker<'_> {
         // BTF: hidden global subprograms become static FUNCs
         let btf_raw = obj.btf.as_ref().map(|b| {
             let mut b = b.clone();
-            for p in obj.progs.iter().filter(|p| p.mark_btf_static && obj.is_subprog(p)) {
+            for p in obj
+                .progs
+                .iter()
+                .filter(|p| p.mark_btf_static && obj.is_subprog(p))
+            {
                 for id in 1..b.type_cnt() {
                     let t = b.ty(id).expect("id");
                     if t.kind() != kind::FUNC || t.vlen() as u32 != btf::FUNC_GLOBAL {
@@ -346,7 +378,13 @@ impl Linker<'_> {
         })
     }
 
-    fn link_map(&self, obj_name: &str, m: &MapDef, init: &[u8], has_btf: bool) -> Result<LinkedMap, Error> {
+    fn link_map(
+        &self,
+        obj_name: &str,
+        m: &MapDef,
+        init: &[u8],
+        has_btf: bool,
+    ) -> Result<LinkedMap, Error> {
         if m.map_type == map_type::PROG_ARRAY && m.init_slots.iter().any(Option::is_some) {
             return Err(self.ctx.unsupported(
                 Stage::Maps,
@@ -356,7 +394,11 @@ impl Linker<'_> {
             ));
         }
         let mut lm = self.link_map_def(m, has_btf)?;
-        lm.kernel_name = if m.is_internal() { internal_map_name(obj_name, &m.name) } else { m.name.clone() };
+        lm.kernel_name = if m.is_internal() {
+            internal_map_name(obj_name, &m.name)
+        } else {
+            m.name.clone()
+        };
         if m.is_internal() {
             lm.initial = Some(init.to_vec());
             lm.freeze = matches!(m.kind, MapKind::Rodata | MapKind::Kconfig);
@@ -392,7 +434,11 @@ impl Linker<'_> {
                 )
             })?;
         }
-        let (mut key_id, mut val_id) = if has_btf { (m.btf_key_type_id, m.btf_value_type_id) } else { (0, 0) };
+        let (mut key_id, mut val_id) = if has_btf {
+            (m.btf_key_type_id, m.btf_value_type_id)
+        } else {
+            (0, 0)
+        };
         match m.map_type {
             map_type::PERF_EVENT_ARRAY
             | map_type::CGROUP_ARRAY
@@ -450,24 +496,30 @@ impl Linker<'_> {
                     addrs[i] = self.opts.ksym_addrs.get(&e.name).copied().unwrap_or(0);
                 }
                 ExternKind::Ksym { .. } => {}
-                ExternKind::Kcfg { typ, sz, data_off, is_signed, .. } => {
-                    let mi = obj.kconfig_map.expect("kconfig map exists with kcfg externs");
+                ExternKind::Kcfg {
+                    typ,
+                    sz,
+                    data_off,
+                    is_signed,
+                    ..
+                } => {
+                    let mi = obj
+                        .kconfig_map
+                        .expect("kconfig map exists with kcfg externs");
                     let buf = &mut maps_init[mi][*data_off as usize..(*data_off + *sz) as usize];
-                    let bad = |m: String| {
-                        self.err(
-                            Stage::Externs,
-                            ErrorKind::MissingInput,
-                            Some(".kconfig"),
-                            m,
-                            "fix the value in GenOptions::kconfig",
-                        )
-                    };
+                    let bad = |m: String| self.kcfg_err(m);
                     let num = |buf: &mut [u8], v: u64| -> Result<(), Error> {
                         if !matches!(typ, KcfgType::Int | KcfgType::Char | KcfgType::Bool) {
-                            return Err(bad(format!("extern '{}': value {v} implies integer, char or bool", e.name)));
+                            return Err(bad(format!(
+                                "extern '{}': value {v} implies integer, char or bool",
+                                e.name
+                            )));
                         }
                         if *typ == KcfgType::Bool && v > 1 {
-                            return Err(bad(format!("extern '{}': value {v} isn't boolean compatible", e.name)));
+                            return Err(bad(format!(
+                                "extern '{}': value {v} isn't boolean compatible",
+                                e.name
+                            )));
                         }
                         let bits = *sz * 8;
                         let fits = *sz == 8
@@ -477,7 +529,10 @@ impl Linker<'_> {
                                 v >> bits == 0
                             };
                         if !fits {
-                            return Err(bad(format!("extern '{}': value {v} doesn't fit in {sz} bytes", e.name)));
+                            return Err(bad(format!(
+                                "extern '{}': value {v} doesn't fit in {sz} bytes",
+                                e.name
+                            )));
                         }
                         buf.copy_from_slice(&v.to_le_bytes()[..*sz as usize]);
                         Ok(())
@@ -497,7 +552,9 @@ impl Linker<'_> {
                             ));
                         };
                         num(buf, v as u64)?;
-                    } else if e.name == "LINUX_HAS_BPF_COOKIE" || e.name == "LINUX_HAS_SYSCALL_WRAPPER" {
+                    } else if e.name == "LINUX_HAS_BPF_COOKIE"
+                        || e.name == "LINUX_HAS_SYSCALL_WRAPPER"
+                    {
                         num(buf, 1)?;
                     } else if e.name.starts_with("CONFIG_") {
                         match self.opts.kconfig.get(&e.name) {
@@ -514,7 +571,10 @@ impl Linker<'_> {
                             }
                         }
                     } else if !(e.name.starts_with("LINUX_") && e.is_weak) {
-                        return Err(bad(format!("extern (kcfg) '{}': unrecognized virtual extern", e.name)));
+                        return Err(bad(format!(
+                            "extern (kcfg) '{}': unrecognized virtual extern",
+                            e.name
+                        )));
                     }
                 }
             }
@@ -531,18 +591,13 @@ impl Linker<'_> {
         value: &str,
         num: &SetNum<'_>,
     ) -> Result<(), Error> {
-        let bad = |m: String| {
-            self.err(
-                Stage::Externs,
-                ErrorKind::MissingInput,
-                Some(".kconfig"),
-                m,
-                "fix the value in GenOptions::kconfig",
-            )
-        };
+        let bad = |m: String| self.kcfg_err(m);
         match value.as_bytes().first() {
             Some(c @ (b'y' | b'n' | b'm')) => match typ {
-                KcfgType::Bool if *c == b'm' => Err(bad(format!("extern '{}': 'm' implies tristate or char", e.name))),
+                KcfgType::Bool if *c == b'm' => Err(bad(format!(
+                    "extern '{}': 'm' implies tristate or char",
+                    e.name
+                ))),
                 KcfgType::Bool => {
                     buf[0] = (*c == b'y') as u8;
                     Ok(())
@@ -560,15 +615,24 @@ impl Linker<'_> {
                     buf[0] = *c;
                     Ok(())
                 }
-                _ => Err(bad(format!("extern '{}': value '{}' implies bool, tristate or char", e.name, *c as char))),
+                _ => Err(bad(format!(
+                    "extern '{}': value '{}' implies bool, tristate or char",
+                    e.name, *c as char
+                ))),
             },
             Some(b'"') => {
                 if typ != KcfgType::CharArr {
-                    return Err(bad(format!("extern '{}': string value implies char array", e.name)));
+                    return Err(bad(format!(
+                        "extern '{}': string value implies char array",
+                        e.name
+                    )));
                 }
                 let b = value.as_bytes();
                 if b.len() < 2 || b[b.len() - 1] != b'"' {
-                    return Err(bad(format!("extern '{}': invalid string config {value}", e.name)));
+                    return Err(bad(format!(
+                        "extern '{}': invalid string config {value}",
+                        e.name
+                    )));
                 }
                 let mut len = b.len() - 2;
                 if len >= sz as usize {
@@ -580,10 +644,16 @@ impl Linker<'_> {
             }
             _ => {
                 let Some(v) = parse_u64(value) else {
-                    return Err(bad(format!("extern '{}': value '{value}' isn't a valid integer", e.name)));
+                    return Err(bad(format!(
+                        "extern '{}': value '{value}' isn't a valid integer",
+                        e.name
+                    )));
                 };
                 if !matches!(typ, KcfgType::Int | KcfgType::Char) {
-                    return Err(bad(format!("extern '{}': value '{value}' implies integer type", e.name)));
+                    return Err(bad(format!(
+                        "extern '{}': value '{value}' implies integer type",
+                        e.name
+                    )));
                 }
                 num(buf, v)
             }
@@ -600,12 +670,22 @@ impl Linker<'_> {
         )
     }
 
-    fn append_subprog(&self, w: &mut Work, main: usize, sub: usize, base: &[Vec<Insn>], relos: &[Vec<Reloc>]) {
+    fn append_subprog(
+        &self,
+        w: &mut Work,
+        main: usize,
+        sub: usize,
+        base: &[Vec<Insn>],
+        relos: &[Vec<Reloc>],
+    ) {
         let off = w.insns.len();
         w.sub_insn_off[sub] = off;
         w.insns.extend_from_slice(&base[sub]);
         if main != sub {
-            w.relos.extend(relos[sub].iter().map(|r| Reloc { insn_idx: r.insn_idx + off, kind: r.kind }));
+            w.relos.extend(relos[sub].iter().map(|r| Reloc {
+                insn_idx: r.insn_idx + off,
+                kind: r.kind,
+            }));
         }
     }
 
@@ -627,16 +707,25 @@ impl Linker<'_> {
                 continue;
             }
             let own = if pi == main { &w.relos } else { &relos[pi] };
-            let relo = own.binary_search_by_key(&insn_idx, |r| r.insn_idx).ok().map(|i| own[i]);
+            let relo = own
+                .binary_search_by_key(&insn_idx, |r| r.insn_idx)
+                .ok()
+                .map(|i| own[i]);
             let sub_insn_idx: i64 = match relo.map(|r| r.kind) {
                 Some(RelocKind::ExternCall { .. }) => continue,
                 Some(RelocKind::Call { sym_off }) => (sym_off / 8) as i64 + insn.imm as i64 + 1,
                 Some(RelocKind::SubprogAddr { sym_off }) => (sym_off as i64 + insn.imm as i64) / 8,
                 Some(other) => {
-                    return Err(self.link_err(prog, format!("unexpected relocation {other:?} for insn #{insn_idx}")))
+                    return Err(self.link_err(
+                        prog,
+                        format!("unexpected relocation {other:?} for insn #{insn_idx}"),
+                    ))
                 }
                 None if insn.is_pseudo_func() => {
-                    return Err(self.link_err(prog, format!("missing subprog addr relo for insn #{insn_idx}")))
+                    return Err(self.link_err(
+                        prog,
+                        format!("missing subprog addr relo for insn #{insn_idx}"),
+                    ))
                 }
                 None => prog.sec_insn_off as i64 + insn_idx as i64 + insn.imm as i64 + 1,
             };
@@ -645,7 +734,10 @@ impl Linker<'_> {
                 .flatten()
                 .filter(|_| obj.text_shndx != 0);
             let Some(sub) = sub else {
-                return Err(self.link_err(prog, format!("call at insn #{insn_idx} does not target a .text subprogram")));
+                return Err(self.link_err(
+                    prog,
+                    format!("call at insn #{insn_idx} does not target a .text subprogram"),
+                ));
             };
             if w.sub_insn_off[sub] == 0 {
                 if w.insns.len() > 1_000_000 {
@@ -666,17 +758,27 @@ impl Linker<'_> {
 
     fn reloc_func_line_info(&self, w: &mut Work, main: usize, pi: usize) -> Result<(), Error> {
         let obj = self.obj;
-        let Some(ext) = &obj.btf_ext else { return Ok(()) };
+        let Some(ext) = &obj.btf_ext else {
+            return Ok(());
+        };
         let prog = &obj.progs[pi];
         let sub_off = w.sub_insn_off[pi];
         for (which, info) in [(0usize, &ext.func_info), (1usize, &ext.line_info)] {
-            let slot = if which == 0 { &mut w.func_info } else { &mut w.line_info };
+            let slot = if which == 0 {
+                &mut w.func_info
+            } else {
+                &mut w.line_info
+            };
             if main != pi && slot.is_none() {
                 continue;
             }
             match adjust_ext_info(obj, prog, info, &obj.btf_ext_sec_idx[which], sub_off) {
                 Some(recs) => {
-                    let s = slot.get_or_insert_with(|| ProgInfo { rec_size: info.rec_size, data: Vec::new(), cnt: 0 });
+                    let s = slot.get_or_insert_with(|| ProgInfo {
+                        rec_size: info.rec_size,
+                        data: Vec::new(),
+                        cnt: 0,
+                    });
                     s.cnt += (recs.len() / info.rec_size as usize) as u32;
                     s.data.extend_from_slice(&recs);
                     s.rec_size = info.rec_size;
@@ -707,12 +809,20 @@ impl Linker<'_> {
             if t.kind() != kind::DECL_TAG || btf.u32(&t, 0) != u32::MAX {
                 continue;
             }
-            let Some(tag) = btf.str_at(t.name_off) else { continue };
-            let Some(cb_name) = tag.strip_prefix("exception_callback:") else { continue };
-            let Some(ft) =
-                btf.ty(t.size_or_type).filter(|f| f.kind() == kind::FUNC && f.vlen() as u32 == btf::FUNC_GLOBAL)
+            let Some(tag) = btf.str_at(t.name_off) else {
+                continue;
+            };
+            let Some(cb_name) = tag.strip_prefix("exception_callback:") else {
+                continue;
+            };
+            let Some(ft) = btf
+                .ty(t.size_or_type)
+                .filter(|f| f.kind() == kind::FUNC && f.vlen() as u32 == btf::FUNC_GLOBAL)
             else {
-                return Err(self.link_err(prog, "exception_callback decl tag not applied to the main program".into()));
+                return Err(self.link_err(
+                    prog,
+                    "exception_callback decl tag not applied to the main program".into(),
+                ));
             };
             if btf.str_at(ft.name_off) != Some(prog.name.as_str()) {
                 continue;
@@ -721,7 +831,10 @@ impl Linker<'_> {
                 return Ok(None);
             }
             if cb_name.is_empty() {
-                return Err(self.link_err(prog, "exception_callback decl tag has an empty value".into()));
+                return Err(self.link_err(
+                    prog,
+                    "exception_callback decl tag has an empty value".into(),
+                ));
             }
             let mut found = None;
             for (j, s) in obj.progs.iter().enumerate() {
@@ -729,15 +842,23 @@ impl Linker<'_> {
                     continue;
                 }
                 if !s.sym_global || s.mark_btf_static {
-                    return Err(self
-                        .link_err(prog, format!("exception callback {cb_name} must be a global non-hidden function")));
+                    return Err(self.link_err(
+                        prog,
+                        format!(
+                            "exception callback {cb_name} must be a global non-hidden function"
+                        ),
+                    ));
                 }
                 found = Some(j);
                 break;
             }
             match found {
                 Some(j) => cb = Some(j),
-                None => return Err(self.link_err(prog, format!("cannot find exception callback '{cb_name}'"))),
+                None => {
+                    return Err(
+                        self.link_err(prog, format!("cannot find exception callback '{cb_name}'"))
+                    )
+                }
             }
         }
         Ok(cb)
@@ -747,9 +868,14 @@ impl Linker<'_> {
         let obj = self.obj;
         for r in w.relos.clone() {
             let i = r.insn_idx;
-            let needs_pair = matches!(r.kind, RelocKind::Data { .. } | RelocKind::ExternLd64 { .. });
+            let needs_pair = matches!(
+                r.kind,
+                RelocKind::Data { .. } | RelocKind::ExternLd64 { .. }
+            );
             if i >= w.insns.len() || (needs_pair && i + 1 >= w.insns.len()) {
-                return Err(self.link_err(p, format!("relocation at insn #{i} outside the program")));
+                return Err(
+                    self.link_err(p, format!("relocation at insn #{i} outside the program"))
+                );
             }
             match r.kind {
                 RelocKind::Ld64 { map } => {
@@ -801,10 +927,14 @@ impl Linker<'_> {
         let obj = self.obj;
         let sec = Some(p.sec_name.as_str());
         let def = p.sec_def.expect("entry programs have a section definition");
-        let unsupported = |m: String, hint: &str| self.ctx.unsupported(Stage::Programs, sec, m, hint);
+        let unsupported =
+            |m: String, hint: &str| self.ctx.unsupported(Stage::Programs, sec, m, hint);
         match p.prog_type {
             prog_type::STRUCT_OPS => {
-                return Err(unsupported(format!("struct_ops program '{}'", p.name), "load struct_ops with libbpf"))
+                return Err(unsupported(
+                    format!("struct_ops program '{}'", p.name),
+                    "load struct_ops with libbpf",
+                ))
             }
             prog_type::EXT => {
                 return Err(unsupported(
@@ -816,7 +946,9 @@ impl Linker<'_> {
         }
         if matches!(
             p.expected_attach_type,
-            attach_type::TRACE_FENTRY_MULTI | attach_type::TRACE_FEXIT_MULTI | attach_type::TRACE_FSESSION_MULTI
+            attach_type::TRACE_FENTRY_MULTI
+                | attach_type::TRACE_FEXIT_MULTI
+                | attach_type::TRACE_FSESSION_MULTI
         ) {
             return Err(unsupported(
                 format!("tracing multi-link program '{}'", p.name),
@@ -842,7 +974,10 @@ impl Linker<'_> {
                     Stage::Programs,
                     ErrorKind::Unsupported,
                     sec,
-                    format!("prog '{}': no BTF-based attach target in SEC(\"{}\")", p.name, p.sec_name),
+                    format!(
+                        "prog '{}': no BTF-based attach target in SEC(\"{}\")",
+                        p.name, p.sec_name
+                    ),
                     "name the target in the section, e.g. SEC(\"fentry/do_unlinkat\")",
                 ));
             };
@@ -871,8 +1006,14 @@ impl Linker<'_> {
             match r.kind {
                 RelocKind::ExternLd64 { ext } => {
                     let e = &obj.externs[ext];
-                    let ExternKind::Ksym { type_id } = e.kind else { continue };
-                    let k = if btf.map(|b| b.kind_of(e.btf_id)) == Some(kind::VAR) { kind::VAR } else { kind::FUNC };
+                    let ExternKind::Ksym { type_id } = e.kind else {
+                        continue;
+                    };
+                    let k = if btf.map(|b| b.kind_of(e.btf_id)) == Some(kind::VAR) {
+                        kind::VAR
+                    } else {
+                        kind::FUNC
+                    };
                     externs.push(ExternRelo {
                         name: e.name.clone(),
                         kind: k,
@@ -893,14 +1034,21 @@ impl Linker<'_> {
                         is_ld64: false,
                     });
                 }
-                RelocKind::Core { type_id, access_str_off, kind } => {
+                RelocKind::Core {
+                    type_id,
+                    access_str_off,
+                    kind,
+                } => {
                     core_relos.push([(r.insn_idx * 8) as u32, type_id, access_str_off, kind]);
                 }
                 _ => {}
             }
         }
         let (func_info, line_info) = if obj.btf.is_some() {
-            (w.func_info.unwrap_or_default(), w.line_info.unwrap_or_default())
+            (
+                w.func_info.unwrap_or_default(),
+                w.line_info.unwrap_or_default(),
+            )
         } else {
             (ProgInfo::default(), ProgInfo::default())
         };
@@ -971,10 +1119,19 @@ mod tests {
     #[test]
     fn internal_names_follow_libbpf() {
         assert_eq!(internal_map_name("hello", ".bss"), "hello.bss");
-        assert_eq!(internal_map_name("my_object_name", ".rodata"), "my_objec.rodata");
+        assert_eq!(
+            internal_map_name("my_object_name", ".rodata"),
+            "my_objec.rodata"
+        );
         assert_eq!(internal_map_name("my_object_name", ".bss"), "my_objec.bss");
-        assert_eq!(internal_map_name("my_object_name", ".kconfig"), "my_obje.kconfig");
-        assert_eq!(internal_map_name("x", ".rodata.abracadabra"), ".rodata.abracad");
+        assert_eq!(
+            internal_map_name("my_object_name", ".kconfig"),
+            "my_obje.kconfig"
+        );
+        assert_eq!(
+            internal_map_name("x", ".rodata.abracadabra"),
+            ".rodata.abracad"
+        );
         assert_eq!(internal_map_name("x", ".data.custom"), ".data.custom");
         assert_eq!(internal_map_name("x", ".rodata.str1.1"), ".rodata.str1.1");
     }

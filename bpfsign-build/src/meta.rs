@@ -25,7 +25,12 @@ pub enum Protocol {
 
 impl Protocol {
     /// All protocols in the order [`crate::Generated::loaders`] lists them.
-    pub const ALL: [Protocol; 4] = [Protocol::Unsigned, Protocol::P1, Protocol::P1b, Protocol::P2];
+    pub const ALL: [Protocol; 4] = [
+        Protocol::Unsigned,
+        Protocol::P1,
+        Protocol::P1b,
+        Protocol::P2,
+    ];
 }
 
 /// Skeleton-level metadata.
@@ -204,7 +209,15 @@ pub struct MemberMeta {
 
 /// bpftool's `sanitize_identifier`.
 pub fn sanitize_ident(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// bpftool's `get_map_ident` for internal maps (on the kernel name).
@@ -218,7 +231,9 @@ fn internal_ident(kernel_name: &str) -> String {
 }
 
 fn opt_name(btf: &Btf, off: u32) -> Option<String> {
-    btf.str_at(off).filter(|s| !s.is_empty()).map(str::to_string)
+    btf.str_at(off)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 /// Converts a BTF type to [`TypeMeta`].
@@ -234,14 +249,18 @@ fn type_meta_depth(btf: &Btf, id: u32, depth: usize, budget: &mut u32) -> TypeMe
         return TypeMeta::Opaque { size };
     }
     *budget -= 1;
-    let Some(t) = btf.ty(id) else { return TypeMeta::Opaque { size: 0 } };
+    let Some(t) = btf.ty(id) else {
+        return TypeMeta::Opaque { size: 0 };
+    };
     match t.kind() {
         kind::INT => {
             let enc = (btf.u32(&t, 0) >> 24) & 0xf;
             let bits = btf.u32(&t, 0) & 0xff;
             let off = (btf.u32(&t, 0) >> 16) & 0xff;
             if off != 0 || bits != t.size_or_type * 8 {
-                return TypeMeta::Opaque { size: t.size_or_type };
+                return TypeMeta::Opaque {
+                    size: t.size_or_type,
+                };
             }
             TypeMeta::Int {
                 size: t.size_or_type,
@@ -250,7 +269,9 @@ fn type_meta_depth(btf: &Btf, id: u32, depth: usize, budget: &mut u32) -> TypeMe
                 is_char: enc & 2 != 0 || btf.str_at(t.name_off) == Some("char"),
             }
         }
-        kind::FLOAT => TypeMeta::Float { size: t.size_or_type },
+        kind::FLOAT => TypeMeta::Float {
+            size: t.size_or_type,
+        },
         kind::PTR => TypeMeta::Pointer,
         kind::ARRAY => TypeMeta::Array {
             elem: Box::new(type_meta_depth(btf, btf.u32(&t, 0), depth + 1, budget)),
@@ -260,8 +281,16 @@ fn type_meta_depth(btf: &Btf, id: u32, depth: usize, budget: &mut u32) -> TypeMe
             let mut members: Vec<MemberMeta> = Vec::new();
             let mut bf_end = 0u32;
             for i in 0..t.vlen() {
-                let (name_off, mtype, raw) = (btf.u32(&t, i * 3), btf.u32(&t, i * 3 + 1), btf.u32(&t, i * 3 + 2));
-                let (bit_off, bits) = if t.kflag() { (raw & 0xff_ffff, raw >> 24) } else { (raw, 0) };
+                let (name_off, mtype, raw) = (
+                    btf.u32(&t, i * 3),
+                    btf.u32(&t, i * 3 + 1),
+                    btf.u32(&t, i * 3 + 2),
+                );
+                let (bit_off, bits) = if t.kflag() {
+                    (raw & 0xff_ffff, raw >> 24)
+                } else {
+                    (raw, 0)
+                };
                 let is_bitfield = bits != 0 || (bit_off % 8 != 0);
                 if is_bitfield {
                     let bits = if bits == 0 { 1 } else { bits };
@@ -270,7 +299,9 @@ fn type_meta_depth(btf: &Btf, id: u32, depth: usize, budget: &mut u32) -> TypeMe
                     if let Some(last) = members.last_mut() {
                         if last.name.starts_with("__bitfield") && start < bf_end {
                             bf_end = bf_end.max(end);
-                            last.ty = TypeMeta::Opaque { size: bf_end - last.offset };
+                            last.ty = TypeMeta::Opaque {
+                                size: bf_end - last.offset,
+                            };
                             continue;
                         }
                     }
@@ -282,7 +313,8 @@ fn type_meta_depth(btf: &Btf, id: u32, depth: usize, budget: &mut u32) -> TypeMe
                     });
                     continue;
                 }
-                let name = opt_name(btf, name_off).unwrap_or_else(|| format!("__anon{}", bit_off / 8));
+                let name =
+                    opt_name(btf, name_off).unwrap_or_else(|| format!("__anon{}", bit_off / 8));
                 members.push(MemberMeta {
                     name: sanitize_ident(&name),
                     offset: bit_off / 8,
@@ -291,14 +323,24 @@ fn type_meta_depth(btf: &Btf, id: u32, depth: usize, budget: &mut u32) -> TypeMe
             }
             let name = opt_name(btf, t.name_off);
             if t.kind() == kind::STRUCT {
-                TypeMeta::Struct { name, size: t.size_or_type, members }
+                TypeMeta::Struct {
+                    name,
+                    size: t.size_or_type,
+                    members,
+                }
             } else {
-                TypeMeta::Union { name, size: t.size_or_type, members }
+                TypeMeta::Union {
+                    name,
+                    size: t.size_or_type,
+                    members,
+                }
             }
         }
-        kind::ENUM | kind::ENUM64 => {
-            TypeMeta::Enum { name: opt_name(btf, t.name_off), size: t.size_or_type, signed: t.kflag() }
-        }
+        kind::ENUM | kind::ENUM64 => TypeMeta::Enum {
+            name: opt_name(btf, t.name_off),
+            size: t.size_or_type,
+            signed: t.kflag(),
+        },
         _ => TypeMeta::Opaque { size },
     }
 }
@@ -308,7 +350,11 @@ pub fn build(obj: &Object, linked: &Linked, name: &str) -> SkeletonMeta {
     let mut maps = Vec::new();
     let mut datasecs = Vec::new();
     for (i, (m, lm)) in obj.maps.iter().zip(&linked.maps).enumerate() {
-        let ident = if m.is_internal() { internal_ident(&lm.kernel_name) } else { m.name.clone() };
+        let ident = if m.is_internal() {
+            internal_ident(&lm.kernel_name)
+        } else {
+            m.name.clone()
+        };
         let mmapable = m.is_internal() && lm.map_flags & F_MMAPABLE != 0;
         maps.push(MapMeta {
             ident: ident.clone(),
@@ -326,10 +372,15 @@ pub fn build(obj: &Object, linked: &Linked, name: &str) -> SkeletonMeta {
         }
         let mut vars = Vec::new();
         if let Some(btf) = &obj.btf {
-            if let Some(t) = btf.ty(m.btf_value_type_id).filter(|t| t.kind() == kind::DATASEC) {
+            if let Some(t) = btf
+                .ty(m.btf_value_type_id)
+                .filter(|t| t.kind() == kind::DATASEC)
+            {
                 for j in 0..t.vlen() {
                     let (vtype, off, size) = btf.datasec_entry(&t, j);
-                    let Some(vt) = btf.ty(vtype).filter(|v| v.kind() == kind::VAR) else { continue };
+                    let Some(vt) = btf.ty(vtype).filter(|v| v.kind() == kind::VAR) else {
+                        continue;
+                    };
                     if btf.u32(&vt, 0) == btf::VAR_STATIC {
                         continue;
                     }
@@ -359,14 +410,21 @@ pub fn build(obj: &Object, linked: &Linked, name: &str) -> SkeletonMeta {
             let def = p.sec_def;
             let flags = def.map(|d| d.flags).unwrap_or(0);
             let target = p.sec_name.split_once('/').map(|(_, t)| t.to_string());
-            let eat =
-                if flags & secdef::F_USDT != 0 { attach_type::TRACE_UPROBE_MULTI } else { p.expected_attach_type };
+            let eat = if flags & secdef::F_USDT != 0 {
+                attach_type::TRACE_UPROBE_MULTI
+            } else {
+                p.expected_attach_type
+            };
             let attach = match p.prog_type {
                 prog_type::RAW_TRACEPOINT => match &target {
-                    Some(t) => AttachKind::RawTracepoint { tp_name: Some(t.clone()) },
+                    Some(t) => AttachKind::RawTracepoint {
+                        tp_name: Some(t.clone()),
+                    },
                     None => AttachKind::Manual,
                 },
-                prog_type::TRACING | prog_type::LSM if eat == attach_type::TRACE_ITER => AttachKind::Iter,
+                prog_type::TRACING | prog_type::LSM if eat == attach_type::TRACE_ITER => {
+                    AttachKind::Iter
+                }
                 prog_type::TRACING | prog_type::LSM => AttachKind::RawTracepoint { tp_name: None },
                 _ => AttachKind::Manual,
             };
@@ -375,14 +433,23 @@ pub fn build(obj: &Object, linked: &Linked, name: &str) -> SkeletonMeta {
                 section: p.sec_name.clone(),
                 prog_type: p.prog_type,
                 expected_attach_type: eat,
-                attach_target: if flags & secdef::F_ATTACH_BTF != 0 { target } else { None },
+                attach_target: if flags & secdef::F_ATTACH_BTF != 0 {
+                    target
+                } else {
+                    None
+                },
                 sleepable: flags & secdef::F_SLEEPABLE != 0,
                 autoload: p.autoload,
                 attach,
             }
         })
         .collect();
-    SkeletonMeta { name: name.to_string(), maps, progs, datasecs }
+    SkeletonMeta {
+        name: name.to_string(),
+        maps,
+        progs,
+        datasecs,
+    }
 }
 
 fn truncate15(s: &str) -> String {

@@ -2,17 +2,17 @@
 //! artifacts, and errors as `bpfsign: <stage>: <message>` with exit status 1.
 #![cfg(feature = "cli")]
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::ffi::OsStr;
+use std::path::PathBuf;
 
 use bpfsign_build::{sign_object, Artifact, GenOptions, Protocol, Signer};
 
+#[macro_use]
+mod common;
+use common::{bpfsign, fails, fixtures, kcfg_opts, ok, read};
+
 fn manifest() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-fn fixtures() -> PathBuf {
-    manifest().join("../tests/fixtures")
 }
 fn kcfg_obj() -> PathBuf {
     manifest().join("tests/data/kcfg/kcfg.bpf.o")
@@ -20,64 +20,10 @@ fn kcfg_obj() -> PathBuf {
 fn key_a() -> PathBuf {
     fixtures().join("keys/TEST-ONLY-key-a.pem")
 }
-fn read(p: &Path) -> Vec<u8> {
-    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
 
 /// A fresh scratch directory per test.
 fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("bpfsign-cli-gen-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn bpfsign(args: &[&std::ffi::OsStr]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bpfsign"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "bpfsign failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Exit status 1, one `bpfsign: <stage>: ` error, no panic.
-fn fails(out: &Output, stage: &str) -> String {
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.starts_with(&format!("bpfsign: {stage}: ")), "{err}");
-    assert!(!err.contains("panicked"), "{err}");
-    err
-}
-
-/// The values `tests/gen_inputs.rs` pins (the build host of the kcfg goldens).
-fn kcfg_opts() -> GenOptions {
-    let mut kconfig = BTreeMap::new();
-    kconfig.insert("CONFIG_HZ".to_string(), "250".to_string());
-    kconfig.insert("CONFIG_BPF_SYSCALL".to_string(), "y".to_string());
-    kconfig.insert(
-        "CONFIG_LOCALVERSION".to_string(),
-        "\"-fc-v669\"".to_string(),
-    );
-    let mut ksym_addrs = BTreeMap::new();
-    ksym_addrs.insert("_stext".to_string(), 0xffff_ffff_8100_0000);
-    GenOptions {
-        name: Some("kcfg".into()),
-        kconfig,
-        kernel_version: Some((6 << 16) | (18 << 8) | 44),
-        ksym_addrs,
-        ..Default::default()
-    }
-}
-
-macro_rules! os {
-    ($($a:expr),* $(,)?) => { &[$(std::ffi::OsStr::new($a)),*] };
+    common::scratch("cli-gen", test)
 }
 
 #[test]
@@ -218,33 +164,22 @@ fn missing_or_malformed_build_inputs_fail_cleanly() {
     let dir = scratch("bad-inputs");
     let obj = kcfg_obj();
     let out = dir.join("out.skel");
+    // `bpfsign gen <obj> --unsigned <flag> <value> -o <out>`, which must fail at `stage`.
+    let gen_fails = |flag: &str, value: &OsStr, stage: &str| {
+        fails(
+            &bpfsign(os!["gen", &obj, "--unsigned", flag, value, "-o", &out]),
+            stage,
+        )
+    };
     // No kernel version: the generator names the extern and the option.
-    let err = fails(
-        &bpfsign(os![
-            "gen",
-            &obj,
-            "--unsigned",
-            "--kconfig-value",
-            "CONFIG_BPF_SYSCALL=y",
-            "-o",
-            &out
-        ]),
+    let err = gen_fails(
+        "--kconfig-value",
+        "CONFIG_BPF_SYSCALL=y".as_ref(),
         "generate",
     );
     assert!(err.contains("LINUX_KERNEL_VERSION"), "{err}");
     // A strong CONFIG_ extern with no value.
-    let err = fails(
-        &bpfsign(os![
-            "gen",
-            &obj,
-            "--unsigned",
-            "--kernel-version",
-            "6.18",
-            "-o",
-            &out
-        ]),
-        "generate",
-    );
+    let err = gen_fails("--kernel-version", "6.18".as_ref(), "generate");
     assert!(err.contains("CONFIG_BPF_SYSCALL"), "{err}");
     assert!(!out.exists());
 
@@ -260,39 +195,14 @@ fn missing_or_malformed_build_inputs_fail_cleanly() {
         ("--possible-cpus", "0", "--possible-cpus"),
         ("--page-size", "4095", "power of two"),
     ] {
-        let err = fails(
-            &bpfsign(os!["gen", &obj, "--unsigned", flag, value, "-o", &out]),
-            "usage",
-        );
+        let err = gen_fails(flag, value.as_ref(), "usage");
         assert!(err.contains(needle), "{flag} {value}: {err}");
     }
     let bad_config = dir.join("bad.config");
     std::fs::write(&bad_config, "CONFIG_A=y\nnot a config line\n").unwrap();
-    let err = fails(
-        &bpfsign(os![
-            "gen",
-            &obj,
-            "--unsigned",
-            "--kconfig",
-            &bad_config,
-            "-o",
-            &out
-        ]),
-        "usage",
-    );
+    let err = gen_fails("--kconfig", bad_config.as_os_str(), "usage");
     assert!(err.contains("bad.config:2:"), "{err}");
-    let err = fails(
-        &bpfsign(os![
-            "gen",
-            &obj,
-            "--unsigned",
-            "--kconfig",
-            &dir.join("nope"),
-            "-o",
-            &out
-        ]),
-        "read",
-    );
+    let err = gen_fails("--kconfig", dir.join("nope").as_os_str(), "read");
     assert!(err.contains("nope"), "{err}");
     assert!(!out.exists());
     std::fs::remove_dir_all(&dir).unwrap();

@@ -3,56 +3,20 @@
 //! deterministic RSA TEST-ONLY key, and bad signatures are refused with a clear error.
 #![cfg(feature = "cli")]
 
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use bpfsign_build::{Artifact, Protocol};
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
-}
+#[macro_use]
+mod common;
+use common::{bpfsign, fails, fixtures, ok, read};
+
 fn key(name: &str) -> PathBuf {
     fixtures().join("keys").join(name)
 }
-fn read(p: &Path) -> Vec<u8> {
-    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
 fn scratch(test: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("bpfsign-cli-offline-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn bpfsign(args: &[&OsStr]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bpfsign"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-macro_rules! os {
-    ($($a:expr),* $(,)?) => { &[$(OsStr::new($a)),*] };
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "bpfsign failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn fails(out: &Output, stage: &str) -> String {
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.starts_with(&format!("bpfsign: {stage}: ")), "{err}");
-    assert!(!err.contains("panicked"), "{err}");
-    err
+    common::scratch("cli-offline", test)
 }
 
 /// `openssl cms -sign` as an HSM-side tool would run it: detached DER, SHA-256, no signed

@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use bpfsign_build::{generate, parse_object, ErrorKind, GenOptions};
 
 fn fixture(name: &str) -> Vec<u8> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/obj").join(name);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/obj")
+        .join(name);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -28,12 +30,14 @@ impl XorShift {
 
 /// Outcome of one run: 0 = parse error, 1 = generate error, 2 = generated.
 fn run(bytes: &[u8]) -> Result<u8, String> {
-    let r = catch_unwind(AssertUnwindSafe(|| match parse_object("fuzz.bpf.o", bytes) {
-        Ok(obj) => match generate(&obj, &GenOptions::default()) {
-            Ok(_) => 2,
-            Err(_) => 1,
-        },
-        Err(_) => 0,
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        match parse_object("fuzz.bpf.o", bytes) {
+            Ok(obj) => match generate(&obj, &GenOptions::default()) {
+                Ok(_) => 2,
+                Err(_) => 1,
+            },
+            Err(_) => 0,
+        }
     }));
     r.map_err(|e| {
         e.downcast_ref::<String>()
@@ -78,7 +82,11 @@ fn mutate_and_check(name: &str, iterations: usize, seed: u64) {
         let mut desc = Vec::new();
         for _ in 0..n {
             let (start, size) = ranges[rng.below(ranges.len())];
-            let pos = if rng.below(4) == 0 { rng.below(b.len()) } else { start + rng.below(size) };
+            let pos = if rng.below(4) == 0 {
+                rng.below(b.len())
+            } else {
+                start + rng.below(size)
+            };
             match rng.below(4) {
                 0 => {
                     let bit = rng.below(8);
@@ -103,13 +111,27 @@ fn mutate_and_check(name: &str, iterations: usize, seed: u64) {
         }
         match run(&b) {
             Ok(o) => outcomes[o as usize] += 1,
-            Err(m) => failures.push(format!("{name}: iteration {it} [{}]: panic: {m}", desc.join(", "))),
+            Err(m) => failures.push(format!(
+                "{name}: iteration {it} [{}]: panic: {m}",
+                desc.join(", ")
+            )),
         }
     }
-    eprintln!("{name}: parse errors {}, generate errors {}, generated {}", outcomes[0], outcomes[1], outcomes[2]);
+    eprintln!(
+        "{name}: parse errors {}, generate errors {}, generated {}",
+        outcomes[0], outcomes[1], outcomes[2]
+    );
     // the mutations must reach both the error paths and the full pipeline
-    assert!(outcomes[0] > 0 && outcomes[2] > 0, "{name}: mutations too weak or too strong: {outcomes:?}");
-    assert!(failures.is_empty(), "{} panics:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        outcomes[0] > 0 && outcomes[2] > 0,
+        "{name}: mutations too weak or too strong: {outcomes:?}"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} panics:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -119,8 +141,15 @@ fn mutated_hello_never_panics() {
 
 #[test]
 fn mutated_feature_objects_never_panic() {
-    for (i, name) in
-        ["kfunc.bpf.o", "mapinmap.bpf.o", "subprogs.bpf.o", "core.bpf.o", "globals.gcc.bpf.o"].iter().enumerate()
+    for (i, name) in [
+        "kfunc.bpf.o",
+        "mapinmap.bpf.o",
+        "subprogs.bpf.o",
+        "core.bpf.o",
+        "globals.gcc.bpf.o",
+    ]
+    .iter()
+    .enumerate()
     {
         mutate_and_check(name, 1500, 0x1234_5678 + i as u64);
     }
@@ -130,7 +159,10 @@ fn mutated_feature_objects_never_panic() {
 fn classic_bad_inputs_give_typed_errors() {
     let e = parse_object("x.o", b"hello world, definitely not ELF").unwrap_err();
     assert_eq!(e.kind, ErrorKind::NotElf);
-    assert!(e.to_string().starts_with("x.o: elf stage: not an ELF file"), "{e}");
+    assert!(
+        e.to_string().starts_with("x.o: elf stage: not an ELF file"),
+        "{e}"
+    );
     // a 64-bit ELF that is not BPF: flip e_machine to x86-64
     let mut b = fixture("hello.bpf.o");
     b[18] = 62;
@@ -145,5 +177,8 @@ fn classic_bad_inputs_give_typed_errors() {
     let e = parse_object("x.o", &b[..b.len() - 100]).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Malformed, "{e}");
     // empty input
-    assert_eq!(parse_object("x.o", &[]).unwrap_err().kind, ErrorKind::NotElf);
+    assert_eq!(
+        parse_object("x.o", &[]).unwrap_err().kind,
+        ErrorKind::NotElf
+    );
 }

@@ -246,9 +246,9 @@ pub(crate) fn probe_with(
     probe
 }
 
-/// Returns (support, is_p2, evidence).
-fn junk_signature_probe(sys: &dyn Sys) -> (SigningSupport, bool, String) {
-    let map = match sys::map_create(
+/// The one-element array map both behavioural probes pass to their program.
+fn probe_map(sys: &dyn Sys) -> io::Result<std::os::fd::OwnedFd> {
+    sys::map_create(
         sys,
         &MapCreate {
             map_type: sys::BPF_MAP_TYPE_ARRAY,
@@ -259,7 +259,12 @@ fn junk_signature_probe(sys: &dyn Sys) -> (SigningSupport, bool, String) {
             name: "bpfsign_probe",
             excl_prog_hash: None,
         },
-    ) {
+    )
+}
+
+/// Returns (support, is_p2, evidence).
+fn junk_signature_probe(sys: &dyn Sys) -> (SigningSupport, bool, String) {
+    let map = match probe_map(sys) {
         Ok(m) => m,
         Err(e) => {
             let errno = e.raw_os_error().unwrap_or(libc::EIO);
@@ -328,18 +333,7 @@ fn junk_signature_probe(sys: &dyn Sys) -> (SigningSupport, bool, String) {
 
 /// Unsigned SYSCALL program reading the u32 at `struct bpf_map` offset 32 (P1b: `excl`).
 fn excl_read_probe(sys: &dyn Sys) -> (Protocol, String) {
-    let map = match sys::map_create(
-        sys,
-        &MapCreate {
-            map_type: sys::BPF_MAP_TYPE_ARRAY,
-            key_size: 4,
-            value_size: 8,
-            max_entries: 1,
-            map_flags: 0,
-            name: "bpfsign_probe",
-            excl_prog_hash: None,
-        },
-    ) {
+    let map = match probe_map(sys) {
         Ok(m) => m,
         Err(e) => {
             return (

@@ -7,83 +7,12 @@ use crate::probe::{KernelProbe, SigningSupport};
 use crate::sys::*;
 use crate::*;
 
-const DATA: &[u8] = include_bytes!("../tests/data/hello/data.bin");
-const P1_INSNS: &[u8] = include_bytes!("../tests/data/hello/p1-libbpf170.insns");
-const P1_SIG: &[u8] = include_bytes!("../tests/data/hello/p1-libbpf170.sig");
-const P1_EXCL: &[u8; 32] = include_bytes!("../tests/data/hello/p1-libbpf170.excl");
-const P1B_INSNS: &[u8] = include_bytes!("../tests/data/hello/p1b.insns");
-const P1B_SIG: &[u8] = include_bytes!("../tests/data/hello/p1b.sig");
-const P1B_EXCL: &[u8; 32] = include_bytes!("../tests/data/hello/p1b.excl");
-const P2_INSNS: &[u8] = include_bytes!("../tests/data/hello/p2.insns");
-const P2_SIG: &[u8] = include_bytes!("../tests/data/hello/p2.sig");
-const P2_EXCL: &[u8; 32] = include_bytes!("../tests/data/hello/p2.excl");
-const UNSIGNED_INSNS: &[u8] = include_bytes!("../tests/data/hello/unsigned.insns");
-
-const VARIANTS: &[LoaderVariant<'static>] = &[
-    LoaderVariant {
-        protocol: Protocol::Unsigned,
-        insns: UNSIGNED_INSNS,
-        excl_prog_hash: [0; 32],
-        signature: None,
-    },
-    LoaderVariant {
-        protocol: Protocol::P1,
-        insns: P1_INSNS,
-        excl_prog_hash: *P1_EXCL,
-        signature: Some(P1_SIG),
-    },
-    LoaderVariant {
-        protocol: Protocol::P1b,
-        insns: P1B_INSNS,
-        excl_prog_hash: *P1B_EXCL,
-        signature: Some(P1B_SIG),
-    },
-    LoaderVariant {
-        protocol: Protocol::P2,
-        insns: P2_INSNS,
-        excl_prog_hash: *P2_EXCL,
-        signature: Some(P2_SIG),
-    },
-];
-
-const MAPS: &[MapSpec<'static>] = &[
-    MapSpec {
-        name: "bss",
-        map_type: 2,
-        key_size: 4,
-        value_size: 4,
-        max_entries: 1,
-        map_flags: BPF_F_MMAPABLE,
-        mmapable: true,
-    },
-    MapSpec {
-        name: "rodata",
-        map_type: 2,
-        key_size: 4,
-        value_size: 20,
-        max_entries: 1,
-        map_flags: BPF_F_RDONLY_PROG,
-        mmapable: false,
-    },
-];
-
-const PROGS: &[ProgSpec<'static>] = &[ProgSpec {
-    name: "hello",
-    prog_type: 26,
-    expected_attach_type: 24,
-    autoload: true,
-    attach: Attach::RawTracepoint(None),
-}];
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::*;
 
 fn hello() -> SkeletonSpec<'static> {
-    SkeletonSpec {
-        name: "hello",
-        data: DATA,
-        variants: VARIANTS,
-        maps: MAPS,
-        progs: PROGS,
-        signer_skid: Some("f2d4"),
-    }
+    hello_spec("f2d4")
 }
 
 fn supported(p: Protocol) -> KernelProbe {

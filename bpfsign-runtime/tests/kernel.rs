@@ -15,129 +15,22 @@ use std::time::{Duration, Instant};
 
 use bpfsign_runtime::*;
 
-const DATA: &[u8] = include_bytes!("data/hello/data.bin");
-const P1_INSNS: &[u8] = include_bytes!("data/hello/p1-libbpf170.insns");
-const P1_SIG: &[u8] = include_bytes!("data/hello/p1-libbpf170.sig");
-const P1_EXCL: &[u8; 32] = include_bytes!("data/hello/p1-libbpf170.excl");
-const P1B_INSNS: &[u8] = include_bytes!("data/hello/p1b.insns");
-const P1B_SIG: &[u8] = include_bytes!("data/hello/p1b.sig");
-const P1B_EXCL: &[u8; 32] = include_bytes!("data/hello/p1b.excl");
-const P2_INSNS: &[u8] = include_bytes!("data/hello/p2.insns");
-const P2_SIG: &[u8] = include_bytes!("data/hello/p2.sig");
-const P2_EXCL: &[u8; 32] = include_bytes!("data/hello/p2.excl");
-const UNSIGNED_INSNS: &[u8] = include_bytes!("data/hello/unsigned.insns");
+#[macro_use]
+mod common;
+use common::*;
+
 const CERT_A_PEM: &[u8] = include_bytes!("data/keys/TEST-ONLY-key-a.pem");
 const CERT_B_DER: &[u8] = include_bytes!("data/keys/TEST-ONLY-key-b.der");
 const SKID_A: &str = include_str!("data/keys/TEST-ONLY-key-a.skid");
 
-const VARIANTS: &[LoaderVariant<'static>] = &[
-    LoaderVariant {
-        protocol: Protocol::Unsigned,
-        insns: UNSIGNED_INSNS,
-        excl_prog_hash: [0; 32],
-        signature: None,
-    },
-    LoaderVariant {
-        protocol: Protocol::P1,
-        insns: P1_INSNS,
-        excl_prog_hash: *P1_EXCL,
-        signature: Some(P1_SIG),
-    },
-    LoaderVariant {
-        protocol: Protocol::P1b,
-        insns: P1B_INSNS,
-        excl_prog_hash: *P1B_EXCL,
-        signature: Some(P1B_SIG),
-    },
-    LoaderVariant {
-        protocol: Protocol::P2,
-        insns: P2_INSNS,
-        excl_prog_hash: *P2_EXCL,
-        signature: Some(P2_SIG),
-    },
-];
-
-const MAPS: &[MapSpec<'static>] = &[
-    MapSpec {
-        name: "bss",
-        map_type: 2,
-        key_size: 4,
-        value_size: 4,
-        max_entries: 1,
-        map_flags: BPF_F_MMAPABLE,
-        mmapable: true,
-    },
-    MapSpec {
-        name: "rodata",
-        map_type: 2,
-        key_size: 4,
-        value_size: 20,
-        max_entries: 1,
-        map_flags: BPF_F_RDONLY_PROG,
-        mmapable: false,
-    },
-];
-
-const PROGS: &[ProgSpec<'static>] = &[ProgSpec {
-    name: "hello",
-    prog_type: 26,            // BPF_PROG_TYPE_TRACING
-    expected_attach_type: 24, // BPF_TRACE_FENTRY
-    autoload: true,
-    attach: Attach::RawTracepoint(None),
-}];
-
 fn hello() -> SkeletonSpec<'static> {
-    SkeletonSpec {
-        name: "hello",
-        data: DATA,
-        variants: VARIANTS,
-        maps: MAPS,
-        progs: PROGS,
-        signer_skid: Some(SKID_A.trim_end()),
-    }
+    hello_spec(SKID_A.trim_end())
 }
 
 mod multi {
     use bpfsign_runtime::*;
 
-    const DATA: &[u8] = include_bytes!("data/multi/data.bin");
-    const P1_INSNS: &[u8] = include_bytes!("data/multi/p1-libbpf170.insns");
-    const P1_SIG: &[u8] = include_bytes!("data/multi/p1-libbpf170.sig");
-    const P1_EXCL: &[u8; 32] = include_bytes!("data/multi/p1-libbpf170.excl");
-    const P1B_INSNS: &[u8] = include_bytes!("data/multi/p1b.insns");
-    const P1B_SIG: &[u8] = include_bytes!("data/multi/p1b.sig");
-    const P1B_EXCL: &[u8; 32] = include_bytes!("data/multi/p1b.excl");
-    const P2_INSNS: &[u8] = include_bytes!("data/multi/p2.insns");
-    const P2_SIG: &[u8] = include_bytes!("data/multi/p2.sig");
-    const P2_EXCL: &[u8; 32] = include_bytes!("data/multi/p2.excl");
-    const UNSIGNED_INSNS: &[u8] = include_bytes!("data/multi/unsigned.insns");
-
-    const VARIANTS: &[LoaderVariant<'static>] = &[
-        LoaderVariant {
-            protocol: Protocol::Unsigned,
-            insns: UNSIGNED_INSNS,
-            excl_prog_hash: [0; 32],
-            signature: None,
-        },
-        LoaderVariant {
-            protocol: Protocol::P1,
-            insns: P1_INSNS,
-            excl_prog_hash: *P1_EXCL,
-            signature: Some(P1_SIG),
-        },
-        LoaderVariant {
-            protocol: Protocol::P1b,
-            insns: P1B_INSNS,
-            excl_prog_hash: *P1B_EXCL,
-            signature: Some(P1B_SIG),
-        },
-        LoaderVariant {
-            protocol: Protocol::P2,
-            insns: P2_INSNS,
-            excl_prog_hash: *P2_EXCL,
-            signature: Some(P2_SIG),
-        },
-    ];
+    skeleton_data!("data/multi");
 
     pub const MAPS: &[MapSpec<'static>] = &[
         MapSpec {

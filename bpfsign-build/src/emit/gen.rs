@@ -141,7 +141,12 @@ impl Gen<'_> {
         self.emit(Insn::jmp_imm(op::JA, 0, 0, ja as i16));
         self.cleanup_label = self.insns.len();
         for k in 0..slots {
-            self.emit(Insn::ldx(Size::W, R1, R10, (-STACK_SZ + 4 * k as i32) as i16));
+            self.emit(Insn::ldx(
+                Size::W,
+                R1,
+                R10,
+                (-STACK_SZ + 4 * k as i32) as i16,
+            ));
             self.emit(Insn::jmp_imm(op::JSLE, R1, 0, 1));
             self.emit(Insn::call(FN_SYS_CLOSE));
         }
@@ -163,8 +168,11 @@ impl Gen<'_> {
         match i16::try_from(off) {
             Ok(v) => Some(v),
             Err(_) => {
-                let e =
-                    self.ctx.limit(Limit::JumpRange, None, "a jump to the loader's cleanup code exceeds the s16 range");
+                let e = self.ctx.limit(
+                    Limit::JumpRange,
+                    None,
+                    "a jump to the loader's cleanup code exceeds the s16 range",
+                );
                 self.fail(e);
                 None
             }
@@ -308,7 +316,9 @@ impl Gen<'_> {
             self.emit(Insn::stx(Size::W, R10, R7, (-STACK_SZ + 4) as i16));
         } else {
             if self.nr_maps == MAX_USED_MAPS {
-                let e = self.ctx.limit(Limit::Maps, Some(".maps"), "more than 64 maps");
+                let e = self
+                    .ctx
+                    .limit(Limit::Maps, Some(".maps"), "more than 64 maps");
                 self.fail(e);
                 return;
             }
@@ -326,7 +336,12 @@ impl Gen<'_> {
         let v = self.add_data(Some(value), value.len());
         let key = self.add_data(Some(&[0u8; 4]), 4);
         if self.cfg.ctx_overrides {
-            self.emit(Insn::ldx(Size::DW, R3, R6, (CTX_SZ + MAP_DESC_SZ * map_idx as i32 + 8) as i16));
+            self.emit(Insn::ldx(
+                Size::DW,
+                R3,
+                R6,
+                (CTX_SZ + MAP_DESC_SZ * map_idx as i32 + 8) as i16,
+            ));
             self.emit(Insn::jmp_imm(op::JEQ, R3, 0, 8));
             self.blob(R1, v);
             self.emit(Insn::mov64_imm(R2, value.len() as i32));
@@ -362,7 +377,10 @@ impl Gen<'_> {
     }
 
     fn ksym_desc(&mut self, r: &ExternRelo) -> usize {
-        if let Some(i) = self.ksyms.iter().position(|k| k.kind == r.kind && k.is_ld64 == r.is_ld64 && k.name == r.name)
+        if let Some(i) = self
+            .ksyms
+            .iter()
+            .position(|k| k.kind == r.kind && k.is_ld64 == r.is_ld64 && k.name == r.name)
         {
             self.ksyms[i].refs += 1;
             return i;
@@ -516,7 +534,11 @@ impl Gen<'_> {
         let line_info = self.add_data(Some(&p.line_info.data), p.line_info.data.len());
         put32(&mut attr, 136, 16);
         put32(&mut attr, 116, p.core_relos.len() as u32);
-        let cr: Vec<u8> = p.core_relos.iter().flat_map(|r| r.iter().flat_map(|w| w.to_le_bytes())).collect();
+        let cr: Vec<u8> = p
+            .core_relos
+            .iter()
+            .flat_map(|r| r.iter().flat_map(|w| w.to_le_bytes()))
+            .collect();
         let core_relos = self.add_data(Some(&cr), cr.len());
         put_name(&mut attr, 48, &p.name);
         let a = self.add_data(Some(&attr), 140);
@@ -612,7 +634,11 @@ impl Gen<'_> {
 pub(crate) fn emit(ctx: &Ctx, l: &Linked, cfg: &LoaderConfig) -> Result<Emitted, Error> {
     let nr_maps = l.maps.len() as u32;
     if nr_maps > MAX_USED_MAPS {
-        return Err(ctx.limit(Limit::Maps, Some(".maps"), format!("{nr_maps} maps; the loader supports at most 64")));
+        return Err(ctx.limit(
+            Limit::Maps,
+            Some(".maps"),
+            format!("{nr_maps} maps; the loader supports at most 64"),
+        ));
     }
     if l.nr_programs > MAX_USED_PROGS {
         return Err(ctx.limit(
@@ -667,13 +693,24 @@ pub(crate) fn emit(ctx: &Ctx, l: &Linked, cfg: &LoaderConfig) -> Result<Emitted,
         return Err(e);
     }
     if g.insns.len() > MAX_LOADER_INSNS {
-        return Err(ctx.limit(Limit::InsnCount, None, format!("loader has {} instructions", g.insns.len())));
+        return Err(ctx.limit(
+            Limit::InsnCount,
+            None,
+            format!("loader has {} instructions", g.insns.len()),
+        ));
     }
     if g.data.len() > MAX_DATA_SIZE {
-        return Err(ctx.limit(Limit::DataSize, None, format!("data blob of {} bytes", g.data.len())));
+        return Err(ctx.limit(
+            Limit::DataSize,
+            None,
+            format!("data blob of {} bytes", g.data.len()),
+        ));
     }
     let _ = kind::FUNC;
-    Ok(Emitted { insns: g.insns, data: g.data })
+    Ok(Emitted {
+        insns: g.insns,
+        data: g.data,
+    })
 }
 
 #[cfg(test)]
@@ -701,15 +738,32 @@ mod tests {
     }
 
     fn linked(btf: Option<Vec<u8>>, progs: Vec<LinkedProg>, nr_programs: usize) -> Linked {
-        Linked { obj_name: "t".into(), license: "GPL".into(), btf, maps: Vec::new(), progs, nr_programs }
+        Linked {
+            obj_name: "t".into(),
+            license: "GPL".into(),
+            btf,
+            maps: Vec::new(),
+            progs,
+            nr_programs,
+        }
     }
 
     fn kfunc(name: &str, insn_idx: usize) -> ExternRelo {
-        ExternRelo { name: name.into(), kind: kind::FUNC, insn_idx, is_weak: false, is_typeless: false, is_ld64: false }
+        ExternRelo {
+            name: name.into(),
+            kind: kind::FUNC,
+            insn_idx,
+            is_weak: false,
+            is_typeless: false,
+            is_ld64: false,
+        }
     }
 
-    const P2: LoaderConfig =
-        LoaderConfig { check_block: CheckBlock::None, ctx_overrides: false, libbpf170_jump_bug: false };
+    const P2: LoaderConfig = LoaderConfig {
+        check_block: CheckBlock::None,
+        ctx_overrides: false,
+        libbpf170_jump_bug: false,
+    };
 
     #[test]
     fn jump_range_is_a_typed_error() {

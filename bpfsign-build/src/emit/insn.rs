@@ -115,56 +115,146 @@ impl Insn {
     pub fn to_bytes(self) -> [u8; 8] {
         let o = self.off.to_le_bytes();
         let i = self.imm.to_le_bytes();
-        [self.code, (self.dst & 0xf) | (self.src << 4), o[0], o[1], i[0], i[1], i[2], i[3]]
+        [
+            self.code,
+            (self.dst & 0xf) | (self.src << 4),
+            o[0],
+            o[1],
+            i[0],
+            i[1],
+            i[2],
+            i[3],
+        ]
     }
 
     /// `dst = src` (64-bit).
     pub fn mov64_reg(dst: u8, src: u8) -> Insn {
-        Insn { code: 0xbf, dst, src, off: 0, imm: 0 }
+        Insn {
+            code: 0xbf,
+            dst,
+            src,
+            off: 0,
+            imm: 0,
+        }
     }
     /// `dst = imm` (64-bit).
     pub fn mov64_imm(dst: u8, imm: i32) -> Insn {
-        Insn { code: 0xb7, dst, src: 0, off: 0, imm }
+        Insn {
+            code: 0xb7,
+            dst,
+            src: 0,
+            off: 0,
+            imm,
+        }
     }
     /// 64-bit ALU with immediate.
     pub fn alu64_imm(op: u8, dst: u8, imm: i32) -> Insn {
-        Insn { code: 0x07 | op, dst, src: 0, off: 0, imm }
+        Insn {
+            code: 0x07 | op,
+            dst,
+            src: 0,
+            off: 0,
+            imm,
+        }
     }
     /// 32-bit ALU with immediate.
     pub fn alu32_imm(op: u8, dst: u8, imm: i32) -> Insn {
-        Insn { code: 0x04 | op, dst, src: 0, off: 0, imm }
+        Insn {
+            code: 0x04 | op,
+            dst,
+            src: 0,
+            off: 0,
+            imm,
+        }
     }
     /// `dst = *(size *)(src + off)`.
     pub fn ldx(size: Size, dst: u8, src: u8, off: i16) -> Insn {
-        Insn { code: 0x61 | size.bits(), dst, src, off, imm: 0 }
+        Insn {
+            code: 0x61 | size.bits(),
+            dst,
+            src,
+            off,
+            imm: 0,
+        }
     }
     /// `*(size *)(dst + off) = src`.
     pub fn stx(size: Size, dst: u8, src: u8, off: i16) -> Insn {
-        Insn { code: 0x63 | size.bits(), dst, src, off, imm: 0 }
+        Insn {
+            code: 0x63 | size.bits(),
+            dst,
+            src,
+            off,
+            imm: 0,
+        }
     }
     /// `*(size *)(dst + off) = imm`.
     pub fn st(size: Size, dst: u8, off: i16, imm: i32) -> Insn {
-        Insn { code: 0x62 | size.bits(), dst, src: 0, off, imm }
+        Insn {
+            code: 0x62 | size.bits(),
+            dst,
+            src: 0,
+            off,
+            imm,
+        }
     }
     /// Conditional jump against an immediate (or `JA`).
     pub fn jmp_imm(op: u8, dst: u8, imm: i32, off: i16) -> Insn {
-        Insn { code: 0x05 | op, dst, src: 0, off, imm }
+        Insn {
+            code: 0x05 | op,
+            dst,
+            src: 0,
+            off,
+            imm,
+        }
     }
     /// Conditional jump against a register.
     pub fn jmp_reg(op: u8, dst: u8, src: u8, off: i16) -> Insn {
-        Insn { code: 0x0d | op, dst, src, off, imm: 0 }
+        Insn {
+            code: 0x0d | op,
+            dst,
+            src,
+            off,
+            imm: 0,
+        }
     }
     /// Helper call.
     pub fn call(helper: i32) -> Insn {
-        Insn { code: CALL, dst: 0, src: 0, off: 0, imm: helper }
+        Insn {
+            code: CALL,
+            dst: 0,
+            src: 0,
+            off: 0,
+            imm: helper,
+        }
     }
     /// `exit`.
     pub fn exit() -> Insn {
-        Insn { code: 0x95, dst: 0, src: 0, off: 0, imm: 0 }
+        Insn {
+            code: 0x95,
+            dst: 0,
+            src: 0,
+            off: 0,
+            imm: 0,
+        }
     }
     /// `ld_imm64` pair (`BPF_LD_IMM64_RAW_FULL`).
     pub fn ld_imm64(dst: u8, src: u8, imm1: i32, imm2: i32) -> [Insn; 2] {
-        [Insn { code: LD_IMM64, dst, src, off: 0, imm: imm1 }, Insn { code: 0, dst: 0, src: 0, off: 0, imm: imm2 }]
+        [
+            Insn {
+                code: LD_IMM64,
+                dst,
+                src,
+                off: 0,
+                imm: imm1,
+            },
+            Insn {
+                code: 0,
+                dst: 0,
+                src: 0,
+                off: 0,
+                imm: imm2,
+            },
+        ]
     }
 
     /// Is this the first half of an `ld_imm64`?
@@ -203,7 +293,10 @@ pub fn disasm(insns: &[Insn]) -> Vec<String> {
         let x = insns[i];
         let s = if x.is_ldimm64() && i + 1 < insns.len() {
             let hi = insns[i + 1].imm;
-            let s = format!("r{} = ld_imm64 src={} imm={} imm2={}", x.dst, x.src, x.imm, hi);
+            let s = format!(
+                "r{} = ld_imm64 src={} imm={} imm2={}",
+                x.dst, x.src, x.imm, hi
+            );
             out.push(format!("{i:5}: {s}"));
             i += 2;
             continue;
@@ -237,12 +330,34 @@ pub fn disasm(insns: &[Insn]) -> Vec<String> {
                     if class == 7 { 64 } else { 32 },
                     x.code & 0xf0,
                     x.dst,
-                    if x.code & 0x08 != 0 { format!("r{}", x.src) } else { String::new() },
+                    if x.code & 0x08 != 0 {
+                        format!("r{}", x.src)
+                    } else {
+                        String::new()
+                    },
                     x.imm
                 ),
-                0x01 => format!("r{} = *(sz{:#x} *)(r{} {:+})", x.dst, x.code & 0x18, x.src, x.off),
-                0x03 => format!("*(sz{:#x} *)(r{} {:+}) = r{}", x.code & 0x18, x.dst, x.off, x.src),
-                0x02 => format!("*(sz{:#x} *)(r{} {:+}) = {}", x.code & 0x18, x.dst, x.off, x.imm),
+                0x01 => format!(
+                    "r{} = *(sz{:#x} *)(r{} {:+})",
+                    x.dst,
+                    x.code & 0x18,
+                    x.src,
+                    x.off
+                ),
+                0x03 => format!(
+                    "*(sz{:#x} *)(r{} {:+}) = r{}",
+                    x.code & 0x18,
+                    x.dst,
+                    x.off,
+                    x.src
+                ),
+                0x02 => format!(
+                    "*(sz{:#x} *)(r{} {:+}) = {}",
+                    x.code & 0x18,
+                    x.dst,
+                    x.off,
+                    x.imm
+                ),
                 _ => format!("{x:?}"),
             }
         };

@@ -38,18 +38,26 @@ impl LoaderConfig {
     /// The configuration bpfsign uses for `protocol`.
     pub fn for_protocol(protocol: Protocol) -> LoaderConfig {
         match protocol {
-            Protocol::Unsigned => {
-                LoaderConfig { check_block: CheckBlock::None, ctx_overrides: true, libbpf170_jump_bug: false }
-            }
-            Protocol::P1 => {
-                LoaderConfig { check_block: CheckBlock::Sha, ctx_overrides: false, libbpf170_jump_bug: false }
-            }
-            Protocol::P1b => {
-                LoaderConfig { check_block: CheckBlock::ExclSha, ctx_overrides: false, libbpf170_jump_bug: false }
-            }
-            Protocol::P2 => {
-                LoaderConfig { check_block: CheckBlock::None, ctx_overrides: false, libbpf170_jump_bug: false }
-            }
+            Protocol::Unsigned => LoaderConfig {
+                check_block: CheckBlock::None,
+                ctx_overrides: true,
+                libbpf170_jump_bug: false,
+            },
+            Protocol::P1 => LoaderConfig {
+                check_block: CheckBlock::Sha,
+                ctx_overrides: false,
+                libbpf170_jump_bug: false,
+            },
+            Protocol::P1b => LoaderConfig {
+                check_block: CheckBlock::ExclSha,
+                ctx_overrides: false,
+                libbpf170_jump_bug: false,
+            },
+            Protocol::P2 => LoaderConfig {
+                check_block: CheckBlock::None,
+                ctx_overrides: false,
+                libbpf170_jump_bug: false,
+            },
         }
     }
 
@@ -57,7 +65,11 @@ impl LoaderConfig {
     /// off-by-one jumps and with ctx overrides. bpfsign never ships it; it exists so a test
     /// can prove bpfsign's P1 differs from bpftool-p1 only by the jump fix and the overrides.
     pub fn bpftool_p1_compat() -> LoaderConfig {
-        LoaderConfig { check_block: CheckBlock::Sha, ctx_overrides: true, libbpf170_jump_bug: true }
+        LoaderConfig {
+            check_block: CheckBlock::Sha,
+            ctx_overrides: true,
+            libbpf170_jump_bug: true,
+        }
     }
 }
 
@@ -74,5 +86,8 @@ pub struct Loader {
 pub fn emit_loader(file: &str, linked: &Linked, cfg: &LoaderConfig) -> Result<Loader, Error> {
     let ctx = Ctx::new(file);
     let e = gen::emit(&ctx, linked, cfg)?;
-    Ok(Loader { insns: insn::encode(&e.insns), data: e.data })
+    Ok(Loader {
+        insns: insn::encode(&e.insns),
+        data: e.data,
+    })
 }

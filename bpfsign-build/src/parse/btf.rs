@@ -153,7 +153,10 @@ impl Btf {
         }
         let hdr_len = rd32(data, 4);
         if (data.len() as u64) < hdr_len as u64 || (hdr_len as usize) < MIN_HDR_SZ {
-            return Err(bad(format!("header length {hdr_len} invalid for {} bytes", data.len())));
+            return Err(bad(format!(
+                "header length {hdr_len} invalid for {} bytes",
+                data.len()
+            )));
         }
         let type_off = rd32(data, 8);
         let type_len = rd32(data, 12);
@@ -162,7 +165,9 @@ impl Btf {
         let (mut layout_len, mut hdr_extra) = (0u32, false);
         if hdr_len as usize >= LIBBPF_HDR_SZ {
             layout_len = rd32(data, 28);
-            hdr_extra = data[LIBBPF_HDR_SZ..hdr_len as usize].iter().any(|&b| b != 0);
+            hdr_extra = data[LIBBPF_HDR_SZ..hdr_len as usize]
+                .iter()
+                .any(|&b| b != 0);
         }
         if layout_len != 0 {
             return Err(ctx.unsupported(
@@ -177,14 +182,17 @@ impl Btf {
             return Err(bad(format!("invalid total size {}", data.len())));
         }
         if type_off as u64 + type_len as u64 > str_off as u64 {
-            return Err(bad(format!("invalid layout: types at {type_off}+{type_len}, strings at {str_off}+{str_len}")));
+            return Err(bad(format!(
+                "invalid layout: types at {type_off}+{type_len}, strings at {str_off}+{str_len}"
+            )));
         }
         if !type_off.is_multiple_of(4) {
             return Err(bad("type section not aligned to 4 bytes".into()));
         }
         let h = hdr_len as usize;
         let strs = data[h + str_off as usize..h + str_off as usize + str_len as usize].to_vec();
-        if strs.is_empty() || str_len - 1 > 0x7fff_ffff || strs[strs.len() - 1] != 0 || strs[0] != 0 {
+        if strs.is_empty() || str_len - 1 > 0x7fff_ffff || strs[strs.len() - 1] != 0 || strs[0] != 0
+        {
             return Err(bad("invalid string section".into()));
         }
         let types = data[h + type_off as usize..h + type_off as usize + type_len as usize].to_vec();
@@ -194,8 +202,8 @@ impl Btf {
             let info = rd32(&types, next + 4);
             let k = (info >> 24) & 0x1f;
             let vlen = (info & 0xffff) as usize;
-            let sz =
-                type_size(k, vlen).ok_or_else(|| bad(format!("type [{}]: unsupported kind {k}", offs.len() + 1)))?;
+            let sz = type_size(k, vlen)
+                .ok_or_else(|| bad(format!("type [{}]: unsupported kind {k}", offs.len() + 1)))?;
             if next + sz > types.len() {
                 return Err(bad(format!("type [{}] is malformed", offs.len() + 1)));
             }
@@ -229,8 +237,13 @@ impl Btf {
             if self.str_at(t.name_off).is_none() {
                 return Err(bad(id, "invalid type name offset"));
             }
-            let check_id =
-                |x: u32| if x < self.type_cnt() { Ok(()) } else { Err(bad(id, "invalid referenced type id")) };
+            let check_id = |x: u32| {
+                if x < self.type_cnt() {
+                    Ok(())
+                } else {
+                    Err(bad(id, "invalid referenced type id"))
+                }
+            };
             match t.kind() {
                 kind::PTR
                 | kind::TYPEDEF
@@ -347,7 +360,9 @@ impl Btf {
 
     /// Name of a type ("" when unnamed or invalid).
     pub fn name(&self, id: u32) -> &str {
-        self.ty(id).and_then(|t| self.str_at(t.name_off)).unwrap_or("")
+        self.ty(id)
+            .and_then(|t| self.str_at(t.name_off))
+            .unwrap_or("")
     }
 
     /// `btf__find_by_name_kind`; `kind = None` matches any kind.
@@ -368,7 +383,11 @@ impl Btf {
                 Some(t)
                     if matches!(
                         t.kind(),
-                        kind::CONST | kind::VOLATILE | kind::RESTRICT | kind::TYPE_TAG | kind::TYPEDEF
+                        kind::CONST
+                            | kind::VOLATILE
+                            | kind::RESTRICT
+                            | kind::TYPE_TAG
+                            | kind::TYPEDEF
                     ) =>
                 {
                     id = t.size_or_type
@@ -385,7 +404,13 @@ impl Btf {
         for _ in 0..MAX_RESOLVE_DEPTH {
             let t = self.ty(id)?;
             match t.kind() {
-                kind::INT | kind::STRUCT | kind::UNION | kind::ENUM | kind::ENUM64 | kind::DATASEC | kind::FLOAT => {
+                kind::INT
+                | kind::STRUCT
+                | kind::UNION
+                | kind::ENUM
+                | kind::ENUM64
+                | kind::DATASEC
+                | kind::FLOAT => {
                     let size = t.size_or_type as u64;
                     if nelems != 0 && size > u32::MAX as u64 / nelems {
                         return None;
@@ -459,8 +484,15 @@ impl Btf {
     pub fn sort_datasec_vars(&mut self, id: u32) {
         let Some(t) = self.ty(id) else { return };
         let n = t.vlen();
-        let mut v: Vec<[u32; 3]> =
-            (0..n).map(|i| [self.u32(&t, i * 3), self.u32(&t, i * 3 + 1), self.u32(&t, i * 3 + 2)]).collect();
+        let mut v: Vec<[u32; 3]> = (0..n)
+            .map(|i| {
+                [
+                    self.u32(&t, i * 3),
+                    self.u32(&t, i * 3 + 1),
+                    self.u32(&t, i * 3 + 2),
+                ]
+            })
+            .collect();
         v.sort_by_key(|e| e[1]);
         for (i, e) in v.iter().enumerate() {
             for (j, x) in e.iter().enumerate() {
@@ -470,7 +502,13 @@ impl Btf {
     }
 
     /// Appends a VAR type (`btf__add_var`), switching to the rebuilt encoding. Returns its id.
-    pub(crate) fn add_var(&mut self, ctx: &Ctx, name: &str, linkage: u32, type_id: u32) -> Result<u32, Error> {
+    pub(crate) fn add_var(
+        &mut self,
+        ctx: &Ctx,
+        name: &str,
+        linkage: u32,
+        type_id: u32,
+    ) -> Result<u32, Error> {
         if self.hdr_extra {
             return Err(ctx.err(
                 Stage::Btf,
@@ -494,7 +532,11 @@ impl Btf {
     pub(crate) fn add_str(&mut self, s: &str) -> u32 {
         let mut off = 0usize;
         while off < self.strs.len() {
-            let end = self.strs[off..].iter().position(|&b| b == 0).map(|p| p + off).unwrap_or(self.strs.len());
+            let end = self.strs[off..]
+                .iter()
+                .position(|&b| b == 0)
+                .map(|p| p + off)
+                .unwrap_or(self.strs.len());
             if &self.strs[off..end] == s.as_bytes() {
                 return off as u32;
             }
@@ -523,7 +565,15 @@ impl Btf {
         hdr.extend_from_slice(&BTF_MAGIC.to_le_bytes());
         hdr.push(self.version);
         hdr.push(self.flags);
-        for w in [self.hdr_len, self.type_off, type_len, str_off, self.strs.len() as u32, 0, 0] {
+        for w in [
+            self.hdr_len,
+            self.type_off,
+            type_len,
+            str_off,
+            self.strs.len() as u32,
+            0,
+            0,
+        ] {
             hdr.extend_from_slice(&w.to_le_bytes());
         }
         let h = self.hdr_len as usize;
@@ -542,6 +592,10 @@ impl Btf {
 
     /// `(type, offset, size)` of the `i`-th entry of a DATASEC.
     pub fn datasec_entry(&self, t: &Ty, i: usize) -> (u32, u32, u32) {
-        (self.u32(t, i * 3), self.u32(t, i * 3 + 1), self.u32(t, i * 3 + 2))
+        (
+            self.u32(t, i * 3),
+            self.u32(t, i * 3 + 1),
+            self.u32(t, i * 3 + 2),
+        )
     }
 }

@@ -70,12 +70,36 @@ impl BtfExt {
             return Err(bad("header misses func_info/line_info".into()));
         }
         let mut ext = BtfExt {
-            func_info: Self::parse_info(ctx, data, hdr_len, rd32(data, 8), rd32(data, 12), 8, "func_info")?,
-            line_info: Self::parse_info(ctx, data, hdr_len, rd32(data, 16), rd32(data, 20), 16, "line_info")?,
+            func_info: Self::parse_info(
+                ctx,
+                data,
+                hdr_len,
+                rd32(data, 8),
+                rd32(data, 12),
+                8,
+                "func_info",
+            )?,
+            line_info: Self::parse_info(
+                ctx,
+                data,
+                hdr_len,
+                rd32(data, 16),
+                rd32(data, 20),
+                16,
+                "line_info",
+            )?,
             core_relo: ExtInfo::default(),
         };
         if hdr_len >= 32 {
-            ext.core_relo = Self::parse_info(ctx, data, hdr_len, rd32(data, 24), rd32(data, 28), 16, "core_relo")?;
+            ext.core_relo = Self::parse_info(
+                ctx,
+                data,
+                hdr_len,
+                rd32(data, 24),
+                rd32(data, 28),
+                16,
+                "core_relo",
+            )?;
         }
         Ok(ext)
     }
@@ -132,7 +156,10 @@ impl BtfExt {
                     info[r..r + rec_size as usize].to_vec()
                 })
                 .collect();
-            secs.push(ExtSec { sec_name_off, records: recs });
+            secs.push(ExtSec {
+                sec_name_off,
+                records: recs,
+            });
             p += total as usize;
         }
         Ok(ExtInfo { rec_size, secs })

@@ -90,7 +90,8 @@ fn kcfg_type(btf: &Btf, id: u32, depth: usize) -> Option<(KcfgType, bool)> {
         }
         kind::ENUM => (t.size_or_type == 4 && btf.str_at(t.name_off) == Some("libbpf_tristate"))
             .then_some((KcfgType::Tristate, false)),
-        kind::ENUM64 => (btf.str_at(t.name_off) == Some("libbpf_tristate")).then_some((KcfgType::Tristate, false)),
+        kind::ENUM64 => (btf.str_at(t.name_off) == Some("libbpf_tristate"))
+            .then_some((KcfgType::Tristate, false)),
         kind::ARRAY => {
             if btf.u32(&t, 2) == 0 {
                 return None;
@@ -136,7 +137,8 @@ fn collect(ctx: &Ctx, obj: &mut Object, btf_opt: &mut Option<Btf>) -> Result<(),
     if let Some(btf) = btf_opt.as_mut() {
         if let Some(sec_id) = btf.find_by_name_kind(".ksyms", Some(kind::DATASEC)) {
             let t = btf.ty(sec_id).expect("id");
-            let has_func = (0..t.vlen()).any(|i| btf.kind_of(btf.datasec_entry(&t, i).0) == kind::FUNC);
+            let has_func =
+                (0..t.vlen()).any(|i| btf.kind_of(btf.datasec_entry(&t, i).0) == kind::FUNC);
             if has_func {
                 let int_id = find_int_btf_id(btf);
                 dummy_var_id = btf.add_var(ctx, "dummy_ksym", btf::VAR_GLOBAL_ALLOCATED, int_id)?;
@@ -151,7 +153,13 @@ fn collect(ctx: &Ctx, obj: &mut Object, btf_opt: &mut Option<Btf>) -> Result<(),
             continue;
         }
         let Some(btf) = btf_opt.as_ref() else {
-            return Err(err(None, format!("extern '{}' needs BTF, but the object has no .BTF", sym.name)));
+            return Err(err(
+                None,
+                format!(
+                    "extern '{}' needs BTF, but the object has no .BTF",
+                    sym.name
+                ),
+            ));
         };
         let mut found = None;
         for id in 1..btf.type_cnt() {
@@ -168,13 +176,19 @@ fn collect(ctx: &Ctx, obj: &mut Object, btf_opt: &mut Option<Btf>) -> Result<(),
                 t.vlen() as u32 != btf::FUNC_EXTERN
             };
             if bad_linkage {
-                return Err(err(None, format!("extern '{}': BTF entry is not an extern", sym.name)));
+                return Err(err(
+                    None,
+                    format!("extern '{}': BTF entry is not an extern", sym.name),
+                ));
             }
             found = Some(id);
             break;
         }
         let Some(btf_id) = found else {
-            return Err(err(None, format!("failed to find BTF for extern '{}'", sym.name)));
+            return Err(err(
+                None,
+                format!("failed to find BTF for extern '{}'", sym.name),
+            ));
         };
         let t = btf.ty(btf_id).expect("id");
         let sec_btf_id = btf
@@ -183,7 +197,12 @@ fn collect(ctx: &Ctx, obj: &mut Object, btf_opt: &mut Option<Btf>) -> Result<(),
                 let st = btf.ty(s).expect("id");
                 (0..st.vlen()).any(|j| btf.datasec_entry(&st, j).0 == btf_id)
             })
-            .ok_or_else(|| err(None, format!("failed to find BTF DATASEC for extern '{}'", sym.name)))?;
+            .ok_or_else(|| {
+                err(
+                    None,
+                    format!("failed to find BTF DATASEC for extern '{}'", sym.name),
+                )
+            })?;
         let sec_name = btf.name(sec_btf_id).to_string();
         let kind_ = if sec_name == ".kconfig" {
             if t.kind() == kind::FUNC {
@@ -195,12 +214,21 @@ fn collect(ctx: &Ctx, obj: &mut Object, btf_opt: &mut Option<Btf>) -> Result<(),
                 ));
             }
             have_kcfg = Some(sec_btf_id);
-            let sz = btf.resolve_size(t.size_or_type).filter(|&s| s > 0).ok_or_else(|| {
-                err(Some(".kconfig"), format!("failed to resolve size of extern (kcfg) '{}'", sym.name))
-            })? as u32;
+            let sz = btf
+                .resolve_size(t.size_or_type)
+                .filter(|&s| s > 0)
+                .ok_or_else(|| {
+                    err(
+                        Some(".kconfig"),
+                        format!("failed to resolve size of extern (kcfg) '{}'", sym.name),
+                    )
+                })? as u32;
             let align = btf.align_of(t.size_or_type);
             if align == 0 {
-                return Err(err(Some(".kconfig"), format!("failed to determine alignment of extern '{}'", sym.name)));
+                return Err(err(
+                    Some(".kconfig"),
+                    format!("failed to determine alignment of extern '{}'", sym.name),
+                ));
             }
             let Some((typ, is_signed)) = kcfg_type(btf, t.size_or_type, 0) else {
                 return Err(ctx.unsupported(
@@ -210,10 +238,18 @@ fn collect(ctx: &Ctx, obj: &mut Object, btf_opt: &mut Option<Btf>) -> Result<(),
                     "use bool, char, an integer, enum libbpf_tristate or char[N]",
                 ));
             };
-            ExternKind::Kcfg { typ, sz, align, data_off: 0, is_signed }
+            ExternKind::Kcfg {
+                typ,
+                sz,
+                align,
+                data_off: 0,
+                is_signed,
+            }
         } else if sec_name == ".ksyms" {
             have_ksym = Some(sec_btf_id);
-            ExternKind::Ksym { type_id: btf.skip_mods_and_typedefs(t.size_or_type) }
+            ExternKind::Ksym {
+                type_id: btf.skip_mods_and_typedefs(t.size_or_type),
+            }
         } else {
             return Err(ctx.unsupported(
                 Stage::Externs,
@@ -240,9 +276,14 @@ fn collect(ctx: &Ctx, obj: &mut Object, btf_opt: &mut Option<Btf>) -> Result<(),
         let tb = matches!(b.kind, ExternKind::Ksym { .. }) as u8;
         ta.cmp(&tb)
             .then_with(|| match (&a.kind, &b.kind) {
-                (ExternKind::Kcfg { align: aa, sz: sa, .. }, ExternKind::Kcfg { align: ab, sz: sb, .. }) => {
-                    ab.cmp(aa).then(sa.cmp(sb))
-                }
+                (
+                    ExternKind::Kcfg {
+                        align: aa, sz: sa, ..
+                    },
+                    ExternKind::Kcfg {
+                        align: ab, sz: sb, ..
+                    },
+                ) => ab.cmp(aa).then(sa.cmp(sb)),
                 _ => std::cmp::Ordering::Equal,
             })
             .then_with(|| a.name.as_bytes().cmp(b.name.as_bytes()))
@@ -256,7 +297,10 @@ fn collect(ctx: &Ctx, obj: &mut Object, btf_opt: &mut Option<Btf>) -> Result<(),
             let (vtype, _, _) = btf.datasec_entry(&st, i);
             let vname = btf.name(vtype).to_string();
             if !externs.iter().any(|e| e.name == vname) {
-                return Err(err(Some(".ksyms"), format!("failed to find extern definition for BTF '{vname}'")));
+                return Err(err(
+                    Some(".ksyms"),
+                    format!("failed to find extern definition for BTF '{vname}'"),
+                ));
             }
             let Some(vt) = btf.ty(vtype) else {
                 return Err(err(Some(".ksyms"), format!("bad .ksyms entry #{i}")));
@@ -284,7 +328,13 @@ fn collect(ctx: &Ctx, obj: &mut Object, btf_opt: &mut Option<Btf>) -> Result<(),
     if let Some(sec_id) = have_kcfg {
         let mut off = 0u32;
         for e in externs.iter_mut() {
-            if let ExternKind::Kcfg { sz, align, data_off, .. } = &mut e.kind {
+            if let ExternKind::Kcfg {
+                sz,
+                align,
+                data_off,
+                ..
+            } = &mut e.kind
+            {
                 *data_off = off.div_ceil(*align) * *align;
                 off = *data_off + *sz;
             }
@@ -295,10 +345,16 @@ fn collect(ctx: &Ctx, obj: &mut Object, btf_opt: &mut Option<Btf>) -> Result<(),
             let (vtype, _, _) = btf.datasec_entry(&st, i);
             let vname = btf.name(vtype).to_string();
             let Some(e) = externs.iter().find(|e| e.name == vname) else {
-                return Err(err(Some(".kconfig"), format!("failed to find extern definition for BTF var '{vname}'")));
+                return Err(err(
+                    Some(".kconfig"),
+                    format!("failed to find extern definition for BTF var '{vname}'"),
+                ));
             };
             let ExternKind::Kcfg { data_off, .. } = e.kind else {
-                return Err(err(Some(".kconfig"), format!("'{vname}' is not a kconfig extern")));
+                return Err(err(
+                    Some(".kconfig"),
+                    format!("'{vname}' is not a kconfig extern"),
+                ));
             };
             if let Some(vt) = btf.ty(vtype) {
                 btf.set_u32(&vt, 0, btf::VAR_GLOBAL_ALLOCATED);

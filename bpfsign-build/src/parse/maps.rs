@@ -106,7 +106,10 @@ impl MapDef {
     }
     /// Map-in-map?
     pub fn is_map_in_map(&self) -> bool {
-        matches!(self.map_type, map_type::ARRAY_OF_MAPS | map_type::HASH_OF_MAPS)
+        matches!(
+            self.map_type,
+            map_type::ARRAY_OF_MAPS | map_type::HASH_OF_MAPS
+        )
     }
 }
 
@@ -146,7 +149,11 @@ impl MapParser<'_> {
         let Some(t) = t.filter(|t| t.kind() == kind::PTR) else {
             return Err(self.err(map, format!("attr '{name}': expected PTR")));
         };
-        let Some(arr) = self.btf.ty(t.size_or_type).filter(|a| a.kind() == kind::ARRAY) else {
+        let Some(arr) = self
+            .btf
+            .ty(t.size_or_type)
+            .filter(|a| a.kind() == kind::ARRAY)
+        else {
             return Err(self.err(map, format!("attr '{name}': expected ARRAY")));
         };
         Ok(self.btf.u32(&arr, 2))
@@ -172,7 +179,13 @@ impl MapParser<'_> {
         }
     }
 
-    fn parse_def(&self, map: &str, def_id: u32, is_inner: bool, inner: &mut BtfMapDef) -> Result<BtfMapDef, Error> {
+    fn parse_def(
+        &self,
+        map: &str,
+        def_id: u32,
+        is_inner: bool,
+        inner: &mut BtfMapDef,
+    ) -> Result<BtfMapDef, Error> {
         let mut d = BtfMapDef::default();
         let def = self.btf.ty(def_id).expect("struct id");
         let vlen = def.vlen();
@@ -188,7 +201,11 @@ impl MapParser<'_> {
                 "numa_node" => d.numa_node = self.field_int(map, name, mtype)?,
                 "key_size" | "value_size" => {
                     let sz = self.field_int(map, name, mtype)?;
-                    let slot = if name == "key_size" { &mut d.key_size } else { &mut d.value_size };
+                    let slot = if name == "key_size" {
+                        &mut d.key_size
+                    } else {
+                        &mut d.value_size
+                    };
                     if *slot != 0 && *slot != sz {
                         return Err(self.err(map, format!("conflicting {name} {} != {sz}", *slot)));
                     }
@@ -208,13 +225,16 @@ impl MapParser<'_> {
                         (&mut d.value_size, &mut d.value_type_id)
                     };
                     if *slot != 0 && *slot != sz {
-                        return Err(self.err(map, format!("conflicting {name} size {} != {sz}", *slot)));
+                        return Err(
+                            self.err(map, format!("conflicting {name} size {} != {sz}", *slot))
+                        );
                     }
                     *slot = sz;
                     *tid = t.size_or_type;
                 }
                 "values" => {
-                    let mim = matches!(d.map_type, map_type::ARRAY_OF_MAPS | map_type::HASH_OF_MAPS);
+                    let mim =
+                        matches!(d.map_type, map_type::ARRAY_OF_MAPS | map_type::HASH_OF_MAPS);
                     let pa = d.map_type == map_type::PROG_ARRAY;
                     if is_inner {
                         return Err(self.err(map, "multi-level inner maps not supported".into()));
@@ -226,14 +246,21 @@ impl MapParser<'_> {
                         return Err(self.err(map, "should be map-in-map or prog-array".into()));
                     }
                     if d.value_size != 0 && d.value_size != 4 {
-                        return Err(self.err(map, format!("conflicting value size {} != 4", d.value_size)));
+                        return Err(
+                            self.err(map, format!("conflicting value size {} != 4", d.value_size))
+                        );
                     }
                     d.value_size = 4;
-                    let Some(t) = self.btf.ty(mtype).filter(|t| t.kind() == kind::ARRAY && self.btf.u32(t, 2) == 0)
+                    let Some(t) = self
+                        .btf
+                        .ty(mtype)
+                        .filter(|t| t.kind() == kind::ARRAY && self.btf.u32(t, 2) == 0)
                     else {
                         return Err(self.err(map, "values spec is not a zero-sized array".into()));
                     };
-                    let p = self.btf.ty(self.btf.skip_mods_and_typedefs(self.btf.u32(&t, 0)));
+                    let p = self
+                        .btf
+                        .ty(self.btf.skip_mods_and_typedefs(self.btf.u32(&t, 0)));
                     let Some(p) = p.filter(|p| p.kind() == kind::PTR) else {
                         return Err(self.err(map, "values def is of unexpected kind".into()));
                     };
@@ -241,12 +268,16 @@ impl MapParser<'_> {
                     let ik = self.btf.kind_of(inner_id);
                     if pa {
                         if ik != kind::FUNC_PROTO {
-                            return Err(self.err(map, "prog-array value def is of unexpected kind".into()));
+                            return Err(
+                                self.err(map, "prog-array value def is of unexpected kind".into())
+                            );
                         }
                         continue;
                     }
                     if ik != kind::STRUCT {
-                        return Err(self.err(map, "map-in-map inner def is of unexpected kind".into()));
+                        return Err(
+                            self.err(map, "map-in-map inner def is of unexpected kind".into())
+                        );
                     }
                     let mut dummy = BtfMapDef::default();
                     *inner = self.parse_def(&format!("{map}.inner"), inner_id, true, &mut dummy)?;
@@ -310,7 +341,9 @@ pub(crate) fn init_maps(ctx: &Ctx, obj: &mut Object) -> Result<(), Error> {
         for i in 0..st.vlen() {
             let (vtype, voff, vsize) = btf.datasec_entry(&st, i);
             let var = btf.ty(vtype);
-            let map_name = var.map(|v| btf.str_at(v.name_off).unwrap_or("")).unwrap_or("");
+            let map_name = var
+                .map(|v| btf.str_at(v.name_off).unwrap_or(""))
+                .unwrap_or("");
             if map_name.is_empty() {
                 return Err(p.err(&format!("#{i}"), "empty name".into()));
             }
@@ -341,14 +374,22 @@ pub(crate) fn init_maps(ctx: &Ctx, obj: &mut Object) -> Result<(), Error> {
             m.sec_offset = voff as u64;
             m.btf_var_idx = i;
             if d.has_inner {
-                m.inner = Some(Box::new(from_def(format!("{map_name}.inner"), shndx, &inner)));
+                m.inner = Some(Box::new(from_def(
+                    format!("{map_name}.inner"),
+                    shndx,
+                    &inner,
+                )));
             }
             maps.push(m);
         }
     }
     // global data maps
     for s in &obj.sections {
-        let size = if s.sec_type == SecType::Bss { s.size } else { s.data.len() as u64 };
+        let size = if s.sec_type == SecType::Bss {
+            s.size
+        } else {
+            s.data.len() as u64
+        };
         let kind_ = match s.sec_type {
             SecType::Data => MapKind::Data,
             SecType::Rodata => MapKind::Rodata,
@@ -365,8 +406,18 @@ pub(crate) fn init_maps(ctx: &Ctx, obj: &mut Object) -> Result<(), Error> {
                 format!("global data section of {size} bytes cannot fit in the loader's data blob"),
             ));
         }
-        let initial = if kind_ == MapKind::Bss { vec![0; size as usize] } else { s.data.clone() };
-        maps.push(internal_map(obj.btf.as_ref(), kind_, &s.name, s.idx, initial));
+        let initial = if kind_ == MapKind::Bss {
+            vec![0; size as usize]
+        } else {
+            s.data.clone()
+        };
+        maps.push(internal_map(
+            obj.btf.as_ref(),
+            kind_,
+            &s.name,
+            s.idx,
+            initial,
+        ));
     }
     // kconfig map
     let mut last = obj.externs.iter().filter_map(|e| match e.kind {
@@ -394,9 +445,21 @@ pub(crate) fn init_maps(ctx: &Ctx, obj: &mut Object) -> Result<(), Error> {
     Ok(())
 }
 
-fn internal_map(btf: Option<&Btf>, kind_: MapKind, real_name: &str, sec_idx: usize, initial: Vec<u8>) -> MapDef {
-    let mut flags = if matches!(kind_, MapKind::Rodata | MapKind::Kconfig) { F_RDONLY_PROG } else { 0 };
-    let value_id = btf.and_then(|b| b.find_by_name_kind(real_name, None)).unwrap_or(0);
+fn internal_map(
+    btf: Option<&Btf>,
+    kind_: MapKind,
+    real_name: &str,
+    sec_idx: usize,
+    initial: Vec<u8>,
+) -> MapDef {
+    let mut flags = if matches!(kind_, MapKind::Rodata | MapKind::Kconfig) {
+        F_RDONLY_PROG
+    } else {
+        0
+    };
+    let value_id = btf
+        .and_then(|b| b.find_by_name_kind(real_name, None))
+        .unwrap_or(0);
     if let Some(b) = btf {
         if is_mmapable(b, value_id) {
             flags |= F_MMAPABLE;
@@ -426,10 +489,13 @@ fn internal_map(btf: Option<&Btf>, kind_: MapKind, real_name: &str, sec_idx: usi
 
 /// libbpf's `map_is_mmapable`: a DATASEC with at least one non-static VAR.
 pub fn is_mmapable(btf: &Btf, value_id: u32) -> bool {
-    let Some(t) = btf.ty(value_id).filter(|t| t.kind() == kind::DATASEC) else { return false };
+    let Some(t) = btf.ty(value_id).filter(|t| t.kind() == kind::DATASEC) else {
+        return false;
+    };
     (0..t.vlen()).any(|i| {
         let v = btf.datasec_entry(&t, i).0;
-        btf.ty(v).is_some_and(|vt| vt.kind() == kind::VAR && btf.u32(&vt, 0) != btf::VAR_STATIC)
+        btf.ty(v)
+            .is_some_and(|vt| vt.kind() == kind::VAR && btf.u32(&vt, 0) != btf::VAR_STATIC)
     })
 }
 
@@ -440,12 +506,17 @@ pub(crate) fn collect_map_relos(ctx: &Ctx, obj: &mut Object, ri: usize) -> Resul
         .data
         .chunks_exact(16)
         .map(|e| {
-            (u64::from_le_bytes(e[0..8].try_into().expect("8")), u64::from_le_bytes(e[8..16].try_into().expect("8")))
+            (
+                u64::from_le_bytes(e[0..8].try_into().expect("8")),
+                u64::from_le_bytes(e[8..16].try_into().expect("8")),
+            )
         })
         .collect();
     let maps_shndx = obj.maps_shndx.expect("relo targets .maps");
     let btf = obj.btf.as_ref().expect(".maps needs BTF");
-    let sec_id = btf.find_by_name_kind(".maps", Some(kind::DATASEC)).expect("checked in init_maps");
+    let sec_id = btf
+        .find_by_name_kind(".maps", Some(kind::DATASEC))
+        .expect("checked in init_maps");
     let st = btf.ty(sec_id).expect("id");
     let bad = |m: String| {
         ctx.err(
@@ -461,7 +532,11 @@ pub(crate) fn collect_map_relos(ctx: &Ctx, obj: &mut Object, ri: usize) -> Resul
         let Some(sym) = obj.symbols.get((r_info >> 32) as usize) else {
             return Err(bad(format!(".maps relo #{i}: symbol not found")));
         };
-        let name = if sym.name.is_empty() { "<?>" } else { sym.name.as_str() };
+        let name = if sym.name.is_empty() {
+            "<?>"
+        } else {
+            sym.name.as_str()
+        };
         let found = obj.maps.iter().position(|m| {
             if m.sec_idx != maps_shndx || m.kind != MapKind::User {
                 return false;
@@ -470,46 +545,78 @@ pub(crate) fn collect_map_relos(ctx: &Ctx, obj: &mut Object, ri: usize) -> Resul
             off as u64 <= r_offset && r_offset + 8 <= off as u64 + size as u64
         });
         let Some(mi) = found else {
-            return Err(bad(format!(".maps relo #{i}: cannot find map '{name}' at offset {r_offset}")));
+            return Err(bad(format!(
+                ".maps relo #{i}: cannot find map '{name}' at offset {r_offset}"
+            )));
         };
         let map = &obj.maps[mi];
         let target = if map.is_map_in_map() {
             if sym.shndx as usize != maps_shndx {
-                return Err(bad(format!(".maps relo #{i}: '{name}' isn't a BTF-defined map")));
+                return Err(bad(format!(
+                    ".maps relo #{i}: '{name}' isn't a BTF-defined map"
+                )));
             }
             if map.map_type == map_type::HASH_OF_MAPS && map.key_size != 4 {
-                return Err(bad(format!("hash-of-maps '{}' should have key size 4", map.name)));
+                return Err(bad(format!(
+                    "hash-of-maps '{}' should have key size 4",
+                    map.name
+                )));
             }
-            let Some(t) = obj.maps.iter().position(|m| m.kind == MapKind::User && m.name == name) else {
-                return Err(bad(format!(".maps relo #{i}: '{name}' isn't a valid map reference")));
+            let Some(t) = obj
+                .maps
+                .iter()
+                .position(|m| m.kind == MapKind::User && m.name == name)
+            else {
+                return Err(bad(format!(
+                    ".maps relo #{i}: '{name}' isn't a valid map reference"
+                )));
             };
             SlotTarget::Map(t)
         } else if map.map_type == map_type::PROG_ARRAY {
-            let Some(t) = obj.progs.iter().position(|p| !obj.is_subprog(p) && p.name == name) else {
-                return Err(bad(format!(".maps relo #{i}: '{name}' isn't a valid program reference")));
+            let Some(t) = obj
+                .progs
+                .iter()
+                .position(|p| !obj.is_subprog(p) && p.name == name)
+            else {
+                return Err(bad(format!(
+                    ".maps relo #{i}: '{name}' isn't a valid program reference"
+                )));
             };
             let p = &obj.progs[t];
             if p.sec_idx != sym.shndx as usize || (p.sec_insn_off as u64) * 8 != sym.value {
-                return Err(bad(format!(".maps relo #{i}: '{name}' isn't an entry-point program")));
+                return Err(bad(format!(
+                    ".maps relo #{i}: '{name}' isn't an entry-point program"
+                )));
             }
             SlotTarget::Prog(t)
         } else {
-            return Err(bad(format!(".maps relo #{i}: map '{}' cannot have .values", map.name)));
+            return Err(bad(format!(
+                ".maps relo #{i}: map '{}' cannot have .values",
+                map.name
+            )));
         };
         let (vtype, voff, _) = btf.datasec_entry(&st, map.btf_var_idx);
         let var = btf.ty(vtype).expect("checked");
-        let def = btf.ty(btf.skip_mods_and_typedefs(var.size_or_type)).expect("checked");
+        let def = btf
+            .ty(btf.skip_mods_and_typedefs(var.size_or_type))
+            .expect("checked");
         if def.vlen() == 0 {
             return Err(bad(format!("map '{}': empty definition", map.name)));
         }
         let last = def.vlen() - 1;
         if btf.str_at(btf.u32(&def, last * 3)) != Some("values") {
-            return Err(bad(format!("map '{}': last member is not 'values'", map.name)));
+            return Err(bad(format!(
+                "map '{}': last member is not 'values'",
+                map.name
+            )));
         }
         let raw = btf.u32(&def, last * 3 + 2);
         let moff = (if def.kflag() { raw & 0xff_ffff } else { raw } / 8) as u64;
         if r_offset - (voff as u64) < moff {
-            return Err(bad(format!("map '{}': relocation before 'values'", map.name)));
+            return Err(bad(format!(
+                "map '{}': relocation before 'values'",
+                map.name
+            )));
         }
         let moff = r_offset - voff as u64 - moff;
         if !moff.is_multiple_of(8) {

@@ -90,7 +90,9 @@ impl Symbol {
     }
     /// libbpf's `sym_is_extern`.
     pub fn is_extern(&self) -> bool {
-        self.shndx == SHN_UNDEF && matches!(self.bind(), STB_GLOBAL | STB_WEAK) && self.typ() == STT_NOTYPE
+        self.shndx == SHN_UNDEF
+            && matches!(self.bind(), STB_GLOBAL | STB_WEAK)
+            && self.typ() == STT_NOTYPE
     }
 }
 
@@ -274,17 +276,25 @@ impl Object {
 
     /// Section name by index.
     pub fn sec_name(&self, idx: usize) -> &str {
-        self.sections.get(idx).map(|s| s.name.as_str()).unwrap_or("")
+        self.sections
+            .get(idx)
+            .map(|s| s.name.as_str())
+            .unwrap_or("")
     }
 
     /// libbpf's `find_prog_by_sec_insn`.
     pub fn find_prog_by_sec_insn(&self, sec_idx: usize, insn_idx: usize) -> Option<usize> {
         // progs are sorted by (section, offset): the candidate is the last one starting at or
         // before (sec_idx, insn_idx).
-        let n = self.progs.partition_point(|p| (p.sec_idx, p.sec_insn_off) <= (sec_idx, insn_idx));
+        let n = self
+            .progs
+            .partition_point(|p| (p.sec_idx, p.sec_insn_off) <= (sec_idx, insn_idx));
         let i = n.checked_sub(1)?;
         let p = &self.progs[i];
-        (p.sec_idx == sec_idx && insn_idx >= p.sec_insn_off && insn_idx < p.sec_insn_off + p.insns.len()).then_some(i)
+        (p.sec_idx == sec_idx
+            && insn_idx >= p.sec_insn_off
+            && insn_idx < p.sec_insn_off + p.insns.len())
+        .then_some(i)
     }
 
     pub(crate) fn ctx(&self) -> Ctx {
@@ -352,12 +362,18 @@ pub fn parse(file_name: &str, data: &[u8]) -> Result<Object, Error> {
     let e_type = hdr.e_type.get(le);
     let e_machine = hdr.e_machine.get(le);
     if e_type != object::elf::ET_REL || (e_machine != 0 && e_machine != object::elf::EM_BPF) {
-        return Err(not_bpf(&format!("e_type {e_type}, e_machine {e_machine} is not a relocatable BPF object")));
+        return Err(not_bpf(&format!(
+            "e_type {e_type}, e_machine {e_machine} is not a relocatable BPF object"
+        )));
     }
-    let table = hdr.sections(le, data).map_err(|e| elf.malformed(None, format!("section table: {e}")))?;
+    let table = hdr
+        .sections(le, data)
+        .map_err(|e| elf.malformed(None, format!("section table: {e}")))?;
     let mut sections = Vec::with_capacity(table.len());
     for (i, sh) in table.iter().enumerate() {
-        let name = table.section_name(le, sh).map_err(|e| elf.malformed(None, format!("section #{i} name: {e}")))?;
+        let name = table
+            .section_name(le, sh)
+            .map_err(|e| elf.malformed(None, format!("section #{i} name: {e}")))?;
         let name = String::from_utf8_lossy(name).into_owned();
         let sh_type = sh.sh_type(le);
         let size = sh.sh_size(le);
@@ -365,7 +381,9 @@ pub fn parse(file_name: &str, data: &[u8]) -> Result<Object, Error> {
             Vec::new()
         } else {
             sh.data(le, data)
-                .map_err(|e| elf.malformed(Some(&name), format!("section data out of bounds: {e}")))?
+                .map_err(|e| {
+                    elf.malformed(Some(&name), format!("section data out of bounds: {e}"))
+                })?
                 .to_vec()
         };
         sections.push(Section {
@@ -400,7 +418,10 @@ pub fn parse(file_name: &str, data: &[u8]) -> Result<Object, Error> {
             "do not strip the BPF object",
         ));
     };
-    let strtab_idx = table.section(object::SectionIndex(symtab_idx)).map(|sh| sh.sh_link(le) as usize).unwrap_or(0);
+    let strtab_idx = table
+        .section(object::SectionIndex(symtab_idx))
+        .map(|sh| sh.sh_link(le) as usize)
+        .unwrap_or(0);
     if strtab_idx == 0 || strtab_idx >= sections.len() {
         return Err(elf.malformed(Some(".symtab"), "symbol strings section missing or invalid"));
     }
@@ -416,7 +437,10 @@ pub fn parse(file_name: &str, data: &[u8]) -> Result<Object, Error> {
             String::new()
         } else {
             cstr(&strtab, name_off as usize).ok_or_else(|| {
-                elf.malformed(Some(".strtab"), format!("symbol #{i}: name offset {name_off} out of range"))
+                elf.malformed(
+                    Some(".strtab"),
+                    format!("symbol #{i}: name offset {name_off} out of range"),
+                )
             })?
         };
         symbols.push(Symbol {
@@ -455,13 +479,21 @@ pub fn parse(file_name: &str, data: &[u8]) -> Result<Object, Error> {
     let mut btf_data: Option<Vec<u8>> = None;
     let mut btf_ext_data: Option<Vec<u8>> = None;
     for i in 1..sections.len() {
-        let (name, sh_type, size, flags) =
-            (sections[i].name.clone(), sections[i].sh_type, sections[i].size, sections[i].flags);
+        let (name, sh_type, size, flags) = (
+            sections[i].name.clone(),
+            sections[i].sh_type,
+            sections[i].size,
+            sections[i].flags,
+        );
         if ignore_section(sh_type, size, &name) {
             continue;
         }
         let sdata = &sections[i].data;
-        let data_len = if sh_type == SHT_NOBITS { size } else { sdata.len() as u64 };
+        let data_len = if sh_type == SHT_NOBITS {
+            size
+        } else {
+            sdata.len() as u64
+        };
         if name == "license" {
             // libbpf_strlcpy(license, data, min(size + 1, 64))
             let n = sdata.len().min(63);
@@ -502,8 +534,10 @@ pub fn parse(file_name: &str, data: &[u8]) -> Result<Object, Error> {
                 sections[i].sec_type = SecType::Data;
             } else if name == ".rodata" || name.starts_with(".rodata.") {
                 sections[i].sec_type = SecType::Rodata;
-            } else if matches!(name.as_str(), ".struct_ops" | ".struct_ops.link" | "?.struct_ops" | "?.struct_ops.link")
-            {
+            } else if matches!(
+                name.as_str(),
+                ".struct_ops" | ".struct_ops.link" | "?.struct_ops" | "?.struct_ops.link"
+            ) {
                 return Err(ctx.unsupported(
                     Stage::Maps,
                     Some(&name),
@@ -537,10 +571,14 @@ pub fn parse(file_name: &str, data: &[u8]) -> Result<Object, Error> {
             if sections[i].entsize != 16 || targ >= sections.len() {
                 return Err(elf.malformed(Some(&name), "bad relocation section header"));
             }
-            let targ_exec = sections[targ].sh_type == SHT_PROGBITS && sections[targ].flags & SHF_EXECINSTR != 0;
+            let targ_exec =
+                sections[targ].sh_type == SHT_PROGBITS && sections[targ].flags & SHF_EXECINSTR != 0;
             let st_ops = matches!(
                 name.as_str(),
-                ".rel.struct_ops" | ".rel.struct_ops.link" | ".rel?.struct_ops" | ".rel?.struct_ops.link"
+                ".rel.struct_ops"
+                    | ".rel.struct_ops.link"
+                    | ".rel?.struct_ops"
+                    | ".rel?.struct_ops.link"
             );
             if !targ_exec && !st_ops && name != ".rel.maps" {
                 continue;
@@ -564,17 +602,26 @@ pub fn parse(file_name: &str, data: &[u8]) -> Result<Object, Error> {
                 info.secs
                     .iter()
                     .map(|s| match btf.str_at(s.sec_name_off) {
-                        Some(n) if !n.is_empty() => obj.sections.iter().position(|x| x.name == n).unwrap_or(0),
+                        Some(n) if !n.is_empty() => {
+                            obj.sections.iter().position(|x| x.name == n).unwrap_or(0)
+                        }
                         _ => 0,
                     })
                     .collect()
             };
-            obj.btf_ext_sec_idx = [map_secs(&ext.func_info), map_secs(&ext.line_info), map_secs(&ext.core_relo)];
+            obj.btf_ext_sec_idx = [
+                map_secs(&ext.func_info),
+                map_secs(&ext.line_info),
+                map_secs(&ext.core_relo),
+            ];
             obj.btf_ext = Some(ext);
         }
     }
     if obj.btf.is_none() && obj.maps_shndx.is_some() {
-        return Err(ctx.bad_btf(Some(".maps"), "BTF is required for BTF-defined maps but .BTF is missing"));
+        return Err(ctx.bad_btf(
+            Some(".maps"),
+            "BTF is required for BTF-defined maps but .BTF is missing",
+        ));
     }
 
     externs::collect_externs(&ctx, &mut obj)?;
@@ -603,19 +650,32 @@ fn ignore_section(sh_type: u32, size: u64, name: &str) -> bool {
     false
 }
 
-fn add_programs(ctx: &Ctx, obj: &mut Object, sec: &Section, by_sec: &BTreeMap<u16, Vec<usize>>) -> Result<(), Error> {
-    let Ok(shndx) = u16::try_from(sec.idx) else { return Ok(()) };
+fn add_programs(
+    ctx: &Ctx,
+    obj: &mut Object,
+    sec: &Section,
+    by_sec: &BTreeMap<u16, Vec<usize>>,
+) -> Result<(), Error> {
+    let Ok(shndx) = u16::try_from(sec.idx) else {
+        return Ok(());
+    };
     for &si in by_sec.get(&shndx).map(Vec::as_slice).unwrap_or(&[]) {
         let sym = &obj.symbols[si];
         if sym.typ() != STT_FUNC {
             continue;
         }
         let (off, sz) = (sym.value, sym.size);
-        if off.checked_add(sz).is_none_or(|e| e > sec.data.len() as u64) {
+        if off
+            .checked_add(sz)
+            .is_none_or(|e| e > sec.data.len() as u64)
+        {
             return Err(ctx.malformed(
                 Stage::Programs,
                 Some(&sec.name),
-                format!("program '{}' at offset {off} crosses section boundary", sym.name),
+                format!(
+                    "program '{}' at offset {off} crosses section boundary",
+                    sym.name
+                ),
             ));
         }
         if sec.idx != obj.text_shndx && sym.bind() == STB_LOCAL {
@@ -658,12 +718,16 @@ fn add_programs(ctx: &Ctx, obj: &mut Object, sec: &Section, by_sec: &BTreeMap<u1
 
 /// libbpf's `find_elf_var_sym`.
 fn find_elf_var_sym<'a>(obj: &'a Object, name: &str) -> Option<&'a Symbol> {
-    obj.symbols.iter().find(|s| s.typ() == STT_OBJECT && matches!(s.bind(), STB_GLOBAL | STB_WEAK) && s.name == name)
+    obj.symbols.iter().find(|s| {
+        s.typ() == STT_OBJECT && matches!(s.bind(), STB_GLOBAL | STB_WEAK) && s.name == name
+    })
 }
 
 /// libbpf's `bpf_object_fixup_btf` / `btf_fixup_datasec`.
 fn fixup_btf(ctx: &Ctx, obj: &mut Object) -> Result<(), Error> {
-    let Some(mut btf) = obj.btf.take() else { return Ok(()) };
+    let Some(mut btf) = obj.btf.take() else {
+        return Ok(());
+    };
     let ids: Vec<u32> = btf.datasecs().collect();
     for id in ids {
         let sec_name = btf.name(id).to_string();
@@ -675,7 +739,13 @@ fn fixup_btf(ctx: &Ctx, obj: &mut Object) -> Result<(), Error> {
                     .sections
                     .iter()
                     .find(|s| s.name == sec_name && s.idx != 0)
-                    .map(|s| if s.sh_type == SHT_NOBITS { s.size } else { s.data.len() as u64 })
+                    .map(|s| {
+                        if s.sh_type == SHT_NOBITS {
+                            s.size
+                        } else {
+                            s.data.len() as u64
+                        }
+                    })
                     .unwrap_or(0);
                 if size == 0 {
                     return Err(ctx.bad_btf(
@@ -690,7 +760,10 @@ fn fixup_btf(ctx: &Ctx, obj: &mut Object) -> Result<(), Error> {
             for i in 0..t.vlen() {
                 let (vtype, _, _) = btf.datasec_entry(&t, i);
                 let Some(vt) = btf.ty(vtype).filter(|v| v.kind() == btf::kind::VAR) else {
-                    return Err(ctx.bad_btf(Some(&sec_name), format!("DATASEC '{sec_name}': non-VAR entry #{i}")));
+                    return Err(ctx.bad_btf(
+                        Some(&sec_name),
+                        format!("DATASEC '{sec_name}': non-VAR entry #{i}"),
+                    ));
                 };
                 let linkage = btf.u32(&vt, 0);
                 if linkage == btf::VAR_STATIC || linkage == btf::VAR_GLOBAL_EXTERN {
@@ -743,7 +816,12 @@ fn init_progs(ctx: &Ctx, obj: &mut Object) -> Result<(), Error> {
 }
 
 fn collect_relos(ctx: &Ctx, obj: &mut Object) -> Result<(), Error> {
-    let relo_secs: Vec<usize> = obj.sections.iter().filter(|s| s.sec_type == SecType::Relo).map(|s| s.idx).collect();
+    let relo_secs: Vec<usize> = obj
+        .sections
+        .iter()
+        .filter(|s| s.sec_type == SecType::Relo)
+        .map(|s| s.idx)
+        .collect();
     for ri in relo_secs {
         let targ = obj.sections[ri].info as usize;
         if Some(targ) == obj.maps_shndx {
@@ -767,7 +845,10 @@ fn collect_prog_relos(ctx: &Ctx, obj: &mut Object, ri: usize) -> Result<(), Erro
         .data
         .chunks_exact(16)
         .map(|e| {
-            (u64::from_le_bytes(e[0..8].try_into().expect("8")), u64::from_le_bytes(e[8..16].try_into().expect("8")))
+            (
+                u64::from_le_bytes(e[0..8].try_into().expect("8")),
+                u64::from_le_bytes(e[8..16].try_into().expect("8")),
+            )
         })
         .collect();
     let mal = |m: String| ctx.malformed(Stage::Link, Some(&rname), m);
@@ -777,7 +858,10 @@ fn collect_prog_relos(ctx: &Ctx, obj: &mut Object, ri: usize) -> Result<(), Erro
             return Err(mal(format!("relo #{i}: symbol #{sym_idx} not found")));
         };
         if sym.shndx as usize >= obj.sections.len() {
-            return Err(mal(format!("relo #{i}: symbol #{sym_idx} points to invalid section {}", sym.shndx)));
+            return Err(mal(format!(
+                "relo #{i}: symbol #{sym_idx} points to invalid section {}",
+                sym.shndx
+            )));
         }
         if r_offset % 8 != 0 || r_offset >= sec_len {
             return Err(mal(format!("relo #{i}: invalid offset {r_offset:#x}")));
@@ -793,7 +877,10 @@ fn collect_prog_relos(ctx: &Ctx, obj: &mut Object, ri: usize) -> Result<(), Erro
         };
         let local = insn_idx - obj.progs[pi].sec_insn_off;
         let kind = record_reloc(ctx, obj, pi, local, &sym_name, &sym, sym_idx)?;
-        obj.progs[pi].relos.push(Reloc { insn_idx: local, kind });
+        obj.progs[pi].relos.push(Reloc {
+            insn_idx: local,
+            kind,
+        });
     }
     Ok(())
 }
@@ -820,13 +907,22 @@ fn record_reloc(
         )
     };
     if !insn.is_call() && !insn.is_ldimm64() {
-        return Err(bad(format!("invalid relo against '{sym_name}' for insn #{insn_idx} (code {:#x})", insn.code)));
+        return Err(bad(format!(
+            "invalid relo against '{sym_name}' for insn #{insn_idx} (code {:#x})",
+            insn.code
+        )));
     }
     if sym.is_extern() {
         let Some(ext) = obj.externs.iter().position(|e| e.sym_idx == sym_idx) else {
-            return Err(bad(format!("extern relo failed to find extern for '{sym_name}'")));
+            return Err(bad(format!(
+                "extern relo failed to find extern for '{sym_name}'"
+            )));
         };
-        return Ok(if insn.is_call() { RelocKind::ExternCall { ext } } else { RelocKind::ExternLd64 { ext } });
+        return Ok(if insn.is_call() {
+            RelocKind::ExternCall { ext }
+        } else {
+            RelocKind::ExternLd64 { ext }
+        });
     }
     let shndx = sym.shndx as usize;
     if insn.is_call() {
@@ -834,10 +930,16 @@ fn record_reloc(
             return Err(bad("incorrect bpf_call opcode".into()));
         }
         if shndx == 0 || shndx != obj.text_shndx {
-            return Err(bad(format!("bad call relo against '{sym_name}' in section '{}'", obj.sec_name(shndx))));
+            return Err(bad(format!(
+                "bad call relo against '{sym_name}' in section '{}'",
+                obj.sec_name(shndx)
+            )));
         }
         if !sym.value.is_multiple_of(8) {
-            return Err(bad(format!("bad call relo against '{sym_name}' at offset {}", sym.value)));
+            return Err(bad(format!(
+                "bad call relo against '{sym_name}' at offset {}",
+                sym.value
+            )));
         }
         return Ok(RelocKind::Call { sym_off: sym.value });
     }
@@ -869,22 +971,36 @@ fn record_reloc(
     match sec_type {
         None => {
             if Some(shndx) != obj.maps_shndx {
-                return Err(bad(format!("bad map relo against '{sym_name}' in section '{}'", obj.sec_name(shndx))));
+                return Err(bad(format!(
+                    "bad map relo against '{sym_name}' in section '{}'",
+                    obj.sec_name(shndx)
+                )));
             }
-            let Some(map) = obj
-                .maps
-                .iter()
-                .position(|m| m.kind == MapKind::User && m.sec_idx == shndx && m.sec_offset == sym.value)
-            else {
-                return Err(bad(format!("map relo failed to find map at offset {}", sym.value)));
+            let Some(map) = obj.maps.iter().position(|m| {
+                m.kind == MapKind::User && m.sec_idx == shndx && m.sec_offset == sym.value
+            }) else {
+                return Err(bad(format!(
+                    "map relo failed to find map at offset {}",
+                    sym.value
+                )));
             };
             Ok(RelocKind::Ld64 { map })
         }
         Some(kind) => {
-            let Some(map) = obj.maps.iter().position(|m| m.kind == kind && m.sec_idx == shndx) else {
-                return Err(bad(format!("data relo failed to find map for section '{}'", obj.sec_name(shndx))));
+            let Some(map) = obj
+                .maps
+                .iter()
+                .position(|m| m.kind == kind && m.sec_idx == shndx)
+            else {
+                return Err(bad(format!(
+                    "data relo failed to find map for section '{}'",
+                    obj.sec_name(shndx)
+                )));
             };
-            Ok(RelocKind::Data { map, sym_off: sym.value })
+            Ok(RelocKind::Data {
+                map,
+                sym_off: sym.value,
+            })
         }
     }
 }

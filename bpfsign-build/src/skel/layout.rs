@@ -301,6 +301,32 @@ impl TypeGen {
     }
 }
 
+/// `#[repr(C)]`, or `#[repr(C, packed)]` when the BTF size is not a multiple of the alignment.
+fn repr_attr(natural: bool) -> TokenStream {
+    if natural {
+        quote!(#[repr(C)])
+    } else {
+        quote!(#[repr(C, packed)])
+    }
+}
+
+/// `Default` (all bytes zero) and `Plain` for an emitted struct or union.
+fn plain_impls(ident: &Ident) -> TokenStream {
+    quote! {
+        impl ::core::default::Default for #ident {
+            /// All bytes zero.
+            fn default() -> Self {
+                // SAFETY: a plain-data type (integers, floats, byte arrays, such structs and
+                // unions): all-zero bytes are a valid value.
+                unsafe { ::core::mem::zeroed() }
+            }
+        }
+        // SAFETY: integers, floats, byte arrays and plain structs/unions only (for a union:
+        // every member is such plain data): every bit pattern is a valid value.
+        unsafe impl ::bpfsign_runtime::Plain for #ident {}
+    }
+}
+
 /// Emits a `#[repr(C)]` struct with explicit padding; `packed` when Rust alignment cannot
 /// place a member at its BTF offset. With `round_tail` (datasecs, whose size is where the last
 /// variable ends) the size is rounded up to the alignment instead of forcing `packed`. Also
@@ -353,28 +379,15 @@ fn emit_struct(
         let n = (size - pos) as usize;
         defs.push(quote!(#[doc(hidden)] pub #pad: [u8; #n]));
     }
-    let repr = if natural {
-        quote!(#[repr(C)])
-    } else {
-        quote!(#[repr(C, packed)])
-    };
+    let repr = repr_attr(natural);
     let sz = size as usize;
+    let plain_impls = plain_impls(ident);
     let tokens = quote! {
         #[doc = #doc]
         #repr
         #[derive(Clone, Copy)]
         pub struct #ident { #(#defs,)* }
-        impl ::core::default::Default for #ident {
-            /// All bytes zero.
-            fn default() -> Self {
-                // SAFETY: a plain-data type (integers, floats, byte arrays, such structs and
-                // unions): all-zero bytes are a valid value.
-                unsafe { ::core::mem::zeroed() }
-            }
-        }
-        // SAFETY: integers, floats, byte arrays and plain structs/unions only: every bit
-        // pattern is a valid value.
-        unsafe impl ::bpfsign_runtime::Plain for #ident {}
+        #plain_impls
         const _: () = {
             assert!(::core::mem::size_of::<#ident>() == #sz);
             #(#asserts)*
@@ -410,26 +423,15 @@ fn emit_union(
         let n = size as usize;
         defs.push(quote!(#[doc = "The union's bytes."] pub __bytes: [u8; #n]));
     }
-    let repr = if natural {
-        quote!(#[repr(C)])
-    } else {
-        quote!(#[repr(C, packed)])
-    };
+    let repr = repr_attr(natural);
     let sz = size as usize;
+    let plain_impls = plain_impls(ident);
     let tokens = quote! {
         #[doc = #doc]
         #repr
         #[derive(Clone, Copy)]
         pub union #ident { #(#defs,)* }
-        impl ::core::default::Default for #ident {
-            /// All bytes zero.
-            fn default() -> Self {
-                // SAFETY: as for structs: all-zero bytes are a valid value.
-                unsafe { ::core::mem::zeroed() }
-            }
-        }
-        // SAFETY: every member is plain data, so every bit pattern is a valid value.
-        unsafe impl ::bpfsign_runtime::Plain for #ident {}
+        #plain_impls
         const _: () = assert!(::core::mem::size_of::<#ident>() == #sz);
     };
     (tokens, Layout { size, align })

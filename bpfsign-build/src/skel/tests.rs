@@ -57,7 +57,9 @@ fn expand_ok(input: TokenStream, env: &TestEnv) -> String {
 /// that line wrapping (and thus the snapshot) does not depend on where the repo is checked out.
 fn expand_for_snapshot(input: TokenStream, env: &TestEnv) -> String {
     let tokens = expand_with(input, env).unwrap_or_else(|e| panic!("expansion failed: {e}"));
-    let text = tokens.to_string().replace(&repo().display().to_string(), "$REPO");
+    let text = tokens
+        .to_string()
+        .replace(&repo().display().to_string(), "$REPO");
     let file: syn::File = syn::parse_str(&text).expect("the expansion parses as Rust items");
     prettyplease::unparse(&file)
 }

@@ -570,7 +570,10 @@ mod tests {
         glued.push("test kernel_a ... ok=== VMTEST-CASE-END 0 rc=0 ===".into());
         let cases = split_cases(&glued);
         assert_eq!(cases[&0].0, Some(0));
-        assert_eq!(libtest::judge("kernel_a", Some(0), &cases[&0].1), Verdict::Passed);
+        assert_eq!(
+            libtest::judge("kernel_a", Some(0), &cases[&0].1),
+            Verdict::Passed
+        );
         let p = plan();
         let mut r = KernelReport {
             name: "7.3.4".into(),
