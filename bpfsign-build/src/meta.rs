@@ -245,10 +245,15 @@ pub fn type_meta(btf: &Btf, id: u32) -> TypeMeta {
 fn type_meta_depth(btf: &Btf, id: u32, depth: usize, budget: &mut u32) -> TypeMeta {
     let id = btf.skip_mods_and_typedefs(id);
     let size = btf.resolve_size(id).unwrap_or(0) as u32;
-    if depth > 32 || *budget == 0 {
+    // Every visit costs budget, also the ones cut off by depth: otherwise a wide struct
+    // referenced below the depth limit would be walked for free, vlen² times in total.
+    if *budget == 0 {
         return TypeMeta::Opaque { size };
     }
     *budget -= 1;
+    if depth > 32 {
+        return TypeMeta::Opaque { size };
+    }
     let Some(t) = btf.ty(id) else {
         return TypeMeta::Opaque { size: 0 };
     };
@@ -257,7 +262,7 @@ fn type_meta_depth(btf: &Btf, id: u32, depth: usize, budget: &mut u32) -> TypeMe
             let enc = (btf.u32(&t, 0) >> 24) & 0xf;
             let bits = btf.u32(&t, 0) & 0xff;
             let off = (btf.u32(&t, 0) >> 16) & 0xff;
-            if off != 0 || bits != t.size_or_type * 8 {
+            if off != 0 || u64::from(bits) != u64::from(t.size_or_type) * 8 {
                 return TypeMeta::Opaque {
                     size: t.size_or_type,
                 };
@@ -278,6 +283,13 @@ fn type_meta_depth(btf: &Btf, id: u32, depth: usize, budget: &mut u32) -> TypeMe
             len: btf.u32(&t, 2),
         },
         kind::STRUCT | kind::UNION => {
+            // Members cost budget up front (the loop below walks all of them).
+            let vlen = u32::try_from(t.vlen()).unwrap_or(u32::MAX);
+            if *budget < vlen {
+                *budget = 0;
+                return TypeMeta::Opaque { size };
+            }
+            *budget -= vlen;
             let mut members: Vec<MemberMeta> = Vec::new();
             let mut bf_end = 0u32;
             for i in 0..t.vlen() {
@@ -295,7 +307,12 @@ fn type_meta_depth(btf: &Btf, id: u32, depth: usize, budget: &mut u32) -> TypeMe
                 if is_bitfield {
                     let bits = if bits == 0 { 1 } else { bits };
                     let start = bit_off / 8;
-                    let end = (bit_off + bits).div_ceil(8);
+                    // A bitfield reaching past the struct is malformed BTF: no usable layout.
+                    let end = (u64::from(bit_off) + u64::from(bits)).div_ceil(8);
+                    if end > u64::from(t.size_or_type) {
+                        return TypeMeta::Opaque { size };
+                    }
+                    let end = end as u32;
                     if let Some(last) = members.last_mut() {
                         if last.name.starts_with("__bitfield") && start < bf_end {
                             bf_end = bf_end.max(end);
@@ -455,4 +472,60 @@ pub fn build(obj: &Object, linked: &Linked, name: &str) -> SkeletonMeta {
 fn truncate15(s: &str) -> String {
     let b = &s.as_bytes()[..s.len().min(15)];
     String::from_utf8_lossy(b).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Ctx;
+
+    /// Raw `.BTF` with the given type records and a string table holding only "".
+    fn raw_btf(types: &[u32]) -> Vec<u8> {
+        let type_len = (types.len() * 4) as u32;
+        let mut b = Vec::new();
+        b.extend_from_slice(&0xeb9f_u16.to_le_bytes());
+        b.extend_from_slice(&[1, 0]);
+        for v in [24, 0, type_len, type_len, 1] {
+            b.extend_from_slice(&u32::to_le_bytes(v));
+        }
+        for v in types {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        b.push(0);
+        b
+    }
+
+    #[test]
+    fn int_whose_bit_size_overflows_u32_is_opaque() {
+        // INT of 2^29 bytes: `size * 8` does not fit a u32.
+        let int = [0, kind::INT << 24, 1 << 29, 32];
+        let btf = Btf::parse(&Ctx::new("t.o"), &raw_btf(&int)).unwrap();
+        assert_eq!(type_meta(&btf, 1), TypeMeta::Opaque { size: 1 << 29 });
+    }
+
+    #[test]
+    fn wide_struct_visits_are_charged_to_the_budget() {
+        // STRUCT of 3 members of INT: 1 + 3 (members) + 3 (the INTs) = 7 units of work.
+        let mut types = vec![0, kind::INT << 24, 4, 32];
+        types.extend([0, (kind::STRUCT << 24) | 3, 12]);
+        for i in 0..3 {
+            types.extend([0, 1, i * 32]);
+        }
+        let btf = Btf::parse(&Ctx::new("t.o"), &raw_btf(&types)).unwrap();
+        let mut budget = 7;
+        assert!(matches!(
+            type_meta_depth(&btf, 2, 0, &mut budget),
+            TypeMeta::Struct { .. }
+        ));
+        assert_eq!(budget, 0);
+        let mut budget = 3;
+        assert_eq!(
+            type_meta_depth(&btf, 2, 0, &mut budget),
+            TypeMeta::Opaque { size: 12 }
+        );
+        // Below the depth limit a visit still costs one unit.
+        let mut budget = 5;
+        type_meta_depth(&btf, 2, 33, &mut budget);
+        assert_eq!(budget, 4);
+    }
 }

@@ -61,6 +61,11 @@ pub struct Loader {
     pub progs: usize,
     /// Number of prog descs in the ctx layout (= programs of the spec).
     pub ctx_progs: usize,
+    /// Moves the first map fd it creates to fd 0 (as when stdin is closed). Replaces the
+    /// process's stdin: only for tests running in a child process.
+    pub map_fd0: bool,
+    /// After filling the ctx, PROG_RUN fails with this errno (a fake that writes the ctx back on error).
+    pub run_errno: Option<i32>,
 }
 
 #[derive(Default)]
@@ -264,7 +269,17 @@ impl Sys for FakeKernel {
                 let ctx = unsafe { std::slice::from_raw_parts_mut(ctx, ctx_sz) };
                 let loader = st.loader.clone();
                 for i in 0..loader.maps {
-                    let fd = self.object("ctxmap")? as i32;
+                    let mut fd = self.object("ctxmap")? as i32;
+                    if i == 0 && loader.map_fd0 {
+                        // SAFETY: plain fd calls on an fd this fake just created.
+                        unsafe {
+                            if libc::dup2(fd, 0) < 0 {
+                                return Err(io::Error::last_os_error());
+                            }
+                            libc::close(fd);
+                        }
+                        fd = 0;
+                    }
                     ctx[24 + 16 * i..28 + 16 * i].copy_from_slice(&fd.to_ne_bytes());
                 }
                 // Prog descs are the last `ctx_progs` u32 slots of the ctx.
@@ -273,6 +288,9 @@ impl Sys for FakeKernel {
                     let fd = self.object("ctxprog")? as i32;
                     ctx[prog_base + 4 * j..prog_base + 4 * j + 4]
                         .copy_from_slice(&fd.to_ne_bytes());
+                }
+                if let Some(errno) = loader.run_errno {
+                    return Err(io::Error::from_raw_os_error(errno));
                 }
                 attr[4..8].copy_from_slice(&loader.retval.to_ne_bytes());
                 Ok(0)

@@ -237,6 +237,7 @@ mod tests {
             maps: 3,
             progs: 1,
             ctx_progs: 2,
+            ..Loader::default()
         })
     }
 

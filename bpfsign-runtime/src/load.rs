@@ -257,7 +257,8 @@ impl LoadedSkeleton {
 }
 
 /// Loads `spec` with the real kernel: picks the protocol (`opts.protocol`, else `BPFSIGN_PROTOCOL`,
-/// else the cached [`crate::probe()`]), creates, fills, freezes (and for P1/P1b hashes) the metadata map,
+/// else the cached [`crate::probe()`]; a skeleton without signed variants loads its unsigned variant
+/// without probing), creates, fills, freezes (and for P1/P1b hashes) the metadata map,
 /// loads the signed loader, runs it and takes the map/program fds it returns.
 ///
 /// On any failure nothing stays loaded: every fd created so far (including fds the loader wrote
@@ -280,7 +281,16 @@ pub(crate) fn load_impl<'p>(
         keyring: Some(opts.keyring),
         signer_skid: spec.signer_skid.map(str::to_string),
     };
-    let protocol = probe::select_with(opts.protocol, env, probe, &ctx)?;
+    let env_set = env.is_some_and(|v| !v.trim().is_empty());
+    let has_signed = spec.variants.iter().any(|v| v.protocol.is_signed());
+    // A skeleton built without signed variants has nothing to probe for: its unsigned loader is
+    // the only choice. An explicit protocol or `BPFSIGN_PROTOCOL` still wins (and fails below
+    // when the skeleton lacks that variant).
+    let protocol = if opts.protocol.is_none() && !env_set && !has_signed {
+        Protocol::Unsigned
+    } else {
+        probe::select_with(opts.protocol, env, probe, &ctx)?
+    };
     ctx.protocol = Some(protocol);
     if !protocol.is_signed() || opts.without_signature {
         ctx.keyring = None;
@@ -489,16 +499,33 @@ fn attempt(
         c[12..16].copy_from_slice(&l.size.to_ne_bytes());
         c[16..24].copy_from_slice(&(l.buf as usize as u64).to_ne_bytes());
     }
-    let retval = sys::prog_run(sys, prog.as_fd(), &mut c)
-        .map_err(|e| Error::sys(Stage::LoaderRun, &e, "BPF_PROG_RUN of the loader", ctx))?;
+    // Pre-fill every fd slot (`map_fd` of each map desc, `prog_fd` of each prog desc) with -1, so
+    // that a slot the loader leaves alone reads as "no fd" while a loader-created fd 0 (possible
+    // when stdin is closed) is taken like any other. The loader only reads `max_entries` and
+    // `initial_value` of a map desc and never a `*_fd` slot; its epilogue overwrites every map
+    // slot and the first L prog slots (spec §6.3, §6.5, §6.6).
+    let map_slot = |i: usize| 24 + 16 * i;
+    let prog_slot = |j: usize| 24 + 16 * n_maps + 4 * j;
+    for off in (0..n_maps)
+        .map(map_slot)
+        .chain((0..spec.progs.len()).map(prog_slot))
+    {
+        c[off..off + 4].copy_from_slice(&(-1i32).to_ne_bytes());
+    }
+    let run = sys::prog_run(sys, prog.as_fd(), &mut c);
 
-    // Take every fd the loader wrote, before looking at its return value, so that all of them are
-    // closed on any error below. Fds we own ourselves are never taken twice.
+    // Take every fd the loader wrote, before looking at the run's result or the loader's return
+    // value, so that all of them are closed on any error below. Fds we own ourselves are never
+    // taken twice. The ctx is scanned even when PROG_RUN failed. With the real kernel that finds
+    // nothing: it copies the ctx back only after the loader ran, and when that copy (or the one
+    // of the return value) fails the call returns EFAULT with the ctx not copied back, so fds the
+    // loader created are out of our reach. A partial copy or a fake `Sys` may still have written
+    // fds, and those are closed.
     let mut seen: HashSet<RawFd> = [map.as_raw_fd(), prog.as_raw_fd()].into_iter().collect();
     let mut dup_fd = None;
     let mut take = |off: usize| -> Option<OwnedFd> {
         let raw = RawFd::from_ne_bytes(c[off..off + 4].try_into().ok()?);
-        if raw <= 0 {
+        if raw < 0 {
             return None;
         }
         if !seen.insert(raw) {
@@ -506,22 +533,25 @@ fn attempt(
             return None;
         }
         // SAFETY: the loader created this fd in our fd table for us and nothing else owns it
-        // (checked above against our own fds and the other ctx slots).
+        // (checked above against our own fds and the other ctx slots; slots the loader did not
+        // write hold -1).
         Some(unsafe { OwnedFd::from_raw_fd(raw) })
     };
-    let map_fds: Vec<Option<OwnedFd>> = (0..n_maps).map(|i| take(24 + 16 * i)).collect();
-    let prog_slots: Vec<Option<OwnedFd>> = (0..spec.progs.len())
-        .map(|j| take(24 + 16 * n_maps + 4 * j))
-        .collect();
+    let map_fds: Vec<Option<OwnedFd>> = (0..n_maps).map(|i| take(map_slot(i))).collect();
+    let prog_slots: Vec<Option<OwnedFd>> =
+        (0..spec.progs.len()).map(|j| take(prog_slot(j))).collect();
     // The loader's own map and program are no longer needed.
     drop(prog);
     drop(map);
 
-    let retval = retval as i32;
+    let retval = run
+        .map_err(|e| Error::sys(Stage::LoaderRun, &e, "BPF_PROG_RUN of the loader", ctx))?
+        as i32;
     if retval < 0 {
+        // `checked_neg`: i32::MIN has no positive counterpart (and is no errno anyway).
         return Err(Error::with_errno(
             Stage::LoaderRun,
-            -retval,
+            retval.checked_neg().unwrap_or(i32::MAX),
             true,
             format!("the loader program returned {retval}"),
             ctx,

@@ -7,12 +7,17 @@
 //!    256 only on P1b kernels; if BTF cannot be read, an unsigned program reading `map->excl`
 //!    decides (loads on P1b, EACCES on P1).
 //!
-//! The result is cached per process; `BPFSIGN_PROTOCOL=p1|p1b|p2|unsigned` skips probing.
+//! 3. On EINVAL (no `CONFIG_KEYS`), where the junk-signature probe cannot tell P2 from P1/P1b,
+//!    `struct bpf_fd_array` in vmlinux BTF (present only on P2 kernels) marks the P2 family.
+//!
+//! A result that determined the protocol family is cached per process; one that did not (for
+//! example a missing capability) is probed again next time. `BPFSIGN_PROTOCOL=p1|p1b|p2|unsigned`
+//! skips probing.
 
 use std::fmt;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::error::{errno_name, Ctx, Error, Stage};
 use crate::spec::Protocol;
@@ -115,16 +120,48 @@ impl fmt::Display for KernelProbe {
             Some(p) => write!(f, "kernel protocol {p}, {}", self.support)?,
             None => write!(f, "kernel protocol unknown, {}", self.support)?,
         }
+        // A P2 kernel is recognised by its metadata-map check, which runs before the signature is
+        // parsed: unlike P1/P1b (EBADMSG), the PKCS#7 verification itself has not run yet.
+        if self.family == Some(Protocol::P2) && self.support == SigningSupport::Supported {
+            f.write_str(" (verification not yet exercised)")?;
+        }
         write!(f, " ({})", self.evidence)
     }
 }
 
-/// Probes the running kernel once per process and returns the cached result.
+/// Probes the running kernel and returns the result, cached for the process once it determined
+/// the protocol family. A result without a family (for example EPERM: missing capability) is not
+/// cached: the next call probes again.
 ///
 /// Needs CAP_BPF (and CAP_PERFMON for the fallback probe); every probe fd is closed again.
 pub fn probe() -> &'static KernelProbe {
     static CACHE: OnceLock<KernelProbe> = OnceLock::new();
-    CACHE.get_or_init(probe_uncached)
+    static UNDETERMINED: Mutex<Vec<&'static KernelProbe>> = Mutex::new(Vec::new());
+    probe_cached(&CACHE, &UNDETERMINED, probe_uncached)
+}
+
+/// [`probe`] with its caches: `cache` keeps the first result with a family; a result without one
+/// is interned in `undetermined` (one allocation per distinct result) and not cached.
+fn probe_cached(
+    cache: &'static OnceLock<KernelProbe>,
+    undetermined: &'static Mutex<Vec<&'static KernelProbe>>,
+    run: impl FnOnce() -> KernelProbe,
+) -> &'static KernelProbe {
+    if let Some(p) = cache.get() {
+        return p;
+    }
+    let p = run();
+    if p.family.is_some() {
+        // A concurrent probe may have won; both saw the same kernel.
+        return cache.get_or_init(|| p);
+    }
+    let mut seen = undetermined.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(&old) = seen.iter().find(|&&old| *old == p) {
+        return old;
+    }
+    let leaked: &'static KernelProbe = Box::leak(Box::new(p));
+    seen.push(leaked);
+    leaked
 }
 
 /// Probes the running kernel without using or filling the cache.
@@ -216,7 +253,22 @@ pub(crate) fn probe_with(
     if !p1_family {
         return probe;
     }
-    match read_btf().map_err(|e| e.to_string()).and_then(|btf| {
+    let btf = read_btf().map_err(|e| e.to_string());
+    if support == SigningSupport::NoKeys {
+        // Without CONFIG_KEYS the probe fails before P2's metadata-map check, so EINVAL does not
+        // tell the family. The weaker BTF hint (spec §7.2): only P2 kernels have struct bpf_fd_array.
+        match btf.as_deref().map(|b| find_struct(b, "bpf_fd_array")) {
+            Ok(Ok(Some(_))) => {
+                probe.family = Some(Protocol::P2);
+                probe.evidence += "; vmlinux BTF: struct bpf_fd_array present (P2 kernel)";
+                return probe;
+            }
+            Ok(Ok(None)) => probe.evidence += "; vmlinux BTF: no struct bpf_fd_array",
+            // Reported by the excl check below.
+            Ok(Err(_)) | Err(_) => {}
+        }
+    }
+    match btf.and_then(|btf| {
         struct_member_bit_offset(&btf, "bpf_map", "excl").map_err(|e| e.to_string())
     }) {
         Ok(Some(256)) => {
@@ -413,6 +465,20 @@ pub(crate) fn struct_member_bit_offset(
     name: &str,
     member: &str,
 ) -> Result<Option<u32>, BtfError> {
+    let members =
+        find_struct(btf, name)?.ok_or_else(|| BtfError(format!("struct {name} not found")))?;
+    Ok(members
+        .into_iter()
+        .find(|(n, _)| *n == member.as_bytes())
+        .map(|(_, off)| off))
+}
+
+/// Members of a BTF struct: (name, bit offset).
+type Members<'b> = Vec<(&'b [u8], u32)>;
+
+/// The members of the first `struct <name>` in raw BTF; `None` if there is no such struct, an
+/// error if the BTF is malformed.
+pub(crate) fn find_struct<'b>(btf: &'b [u8], name: &str) -> Result<Option<Members<'b>>, BtfError> {
     let magic = btf
         .get(0..2)
         .map(|m| u16::from_ne_bytes([m[0], m[1]]))
@@ -463,18 +529,20 @@ pub(crate) fn struct_member_bit_offset(
             k => return Err(BtfError(format!("unknown BTF kind {k}"))),
         };
         if kind == 4 && str_at(name_off) == name.as_bytes() {
+            let mut members = Vec::with_capacity(vlen);
             for i in 0..vlen {
                 let m = body + i * 12;
-                if str_at(rd32(types, m)?) == member.as_bytes() {
-                    let off = rd32(types, m + 8)?;
-                    return Ok(Some(if kind_flag { off & 0xff_ffff } else { off }));
-                }
+                let off = rd32(types, m + 8)?;
+                members.push((
+                    str_at(rd32(types, m)?),
+                    if kind_flag { off & 0xff_ffff } else { off },
+                ));
             }
-            return Ok(None);
+            return Ok(Some(members));
         }
         pos = body + extra;
     }
-    Err(BtfError(format!("struct {name} not found")))
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -484,7 +552,17 @@ mod tests {
 
     /// Builds a BTF blob with `int` and `struct bpf_map { u8 sha[32] (as int); <member> }`.
     fn btf(member: &str, bit_off: u32, kind_flag: bool) -> Vec<u8> {
-        let mut strs = b"\0int\0bpf_map\0sha\0".to_vec();
+        btf_struct("bpf_map", member, bit_off, kind_flag)
+    }
+
+    /// Builds a BTF blob with `int` and `struct <sname> { sha (as int); <member> }`.
+    fn btf_struct(sname: &str, member: &str, bit_off: u32, kind_flag: bool) -> Vec<u8> {
+        let mut strs = b"\0int\0".to_vec();
+        let sname_off = strs.len() as u32;
+        strs.extend_from_slice(sname.as_bytes());
+        strs.push(0);
+        let sha_off = strs.len() as u32;
+        strs.extend_from_slice(b"sha\0");
         let member_off = strs.len() as u32;
         strs.extend_from_slice(member.as_bytes());
         strs.push(0);
@@ -499,14 +577,14 @@ mod tests {
         w(&mut types, 0);
         w(&mut types, 2 << 24);
         w(&mut types, 1);
-        // [3] STRUCT bpf_map, 2 members
-        w(&mut types, 5);
+        // [3] STRUCT <sname>, 2 members
+        w(&mut types, sname_off);
         w(
             &mut types,
             (4 << 24) | 2 | if kind_flag { 1 << 31 } else { 0 },
         );
         w(&mut types, 64);
-        for (n, off) in [(13u32, 0u32), (member_off, bit_off)] {
+        for (n, off) in [(sha_off, 0u32), (member_off, bit_off)] {
             w(&mut types, n);
             w(&mut types, 1);
             w(&mut types, off);
@@ -685,6 +763,78 @@ mod tests {
             select_with(None, Some(""), || &host, &ctx).unwrap(),
             Protocol::P1b
         );
+    }
+
+    #[test]
+    fn einval_uses_bpf_fd_array_hint() {
+        let (p, _) = fake_probe(
+            vec![Some((libc::EINVAL, ""))],
+            Some(btf_struct("bpf_fd_array", "cnt", 0, false)),
+        );
+        assert_eq!(p.support(), SigningSupport::NoKeys);
+        assert_eq!(p.family(), Some(Protocol::P2), "{p}");
+        assert_eq!(p.protocol(), None);
+        assert!(p.evidence().contains("bpf_fd_array"), "{p}");
+        // Without the struct the P1/P1b decision stands.
+        let (p, _) = fake_probe(
+            vec![Some((libc::EINVAL, ""))],
+            Some(btf("excl", 256, false)),
+        );
+        assert_eq!(p.family(), Some(Protocol::P1b), "{p}");
+        assert!(p.evidence().contains("no struct bpf_fd_array"), "{p}");
+        // The hint is only for EINVAL: EBADMSG kernels are P1/P1b whatever the BTF says.
+        let (p, _) = fake_probe(
+            vec![Some((libc::EBADMSG, "")), Some((libc::EACCES, ""))],
+            Some(btf_struct("bpf_fd_array", "cnt", 0, false)),
+        );
+        assert_eq!(p.family(), Some(Protocol::P1), "{p}");
+    }
+
+    #[test]
+    fn p2_support_says_verification_not_exercised() {
+        let (p, _) = fake_probe(vec![Some((libc::EPERM, "must be frozen"))], None);
+        assert_eq!(p.support(), SigningSupport::Supported);
+        assert!(
+            p.to_string()
+                .contains("signing supported (verification not yet exercised)"),
+            "{p}"
+        );
+        let (p, _) = fake_probe(
+            vec![Some((libc::EBADMSG, ""))],
+            Some(btf("excl", 256, false)),
+        );
+        assert!(!p.to_string().contains("not yet exercised"), "{p}");
+    }
+
+    #[test]
+    fn only_results_with_a_family_are_cached() {
+        static CACHE: OnceLock<KernelProbe> = OnceLock::new();
+        static UNDETERMINED: Mutex<Vec<&'static KernelProbe>> = Mutex::new(Vec::new());
+        let no_perm = || {
+            let k = FakeKernel::new().fail(sys::BPF_MAP_CREATE, 0, libc::EPERM);
+            probe_with(&k, || Err(io::Error::from_raw_os_error(libc::ENOENT)))
+        };
+        let first = probe_cached(&CACHE, &UNDETERMINED, no_perm);
+        assert_eq!(first.support(), SigningSupport::NoPermission);
+        // Not cached: the next call probes again (and reuses the interned equal result).
+        let mut ran = false;
+        let second = probe_cached(&CACHE, &UNDETERMINED, || {
+            ran = true;
+            no_perm()
+        });
+        assert!(ran, "a probe without a family must not be cached");
+        assert!(std::ptr::eq(first, second));
+        assert_eq!(UNDETERMINED.lock().unwrap().len(), 1);
+        // Now the kernel answers; that result is cached for good.
+        let p2 = probe_cached(&CACHE, &UNDETERMINED, || {
+            let k = FakeKernel::new().prog_load_script(vec![Some((libc::EPERM, "must be frozen"))]);
+            probe_with(&k, || Err(io::Error::from_raw_os_error(libc::ENOENT)))
+        });
+        assert_eq!(p2.protocol(), Some(Protocol::P2));
+        let again = probe_cached(&CACHE, &UNDETERMINED, || {
+            panic!("cached result must be used")
+        });
+        assert!(std::ptr::eq(p2, again));
     }
 
     #[test]

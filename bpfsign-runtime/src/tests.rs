@@ -39,6 +39,7 @@ fn good_loader() -> Loader {
         maps: 2,
         progs: 1,
         ctx_progs: 1,
+        ..Loader::default()
     }
 }
 
@@ -130,7 +131,17 @@ fn check_prog_run(run: &Call, n_maps: usize, n_progs: usize) {
         u32::from_ne_bytes(ctx[0..4].try_into().unwrap()) as usize,
         sz
     );
-    assert!(ctx[4..].iter().all(|&b| b == 0), "no log, no overrides");
+    // Every fd slot is pre-filled with -1 (so a loader-created fd 0 is told from "no fd"); the
+    // rest is zero: no log, no max_entries/initial_value overrides.
+    let mut expect = vec![0u8; sz];
+    expect[0..4].copy_from_slice(&(sz as u32).to_ne_bytes());
+    for off in (0..n_maps)
+        .map(|i| 24 + 16 * i)
+        .chain((0..n_progs).map(|j| 24 + 16 * n_maps + 4 * j))
+    {
+        expect[off..off + 4].copy_from_slice(&(-1i32).to_ne_bytes());
+    }
+    assert_eq!(ctx, &expect);
     run.assert_zero_except(&[(0, 4), (4, 4), (40, 4), (48, 8)]);
 }
 
@@ -605,6 +616,7 @@ fn prog_slots_follow_autoload_order() {
         maps: 2,
         progs: 4,
         ctx_progs: 5,
+        ..Loader::default()
     });
     let sk = run(&k, &spec, &opts(Protocol::P2)).unwrap();
     let slots: Vec<i32> = {
@@ -647,6 +659,7 @@ fn prog_slots_follow_autoload_order() {
         maps: 2,
         progs: 5,
         ctx_progs: 5,
+        ..Loader::default()
     });
     let e = run(&k, &spec, &opts(Protocol::P2)).unwrap_err();
     assert!(e.to_string().contains("more program fds"), "{e}");
@@ -672,6 +685,7 @@ fn attach_failure_detaches_earlier_links() {
             maps: 2,
             progs: 2,
             ctx_progs: 2,
+            ..Loader::default()
         })
         .fail(BPF_RAW_TRACEPOINT_OPEN, 1, libc::ENOENT);
     let sk = run(&k, &spec, &opts(Protocol::P2)).unwrap();
@@ -680,4 +694,126 @@ fn attach_failure_detaches_earlier_links() {
     assert_eq!(e.errno(), Some(libc::ENOENT));
     assert!(e.guidance().contains("attach target"), "{e}");
     assert!(k.open_objects().iter().all(|o| !o.contains("link")));
+}
+
+#[test]
+fn unsigned_only_spec_loads_without_probe() {
+    let spec = SkeletonSpec {
+        variants: &VARIANTS[..1],
+        ..hello()
+    };
+    assert_eq!(spec.variants[0].protocol, Protocol::Unsigned);
+    let never = || -> &'static KernelProbe { panic!("no signed variant: nothing to probe") };
+    let k = FakeKernel::new().loader(good_loader());
+    let sk = crate::load::load_impl(&k, &spec, &LoadOptions::new(), None, never).unwrap();
+    assert_eq!(sk.protocol(), Protocol::Unsigned);
+    drop(sk);
+    let k = FakeKernel::new().loader(good_loader());
+    let sk = crate::load::load_impl(&k, &spec, &LoadOptions::new(), Some(" "), never).unwrap();
+    assert_eq!(sk.protocol(), Protocol::Unsigned);
+    drop(sk);
+    // An explicit protocol or BPFSIGN_PROTOCOL still wins, and fails without that variant.
+    let k = FakeKernel::new();
+    let e = crate::load::load_impl(&k, &spec, &opts(Protocol::P2), None, never).unwrap_err();
+    assert_eq!(e.stage(), Stage::SelectVariant);
+    assert!(e.to_string().contains("no p2 loader variant"), "{e}");
+    let e = crate::load::load_impl(&k, &spec, &LoadOptions::new(), Some("p1b"), never).unwrap_err();
+    assert!(e.to_string().contains("no p1b loader variant"), "{e}");
+    let e = crate::load::load_impl(&k, &spec, &LoadOptions::new(), Some("p9"), never).unwrap_err();
+    assert_eq!(e.stage(), Stage::ProbeKernel);
+    assert!(k.calls().is_empty());
+    // A spec with signed variants still asks the probe.
+    let p = supported(Protocol::P1b);
+    let k = FakeKernel::new().loader(good_loader());
+    let sk = crate::load::load_impl(&k, &hello(), &LoadOptions::new(), None, || &p).unwrap();
+    assert_eq!(sk.protocol(), Protocol::P1b);
+}
+
+#[test]
+fn loader_retval_i32_min_is_an_error_not_a_panic() {
+    let k = FakeKernel::new().loader(Loader {
+        retval: i32::MIN,
+        ..good_loader()
+    });
+    let e = run(&k, &hello(), &opts(Protocol::P2)).unwrap_err();
+    assert_eq!(e.stage(), Stage::LoaderRun);
+    assert!(e.from_loader());
+    assert!(e.errno().is_some_and(|e| e > 0), "{e}");
+    assert!(e.to_string().contains("-2147483648"), "{e}");
+    assert!(k.open_objects().is_empty(), "{:?}", k.open_objects());
+}
+
+#[test]
+fn failed_prog_run_closes_fds_written_to_ctx() {
+    let k = FakeKernel::new().loader(Loader {
+        run_errno: Some(libc::EFAULT),
+        ..good_loader()
+    });
+    let e = run(&k, &hello(), &opts(Protocol::P2)).unwrap_err();
+    assert_eq!(e.stage(), Stage::LoaderRun);
+    assert_eq!(e.errno(), Some(libc::EFAULT));
+    assert!(!e.from_loader());
+    assert!(k.open_objects().is_empty(), "leaked {:?}", k.open_objects());
+}
+
+/// Env var that makes [`loader_fd_zero_is_an_fd`] run its body (in a child process).
+const FD0_CHILD: &str = "BPFSIGN_TEST_FD0_CHILD";
+
+/// A loader-created fd 0 (stdin closed) is a real fd: taken, owned and closed, not "no fd".
+/// Replacing fd 0 is process-wide, so the body runs in a child process of this test binary.
+#[test]
+fn loader_fd_zero_is_an_fd() {
+    if std::env::var_os(FD0_CHILD).is_none() {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "tests::loader_fd_zero_is_an_fd",
+                "--exact",
+                "--test-threads=1",
+                "--nocapture",
+            ])
+            .env(FD0_CHILD, "1")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "child failed:\n{text}");
+        assert!(
+            text.contains("1 passed"),
+            "the child did not run the test:\n{text}"
+        );
+        return;
+    }
+    // Gives fd 0 back to /dev/null after the skeleton closed it, so the next metadata map does
+    // not land on fd 0 (the fake's loader moves its first map fd there).
+    let refill_stdin = || {
+        // SAFETY: opening /dev/null; the fd (0, the lowest free one) is left open on purpose.
+        let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY) };
+        assert_eq!(fd, 0);
+    };
+    let fd0 = Loader {
+        map_fd0: true,
+        ..good_loader()
+    };
+    let k = FakeKernel::new().loader(fd0.clone());
+    let sk = run(&k, &hello(), &opts(Protocol::P2)).unwrap();
+    assert_eq!(sk.map_fd(0).unwrap().as_raw_fd(), 0);
+    assert_eq!(k.open_objects().len(), 3, "{:?}", k.open_objects());
+    drop(sk);
+    assert!(k.open_objects().is_empty(), "leaked {:?}", k.open_objects());
+    // On a loader error fd 0 is closed with the others.
+    refill_stdin();
+    let k = FakeKernel::new().loader(Loader {
+        retval: -libc::EINVAL,
+        ..fd0
+    });
+    let e = run(&k, &hello(), &opts(Protocol::P2)).unwrap_err();
+    assert_eq!(e.errno(), Some(libc::EINVAL));
+    assert!(k.open_objects().is_empty(), "leaked {:?}", k.open_objects());
+    // Slots the loader leaves alone are still "no fd".
+    refill_stdin();
+    let k = FakeKernel::new().loader(Loader { maps: 1, ..fd0 });
+    let e = run(&k, &hello(), &opts(Protocol::P2)).unwrap_err();
+    assert!(e.to_string().contains("no fd for map"), "{e}");
+    assert!(k.open_objects().is_empty(), "leaked {:?}", k.open_objects());
 }

@@ -1,7 +1,9 @@
 //! The binary is signed with the key `BPF_KEY` names, at compile time, and the expansion
-//! references the key file (`const _: &[u8] = include_bytes!(…)`) only so rustc tracks it.
-//! Check that no byte of the private key reaches the built `example-hello`: neither the PEM
-//! text nor the DER key, while the signer's public SKID does (so the search itself works).
+//! references the key file (`let _ = include_bytes!(…)` in a never-called function) only so
+//! rustc tracks it. Check that no byte of the private key reaches the built `example-hello`:
+//! neither the PEM text nor the DER key, while the signer's public SKID does (so the search
+//! itself works). The crate's other build outputs (`deps/*.rlib`/`*.rmeta` and the incremental
+//! cache) must not hold the key either: a `const` holding the bytes would put them there.
 
 /// The key file the binary was signed with (as the macro saw it).
 const KEY_PATH: &str = env!("BPF_KEY");
@@ -41,21 +43,126 @@ fn key_path() -> std::path::PathBuf {
     }
 }
 
-#[test]
-fn private_key_is_not_in_the_binary() {
-    let binary = std::fs::read(env!("CARGO_BIN_EXE_example-hello")).expect("read example-hello");
+/// The PEM body lines (at least 16 characters) of the private key `BPF_KEY` names.
+fn key_pem_lines() -> Vec<String> {
     let pem = std::fs::read_to_string(key_path()).expect("read the key BPF_KEY names");
     let body = pem
         .split_once("PRIVATE KEY-----")
         .and_then(|(_, rest)| rest.split_once("-----END"))
         .map(|(b, _)| b)
         .expect("BPF_KEY holds a PEM private key");
-    let lines: Vec<&str> = body
+    let lines: Vec<String> = body
         .lines()
         .map(str::trim)
         .filter(|l| l.len() >= 16)
+        .map(str::to_owned)
         .collect();
     assert!(lines.len() > 10, "an RSA-2048 key has more PEM lines");
+    lines
+}
+
+/// The first of `needles` found in `haystack` (one pass, filtered on the first byte so it stays
+/// fast in an unoptimised test build over megabytes of incremental cache).
+fn find_any<'a>(haystack: &[u8], needles: &'a [String]) -> Option<&'a str> {
+    let mut first = [false; 256];
+    for n in needles {
+        first[usize::from(n.as_bytes()[0])] = true;
+    }
+    for (i, &b) in haystack.iter().enumerate() {
+        if first[usize::from(b)] {
+            let rest = &haystack[i..];
+            if let Some(n) = needles.iter().find(|n| rest.starts_with(n.as_bytes())) {
+                return Some(n);
+            }
+        }
+    }
+    None
+}
+
+/// Every file under `dir`, recursively (an unreadable directory yields nothing).
+fn files_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files_under(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn private_key_is_not_in_the_crate_metadata_or_incremental_cache() {
+    // `<target>/<profile>/example-hello`: its `deps/` and `incremental/` are siblings.
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_example-hello"));
+    let profile = binary.parent().expect("binary in a profile dir");
+    let built = std::fs::metadata(binary)
+        .and_then(|m| m.modified())
+        .expect("binary mtime");
+    let mut files = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(profile.join("deps")) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("example_hello-") || name.starts_with("libexample_hello-") {
+                files.push(e.path());
+            }
+        }
+    }
+    // Each incremental crate dir keeps the previous session until rustc collects it: scan
+    // the newest session only, the one this build wrote.
+    if let Ok(entries) = std::fs::read_dir(profile.join("incremental")) {
+        for e in entries.flatten() {
+            if !e
+                .file_name()
+                .to_string_lossy()
+                .starts_with("example_hello-")
+            {
+                continue;
+            }
+            let newest = std::fs::read_dir(e.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|s| s.path().is_dir())
+                .filter_map(|s| Some((s.metadata().ok()?.modified().ok()?, s.path())))
+                .max();
+            if let Some((_, session)) = newest {
+                files_under(&session, &mut files);
+            }
+        }
+    }
+    // Only outputs of this build (not older than the binary by more than a few minutes):
+    // stale artifacts of earlier sources in a shared target dir are not this build's.
+    let cutoff = built - std::time::Duration::from_secs(300);
+    files.retain(|f| {
+        std::fs::metadata(f)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t >= cutoff)
+    });
+    assert!(
+        !files.is_empty(),
+        "no build output of example-hello found under {}",
+        profile.display()
+    );
+    let lines = key_pem_lines();
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap_or_default();
+        // The message never quotes the line: BPF_KEY may name a real key.
+        assert!(
+            find_any(&bytes, &lines).is_none(),
+            "PEM line of the private key found in {}",
+            f.display()
+        );
+    }
+}
+
+#[test]
+fn private_key_is_not_in_the_binary() {
+    let binary = std::fs::read(env!("CARGO_BIN_EXE_example-hello")).expect("read example-hello");
+    let lines = key_pem_lines();
     for line in &lines {
         assert!(
             !contains(&binary, line.as_bytes()),

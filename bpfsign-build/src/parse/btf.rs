@@ -441,25 +441,47 @@ impl Btf {
 
     /// `btf__align_of` (0 = error).
     pub fn align_of(&self, id: u32) -> u32 {
-        self.align_of_depth(id, 0)
+        self.align_of_depth(id, 0, &mut std::collections::HashMap::new())
     }
 
-    fn align_of_depth(&self, id: u32, depth: usize) -> u32 {
+    /// `memo` holds the alignment of every type already computed: a struct DAG that reuses a
+    /// type in many members (`struct S1 { struct S0 a, b; }`, 24 levels deep) would otherwise
+    /// take exponential time.
+    fn align_of_depth(
+        &self,
+        id: u32,
+        depth: usize,
+        memo: &mut std::collections::HashMap<u32, u32>,
+    ) -> u32 {
         if depth > MAX_RESOLVE_DEPTH {
             return 0;
         }
+        if let Some(&a) = memo.get(&id) {
+            return a;
+        }
+        let a = self.align_of_uncached(id, depth, memo);
+        memo.insert(id, a);
+        a
+    }
+
+    fn align_of_uncached(
+        &self,
+        id: u32,
+        depth: usize,
+        memo: &mut std::collections::HashMap<u32, u32>,
+    ) -> u32 {
         let Some(t) = self.ty(id) else { return 0 };
         match t.kind() {
             kind::INT | kind::ENUM | kind::ENUM64 | kind::FLOAT => t.size_or_type.min(8),
             kind::PTR => 8,
             kind::TYPEDEF | kind::VOLATILE | kind::CONST | kind::RESTRICT | kind::TYPE_TAG => {
-                self.align_of_depth(t.size_or_type, depth + 1)
+                self.align_of_depth(t.size_or_type, depth + 1, memo)
             }
-            kind::ARRAY => self.align_of_depth(self.u32(&t, 0), depth + 1),
+            kind::ARRAY => self.align_of_depth(self.u32(&t, 0), depth + 1, memo),
             kind::STRUCT | kind::UNION => {
                 let mut max_align = 1;
                 for i in 0..t.vlen() {
-                    let a = self.align_of_depth(self.u32(&t, i * 3 + 1), depth + 1);
+                    let a = self.align_of_depth(self.u32(&t, i * 3 + 1), depth + 1, memo);
                     if a == 0 {
                         return 0;
                     }

@@ -121,12 +121,22 @@ pub fn generate_skeleton(code: &SkelCode<'_>) -> Result<TokenStream, String> {
             const _: &str = env!(#v);
         )
     });
-    let tracked_files = code.tracked_files.iter().map(|p| {
-        let p = p.to_string_lossy().into_owned();
-        quote!(
-            const _: &[u8] = include_bytes!(#p);
-        )
-    });
+    // The object, key and certificate files are read inside an uncalled function, never in a
+    // `const`/`static`: rustc stores the value of a `const _: &[u8] = include_bytes!(…)` in
+    // the crate metadata (`.rlib`/`.rmeta`) and the incremental cache, which would put the
+    // private key bytes there. A function body only makes rustc track the file.
+    let tracked_paths: Vec<String> = code
+        .tracked_files
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    let tracked_files = quote! {
+        /// Makes rustc rebuild when an input file changes; never called, holds no bytes.
+        #[allow(dead_code)]
+        fn __bpfsign_track_files() {
+            #(let _ = include_bytes!(#tracked_paths);)*
+        }
+    };
 
     // ---- embedded bytes -----------------------------------------------------------------
     let data_len = art.data.len();
@@ -451,7 +461,6 @@ pub fn generate_skeleton(code: &SkelCode<'_>) -> Result<TokenStream, String> {
 
     Ok(quote! {
         #(#tracked_env)*
-        #(#tracked_files)*
 
         #[doc = #module_doc]
         #[allow(dead_code, non_snake_case, non_camel_case_types, non_upper_case_globals, unused_qualifications, clippy::all)]
@@ -459,6 +468,8 @@ pub fn generate_skeleton(code: &SkelCode<'_>) -> Result<TokenStream, String> {
             /// 8-byte aligned bytes (loader instructions and the data blob).
             #[repr(C, align(8))]
             pub struct Aligned<const N: usize>(pub [u8; N]);
+
+            #tracked_files
 
             #(#statics)*
 

@@ -77,6 +77,16 @@ pub fn rust_ident(name: &str, fallback: &str) -> Ident {
     }
 }
 
+/// [`rust_ident`] for a struct field: C names that look like the padding (`__pad_<n>`) or
+/// union-bytes (`__bytes`) fields generated next to them get a `_` suffix, so they cannot clash.
+fn field_ident(name: &str, fallback: &str) -> Ident {
+    if name == "__bytes" || name.starts_with("__pad_") {
+        rust_ident(&format!("{name}_"), fallback)
+    } else {
+        rust_ident(name, fallback)
+    }
+}
+
 /// `data_foo` → `DataFoo`, `bss` → `Bss`, `rodata_str1_1` → `RodataStr1_1`.
 pub fn camel_case(snake: &str) -> String {
     let mut out = String::new();
@@ -97,18 +107,22 @@ pub fn camel_case(snake: &str) -> String {
     out
 }
 
+/// The largest type laid out (BPF map values are at most `u32::MAX` bytes); keeps every
+/// offset + size sum far from overflowing `u64`.
+const MAX_TYPE_SIZE: u64 = u32::MAX as u64;
+
 fn int_type(size: u32, signed: bool) -> Option<(TokenStream, Layout)> {
     let t = match (size, signed) {
-        (1, true) => quote!(i8),
-        (1, false) => quote!(u8),
-        (2, true) => quote!(i16),
-        (2, false) => quote!(u16),
-        (4, true) => quote!(i32),
-        (4, false) => quote!(u32),
-        (8, true) => quote!(i64),
-        (8, false) => quote!(u64),
-        (16, true) => quote!(i128),
-        (16, false) => quote!(u128),
+        (1, true) => quote!(::core::primitive::i8),
+        (1, false) => quote!(::core::primitive::u8),
+        (2, true) => quote!(::core::primitive::i16),
+        (2, false) => quote!(::core::primitive::u16),
+        (4, true) => quote!(::core::primitive::i32),
+        (4, false) => quote!(::core::primitive::u32),
+        (8, true) => quote!(::core::primitive::i64),
+        (8, false) => quote!(::core::primitive::u64),
+        (16, true) => quote!(::core::primitive::i128),
+        (16, false) => quote!(::core::primitive::u128),
         _ => return None,
     };
     Some((
@@ -122,7 +136,10 @@ fn int_type(size: u32, signed: bool) -> Option<(TokenStream, Layout)> {
 
 fn bytes(size: u64) -> (TokenStream, Layout) {
     let n = size as usize;
-    (quote!([u8; #n]), Layout { size, align: 1 })
+    (
+        quote!([::core::primitive::u8; #n]),
+        Layout { size, align: 1 },
+    )
 }
 
 /// One field of a struct being laid out.
@@ -170,30 +187,46 @@ impl TypeGen {
         rust_ident(&name, "__anon")
     }
 
-    /// The Rust type for `ty`, defining named aggregates as needed.
-    fn type_of(&mut self, ty: &TypeMeta) -> (TokenStream, Layout) {
+    /// The Rust type for `ty`, defining named aggregates as needed. Errors when a type is
+    /// larger than 4 GiB (BPF map values are at most that; hostile BTF could overflow sizes).
+    fn type_of(&mut self, ty: &TypeMeta) -> Result<(TokenStream, Layout), String> {
         match ty {
             TypeMeta::Int { size, signed, .. } => {
-                int_type(*size, *signed).unwrap_or_else(|| bytes(*size as u64))
+                Ok(int_type(*size, *signed).unwrap_or_else(|| bytes(*size as u64)))
             }
             TypeMeta::Enum { size, signed, .. } => {
-                int_type(*size, *signed).unwrap_or_else(|| bytes(*size as u64))
+                Ok(int_type(*size, *signed).unwrap_or_else(|| bytes(*size as u64)))
             }
-            TypeMeta::Float { size: 4 } => (quote!(f32), Layout { size: 4, align: 4 }),
-            TypeMeta::Float { size: 8 } => (quote!(f64), Layout { size: 8, align: 8 }),
-            TypeMeta::Float { size } => bytes(*size as u64),
-            TypeMeta::Pointer => (quote!(u64), Layout { size: 8, align: 8 }),
-            TypeMeta::Opaque { size } => bytes(*size as u64),
+            TypeMeta::Float { size: 4 } => {
+                Ok((quote!(::core::primitive::f32), Layout { size: 4, align: 4 }))
+            }
+            TypeMeta::Float { size: 8 } => {
+                Ok((quote!(::core::primitive::f64), Layout { size: 8, align: 8 }))
+            }
+            TypeMeta::Float { size } => Ok(bytes(*size as u64)),
+            TypeMeta::Pointer => Ok((quote!(::core::primitive::u64), Layout { size: 8, align: 8 })),
+            TypeMeta::Opaque { size } => Ok(bytes(*size as u64)),
             TypeMeta::Array { elem, len } => {
-                let (t, l) = self.type_of(elem);
+                let (t, l) = self.type_of(elem)?;
                 let n = *len as usize;
-                (
+                let size = l
+                    .size
+                    .checked_mul(u64::from(*len))
+                    .filter(|s| *s <= MAX_TYPE_SIZE)
+                    .ok_or_else(|| {
+                        format!(
+                            "array of {len} elements of {} bytes is larger than {MAX_TYPE_SIZE} \
+                             bytes (malformed BTF)",
+                            l.size
+                        )
+                    })?;
+                Ok((
                     quote!([#t; #n]),
                     Layout {
-                        size: l.size * *len as u64,
+                        size,
                         align: l.align,
                     },
-                )
+                ))
             }
             TypeMeta::Struct {
                 name,
@@ -215,9 +248,9 @@ impl TypeGen {
         size: u64,
         members: &[MemberMeta],
         is_union: bool,
-    ) -> (TokenStream, Layout) {
+    ) -> Result<(TokenStream, Layout), String> {
         if let Some((_, ident, layout)) = self.known.iter().find(|(t, _, _)| t == ty) {
-            return (quote!(#ident), *layout);
+            return Ok((quote!(#ident), *layout));
         }
         let ident = self.fresh_name(name);
         let mut fields = Vec::new();
@@ -226,10 +259,10 @@ impl TypeGen {
                 // A union member not at offset 0 (a bitfield): covered by `__bytes`.
                 continue;
             }
-            let (t, l) = self.type_of(&m.ty);
+            let (t, l) = self.type_of(&m.ty)?;
             let fallback = format!("__anon_{i}");
             fields.push(Field {
-                ident: rust_ident(&m.name, &fallback),
+                ident: field_ident(&m.name, &fallback),
                 ty: t,
                 offset: if is_union { 0 } else { m.offset as u64 },
                 layout: l,
@@ -252,7 +285,7 @@ impl TypeGen {
         };
         self.items.push(tokens);
         self.known.push((ty.clone(), ident.clone(), layout));
-        (quote!(#ident), layout)
+        Ok((quote!(#ident), layout))
     }
 
     /// The struct for one global-data section: its variables at their offsets, padded to the
@@ -263,7 +296,7 @@ impl TypeGen {
         let mut fields = Vec::new();
         let mut end = 0u64;
         for v in vars {
-            let (t, l) = self.type_of(&v.ty);
+            let (t, l) = self.type_of(&v.ty)?;
             let off = v.offset as u64;
             if off < end {
                 return Err(format!(
@@ -271,9 +304,14 @@ impl TypeGen {
                     v.name, sec.section
                 ));
             }
-            end = off + l.size.max(v.size as u64);
+            end = off.checked_add(l.size.max(v.size as u64)).ok_or_else(|| {
+                format!(
+                    "variable `{}` in {} ends past 2^64 bytes (malformed BTF)",
+                    v.name, sec.section
+                )
+            })?;
             fields.push(Field {
-                ident: rust_ident(&v.name, "__var"),
+                ident: field_ident(&v.name, "__var"),
                 ty: t,
                 offset: off,
                 layout: l,
@@ -360,7 +398,7 @@ fn emit_struct(
         if f.offset > pos {
             let pad = format_ident!("__pad_{}", pos);
             let n = (f.offset - pos) as usize;
-            defs.push(quote!(#[doc(hidden)] pub #pad: [u8; #n]));
+            defs.push(quote!(#[doc(hidden)] pub #pad: [::core::primitive::u8; #n]));
         }
         let Field {
             ident: fi,
@@ -377,7 +415,7 @@ fn emit_struct(
     if size > pos {
         let pad = format_ident!("__pad_{}", pos);
         let n = (size - pos) as usize;
-        defs.push(quote!(#[doc(hidden)] pub #pad: [u8; #n]));
+        defs.push(quote!(#[doc(hidden)] pub #pad: [::core::primitive::u8; #n]));
     }
     let repr = repr_attr(natural);
     let sz = size as usize;
@@ -421,7 +459,7 @@ fn emit_union(
         .collect();
     if largest < size || fields.is_empty() || fields.len() < members_total {
         let n = size as usize;
-        defs.push(quote!(#[doc = "The union's bytes."] pub __bytes: [u8; #n]));
+        defs.push(quote!(#[doc = "The union's bytes."] pub __bytes: [::core::primitive::u8; #n]));
     }
     let repr = repr_attr(natural);
     let sz = size as usize;
@@ -451,5 +489,72 @@ mod tests {
         assert_eq!(rust_ident("", "__anon_0").to_string(), "__anon_0");
         assert_eq!(rust_ident("prog_A", "x").to_string(), "prog_A");
         assert_eq!(rust_ident("9lives", "x").to_string(), "_9lives");
+        assert_eq!(field_ident("__pad_0", "x").to_string(), "__pad_0_");
+        assert_eq!(field_ident("__bytes", "x").to_string(), "__bytes_");
+        assert_eq!(field_ident("__padding", "x").to_string(), "__padding");
+    }
+
+    fn int(size: u32) -> TypeMeta {
+        TypeMeta::Int {
+            size,
+            signed: false,
+            is_bool: false,
+            is_char: false,
+        }
+    }
+
+    #[test]
+    fn c_types_named_like_primitives_or_generated_fields_do_not_clash() {
+        // `struct u8 { u32 __pad_0; u8 x; }` (+ padding) inside `struct S { struct u8 a; u8 b; }`:
+        // the primitive must stay `::core::primitive::u8`, not the C struct `u8`.
+        let c_u8 = TypeMeta::Struct {
+            name: Some("u8".into()),
+            size: 12,
+            members: vec![
+                MemberMeta {
+                    name: "__pad_0".into(),
+                    offset: 0,
+                    ty: int(4),
+                },
+                MemberMeta {
+                    name: "x".into(),
+                    offset: 8,
+                    ty: int(1),
+                },
+            ],
+        };
+        let mut g = TypeGen::new(&[]);
+        let (t, l) = g.type_of(&c_u8).unwrap();
+        assert_eq!(t.to_string(), "u8");
+        assert_eq!(l.size, 12);
+        let text: String = g.items().iter().map(|i| i.to_string()).collect();
+        assert!(
+            text.contains("pub __pad_0_ : :: core :: primitive :: u32"),
+            "{text}"
+        );
+        assert!(
+            text.contains("pub x : :: core :: primitive :: u8"),
+            "{text}"
+        );
+        assert!(
+            text.contains("pub __pad_4 : [:: core :: primitive :: u8 ; 4usize]"),
+            "padding must not name a bare `u8` (the C struct shadows it): {text}"
+        );
+        // The generated code compiles as Rust (field names unique).
+        syn::parse2::<syn::File>(text.parse().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn huge_arrays_are_errors() {
+        let mut g = TypeGen::new(&[]);
+        let huge = TypeMeta::Array {
+            elem: Box::new(TypeMeta::Array {
+                elem: Box::new(int(8)),
+                len: u32::MAX,
+            }),
+            len: u32::MAX,
+        };
+        let e = g.type_of(&huge).unwrap_err();
+        assert!(e.contains("malformed BTF"), "{e}");
     }
 }

@@ -25,7 +25,8 @@
 //!   certificate (the `openssl req -x509 -keyout K -out K` recipe writes both in one file).
 //!   The object is turned into a light skeleton and signed during macro expansion; the key
 //!   never reaches the expansion or the binary (the file is only referenced by an unused
-//!   `const _: &[u8] = include_bytes!(…)` so rustc tracks it).
+//!   `let _ = include_bytes!(…)` in a function that is never called, so rustc tracks it without
+//!   storing its bytes in the crate metadata or the incremental cache).
 //! * **`cert` + `signature`** — offline signing (HSM): `signature` is a path *prefix* `P`; the
 //!   files `P.p1.sig`, `P.p1b.sig` and `P.p2.sig` hold detached DER CMS signatures of each
 //!   protocol's payload. Each is verified at expansion time against `cert` alone, as

@@ -1,5 +1,3 @@
-const _: &[u8] = include_bytes!("$REPO/tests/fixtures/obj/globals.bpf.o");
-const _: &[u8] = include_bytes!("$REPO/tests/fixtures/keys/TEST-ONLY-key-a.pem");
 ///Everything `include_signed_skel!` generated for `globals`; the main types are re-exported next to the macro call.
 #[allow(
     dead_code,
@@ -13,6 +11,12 @@ pub mod globals_skel {
     /// 8-byte aligned bytes (loader instructions and the data blob).
     #[repr(C, align(8))]
     pub struct Aligned<const N: usize>(pub [u8; N]);
+    /// Makes rustc rebuild when an input file changes; never called, holds no bytes.
+    #[allow(dead_code)]
+    fn __bpfsign_track_files() {
+        let _ = include_bytes!("$REPO/tests/fixtures/obj/globals.bpf.o");
+        let _ = include_bytes!("$REPO/tests/fixtures/keys/TEST-ONLY-key-a.pem");
+    }
     /// The data blob (metadata map value), identical for every protocol.
     pub static DATA: Aligned<5912usize> = Aligned(
         *b"<5912 bytes>",
@@ -155,9 +159,9 @@ pub mod globals_skel {
         #[derive(Clone, Copy)]
         pub union number {
             ///`u` at byte 0.
-            pub u: u64,
+            pub u: ::core::primitive::u64,
             ///`s` at byte 0.
-            pub s: [i32; 2usize],
+            pub s: [::core::primitive::i32; 2usize],
         }
         impl ::core::default::Default for number {
             /// All bytes zero.
@@ -172,17 +176,17 @@ pub mod globals_skel {
         #[derive(Clone, Copy)]
         pub struct point {
             ///`x` at byte 0.
-            pub x: i32,
+            pub x: ::core::primitive::i32,
             ///`y` at byte 4.
-            pub y: i32,
+            pub y: ::core::primitive::i32,
             ///`weight` at byte 8.
-            pub weight: f32,
+            pub weight: ::core::primitive::f32,
             ///`__bitfield12` at byte 12.
-            pub __bitfield12: [u8; 1usize],
+            pub __bitfield12: [::core::primitive::u8; 1usize],
             ///`tag` at byte 13.
-            pub tag: [i8; 6usize],
+            pub tag: [::core::primitive::i8; 6usize],
             #[doc(hidden)]
-            pub __pad_19: [u8; 1usize],
+            pub __pad_19: [::core::primitive::u8; 1usize],
         }
         impl ::core::default::Default for point {
             /// All bytes zero.
@@ -204,17 +208,17 @@ pub mod globals_skel {
         #[derive(Clone, Copy)]
         pub struct Data {
             ///Global `data_value` at byte 0 of `.data`.
-            pub data_value: i32,
+            pub data_value: ::core::primitive::i32,
             ///Global `data_name` at byte 4 of `.data`.
-            pub data_name: [i8; 8usize],
+            pub data_name: [::core::primitive::i8; 8usize],
             ///Global `data_colour` at byte 12 of `.data`.
-            pub data_colour: u32,
+            pub data_colour: ::core::primitive::u32,
             ///Global `data_number` at byte 16 of `.data`.
             pub data_number: number,
             ///Global `data_enabled` at byte 24 of `.data`.
-            pub data_enabled: u8,
+            pub data_enabled: ::core::primitive::u8,
             #[doc(hidden)]
-            pub __pad_25: [u8; 7usize],
+            pub __pad_25: [::core::primitive::u8; 7usize],
         }
         impl ::core::default::Default for Data {
             /// All bytes zero.
@@ -236,13 +240,13 @@ pub mod globals_skel {
         #[derive(Clone, Copy)]
         pub struct Bss {
             ///Global `data_ptr` at byte 0 of `.bss`.
-            pub data_ptr: u64,
+            pub data_ptr: ::core::primitive::u64,
             ///Global `bss_counter` at byte 8 of `.bss`.
-            pub bss_counter: u64,
+            pub bss_counter: ::core::primitive::u64,
             ///Global `bss_point` at byte 16 of `.bss`.
             pub bss_point: point,
             #[doc(hidden)]
-            pub __pad_36: [u8; 12usize],
+            pub __pad_36: [::core::primitive::u8; 12usize],
         }
         impl ::core::default::Default for Bss {
             /// All bytes zero.
@@ -262,13 +266,13 @@ pub mod globals_skel {
         #[derive(Clone, Copy)]
         pub struct Rodata {
             ///Global `ro_limit` at byte 0 of `.rodata`.
-            pub ro_limit: u32,
+            pub ro_limit: ::core::primitive::u32,
             ///Global `ro_origin` at byte 4 of `.rodata`.
             pub ro_origin: point,
             ///Global `ro_table` at byte 24 of `.rodata`.
-            pub ro_table: [i64; 4usize],
+            pub ro_table: [::core::primitive::i64; 4usize],
             #[doc(hidden)]
-            pub __pad_56: [u8; 8usize],
+            pub __pad_56: [::core::primitive::u8; 8usize],
         }
         impl ::core::default::Default for Rodata {
             /// All bytes zero.
@@ -288,11 +292,11 @@ pub mod globals_skel {
         #[derive(Clone, Copy)]
         pub struct DataFoo {
             ///Global `foo_a` at byte 0 of `.data.foo`.
-            pub foo_a: u32,
+            pub foo_a: ::core::primitive::u32,
             #[doc(hidden)]
-            pub __pad_4: [u8; 4usize],
+            pub __pad_4: [::core::primitive::u8; 4usize],
             ///Global `foo_b` at byte 8 of `.data.foo`.
-            pub foo_b: [u64; 3usize],
+            pub foo_b: [::core::primitive::u64; 3usize],
         }
         impl ::core::default::Default for DataFoo {
             /// All bytes zero.
@@ -311,9 +315,9 @@ pub mod globals_skel {
         #[derive(Clone, Copy)]
         pub struct RodataBar {
             ///Global `bar_a` at byte 0 of `.rodata.bar`.
-            pub bar_a: u32,
+            pub bar_a: ::core::primitive::u32,
             ///Global `bar_msg` at byte 4 of `.rodata.bar`.
-            pub bar_msg: [i8; 12usize],
+            pub bar_msg: [::core::primitive::i8; 12usize],
         }
         impl ::core::default::Default for RodataBar {
             /// All bytes zero.

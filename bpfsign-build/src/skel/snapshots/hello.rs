@@ -1,6 +1,4 @@
 const _: &str = env!("BPF_KEY");
-const _: &[u8] = include_bytes!("$REPO/tests/fixtures/obj/hello.bpf.o");
-const _: &[u8] = include_bytes!("$REPO/tests/fixtures/keys/TEST-ONLY-key-a.pem");
 ///Everything `include_signed_skel!` generated for `hello`; the main types are re-exported next to the macro call.
 #[allow(
     dead_code,
@@ -14,6 +12,12 @@ pub mod hello_skel {
     /// 8-byte aligned bytes (loader instructions and the data blob).
     #[repr(C, align(8))]
     pub struct Aligned<const N: usize>(pub [u8; N]);
+    /// Makes rustc rebuild when an input file changes; never called, holds no bytes.
+    #[allow(dead_code)]
+    fn __bpfsign_track_files() {
+        let _ = include_bytes!("$REPO/tests/fixtures/obj/hello.bpf.o");
+        let _ = include_bytes!("$REPO/tests/fixtures/keys/TEST-ONLY-key-a.pem");
+    }
     /// The data blob (metadata map value), identical for every protocol.
     pub static DATA: Aligned<2424usize> = Aligned(
         *b"<2424 bytes>",
@@ -120,7 +124,7 @@ pub mod hello_skel {
         #[derive(Clone, Copy)]
         pub struct Bss {
             ///Global `prog_A` at byte 0 of `.bss`.
-            pub prog_A: i32,
+            pub prog_A: ::core::primitive::i32,
         }
         impl ::core::default::Default for Bss {
             /// All bytes zero.

@@ -1,5 +1,3 @@
-const _: &[u8] = include_bytes!("$REPO/tests/fixtures/obj/multi.bpf.o");
-const _: &[u8] = include_bytes!("$REPO/tests/fixtures/keys/TEST-ONLY-key-a.pem");
 ///Everything `include_signed_skel!` generated for `multi`; the main types are re-exported next to the macro call.
 #[allow(
     dead_code,
@@ -13,6 +11,12 @@ pub mod multi_skel {
     /// 8-byte aligned bytes (loader instructions and the data blob).
     #[repr(C, align(8))]
     pub struct Aligned<const N: usize>(pub [u8; N]);
+    /// Makes rustc rebuild when an input file changes; never called, holds no bytes.
+    #[allow(dead_code)]
+    fn __bpfsign_track_files() {
+        let _ = include_bytes!("$REPO/tests/fixtures/obj/multi.bpf.o");
+        let _ = include_bytes!("$REPO/tests/fixtures/keys/TEST-ONLY-key-a.pem");
+    }
     /// The data blob (metadata map value), identical for every protocol.
     pub static DATA: Aligned<4696usize> = Aligned(
         *b"<4696 bytes>",
@@ -164,19 +168,19 @@ pub mod multi_skel {
         #[derive(Clone, Copy)]
         pub struct Bss {
             ///Global `sys_enters` at byte 0 of `.bss`.
-            pub sys_enters: u64,
+            pub sys_enters: ::core::primitive::u64,
             ///Global `entries` at byte 8 of `.bss`.
-            pub entries: u64,
+            pub entries: ::core::primitive::u64,
             ///Global `exits` at byte 16 of `.bss`.
-            pub exits: u64,
+            pub exits: ::core::primitive::u64,
             ///Global `last_ret` at byte 24 of `.bss`.
-            pub last_ret: u64,
+            pub last_ret: ::core::primitive::u64,
             ///Global `switches` at byte 32 of `.bss`.
-            pub switches: u64,
+            pub switches: ::core::primitive::u64,
             ///Global `nanosleeps` at byte 40 of `.bss`.
-            pub nanosleeps: u64,
+            pub nanosleeps: ::core::primitive::u64,
             ///Global `never` at byte 48 of `.bss`.
-            pub never: u64,
+            pub never: ::core::primitive::u64,
         }
         impl ::core::default::Default for Bss {
             /// All bytes zero.
