@@ -497,7 +497,7 @@ pub fn resolve_compiler(
 
 /// Runs `compiler --version`; `Ok(None)` when it does not exist.
 fn probe(compiler: &Path) -> Result<Option<ResolvedCompiler>, CompileError> {
-    let out = match Command::new(compiler).arg("--version").output() {
+    let out = match output_retrying_busy(Command::new(compiler).arg("--version")) {
         Ok(out) => out,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(source) => {
@@ -526,9 +526,26 @@ fn probe(compiler: &Path) -> Result<Option<ResolvedCompiler>, CompileError> {
     }))
 }
 
+/// Runs `cmd`, retrying briefly on ETXTBSY ("Text file busy"): a compiler wrapper script that
+/// was just written can still be open for writing in a child another thread forked but has not
+/// yet exec'd (build scripts and tests run threads that spawn processes).
+fn output_retrying_busy(cmd: &mut Command) -> io::Result<std::process::Output> {
+    const ETXTBSY: i32 = 26;
+    let mut tries = 0;
+    loop {
+        match cmd.output() {
+            Err(e) if e.raw_os_error() == Some(ETXTBSY) && tries < 20 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            r => return r,
+        }
+    }
+}
+
 /// GCC's major version from `-dumpversion`.
 fn gcc_major(compiler: &Path) -> Option<u32> {
-    let out = Command::new(compiler).arg("-dumpversion").output().ok()?;
+    let out = output_retrying_busy(Command::new(compiler).arg("-dumpversion")).ok()?;
     String::from_utf8_lossy(&out.stdout)
         .trim()
         .split('.')

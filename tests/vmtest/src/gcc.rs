@@ -187,11 +187,25 @@ fn write_wrappers(dir: &Path, root: &Path) -> Result<()> {
 }
 
 /// Runs the wrapper: `--version` and `-dumpversion` must show GCC ≥ 14.
+/// Runs `cmd`, retrying a few times on ETXTBSY: a script written just before (as the wrappers
+/// are) can still be open for writing in a child that another thread forked and has not yet
+/// exec'd, which makes exec fail with "Text file busy" for a moment.
+fn output_retrying_etxtbsy(cmd: &mut Command) -> std::io::Result<std::process::Output> {
+    let mut tries = 0;
+    loop {
+        match cmd.output() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 20 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            r => return r,
+        }
+    }
+}
+
 fn check(wrapper: &Path) -> Result<String> {
     let run = |arg: &str| -> Result<String> {
-        let out = Command::new(wrapper)
-            .arg(arg)
-            .output()
+        let out = output_retrying_etxtbsy(Command::new(wrapper).arg(arg))
             .ctx(|| format!("running {} {arg}", wrapper.display()))?;
         if !out.status.success() {
             bail!(
