@@ -4,8 +4,9 @@
 //!    from P1/P1b kernels (EBADMSG), and recognises kernels where signing is unusable (EOPNOTSUPP:
 //!    no `CONFIG_SYSTEM_DATA_VERIFICATION`; EINVAL: no `CONFIG_KEYS`; E2BIG: pre-6.18).
 //! 2. P1 vs P1b: `struct bpf_map` in `/sys/kernel/btf/vmlinux` has a member `excl` at bit offset
-//!    256 only on P1b kernels; if BTF cannot be read, an unsigned program reading `map->excl`
-//!    decides (loads on P1b, EACCES on P1).
+//!    256 only on P1b kernels. The file is mapped (read where mapping fails) and its type section
+//!    scanned in place up to that struct, nothing built. If BTF cannot be read, an unsigned program
+//!    reading `map->excl` decides (loads on P1b, EACCES on P1).
 //!
 //! 3. On EINVAL (no `CONFIG_KEYS`), where the junk-signature probe cannot tell P2 from P1/P1b,
 //!    `struct bpf_fd_array` in vmlinux BTF (present only on P2 kernels) marks the P2 family.
@@ -15,8 +16,9 @@
 //! skips probing.
 
 use std::fmt;
-use std::io;
+use std::io::{self, Read};
 use std::os::fd::AsRawFd;
+use std::ptr::NonNull;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::error::{errno_name, Ctx, Error, Stage};
@@ -166,7 +168,7 @@ fn probe_cached(
 
 /// Probes the running kernel without using or filling the cache.
 pub fn probe_uncached() -> KernelProbe {
-    probe_with(&RealKernel, || std::fs::read(VMLINUX_BTF))
+    probe_with(&RealKernel, || BtfBytes::open(VMLINUX_BTF))
 }
 
 /// The protocol a load will use: `explicit` if given, else `BPFSIGN_PROTOCOL`, else the probe's.
@@ -233,7 +235,7 @@ const JUNK_SIGNATURE: [u8; 64] = [0xa5; 64];
 
 pub(crate) fn probe_with(
     sys: &dyn Sys,
-    read_btf: impl FnOnce() -> io::Result<Vec<u8>>,
+    read_btf: impl FnOnce() -> io::Result<BtfBytes>,
 ) -> KernelProbe {
     let (support, p2, evidence) = junk_signature_probe(sys);
     let mut probe = KernelProbe {
@@ -257,19 +259,22 @@ pub(crate) fn probe_with(
     if support == SigningSupport::NoKeys {
         // Without CONFIG_KEYS the probe fails before P2's metadata-map check, so EINVAL does not
         // tell the family. The weaker BTF hint (spec §7.2): only P2 kernels have struct bpf_fd_array.
-        match btf.as_deref().map(|b| find_struct(b, "bpf_fd_array")) {
-            Ok(Ok(Some(_))) => {
+        match btf
+            .as_ref()
+            .map(|b| find_struct(b.as_ref(), "bpf_fd_array").map(|s| s.is_some()))
+        {
+            Ok(Ok(true)) => {
                 probe.family = Some(Protocol::P2);
                 probe.evidence += "; vmlinux BTF: struct bpf_fd_array present (P2 kernel)";
                 return probe;
             }
-            Ok(Ok(None)) => probe.evidence += "; vmlinux BTF: no struct bpf_fd_array",
+            Ok(Ok(false)) => probe.evidence += "; vmlinux BTF: no struct bpf_fd_array",
             // Reported by the excl check below.
             Ok(Err(_)) | Err(_) => {}
         }
     }
     match btf.and_then(|btf| {
-        struct_member_bit_offset(&btf, "bpf_map", "excl").map_err(|e| e.to_string())
+        struct_member_bit_offset(btf.as_ref(), "bpf_map", "excl").map_err(|e| e.to_string())
     }) {
         Ok(Some(256)) => {
             probe.family = Some(Protocol::P1b);
@@ -452,8 +457,76 @@ impl fmt::Display for BtfError {
     }
 }
 
+/// The bytes of vmlinux BTF: mapped read-only (Linux 6.16+ supports `mmap` of the sysfs file) or,
+/// where mapping fails, read into memory.
+pub(crate) enum BtfBytes {
+    /// A private read-only mapping of `len` bytes, unmapped on drop.
+    Mapped { ptr: NonNull<u8>, len: usize },
+    /// The file's bytes read into memory.
+    Read(Vec<u8>),
+}
+
+impl BtfBytes {
+    /// Maps `path` read-only, or reads it when it cannot be mapped (older kernels, empty files).
+    pub(crate) fn open(path: &str) -> io::Result<BtfBytes> {
+        let file = std::fs::File::open(path)?;
+        let len = usize::try_from(file.metadata()?.len()).unwrap_or(0);
+        if len > 0 {
+            // SAFETY: a fresh PROT_READ/MAP_PRIVATE mapping of an open file; the pointer is only
+            // used through `as_ref` while `self` lives and unmapped once in `drop`.
+            let ptr = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ,
+                    libc::MAP_PRIVATE,
+                    file.as_raw_fd(),
+                    0,
+                )
+            };
+            if ptr != libc::MAP_FAILED {
+                if let Some(ptr) = NonNull::new(ptr.cast::<u8>()) {
+                    return Ok(BtfBytes::Mapped { ptr, len });
+                }
+            }
+        }
+        // sysfs hands out at most a page per read(2); the size hint avoids regrowing the buffer.
+        let mut buf = Vec::with_capacity(len);
+        (&file).read_to_end(&mut buf)?;
+        Ok(BtfBytes::Read(buf))
+    }
+}
+
+impl From<Vec<u8>> for BtfBytes {
+    fn from(v: Vec<u8>) -> Self {
+        BtfBytes::Read(v)
+    }
+}
+
+impl AsRef<[u8]> for BtfBytes {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            // SAFETY: the mapping is `len` readable bytes until `drop`; nothing writes to it.
+            BtfBytes::Mapped { ptr, len } => unsafe {
+                std::slice::from_raw_parts(ptr.as_ptr(), *len)
+            },
+            BtfBytes::Read(v) => v,
+        }
+    }
+}
+
+impl Drop for BtfBytes {
+    fn drop(&mut self) {
+        if let BtfBytes::Mapped { ptr, len } = self {
+            // SAFETY: unmaps exactly the mapping made in `open`, once.
+            unsafe { libc::munmap(ptr.as_ptr().cast(), *len) };
+        }
+    }
+}
+
 fn rd32(b: &[u8], off: usize) -> Result<u32, BtfError> {
-    b.get(off..off + 4)
+    off.checked_add(4)
+        .and_then(|end| b.get(off..end))
         .map(|s| u32::from_ne_bytes([s[0], s[1], s[2], s[3]]))
         .ok_or_else(|| BtfError(format!("truncated at byte {off}")))
 }
@@ -465,20 +538,49 @@ pub(crate) fn struct_member_bit_offset(
     name: &str,
     member: &str,
 ) -> Result<Option<u32>, BtfError> {
-    let members =
-        find_struct(btf, name)?.ok_or_else(|| BtfError(format!("struct {name} not found")))?;
-    Ok(members
-        .into_iter()
-        .find(|(n, _)| *n == member.as_bytes())
-        .map(|(_, off)| off))
+    find_struct(btf, name)?
+        .ok_or_else(|| BtfError(format!("struct {name} not found")))?
+        .member_bit_offset(member)
 }
 
-/// Members of a BTF struct: (name, bit offset).
-type Members<'b> = Vec<(&'b [u8], u32)>;
+/// One BTF struct found by [`find_struct`], borrowed from the raw BTF.
+pub(crate) struct BtfStruct<'b> {
+    /// The `vlen` 12-byte `btf_member` records.
+    members: &'b [u8],
+    kind_flag: bool,
+    strs: &'b [u8],
+}
 
-/// The members of the first `struct <name>` in raw BTF; `None` if there is no such struct, an
-/// error if the BTF is malformed.
-pub(crate) fn find_struct<'b>(btf: &'b [u8], name: &str) -> Result<Option<Members<'b>>, BtfError> {
+impl BtfStruct<'_> {
+    /// The bit offset of the first member called `member`, `None` if there is none.
+    pub(crate) fn member_bit_offset(&self, member: &str) -> Result<Option<u32>, BtfError> {
+        for m in self.members.chunks_exact(12) {
+            if name_is(self.strs, rd32(m, 0)?, member) {
+                let off = rd32(m, 8)?;
+                // With kind_flag set, the top 8 bits hold the bitfield size.
+                return Ok(Some(if self.kind_flag { off & 0xff_ffff } else { off }));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Whether the NUL-terminated string at `off` in `strs` is exactly `name`, compared in place.
+fn name_is(strs: &[u8], off: u32, name: &str) -> bool {
+    let n = name.len();
+    match strs.get(off as usize..).and_then(|s| s.get(..=n)) {
+        Some(s) => s[n] == 0 && &s[..n] == name.as_bytes(),
+        None => false,
+    }
+}
+
+/// The first `struct <name>` in raw BTF; `None` if there is no such struct, an error if the BTF
+/// is malformed. Scans the type section in place and stops at the match: types are skipped by
+/// their kind and `vlen`, and only STRUCT names are compared (without building anything).
+pub(crate) fn find_struct<'b>(
+    btf: &'b [u8],
+    name: &str,
+) -> Result<Option<BtfStruct<'b>>, BtfError> {
     let magic = btf
         .get(0..2)
         .map(|m| u16::from_ne_bytes([m[0], m[1]]))
@@ -487,38 +589,22 @@ pub(crate) fn find_struct<'b>(btf: &'b [u8], name: &str) -> Result<Option<Member
         return Err(BtfError(format!("bad magic {magic:#x}")));
     }
     let hdr_len = rd32(btf, 4)? as usize;
-    let (type_off, type_len) = (rd32(btf, 8)? as usize, rd32(btf, 12)? as usize);
-    let (str_off, str_len) = (rd32(btf, 16)? as usize, rd32(btf, 20)? as usize);
-    let types_start = hdr_len
-        .checked_add(type_off)
-        .ok_or_else(|| BtfError("overflow".into()))?;
-    let types_end = types_start
-        .checked_add(type_len)
-        .ok_or_else(|| BtfError("overflow".into()))?;
-    let strs_start = hdr_len
-        .checked_add(str_off)
-        .ok_or_else(|| BtfError("overflow".into()))?;
-    let strs_end = strs_start
-        .checked_add(str_len)
-        .ok_or_else(|| BtfError("overflow".into()))?;
-    let types = btf
-        .get(types_start..types_end)
-        .ok_or_else(|| BtfError("type section out of bounds".into()))?;
-    let strs = btf
-        .get(strs_start..strs_end)
-        .ok_or_else(|| BtfError("string section out of bounds".into()))?;
-    let str_at = |off: u32| -> &[u8] {
-        let s = strs.get(off as usize..).unwrap_or(&[]);
-        let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
-        &s[..end]
+    let section = |off_at: usize, what: &str| -> Result<&'b [u8], BtfError> {
+        let (off, len) = (rd32(btf, off_at)? as usize, rd32(btf, off_at + 4)? as usize);
+        hdr_len
+            .checked_add(off)
+            .and_then(|start| Some(start..start.checked_add(len)?))
+            .and_then(|r| btf.get(r))
+            .ok_or_else(|| BtfError(format!("{what} section out of bounds")))
     };
+    let types = section(8, "type")?;
+    let strs = section(16, "string")?;
     let mut pos = 0usize;
     while pos < types.len() {
         let name_off = rd32(types, pos)?;
         let info = rd32(types, pos + 4)?;
         let vlen = (info & 0xffff) as usize;
         let kind = (info >> 24) & 0x1f;
-        let kind_flag = info >> 31 == 1;
         let body = pos + 12;
         let extra = match kind {
             1 | 14 | 17 => 4,             // INT, VAR, DECL_TAG
@@ -526,21 +612,20 @@ pub(crate) fn find_struct<'b>(btf: &'b [u8], name: &str) -> Result<Option<Member
             4 | 5 | 15 | 19 => vlen * 12, // STRUCT, UNION, DATASEC, ENUM64
             6 | 13 => vlen * 8,           // ENUM, FUNC_PROTO
             2 | 7..=12 | 16 | 18 => 0, // PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, FLOAT, TYPE_TAG
-            k => return Err(BtfError(format!("unknown BTF kind {k}"))),
+            k => return Err(BtfError(format!("unknown BTF kind {k} at type byte {pos}"))),
         };
-        if kind == 4 && str_at(name_off) == name.as_bytes() {
-            let mut members = Vec::with_capacity(vlen);
-            for i in 0..vlen {
-                let m = body + i * 12;
-                let off = rd32(types, m + 8)?;
-                members.push((
-                    str_at(rd32(types, m)?),
-                    if kind_flag { off & 0xff_ffff } else { off },
-                ));
-            }
-            return Ok(Some(members));
+        let end = body + extra;
+        if kind == 4 && name_is(strs, name_off, name) {
+            let members = types
+                .get(body..end)
+                .ok_or_else(|| BtfError(format!("struct {name} truncated at byte {pos}")))?;
+            return Ok(Some(BtfStruct {
+                members,
+                kind_flag: info >> 31 == 1,
+                strs,
+            }));
         }
-        pos = body + extra;
+        pos = end;
     }
     Ok(None)
 }
@@ -634,11 +719,164 @@ mod tests {
 
     #[test]
     fn host_btf_if_present() {
-        // Not a kernel test: only parses the file when it exists.
-        if let Ok(b) = std::fs::read(VMLINUX_BTF) {
-            let r = struct_member_bit_offset(&b, "bpf_map", "excl");
+        // Not a kernel test: only parses the file when it exists, mapped and read.
+        if let Ok(read) = std::fs::read(VMLINUX_BTF) {
+            let r = struct_member_bit_offset(&read, "bpf_map", "excl");
             assert!(r.is_ok(), "{r:?}");
+            let opened = BtfBytes::open(VMLINUX_BTF).unwrap();
+            assert_eq!(opened.as_ref(), &read[..]);
+            assert_eq!(
+                struct_member_bit_offset(opened.as_ref(), "bpf_map", "excl"),
+                r
+            );
         }
+    }
+
+    /// Appends one BTF type record: name offset, info (kind, vlen, kind_flag) and the `u32` words
+    /// that follow it (size/type and the kind's trailing records).
+    fn ty(out: &mut Vec<u8>, name_off: u32, kind: u32, vlen: u32, words: &[u32]) {
+        for w in [name_off, (kind << 24) | vlen]
+            .into_iter()
+            .chain(words.iter().copied())
+        {
+            out.extend_from_slice(&w.to_ne_bytes());
+        }
+    }
+
+    /// A BTF blob from a type section and a string section.
+    fn raw_btf(types: &[u8], strs: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&0xeb9fu16.to_ne_bytes());
+        out.extend_from_slice(&[1, 0]);
+        for w in [
+            24,
+            0,
+            types.len() as u32,
+            types.len() as u32,
+            strs.len() as u32,
+        ] {
+            out.extend_from_slice(&w.to_ne_bytes());
+        }
+        out.extend_from_slice(types);
+        out.extend_from_slice(strs);
+        out
+    }
+
+    #[test]
+    fn btf_scan_skips_every_kind_and_finds_a_struct_at_the_end() {
+        // Offsets: 1 "bpf_map_ops", 13 "bpf_map", 21 "excl", 26 "x".
+        let strs = b"\0bpf_map_ops\0bpf_map\0excl\0x\0";
+        let mut t = Vec::new();
+        ty(&mut t, 26, 1, 0, &[4, 32]); // [1] INT
+        ty(&mut t, 0, 2, 0, &[1]); // PTR
+        ty(&mut t, 0, 3, 0, &[0, 1, 1, 4]); // ARRAY
+        ty(&mut t, 13, 5, 1, &[8, 21, 1, 256]); // UNION "bpf_map": not a struct
+        ty(&mut t, 13, 6, 2, &[4, 26, 0, 21, 1]); // ENUM "bpf_map" with 2 values
+        ty(&mut t, 13, 7, 0, &[0]); // FWD "bpf_map"
+        ty(&mut t, 13, 8, 0, &[1]); // TYPEDEF "bpf_map"
+        ty(&mut t, 0, 13, 2, &[1, 0, 1, 0, 1]); // FUNC_PROTO, 2 params
+        ty(&mut t, 26, 12, 0, &[8]); // FUNC
+        ty(&mut t, 26, 14, 0, &[1, 1]); // VAR
+        ty(&mut t, 26, 15, 1, &[8, 10, 0, 4]); // DATASEC, 1 var
+        ty(&mut t, 26, 16, 0, &[8]); // FLOAT
+        ty(&mut t, 26, 17, 0, &[1, u32::MAX]); // DECL_TAG
+        ty(&mut t, 26, 18, 0, &[1]); // TYPE_TAG
+        ty(&mut t, 26, 19, 1, &[8, 21, 0, 0]); // ENUM64, 1 value
+                                               // STRUCT "bpf_map_ops" shares the prefix and has `excl` elsewhere.
+        ty(&mut t, 1, 4, 1, &[8, 21, 1, 64]);
+        let prefix_only = raw_btf(&t, strs);
+        assert_eq!(
+            struct_member_bit_offset(&prefix_only, "bpf_map", "excl"),
+            Err(BtfError("struct bpf_map not found".into()))
+        );
+        assert_eq!(
+            struct_member_bit_offset(&prefix_only, "bpf_map_ops", "excl"),
+            Ok(Some(64))
+        );
+        // The real one is the last type.
+        ty(&mut t, 13, 4, 2, &[64, 26, 1, 0, 21, 1, 256]);
+        let full = raw_btf(&t, strs);
+        assert_eq!(
+            struct_member_bit_offset(&full, "bpf_map", "excl"),
+            Ok(Some(256))
+        );
+        assert_eq!(struct_member_bit_offset(&full, "bpf_map", "exc"), Ok(None));
+        assert_eq!(struct_member_bit_offset(&full, "bpf_ma", "excl").ok(), None);
+        // Every truncation of the type section is an error or a miss, never a panic or a hit.
+        for cut in 0..t.len() {
+            let r = struct_member_bit_offset(&raw_btf(&t[..cut], strs), "bpf_map", "excl");
+            assert!(r.is_err(), "cut {cut}: {r:?}");
+        }
+    }
+
+    #[test]
+    fn btf_scan_rejects_malformed_names_and_sizes() {
+        let mut t = Vec::new();
+        // A name offset past the string section and a name missing its NUL never match.
+        ty(&mut t, 1000, 4, 0, &[0]);
+        ty(&mut t, u32::MAX, 4, 0, &[0]);
+        ty(&mut t, 1, 4, 0, &[0]);
+        let b = raw_btf(&t, b"\0bpf_map");
+        assert_eq!(find_struct(&b, "bpf_map").map(|s| s.is_some()), Ok(false));
+        // A struct whose vlen runs past the type section is an error, not a short member list.
+        let mut t = Vec::new();
+        ty(&mut t, 1, 4, 0xffff, &[8, 1, 1, 0]);
+        let b = raw_btf(&t, b"\0bpf_map\0");
+        assert!(find_struct(&b, "bpf_map").is_err());
+        // An unknown kind stops the scan.
+        let mut t = Vec::new();
+        ty(&mut t, 0, 31, 0, &[]);
+        ty(&mut t, 1, 4, 0, &[0]);
+        let e = find_struct(&raw_btf(&t, b"\0bpf_map\0"), "bpf_map")
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("unknown BTF kind 31"), "{e}");
+        // Section offsets that overflow or point outside the blob.
+        let mut b = raw_btf(&t, b"\0bpf_map\0");
+        b[16..20].copy_from_slice(&u32::MAX.to_ne_bytes());
+        assert!(find_struct(&b, "bpf_map").is_err());
+        // Pseudo-random garbage after a valid header: errors or misses, no panic.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for len in [0usize, 3, 12, 100, 4096] {
+            for _ in 0..64 {
+                let garbage: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        x as u8
+                    })
+                    .collect();
+                let _ = struct_member_bit_offset(
+                    &raw_btf(&garbage, b"\0bpf_map\0excl\0"),
+                    "bpf_map",
+                    "excl",
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn btf_bytes_open_maps_or_reads_files() {
+        let dir = std::env::temp_dir().join(format!("bpfsign-btf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let full = dir.join("btf");
+        let blob = btf("excl", 256, false);
+        std::fs::write(&full, &blob).unwrap();
+        let opened = BtfBytes::open(full.to_str().unwrap()).unwrap();
+        assert!(matches!(opened, BtfBytes::Mapped { .. }));
+        assert_eq!(opened.as_ref(), &blob[..]);
+        let empty = dir.join("empty");
+        std::fs::write(&empty, b"").unwrap();
+        let opened_empty = BtfBytes::open(empty.to_str().unwrap()).unwrap();
+        assert!(matches!(opened_empty, BtfBytes::Read(ref v) if v.is_empty()));
+        let missing = BtfBytes::open(dir.join("missing").to_str().unwrap());
+        assert_eq!(
+            missing.err().map(|e| e.kind()),
+            Some(io::ErrorKind::NotFound)
+        );
+        drop(opened);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     fn fake_probe(
@@ -647,7 +885,9 @@ mod tests {
     ) -> (KernelProbe, FakeKernel) {
         let k = FakeKernel::new().prog_load_script(script);
         let p = probe_with(&k, || {
-            btf_bytes.ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))
+            btf_bytes
+                .map(BtfBytes::from)
+                .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))
         });
         assert!(k.open_objects().is_empty(), "probe leaked fds");
         (p, k)
