@@ -244,48 +244,18 @@ fn usage_errors_exit_1_with_stage() {
     fails(&bpfsign(os!["frobnicate"]), "usage");
     let err = fails(&bpfsign(os!["gen", &obj, "-o", &out]), "usage");
     assert!(err.contains("--key"), "{err}");
-    fails(
-        &bpfsign(os![
-            "gen",
-            &obj,
-            "--key",
-            &key_a(),
-            "--unsigned",
-            "-o",
-            &out
-        ]),
-        "usage",
-    );
-    fails(
-        &bpfsign(os![
-            "gen",
-            &obj,
-            "--cert",
-            &key_a(),
-            "--unsigned",
-            "-o",
-            &out
-        ]),
-        "usage",
-    );
-    fails(
-        &bpfsign(os![
-            "gen",
-            &obj,
-            "--key",
-            &key_a(),
-            "--key",
-            &key_a(),
-            "-o",
-            &out
-        ]),
-        "usage",
-    );
-    fails(
-        &bpfsign(os!["gen", &obj, "--key", &key_a(), "--bogus", "-o", &out]),
-        "usage",
-    );
-    fails(&bpfsign(os!["gen", &obj, "--key", &key_a()]), "usage");
+    // Conflicting, repeated, unknown or missing arguments: each a usage error.
+    let key = key_a();
+    let cases: [&[&std::ffi::OsStr]; 5] = [
+        os!["gen", &obj, "--key", &key, "--unsigned", "-o", &out],
+        os!["gen", &obj, "--cert", &key, "--unsigned", "-o", &out],
+        os!["gen", &obj, "--key", &key, "--key", &key, "-o", &out],
+        os!["gen", &obj, "--key", &key, "--bogus", "-o", &out],
+        os!["gen", &obj, "--key", &key],
+    ];
+    for args in cases {
+        fails(&bpfsign(args), "usage");
+    }
     let err = fails(
         &bpfsign(os![
             "gen",
