@@ -111,8 +111,8 @@ pub enum SignError {
         /// Why.
         reason: String,
     },
-    /// OpenSSL failed while signing.
-    #[error("CMS signing failed: {0}")]
+    /// OpenSSL failed while signing (its reasons, without OpenSSL's source locations).
+    #[error("CMS signing failed: {}", openssl_reason(.0))]
     Cms(ErrorStack),
     /// The signature is larger than bpftool's 4096-byte buffer.
     #[error("signature is {len} bytes, more than the {MAX_SIGNATURE_SIZE}-byte limit; use a smaller key")]
@@ -136,9 +136,26 @@ pub enum SignError {
         origin: String,
         /// The certificate's subject.
         cert: String,
-        /// OpenSSL's message.
+        /// Which check failed (bpfsign's words).
         detail: String,
     },
+}
+
+/// OpenSSL's reasons for `e`, joined by `; `: without the library/function names and source
+/// file:line that OpenSSL's `Display` adds, which change with every OpenSSL release.
+pub(crate) fn openssl_reason(e: &ErrorStack) -> String {
+    let mut reasons: Vec<&str> = Vec::new();
+    for err in e.errors() {
+        let reason = err.reason().unwrap_or("unspecified OpenSSL error");
+        if !reasons.contains(&reason) {
+            reasons.push(reason);
+        }
+    }
+    if reasons.is_empty() {
+        "unspecified OpenSSL error".to_string()
+    } else {
+        reasons.join("; ")
+    }
 }
 
 /// Result of the signing functions.
@@ -242,7 +259,7 @@ impl Certificate {
     pub fn from_bytes(bytes: &[u8], origin: &str) -> Result<Certificate> {
         let bad = |e: ErrorStack| SignError::BadCertificate {
             origin: origin.to_string(),
-            detail: e.to_string(),
+            detail: openssl_reason(&e),
         };
         let cert = if is_pem(bytes) {
             let mut certs = X509::stack_from_pem(bytes).map_err(bad)?;
@@ -261,12 +278,12 @@ impl Certificate {
     fn new(cert: X509, origin: &str) -> Result<Certificate> {
         let public = cert.public_key().map_err(|e| SignError::BadCertificate {
             origin: origin.to_string(),
-            detail: e.to_string(),
+            detail: openssl_reason(&e),
         })?;
         let key_algorithm = key_algorithm(&public, origin)?;
         let der = cert.to_der().map_err(|e| SignError::BadCertificate {
             origin: origin.to_string(),
-            detail: e.to_string(),
+            detail: openssl_reason(&e),
         })?;
         let id = match cert.subject_key_id() {
             Some(skid) if skid.as_slice().is_empty() => {
@@ -284,7 +301,7 @@ impl Certificate {
                         .to_bn()
                         .map_err(|e| SignError::UnusableCertificate {
                             origin: origin.to_string(),
-                            reason: format!("unreadable serial number: {e}"),
+                            reason: format!("unreadable serial number: {}", openssl_reason(&e)),
                         })?;
                 if serial.is_negative() {
                     return Err(SignError::UnusableCertificate {
@@ -333,7 +350,7 @@ impl Certificate {
             )));
         }
         let mut cms = CmsContentInfo::from_der(signature)
-            .map_err(|e| malformed(format!("not a DER CMS signature ({e})")))?;
+            .map_err(|e| malformed(format!("not a DER CMS signature ({})", openssl_reason(&e))))?;
         let mut certs = Stack::new().map_err(SignError::Cms)?;
         certs.push(self.cert.clone()).map_err(SignError::Cms)?;
         // NOINTERN: only our certificate may be the signer, never one inside the message.
@@ -349,12 +366,26 @@ impl Certificate {
                 "the signature carries its content; the kernel needs a detached signature".into(),
             ));
         }
-        cms.verify(Some(&certs), None, Some(payload), None, flags)
-            .map_err(|e| SignError::SignatureMismatch {
+        if cms
+            .verify(Some(&certs), None, Some(payload), None, flags)
+            .is_err()
+        {
+            // Say which of the two checks failed in bpfsign's words: OpenSSL's text changes
+            // between its versions. Without NOSIGS the signer lookup alone is checked.
+            let signer_found = cms
+                .verify(Some(&certs), None, Some(payload), None, flags | CMSOptions::NOSIGS)
+                .is_ok();
+            let detail = if signer_found {
+                "the signer is this certificate, but the signature does not match the payload"
+            } else {
+                "the signature names another signer than this certificate"
+            };
+            return Err(SignError::SignatureMismatch {
                 origin: origin.to_string(),
                 cert: self.info.subject.clone(),
-                detail: e.to_string(),
-            })?;
+                detail: detail.to_string(),
+            });
+        }
         // OpenSSL accepts forms the kernel refuses (RSA-PSS, sha256WithRSAEncryption, MD5...):
         // check the SignerInfos against the kernel's parser (spec §4.2).
         kernel_form::check(signature, self.info.key_algorithm).map_err(malformed)
@@ -643,7 +674,7 @@ impl Signer {
         let key = parse_key(pem, origin)?;
         let certs = X509::stack_from_pem(pem).map_err(|e| SignError::BadCertificate {
             origin: origin.to_string(),
-            detail: e.to_string(),
+            detail: openssl_reason(&e),
         })?;
         if certs.is_empty() {
             return Err(SignError::NoCertificate {
@@ -690,7 +721,7 @@ impl Signer {
         key_algorithm(&key, key_origin)?;
         let cert_key = cert.public_key().map_err(|e| SignError::BadCertificate {
             origin: cert_origin.to_string(),
-            detail: e.to_string(),
+            detail: openssl_reason(&e),
         })?;
         if !cert_key.public_eq(&key) {
             return Err(SignError::KeyCertMismatch {
@@ -782,13 +813,13 @@ fn parse_key(bytes: &[u8], origin: &str) -> Result<PKey<Private>> {
             }),
             Err(e) => Err(SignError::BadKey {
                 origin: origin.to_string(),
-                detail: e.to_string(),
+                detail: openssl_reason(&e),
             }),
         }
     } else {
         PKey::private_key_from_der(bytes).map_err(|e| SignError::BadKey {
             origin: origin.to_string(),
-            detail: e.to_string(),
+            detail: openssl_reason(&e),
         })
     }
 }
@@ -796,7 +827,7 @@ fn parse_key(bytes: &[u8], origin: &str) -> Result<PKey<Private>> {
 fn parse_cert(bytes: &[u8], origin: &str, key: &PKey<Private>) -> Result<X509> {
     let bad = |e: ErrorStack| SignError::BadCertificate {
         origin: origin.to_string(),
-        detail: e.to_string(),
+        detail: openssl_reason(&e),
     };
     if is_pem(bytes) {
         let certs = X509::stack_from_pem(bytes).map_err(bad)?;
@@ -836,7 +867,7 @@ fn key_algorithm<T: HasPublic>(key: &PKeyRef<T>, origin: &str) -> Result<KeyAlgo
         Id::EC => {
             let ec = key
                 .ec_key()
-                .map_err(|e| unsupported(format!("unreadable EC key: {e}")))?;
+                .map_err(|e| unsupported(format!("unreadable EC key: {}", openssl_reason(&e))))?;
             match ec.group().curve_name() {
                 Some(Nid::X9_62_PRIME256V1) => Ok(KeyAlgorithm::EcdsaP256),
                 Some(Nid::SECP384R1) => Ok(KeyAlgorithm::EcdsaP384),
@@ -1182,12 +1213,15 @@ mod tests {
         let e = cert.verify_detached(b"other", &sig, "p.sig").unwrap_err();
         assert!(matches!(e, SignError::SignatureMismatch { .. }), "{e}");
         assert!(e.to_string().contains("p.sig does not verify"), "{e}");
+        assert!(e.to_string().contains("does not match the payload"), "{e}");
+        assert!(!e.to_string().contains(".c:"), "no OpenSSL source locations: {e}");
         // Another key's signature fails, even when it carries that key's certificate.
         let b = Signer::from_pem_file(key("TEST-ONLY-key-b.pem")).unwrap();
         let e = cert
             .verify_detached(b"payload", &b.sign(b"payload").unwrap(), "b.sig")
             .unwrap_err();
         assert!(matches!(e, SignError::SignatureMismatch { .. }), "{e}");
+        assert!(e.to_string().contains("names another signer"), "{e}");
         let with_cert = CmsContentInfo::sign(
             Some(&b.cert.cert),
             Some(&b.key),
