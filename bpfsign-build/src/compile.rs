@@ -1,18 +1,4 @@
-//! Compile stage: BPF C source → `.bpf.o`, for use from `build.rs`.
-//!
-//! [`Skeleton`] is a builder in the style of `cc` / `prost-build`: it picks a BPF C compiler
-//! (clang or `bpf-unknown-none-gcc` ≥ 14), adds the flags a BPF object needs
-//! (`-target bpf`, `-g` for BTF, `-D__TARGET_ARCH_<arch>`, libbpf include dirs), prints
-//! `cargo:rerun-if-changed` for the source and every header the compiler read, and writes the
-//! object into `OUT_DIR` only when its bytes changed, so an unchanged build does not cascade.
-//!
-//! ```no_run
-//! // in build.rs's main():
-//! if let Err(e) = bpfsign_build::compile::Skeleton::new("src/bpf/hello.bpf.c").compile() {
-//!     eprintln!("{e}"); // the compiler's diagnostics, verbatim
-//!     std::process::exit(1);
-//! }
-//! ```
+//! The compile stage: BPF C source → `.bpf.o` (and optionally a signed artifact) from build.rs.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -171,7 +157,7 @@ impl std::error::Error for CompileError {
     }
 }
 
-/// What [`Skeleton::compile`] produced.
+/// What [`BpfCompiler::compile`] produced.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Compiled {
     /// The `.bpf.o` in the output directory.
@@ -182,13 +168,13 @@ pub struct Compiled {
     pub changed: bool,
     /// The compiler that was used.
     pub compiler: ResolvedCompiler,
-    /// The signed artifact `<name>.skel`, when [`Skeleton::signed_artifact`] asked for one.
+    /// The signed artifact `<name>.skel`, when [`BpfCompiler::signed_artifact`] asked for one.
     pub artifact: Option<PathBuf>,
 }
 
 /// Builder for compiling one BPF C source file into a `.bpf.o`.
 #[derive(Clone, Debug)]
-pub struct Skeleton {
+pub struct BpfCompiler {
     source: PathBuf,
     compiler: Compiler,
     include_dirs: Vec<PathBuf>,
@@ -200,10 +186,10 @@ pub struct Skeleton {
     signing_key: Option<PathBuf>,
 }
 
-impl Skeleton {
+impl BpfCompiler {
     /// Starts a builder for `source` (a `.bpf.c` file, relative to the crate root in build.rs).
     pub fn new(source: impl Into<PathBuf>) -> Self {
-        Skeleton {
+        BpfCompiler {
             source: source.into(),
             compiler: Compiler::Auto,
             include_dirs: Vec::new(),
@@ -391,7 +377,7 @@ fn write_signed_artifact(object: &Path, key: &Path, skel: &Path) -> Result<(), C
         message: e.to_string(),
     };
     let signer = crate::Signer::from_pem_file(key).map_err(|e| signing(e.into()))?;
-    let artifact = crate::sign_object(object, Some(&signer), &crate::GenOptions::default())
+    let artifact = bpfsign_gen::sign_object(object, Some(&signer), &crate::GenOptions::default())
         .map_err(signing)?;
     artifact
         .write_if_changed(skel)
@@ -600,7 +586,7 @@ fn split_rule(line: &str) -> Option<(&str, &str)> {
 
 /// Writes `bytes` to `path` unless the file already holds exactly them; returns whether it wrote.
 pub fn write_if_changed(path: &Path, bytes: &[u8]) -> io::Result<bool> {
-    crate::artifact::write_file_if_changed(path, bytes)
+    bpfsign_gen::artifact::write_file_if_changed(path, bytes)
 }
 
 #[cfg(test)]
@@ -658,7 +644,7 @@ mod tests {
         let Ok(cc) = resolve_compiler(&Compiler::Auto, None) else {
             panic!("no BPF compiler installed: run tests/setup-debian.sh");
         };
-        let err = Skeleton::new(&src)
+        let err = BpfCompiler::new(&src)
             .out_dir(&dir)
             .cargo_output(false)
             .compiler(if cc.is_gcc {
@@ -688,7 +674,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("bpfsign-cc-ok-{}", std::process::id()));
         let src =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../example-hello/src/bpf/hello.bpf.c");
-        let compiled = Skeleton::new(&src)
+        let compiled = BpfCompiler::new(&src)
             .out_dir(&dir)
             .cargo_output(false)
             .compile()
@@ -706,7 +692,7 @@ mod tests {
         let bytes = fs::read(&compiled.object).unwrap();
         assert_eq!(&bytes[..4], b"\x7fELF");
         // Same source, same flags: identical bytes, so the object is not rewritten.
-        let again = Skeleton::new(&src)
+        let again = BpfCompiler::new(&src)
             .out_dir(&dir)
             .cargo_output(false)
             .compile()
@@ -721,7 +707,7 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let src = root.join("example-hello/src/bpf/hello.bpf.c");
         let key = root.join("tests/fixtures/keys/TEST-ONLY-key-a.pem");
-        let compiled = Skeleton::new(&src)
+        let compiled = BpfCompiler::new(&src)
             .out_dir(&dir)
             .cargo_output(false)
             .signed_artifact(&key)
@@ -738,7 +724,7 @@ mod tests {
         let text = String::from_utf8_lossy(&first);
         assert!(!text.contains("PRIVATE KEY"));
         // Deterministic: the same source and key give the same bytes.
-        Skeleton::new(&src)
+        BpfCompiler::new(&src)
             .out_dir(&dir)
             .cargo_output(false)
             .signed_artifact(&key)
@@ -746,7 +732,7 @@ mod tests {
             .unwrap();
         assert_eq!(fs::read(&skel).unwrap(), first);
         // A bad key is a compile-stage error that names the object and the signing step.
-        let err = Skeleton::new(&src)
+        let err = BpfCompiler::new(&src)
             .out_dir(&dir)
             .cargo_output(false)
             .signed_artifact(root.join("tests/fixtures/keys/TEST-ONLY-key-a.der"))

@@ -1,7 +1,7 @@
 //! `include_signed_skel!`: embeds a signed BPF light skeleton in a Rust crate.
 //!
 //! This crate is a thin shell: parsing, signing and code generation live in
-//! [`bpfsign_build::skel`], where they are unit-tested.
+//! [`bpfsign_macros_core`], where they are unit-tested.
 
 use proc_macro::TokenStream;
 
@@ -49,8 +49,8 @@ use proc_macro::TokenStream;
 /// `read_bss()` copies it with volatile reads.
 ///
 /// The expansion refers to `::bpfsign_runtime`, so the crate needs `bpfsign-runtime` as a
-/// dependency. See [`bpfsign_build::skel`] for the full description of the output.
+/// dependency. See [`bpfsign_macros_core`] for the full description of the output.
 #[proc_macro]
 pub fn include_signed_skel(input: TokenStream) -> TokenStream {
-    bpfsign_build::skel::expand(input.into()).into()
+    bpfsign_macros_core::expand(input.into()).into()
 }

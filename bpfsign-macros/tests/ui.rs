@@ -9,12 +9,11 @@
 /// bitfield, anonymous members), so the pass test can check the generated Rust layout compiles
 /// and matches. Only the metadata changes; nothing is loaded.
 fn write_synthetic_artifact() -> std::path::PathBuf {
-    use bpfsign_build::meta::{MemberMeta, TypeMeta, VarMeta};
+    use bpfsign_gen::meta::{MemberMeta, TypeMeta, VarMeta};
     let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures");
     let elf = std::fs::read(format!("{fixtures}/obj/hello.bpf.o")).unwrap();
-    let obj = bpfsign_build::parse_object("hello.bpf.o", &elf).unwrap();
-    let mut generated =
-        bpfsign_build::generate(&obj, &bpfsign_build::GenOptions::default()).unwrap();
+    let obj = bpfsign_gen::parse_object("hello.bpf.o", &elf).unwrap();
+    let mut generated = bpfsign_gen::generate(&obj, &bpfsign_gen::GenOptions::default()).unwrap();
     let int = |size, signed| TypeMeta::Int {
         size,
         signed,
@@ -76,9 +75,9 @@ fn write_synthetic_artifact() -> std::path::PathBuf {
     let map = bss.map_index;
     generated.meta.maps[map].value_size = 53;
     let signer =
-        bpfsign_build::sign::Signer::from_pem_file(format!("{fixtures}/keys/TEST-ONLY-key-a.pem"))
+        bpfsign_gen::sign::Signer::from_pem_file(format!("{fixtures}/keys/TEST-ONLY-key-a.pem"))
             .unwrap();
-    let art = bpfsign_build::artifact::Artifact::from_generated(generated, Some(&signer)).unwrap();
+    let art = bpfsign_gen::artifact::Artifact::from_generated(generated, Some(&signer)).unwrap();
     let dir = std::env::temp_dir().join(format!("bpfsign-macros-ui-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("synthetic.skel");
@@ -87,11 +86,11 @@ fn write_synthetic_artifact() -> std::path::PathBuf {
 }
 
 /// The unsigned hello artifact the macro would generate from the fixture object.
-fn unsigned_hello(fixtures: &str) -> bpfsign_build::artifact::Artifact {
+fn unsigned_hello(fixtures: &str) -> bpfsign_gen::artifact::Artifact {
     let elf = std::fs::read(format!("{fixtures}/obj/hello.bpf.o")).unwrap();
-    let obj = bpfsign_build::parse_object("hello.bpf.o", &elf).unwrap();
-    let generated = bpfsign_build::generate(&obj, &bpfsign_build::GenOptions::default()).unwrap();
-    bpfsign_build::artifact::Artifact::from_generated(generated, None).unwrap()
+    let obj = bpfsign_gen::parse_object("hello.bpf.o", &elf).unwrap();
+    let generated = bpfsign_gen::generate(&obj, &bpfsign_gen::GenOptions::default()).unwrap();
+    bpfsign_gen::artifact::Artifact::from_generated(generated, None).unwrap()
 }
 
 /// Inputs of the offline-signing cases, written below the workspace's `target/` so that their
@@ -100,7 +99,7 @@ fn unsigned_hello(fixtures: &str) -> bpfsign_build::artifact::Artifact {
 ///   *keeping* B's certificate in each signature (no `-nocerts`);
 /// * `partial/hello.skel`: hello's artifact with only the p2 signature (key A) attached.
 fn write_offline_inputs() -> std::path::PathBuf {
-    use bpfsign_build::Protocol;
+    use bpfsign_gen::Protocol;
     let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures");
     let dir = std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -140,7 +139,7 @@ fn write_offline_inputs() -> std::path::PathBuf {
         assert!(status.success(), "openssl cms -sign failed");
     }
     let signer =
-        bpfsign_build::sign::Signer::from_pem_file(format!("{fixtures}/keys/TEST-ONLY-key-a.pem"))
+        bpfsign_gen::sign::Signer::from_pem_file(format!("{fixtures}/keys/TEST-ONLY-key-a.pem"))
             .unwrap();
     let sig = signer.sign(&art.payload(Protocol::P2).unwrap()).unwrap();
     art.attach_signature(Protocol::P2, sig, Some(signer.certificate()), "p2.sig")

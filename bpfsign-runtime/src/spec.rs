@@ -4,88 +4,12 @@
 //! from golden files. Nothing here is parsed at run time: the runtime never reads ELF or BTF of the
 //! BPF object.
 
-use std::fmt;
-use std::str::FromStr;
+pub use bpfsign_abi::{Protocol, UnknownProtocol};
 
 /// `BPF_F_RDONLY_PROG`: the program may only read the map (`.rodata*`, `.kconfig`).
-pub const BPF_F_RDONLY_PROG: u32 = 0x80;
+pub const BPF_F_RDONLY_PROG: u32 = bpfsign_abi::map_flags::RDONLY_PROG;
 /// `BPF_F_MMAPABLE`: the map value can be mmapped (skeleton data maps).
-pub const BPF_F_MMAPABLE: u32 = 0x400;
-
-/// A kernel signing protocol (spec §3), or no signing at all.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Protocol {
-    /// Unsigned light skeleton (libbpf's unsigned loader); works on every kernel with BPF.
-    Unsigned,
-    /// Linux 6.18.0-6.18.39, 6.19, 7.0, 7.1.0-7.1.4: signature over the loader insns, the
-    /// loader checks the metadata map's hash.
-    P1,
-    /// 7.2.y, 6.18.40+, 7.1.5+: P1 plus the loader's `map->excl` check.
-    P1b,
-    /// 7.3+: the kernel verifies the signature over insns ‖ frozen exclusive metadata map.
-    P2,
-}
-
-impl Protocol {
-    /// All protocols, in the order the generator emits loader variants.
-    pub const ALL: [Protocol; 4] = [
-        Protocol::Unsigned,
-        Protocol::P1,
-        Protocol::P1b,
-        Protocol::P2,
-    ];
-
-    /// The name used by `BPFSIGN_PROTOCOL` and the artifact format (`unsigned`, `p1`, `p1b`, `p2`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Unsigned => "unsigned",
-            Protocol::P1 => "p1",
-            Protocol::P1b => "p1b",
-            Protocol::P2 => "p2",
-        }
-    }
-
-    /// Whether loads with this protocol carry a signature.
-    pub fn is_signed(self) -> bool {
-        self != Protocol::Unsigned
-    }
-}
-
-impl fmt::Display for Protocol {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Error returned when a string names no [`Protocol`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UnknownProtocol(pub String);
-
-impl fmt::Display for UnknownProtocol {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown signing protocol {:?}: expected one of p1, p1b, p2, unsigned",
-            self.0
-        )
-    }
-}
-
-impl std::error::Error for UnknownProtocol {}
-
-impl FromStr for Protocol {
-    type Err = UnknownProtocol;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "unsigned" => Ok(Protocol::Unsigned),
-            "p1" => Ok(Protocol::P1),
-            "p1b" => Ok(Protocol::P1b),
-            "p2" => Ok(Protocol::P2),
-            _ => Err(UnknownProtocol(s.to_string())),
-        }
-    }
-}
+pub const BPF_F_MMAPABLE: u32 = bpfsign_abi::map_flags::MMAPABLE;
 
 /// Everything the runtime needs to load one light skeleton.
 #[derive(Clone, Copy, Debug)]

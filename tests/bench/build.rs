@@ -3,7 +3,7 @@
 
 fn main() {
     let source = "../../example-hello/src/bpf/hello.bpf.c";
-    if let Err(e) = bpfsign_build::compile::Skeleton::new(source).compile() {
+    if let Err(e) = bpfsign_build::compile(source) {
         eprintln!("{e}");
         std::process::exit(1);
     }

@@ -5,7 +5,7 @@
 //!    parsed, generated for all protocols and signed with the TEST-ONLY key A; the artifact is
 //!    written to `$OUT_DIR/fixtures/<stem>/<stem>.skel`, read back with `Artifact::read`, and
 //!    its bytes are split into files the generated Rust embeds with `include_bytes!`.
-//! 2. `example-hello/src/bpf/hello.bpf.c` is compiled with `compile::Skeleton` twice: with clang
+//! 2. `example-hello/src/bpf/hello.bpf.c` is compiled with `BpfCompiler` twice: with clang
 //!    and with `bpf-unknown-none-gcc` ≥ 14 (`$BPFSIGN_GCC_BPF`, else the project cache
 //!    `tests/vmtest/cache/gcc-bpf`, filled by `cargo vmtest fetch-gcc-bpf`), then signed the same
 //!    way. A compiler that is missing or fails does not fail the build: the generated code
@@ -19,11 +19,11 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use bpfsign_build::artifact::Artifact;
-use bpfsign_build::compile::{self, Compiler};
-use bpfsign_build::meta::{AttachKind, Protocol};
-use bpfsign_build::sign::SignerId;
-use bpfsign_build::{GenOptions, Signer};
+use bpfsign_build::{BpfCompiler, Compiler};
+use bpfsign_gen::artifact::Artifact;
+use bpfsign_gen::meta::{AttachKind, Protocol};
+use bpfsign_gen::sign::SignerId;
+use bpfsign_gen::{GenOptions, Signer};
 
 /// Where a GCC built by `cargo vmtest fetch-gcc-bpf` lives, relative to the workspace root.
 const GCC_CACHE: &str = "tests/vmtest/cache/gcc-bpf/bin/bpf-unknown-none-gcc";
@@ -76,12 +76,12 @@ fn run() -> Result<()> {
         };
         let obj_path = fixtures.join("obj").join(object);
         let elf = fs::read(&obj_path).map_err(|e| format!("{}: {e}", obj_path.display()))?;
-        let obj = bpfsign_build::parse_object(object, &elf).map_err(|e| e.to_string())?;
+        let obj = bpfsign_gen::parse_object(object, &elf).map_err(|e| e.to_string())?;
         let opts = GenOptions {
             name: Some(name.to_string()),
             ..GenOptions::default()
         };
-        let generated = bpfsign_build::generate(&obj, &opts).map_err(|e| e.to_string())?;
+        let generated = bpfsign_gen::generate(&obj, &opts).map_err(|e| e.to_string())?;
         let art = Artifact::from_generated(generated, Some(&signer)).map_err(|e| e.to_string())?;
         let golden = fixtures.join("golden").join(stem);
         let reference = Some((golden.join("unsigned.insns"), golden.join("data.bin")));
@@ -108,15 +108,15 @@ fn run() -> Result<()> {
     // 2. hello.bpf.c compiled by both compilers, end to end.
     let source = root.join("example-hello/src/bpf/hello.bpf.c");
     // The builder lets $BPFSIGN_CC override the compiler; these builds choose it themselves.
-    let saved_cc = std::env::var_os(compile::COMPILER_ENV);
-    std::env::remove_var(compile::COMPILER_ENV);
+    let saved_cc = std::env::var_os(bpfsign_build::COMPILER_ENV);
+    std::env::remove_var(bpfsign_build::COMPILER_ENV);
     let clang = build_hello(&source, &out, &signer, Compiler::Auto, false);
     let gcc = match find_gcc(&root) {
         Ok(path) => build_hello(&source, &out, &signer, Compiler::Gcc(path), true),
         Err(why) => Err(why),
     };
     if let Some(cc) = saved_cc {
-        std::env::set_var(compile::COMPILER_ENV, cc);
+        std::env::set_var(bpfsign_build::COMPILER_ENV, cc);
     }
     for (label, built) in [("clang", &clang), ("gcc", &gcc)] {
         let konst = format!("HELLO_{}", label.to_uppercase());
@@ -165,7 +165,7 @@ fn read_text(p: &Path) -> Result<String> {
 }
 
 fn write(p: &Path, bytes: &[u8]) -> Result<()> {
-    compile::write_if_changed(p, bytes)
+    bpfsign_build::write_if_changed(p, bytes)
         .map(|_| ())
         .map_err(|e| format!("{}: {e}", p.display()))
 }
@@ -326,7 +326,7 @@ fn build_hello(
 ) -> Result<BuiltHello> {
     let label = if want_gcc { "gcc" } else { "clang" };
     let cc_out = out.join("cc").join(label);
-    let compiled = compile::Skeleton::new(source)
+    let compiled = BpfCompiler::new(source)
         .compiler(compiler)
         .out_dir(&cc_out)
         .compile()
@@ -334,15 +334,15 @@ fn build_hello(
             let mut msg = e.to_string();
             match e {
                 // The compiler itself is missing, unusable or too old: say how to get one.
-                compile::CompileError::NoCompiler { .. }
-                | compile::CompileError::CompilerNotRunnable { .. }
-                | compile::CompileError::GccTooOld { .. }
+                bpfsign_build::CompileError::NoCompiler { .. }
+                | bpfsign_build::CompileError::CompilerNotRunnable { .. }
+                | bpfsign_build::CompileError::GccTooOld { .. }
                     if want_gcc =>
                 {
                     msg.push_str(&format!("\n{}", gcc_howto()));
                 }
-                compile::CompileError::Failed { .. } => msg.push_str(&format!(
-                    "\n(compile::Skeleton ran {label} on example-hello's hello.bpf.c and it failed: \
+                bpfsign_build::CompileError::Failed { .. } => msg.push_str(&format!(
+                    "\n(BpfCompiler ran {label} on example-hello's hello.bpf.c and it failed: \
                      the diagnostics above are the compiler's)"
                 )),
                 _ => {}
@@ -351,7 +351,7 @@ fn build_hello(
         })?;
     if compiled.compiler.is_gcc != want_gcc {
         return Err(format!(
-            "asked for {label} but compile::Skeleton used {} ({})",
+            "asked for {label} but BpfCompiler used {} ({})",
             compiled.compiler.path.display(),
             compiled.compiler.version
         ));
@@ -359,7 +359,7 @@ fn build_hello(
     let elf =
         fs::read(&compiled.object).map_err(|e| format!("{}: {e}", compiled.object.display()))?;
     let comment = elf_comment(&elf);
-    let art = bpfsign_build::sign_object(&compiled.object, Some(signer), &GenOptions::default())
+    let art = bpfsign_gen::sign_object(&compiled.object, Some(signer), &GenOptions::default())
         .map_err(|e| e.to_string())?;
     let dir = out.join("hello").join(label);
     let art = write_artifact(&art, &dir, "hello")?;

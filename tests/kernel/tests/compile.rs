@@ -1,4 +1,4 @@
-//! Unit tests (not kernel tests) of `compile::Skeleton`'s compiler checks, on the real builder
+//! Unit tests (not kernel tests) of `BpfCompiler`'s compiler checks, on the real builder
 //! with fake or missing compilers: GCC older than 14 and a bogus `$BPFSIGN_CC` are refused with
 //! an error that says what to do, before anything is written.
 
@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use bpfsign_build::compile::{CompileError, Compiler, Skeleton, COMPILER_ENV};
+use bpfsign_build::{BpfCompiler, CompileError, Compiler, COMPILER_ENV};
 
 /// Both tests touch `$BPFSIGN_CC`; run them one at a time.
 static ENV: Mutex<()> = Mutex::new(());
@@ -82,7 +82,7 @@ fn gcc_12_is_refused_with_how_to_get_14() {
     };
     // Chosen in the builder...
     let _env = EnvGuard::set(None);
-    let e = Skeleton::new(hello_source())
+    let e = BpfCompiler::new(hello_source())
         .compiler(Compiler::Gcc(fake.clone()))
         .out_dir(&out)
         .cargo_output(false)
@@ -91,7 +91,7 @@ fn gcc_12_is_refused_with_how_to_get_14() {
     check(e);
     // ...and through $BPFSIGN_CC, which wins over the builder's choice.
     let _env = EnvGuard::set(Some(&fake));
-    let e = Skeleton::new(hello_source())
+    let e = BpfCompiler::new(hello_source())
         .compiler(Compiler::Clang("clang".into()))
         .out_dir(&out)
         .cargo_output(false)
@@ -108,7 +108,7 @@ fn bogus_bpfsign_cc_is_a_clear_error() {
     let bogus = dir.join("no-such-dir/bpf-cc");
     let out = dir.join("out");
     let _env = EnvGuard::set(Some(&bogus));
-    let e = Skeleton::new(hello_source())
+    let e = BpfCompiler::new(hello_source())
         .out_dir(&out)
         .cargo_output(false)
         .compile()
@@ -129,7 +129,7 @@ fn bogus_bpfsign_cc_is_a_clear_error() {
     let not_exec = dir.join("not-a-compiler");
     std::fs::write(&not_exec, "plain text").unwrap();
     let _env2 = EnvGuard::set(Some(&not_exec));
-    let e = Skeleton::new(hello_source())
+    let e = BpfCompiler::new(hello_source())
         .out_dir(&out)
         .cargo_output(false)
         .compile()

@@ -1,7 +1,7 @@
 //! hello (the seed program) on real kernels:
 //!
 //! * both compilers end to end: example-hello's `hello.bpf.c` compiled at build time by
-//!   `compile::Skeleton` with clang and with GCC ≥ 14, generated, signed with key A, loaded
+//!   `BpfCompiler` with clang and with GCC ≥ 14, generated, signed with key A, loaded
 //!   signed on 6.18.15 / 7.2.13 / 7.3.4 and seen printing after getpid;
 //! * the signed variant matrix: each protocol's loader forced on each kernel;
 //! * the P1 hardening and the metadata defences: non-exclusive metadata maps, tampered blobs.

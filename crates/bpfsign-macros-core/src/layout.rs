@@ -1,0 +1,560 @@
+//! `#[repr(C)]` Rust types for the BTF layouts of global-data sections (`types::Bss` …).
+//!
+//! The layout is taken from the offsets and sizes in [`bpfsign_gen::meta`], never from Rust's own
+//! layout rules: every gap becomes an explicit padding field, and a struct whose members would
+//! not land at their BTF offsets under Rust's alignment becomes `#[repr(C, packed)]`. The
+//! generated code also asserts each size and field offset at compile time, so a layout
+//! mismatch can never go unnoticed.
+//!
+//! Type mapping: integers by size and sign (C `_Bool` → `u8`, since the program may store any
+//! byte there), `float`/`double` → `f32`/`f64`, pointers → `u64` (a BPF address, meaningless in
+//! user space), enums → their integer, arrays → `[T; N]`, structs/unions → named `#[repr(C)]`
+//! types with the C name, and anything else (bitfields, odd sizes) → a byte array.
+
+use std::collections::BTreeMap;
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote};
+
+use bpfsign_gen::meta::{DatasecMeta, MemberMeta, TypeMeta};
+
+/// Size and alignment of a generated Rust type, in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Layout {
+    size: u64,
+    align: u64,
+}
+
+/// Collects the named types that datasec structs refer to.
+#[derive(Default)]
+pub struct TypeGen {
+    /// Generated item definitions, in first-use order.
+    items: Vec<TokenStream>,
+    /// Known aggregates: (C name or anon, layout-defining meta) → Rust name and layout.
+    known: Vec<(TypeMeta, Ident, Layout)>,
+    /// Rust names already taken in the `types` module.
+    taken: BTreeMap<String, ()>,
+    anon_count: usize,
+}
+
+/// A datasec struct ready to be emitted, plus the facts the accessors need.
+pub struct DatasecType {
+    /// The definition and its compile-time layout assertions.
+    pub tokens: TokenStream,
+    /// `size_of` of the Rust struct: the section size, rounded up to the struct's alignment
+    /// unless the struct is packed. The tail past the section lies inside the page-rounded
+    /// mapping of the map.
+    pub rust_size: u64,
+}
+
+/// Makes `name` a usable Rust identifier: raw identifier for keywords, `_` suffix for the few
+/// keywords that cannot be raw, `_` prefix for a leading digit; empty → `fallback`.
+pub fn rust_ident(name: &str, fallback: &str) -> Ident {
+    let mut s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() {
+        s = fallback.to_string();
+    }
+    if s.as_bytes()[0].is_ascii_digit() {
+        s.insert(0, '_');
+    }
+    if matches!(s.as_str(), "self" | "Self" | "super" | "crate" | "_") {
+        s.push('_');
+    }
+    if syn::parse_str::<syn::Ident>(&s).is_ok() {
+        Ident::new(&s, Span::call_site())
+    } else {
+        // A keyword such as `type` or `match`.
+        Ident::new_raw(&s, Span::call_site())
+    }
+}
+
+/// [`rust_ident`] for a struct field: C names that look like the padding (`__pad_<n>`) or
+/// union-bytes (`__bytes`) fields generated next to them get a `_` suffix, so they cannot clash.
+fn field_ident(name: &str, fallback: &str) -> Ident {
+    if name == "__bytes" || name.starts_with("__pad_") {
+        rust_ident(&format!("{name}_"), fallback)
+    } else {
+        rust_ident(name, fallback)
+    }
+}
+
+/// `data_foo` → `DataFoo`, `bss` → `Bss`, `rodata_str1_1` → `RodataStr1_1`.
+pub fn camel_case(snake: &str) -> String {
+    let mut out = String::new();
+    let mut upper = true;
+    for c in snake.chars() {
+        if c == '_' || c == '.' {
+            if out.chars().last().is_some_and(|l| l.is_ascii_digit()) && !upper {
+                out.push('_');
+            }
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The largest type laid out (BPF map values are at most `u32::MAX` bytes); keeps every
+/// offset + size sum far from overflowing `u64`.
+const MAX_TYPE_SIZE: u64 = u32::MAX as u64;
+
+fn int_type(size: u32, signed: bool) -> Option<(TokenStream, Layout)> {
+    let t = match (size, signed) {
+        (1, true) => quote!(::core::primitive::i8),
+        (1, false) => quote!(::core::primitive::u8),
+        (2, true) => quote!(::core::primitive::i16),
+        (2, false) => quote!(::core::primitive::u16),
+        (4, true) => quote!(::core::primitive::i32),
+        (4, false) => quote!(::core::primitive::u32),
+        (8, true) => quote!(::core::primitive::i64),
+        (8, false) => quote!(::core::primitive::u64),
+        (16, true) => quote!(::core::primitive::i128),
+        (16, false) => quote!(::core::primitive::u128),
+        _ => return None,
+    };
+    Some((
+        t,
+        Layout {
+            size: size as u64,
+            align: size as u64,
+        },
+    ))
+}
+
+fn bytes(size: u64) -> (TokenStream, Layout) {
+    let n = size as usize;
+    (
+        quote!([::core::primitive::u8; #n]),
+        Layout { size, align: 1 },
+    )
+}
+
+/// One field of a struct being laid out.
+struct Field {
+    ident: Ident,
+    ty: TokenStream,
+    offset: u64,
+    layout: Layout,
+    doc: String,
+}
+
+impl TypeGen {
+    /// Creates a generator; `reserved` names (the datasec structs) are never used for C types.
+    pub fn new(reserved: &[String]) -> Self {
+        let mut g = TypeGen::default();
+        for r in reserved {
+            g.taken.insert(r.clone(), ());
+        }
+        g
+    }
+
+    /// Every named type definition generated so far.
+    pub fn items(&self) -> &[TokenStream] {
+        &self.items
+    }
+
+    fn fresh_name(&mut self, wanted: Option<&str>) -> Ident {
+        let base = match wanted {
+            Some(n) if !n.is_empty() => rust_ident(n, "__anon")
+                .to_string()
+                .trim_start_matches("r#")
+                .to_string(),
+            _ => {
+                self.anon_count += 1;
+                format!("__anon_{}", self.anon_count)
+            }
+        };
+        let mut name = base.clone();
+        let mut i = 1;
+        while self.taken.contains_key(&name) {
+            name = format!("{base}_{i}");
+            i += 1;
+        }
+        self.taken.insert(name.clone(), ());
+        rust_ident(&name, "__anon")
+    }
+
+    /// The Rust type for `ty`, defining named aggregates as needed. Errors when a type is
+    /// larger than 4 GiB (BPF map values are at most that; hostile BTF could overflow sizes).
+    fn type_of(&mut self, ty: &TypeMeta) -> Result<(TokenStream, Layout), String> {
+        match ty {
+            TypeMeta::Int { size, signed, .. } => {
+                Ok(int_type(*size, *signed).unwrap_or_else(|| bytes(*size as u64)))
+            }
+            TypeMeta::Enum { size, signed, .. } => {
+                Ok(int_type(*size, *signed).unwrap_or_else(|| bytes(*size as u64)))
+            }
+            TypeMeta::Float { size: 4 } => {
+                Ok((quote!(::core::primitive::f32), Layout { size: 4, align: 4 }))
+            }
+            TypeMeta::Float { size: 8 } => {
+                Ok((quote!(::core::primitive::f64), Layout { size: 8, align: 8 }))
+            }
+            TypeMeta::Float { size } => Ok(bytes(*size as u64)),
+            TypeMeta::Pointer => Ok((quote!(::core::primitive::u64), Layout { size: 8, align: 8 })),
+            TypeMeta::Opaque { size } => Ok(bytes(*size as u64)),
+            TypeMeta::Array { elem, len } => {
+                let (t, l) = self.type_of(elem)?;
+                let n = *len as usize;
+                let size = l
+                    .size
+                    .checked_mul(u64::from(*len))
+                    .filter(|s| *s <= MAX_TYPE_SIZE)
+                    .ok_or_else(|| {
+                        format!(
+                            "array of {len} elements of {} bytes is larger than {MAX_TYPE_SIZE} \
+                             bytes (malformed BTF)",
+                            l.size
+                        )
+                    })?;
+                Ok((
+                    quote!([#t; #n]),
+                    Layout {
+                        size,
+                        align: l.align,
+                    },
+                ))
+            }
+            TypeMeta::Struct {
+                name,
+                size,
+                members,
+            } => self.aggregate(ty, name.as_deref(), *size as u64, members, false),
+            TypeMeta::Union {
+                name,
+                size,
+                members,
+            } => self.aggregate(ty, name.as_deref(), *size as u64, members, true),
+        }
+    }
+
+    fn aggregate(
+        &mut self,
+        ty: &TypeMeta,
+        name: Option<&str>,
+        size: u64,
+        members: &[MemberMeta],
+        is_union: bool,
+    ) -> Result<(TokenStream, Layout), String> {
+        if let Some((_, ident, layout)) = self.known.iter().find(|(t, _, _)| t == ty) {
+            return Ok((quote!(#ident), *layout));
+        }
+        let ident = self.fresh_name(name);
+        let mut fields = Vec::new();
+        for (i, m) in members.iter().enumerate() {
+            if is_union && m.offset != 0 {
+                // A union member not at offset 0 (a bitfield): covered by `__bytes`.
+                continue;
+            }
+            let (t, l) = self.type_of(&m.ty)?;
+            let fallback = format!("__anon_{i}");
+            fields.push(Field {
+                ident: field_ident(&m.name, &fallback),
+                ty: t,
+                offset: if is_union { 0 } else { m.offset as u64 },
+                layout: l,
+                doc: if m.name.is_empty() {
+                    format!("Anonymous member at byte {}.", m.offset)
+                } else {
+                    format!("`{}` at byte {}.", m.name, m.offset)
+                },
+            });
+        }
+        let c_kind = if is_union { "union" } else { "struct" };
+        let doc = match name {
+            Some(n) if !n.is_empty() => format!("C `{c_kind} {n}` ({size} bytes)."),
+            _ => format!("Anonymous C {c_kind} ({size} bytes)."),
+        };
+        let (tokens, layout) = if is_union {
+            emit_union(&ident, &doc, size, fields, members.len())
+        } else {
+            emit_struct(&ident, &doc, size, fields, false)
+        };
+        self.items.push(tokens);
+        self.known.push((ty.clone(), ident.clone(), layout));
+        Ok((quote!(#ident), layout))
+    }
+
+    /// The struct for one global-data section: its variables at their offsets, padded to the
+    /// section size.
+    pub fn datasec(&mut self, sec: &DatasecMeta, name: Ident) -> Result<DatasecType, String> {
+        let mut vars: Vec<_> = sec.vars.iter().collect();
+        vars.sort_by_key(|v| v.offset);
+        let mut fields = Vec::new();
+        let mut end = 0u64;
+        for v in vars {
+            let (t, l) = self.type_of(&v.ty)?;
+            let off = v.offset as u64;
+            if off < end {
+                return Err(format!(
+                    "variable `{}` in {} overlaps the previous one (offset {off})",
+                    v.name, sec.section
+                ));
+            }
+            end = off.checked_add(l.size.max(v.size as u64)).ok_or_else(|| {
+                format!(
+                    "variable `{}` in {} ends past 2^64 bytes (malformed BTF)",
+                    v.name, sec.section
+                )
+            })?;
+            fields.push(Field {
+                ident: field_ident(&v.name, "__var"),
+                ty: t,
+                offset: off,
+                layout: l,
+                doc: format!(
+                    "Global `{}` at byte {} of `{}`.",
+                    v.name, v.offset, sec.section
+                ),
+            });
+        }
+        if end > sec.size as u64 {
+            return Err(format!(
+                "variables of {} end at byte {end}, past its size {}",
+                sec.section, sec.size
+            ));
+        }
+        let doc = format!(
+            "Layout of `{}` ({} bytes), generated from BTF.",
+            sec.section, sec.size
+        );
+        let (tokens, layout) = emit_struct(&name, &doc, sec.size as u64, fields, true);
+        Ok(DatasecType {
+            tokens,
+            rust_size: layout.size,
+        })
+    }
+}
+
+/// `#[repr(C)]`, or `#[repr(C, packed)]` when the BTF size is not a multiple of the alignment.
+fn repr_attr(natural: bool) -> TokenStream {
+    if natural {
+        quote!(#[repr(C)])
+    } else {
+        quote!(#[repr(C, packed)])
+    }
+}
+
+/// `Default` (all bytes zero) and `Plain` for an emitted struct or union.
+fn plain_impls(ident: &Ident) -> TokenStream {
+    quote! {
+        impl ::core::default::Default for #ident {
+            /// All bytes zero.
+            fn default() -> Self {
+                // SAFETY: a plain-data type (integers, floats, byte arrays, such structs and
+                // unions): all-zero bytes are a valid value.
+                unsafe { ::core::mem::zeroed() }
+            }
+        }
+        // SAFETY: integers, floats, byte arrays and plain structs/unions only (for a union:
+        // every member is such plain data): every bit pattern is a valid value.
+        unsafe impl ::bpfsign_runtime::Plain for #ident {}
+    }
+}
+
+/// Emits a `#[repr(C)]` struct with explicit padding; `packed` when Rust alignment cannot
+/// place a member at its BTF offset. With `round_tail` (datasecs, whose size is where the last
+/// variable ends) the size is rounded up to the alignment instead of forcing `packed`. Also
+/// emits size and offset assertions.
+fn emit_struct(
+    ident: &Ident,
+    doc: &str,
+    size: u64,
+    fields: Vec<Field>,
+    round_tail: bool,
+) -> (TokenStream, Layout) {
+    let mut align = fields.iter().map(|f| f.layout.align).max().unwrap_or(1);
+    let mut size = size;
+    let aligned_fields = fields.iter().all(|f| f.offset % f.layout.align == 0);
+    if aligned_fields && round_tail {
+        size = size.next_multiple_of(align);
+    }
+    let natural = aligned_fields && size.is_multiple_of(align);
+    if !natural {
+        align = 1;
+    }
+    let mut defs = Vec::new();
+    let mut asserts = Vec::new();
+    let mut pos = 0u64;
+    for f in &fields {
+        if f.offset < pos {
+            // Overlaps the previous member (odd bitfield layouts): its bytes stay reachable
+            // through that member.
+            continue;
+        }
+        if f.offset > pos {
+            let pad = format_ident!("__pad_{}", pos);
+            let n = (f.offset - pos) as usize;
+            defs.push(quote!(#[doc(hidden)] pub #pad: [::core::primitive::u8; #n]));
+        }
+        let Field {
+            ident: fi,
+            ty,
+            offset,
+            doc,
+            ..
+        } = f;
+        let off = *offset as usize;
+        defs.push(quote!(#[doc = #doc] pub #fi: #ty));
+        asserts.push(quote!(assert!(::core::mem::offset_of!(#ident, #fi) == #off);));
+        pos = f.offset + f.layout.size;
+    }
+    if size > pos {
+        let pad = format_ident!("__pad_{}", pos);
+        let n = (size - pos) as usize;
+        defs.push(quote!(#[doc(hidden)] pub #pad: [::core::primitive::u8; #n]));
+    }
+    let repr = repr_attr(natural);
+    let sz = size as usize;
+    let plain_impls = plain_impls(ident);
+    let tokens = quote! {
+        #[doc = #doc]
+        #repr
+        #[derive(Clone, Copy)]
+        pub struct #ident { #(#defs,)* }
+        #plain_impls
+        const _: () = {
+            assert!(::core::mem::size_of::<#ident>() == #sz);
+            #(#asserts)*
+        };
+    };
+    (tokens, Layout { size, align })
+}
+
+/// Emits a `#[repr(C)]` union; a byte-array member keeps the BTF size when the members are
+/// smaller, and `packed` is used when the size is not a multiple of the alignment.
+fn emit_union(
+    ident: &Ident,
+    doc: &str,
+    size: u64,
+    fields: Vec<Field>,
+    members_total: usize,
+) -> (TokenStream, Layout) {
+    let mut align = fields.iter().map(|f| f.layout.align).max().unwrap_or(1);
+    let largest = fields.iter().map(|f| f.layout.size).max().unwrap_or(0);
+    let natural = size.is_multiple_of(align);
+    if !natural {
+        align = 1;
+    }
+    let mut defs: Vec<TokenStream> = fields
+        .iter()
+        .map(
+            |Field {
+                 ident: fi, ty, doc, ..
+             }| quote!(#[doc = #doc] pub #fi: #ty),
+        )
+        .collect();
+    if largest < size || fields.is_empty() || fields.len() < members_total {
+        let n = size as usize;
+        defs.push(quote!(#[doc = "The union's bytes."] pub __bytes: [::core::primitive::u8; #n]));
+    }
+    let repr = repr_attr(natural);
+    let sz = size as usize;
+    let plain_impls = plain_impls(ident);
+    let tokens = quote! {
+        #[doc = #doc]
+        #repr
+        #[derive(Clone, Copy)]
+        pub union #ident { #(#defs,)* }
+        #plain_impls
+        const _: () = assert!(::core::mem::size_of::<#ident>() == #sz);
+    };
+    (tokens, Layout { size, align })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(camel_case("bss"), "Bss");
+        assert_eq!(camel_case("data_foo"), "DataFoo");
+        assert_eq!(camel_case("rodata_str1_1"), "RodataStr1_1");
+        assert_eq!(rust_ident("type", "x").to_string(), "r#type");
+        assert_eq!(rust_ident("self", "x").to_string(), "self_");
+        assert_eq!(rust_ident("", "__anon_0").to_string(), "__anon_0");
+        assert_eq!(rust_ident("prog_A", "x").to_string(), "prog_A");
+        assert_eq!(rust_ident("9lives", "x").to_string(), "_9lives");
+        assert_eq!(field_ident("__pad_0", "x").to_string(), "__pad_0_");
+        assert_eq!(field_ident("__bytes", "x").to_string(), "__bytes_");
+        assert_eq!(field_ident("__padding", "x").to_string(), "__padding");
+    }
+
+    fn int(size: u32) -> TypeMeta {
+        TypeMeta::Int {
+            size,
+            signed: false,
+            is_bool: false,
+            is_char: false,
+        }
+    }
+
+    #[test]
+    fn c_types_named_like_primitives_or_generated_fields_do_not_clash() {
+        // `struct u8 { u32 __pad_0; u8 x; }` (+ padding) inside `struct S { struct u8 a; u8 b; }`:
+        // the primitive must stay `::core::primitive::u8`, not the C struct `u8`.
+        let c_u8 = TypeMeta::Struct {
+            name: Some("u8".into()),
+            size: 12,
+            members: vec![
+                MemberMeta {
+                    name: "__pad_0".into(),
+                    offset: 0,
+                    ty: int(4),
+                },
+                MemberMeta {
+                    name: "x".into(),
+                    offset: 8,
+                    ty: int(1),
+                },
+            ],
+        };
+        let mut g = TypeGen::new(&[]);
+        let (t, l) = g.type_of(&c_u8).unwrap();
+        assert_eq!(t.to_string(), "u8");
+        assert_eq!(l.size, 12);
+        let text: String = g.items().iter().map(|i| i.to_string()).collect();
+        assert!(
+            text.contains("pub __pad_0_ : :: core :: primitive :: u32"),
+            "{text}"
+        );
+        assert!(
+            text.contains("pub x : :: core :: primitive :: u8"),
+            "{text}"
+        );
+        assert!(
+            text.contains("pub __pad_4 : [:: core :: primitive :: u8 ; 4usize]"),
+            "padding must not name a bare `u8` (the C struct shadows it): {text}"
+        );
+        // The generated code compiles as Rust (field names unique).
+        syn::parse2::<syn::File>(text.parse().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn huge_arrays_are_errors() {
+        let mut g = TypeGen::new(&[]);
+        let huge = TypeMeta::Array {
+            elem: Box::new(TypeMeta::Array {
+                elem: Box::new(int(8)),
+                len: u32::MAX,
+            }),
+            len: u32::MAX,
+        };
+        let e = g.type_of(&huge).unwrap_err();
+        assert!(e.contains("malformed BTF"), "{e}");
+    }
+}

@@ -1,0 +1,121 @@
+//! The logic behind `bpfsign_macros::include_signed_skel!`, as a library (sqlx-macros style):
+//! the proc-macro crate only forwards its tokens to [`expand`].
+//!
+//! # Macro input
+//!
+//! ```text
+//! include_signed_skel!("hello.bpf.o", key = env!("BPF_KEY"))             // sign while compiling
+//! include_signed_skel!("hello.bpf.o", key = "keys/dev.pem", name = "Greeter")
+//! include_signed_skel!("hello.bpf.o", key = "dev.key", cert = "dev.crt")  // key without cert
+//! include_signed_skel!("hello.bpf.o", cert = "dev.crt", signature = "sig/hello") // offline
+//! include_signed_skel!("hello.skel")                                     // artifact from build.rs / `bpfsign gen`
+//! include_signed_skel!("hello.skel", allow_unsigned = true)              // not (fully) signed
+//! ```
+//!
+//! Every string argument may be a literal, `env!("VAR")` or `concat!(…)` of those. `env!` is
+//! evaluated from the compiler's environment (cargo's `[env]` table included) and repeated in
+//! the expansion as `const _: &str = env!("VAR");`, so changing the variable rebuilds the crate.
+//!
+//! * **Path** — the first argument. A relative path is looked up in `$OUT_DIR` (where
+//!   `bpfsign_build` writes objects), then relative to `$CARGO_MANIFEST_DIR`. The file
+//!   is either a BPF object (ELF; needs `key` or `cert` + `signature`) or a bpfsign artifact
+//!   written by [`bpfsign_gen::artifact::Artifact::write_if_changed`] or `bpfsign gen`, which is
+//!   already signed (no other argument allowed but `name` and `allow_unsigned`).
+//! * **`key`** — a PEM file with the private key and, unless `cert` is given, the X.509
+//!   certificate (the `openssl req -x509 -keyout K -out K` recipe writes both in one file).
+//!   The object is turned into a light skeleton and signed during macro expansion; the key
+//!   never reaches the expansion or the binary (the file is only referenced by an unused
+//!   `let _ = include_bytes!(…)` in a function that is never called, so rustc tracks it without
+//!   storing its bytes in the crate metadata or the incremental cache).
+//! * **`cert` + `signature`** — offline signing (HSM): `signature` is a path *prefix* `P`; the
+//!   files `P.p1.sig`, `P.p1b.sig` and `P.p2.sig` hold detached DER CMS signatures of each
+//!   protocol's payload. Each is verified at expansion time against `cert` alone, as
+//!   [`bpfsign_gen::artifact::Artifact::attach_signature`] does: a certificate carried inside a
+//!   signature is never trusted, so a signature by another key is a compile error, not a
+//!   binary the kernel refuses. Making the signatures, for each protocol `p` of `p1`, `p1b`,
+//!   `p2`:
+//!
+//!   ```text
+//!   bpfsign gen hello.bpf.o --unsigned -o hello.skel      # same object, default options
+//!   bpfsign payload hello.skel --protocol p -o hello.p.bin
+//!   openssl cms -sign -binary -noattr -nocerts -nosmimecap -keyid -md sha256 \
+//!       -signer CERT -inkey KEY -in hello.p.bin -outform DER -out P.p.sig   # or the HSM
+//!   ```
+//!
+//!   The macro regenerates the same unsigned loaders from the object (the generator is
+//!   deterministic; `bpfsign gen` must run on an object of the same file name and without
+//!   `--name`/`--kconfig`/`--ksym-addr`/… options, which
+//!   the macro does not take). Alternatively finish the artifact itself with
+//!   `bpfsign attach-sig hello.skel --protocol p --sig P.p.sig --cert CERT` for each protocol
+//!   and embed `hello.skel`.
+//! * **`allow_unsigned = true`** — accept loader variants without a signature: an object
+//!   without `key`/`cert`/`signature`, missing offline signature files, an unsigned or
+//!   partially signed artifact ([`bpfsign_gen::artifact::Artifact::missing_signatures`]). Off by
+//!   default: embedding an artifact whose offline signing is unfinished is a compile error
+//!   that names the missing protocols and the `bpfsign payload` / `bpfsign attach-sig`
+//!   commands. With it, the runtime refuses a variant without a signature when it picks that
+//!   protocol; `BPFSIGN_PROTOCOL=unsigned` loads where the kernel does not enforce signatures.
+//! * **`name`** — the skeleton's type name (default: the object name in CamelCase, `hello` →
+//!   `Hello`).
+//!
+//! # Output
+//!
+//! For type name `Hello`: a module `hello_skel` holding everything, with `Hello`,
+//! `HelloBuilder`, `LoadedHello`, `HelloProgs`, `HelloMaps` and `HelloLinks` re-exported at
+//! the call site; `hello_skel::types` holds the `#[repr(C)]` global-data layouts (`Bss`,
+//! `Data`, `Rodata`, …; all `Copy`, implementing `bpfsign_runtime::Plain`). The code
+//! refers to the runtime as `::bpfsign_runtime`: the calling crate must depend on
+//! `bpfsign-runtime` (not renamed).
+//!
+//! Nothing in the generated code panics. `progs()` and `maps()` return the fds as
+//! `Result<HelloProgs, _>` / `Result<HelloMaps, _>`; programs with autoload off
+//! (`SEC("?...")`) have no fd field, no `attach_<name>()` and no link (the signed loader never
+//! loads them; the type docs list them). Per mmapable section `s`: `s()` → `Result<&S, _>`,
+//! `s_mut()` → `Result<&mut S, _>` (writable sections only) and `read_s()` → `Result<S, _>`, a
+//! copy made with volatile reads. The references alias memory the BPF programs write
+//! concurrently (as libbpf-rs skeletons do): use them briefly, and poll changing values through
+//! `read_s()`.
+//!
+//! Errors (unset variable, missing file, bad key, bad object, bad signature, bad arguments)
+//! become `compile_error!` with what to do.
+
+mod codegen;
+mod input;
+mod layout;
+mod resolve;
+#[cfg(test)]
+mod tests;
+
+use proc_macro2::TokenStream;
+
+pub use codegen::{generate_skeleton, SkelCode};
+pub use input::{EnvLookup, MacroInput, ProcessEnv, StrArg, StrExpr};
+pub use resolve::{resolve, Resolved};
+
+/// Expands `include_signed_skel!` input with the process environment; failures become a
+/// `compile_error!` invocation.
+pub fn expand(input: TokenStream) -> TokenStream {
+    match expand_with(input, &ProcessEnv) {
+        Ok(tokens) => tokens,
+        Err(e) => e.to_compile_error(),
+    }
+}
+
+/// Expands with an explicit environment (`CARGO_MANIFEST_DIR`, `OUT_DIR` and the variables
+/// that `env!` arguments name are read from it).
+pub fn expand_with(input: TokenStream, env: &dyn EnvLookup) -> syn::Result<TokenStream> {
+    let parsed = input::parse(input)?;
+    let resolved = resolve(&parsed, env)?;
+    let code = SkelCode {
+        artifact: &resolved.artifact,
+        type_name: resolved.type_name.clone(),
+        origin: resolved.origin.clone(),
+        tracked_files: resolved.tracked_files.clone(),
+        tracked_env: resolved.tracked_env.clone(),
+    };
+    generate_skeleton(&code).map_err(|msg| {
+        parsed
+            .path
+            .error(format!("bpfsign: cannot generate the skeleton: {msg}"))
+    })
+}

@@ -1,0 +1,456 @@
+//! From parsed macro input to a signed [`Artifact`]: evaluate `env!`, find files, sign (or
+//! check offline signatures, or read an artifact), and list what rustc must track.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use bpfsign_gen::artifact::{protocol_name, Artifact};
+use bpfsign_gen::meta::Protocol;
+use bpfsign_gen::sign::{Certificate, Signer};
+
+use super::input::{EnvLookup, MacroInput, StrArg};
+use super::layout::camel_case;
+
+/// The outcome of resolving the macro input.
+#[derive(Debug)]
+pub struct Resolved {
+    /// The signed (or already signed) artifact to embed.
+    pub artifact: Artifact,
+    /// The skeleton type name.
+    pub type_name: String,
+    /// Where the bytes come from, for the docs.
+    pub origin: String,
+    /// Absolute paths rustc must track.
+    pub tracked_files: Vec<PathBuf>,
+    /// Environment variables rustc must track.
+    pub tracked_env: Vec<String>,
+}
+
+fn err(at: &StrArg, msg: impl std::fmt::Display) -> syn::Error {
+    at.error(format!("bpfsign: {msg}"))
+}
+
+struct Ctx<'a> {
+    env: &'a dyn EnvLookup,
+    used_env: Vec<String>,
+    manifest_dir: Option<PathBuf>,
+    out_dir: Option<PathBuf>,
+}
+
+impl Ctx<'_> {
+    /// Evaluates a string argument; an unset variable is an error saying how to set it.
+    fn eval(&mut self, arg: &StrArg, what: &str) -> syn::Result<String> {
+        arg.expr.eval(self.env, &mut self.used_env).map_err(|var| {
+            let hint = if what == "key" {
+                format!(
+                    "set it to the PEM file holding the signing key and certificate, e.g. \
+                     `{var}=keys/dev.pem cargo build`, or for the whole workspace in \
+                     .cargo/config.toml: `[env] {var} = {{ value = \"keys/dev.pem\", relative = true }}` \
+                     (a development key pair: `openssl req -new -x509 -nodes -newkey rsa:2048 \
+                     -subj /CN=dev -addext subjectKeyIdentifier=hash -keyout keys/dev.pem -out keys/dev.pem`)"
+                )
+            } else {
+                format!("set `{var}` to the {what} path")
+            };
+            err(arg, format!("environment variable `{var}` (for `{what}`) is not set: {hint}"))
+        })
+    }
+
+    /// Finds an input file: absolute as is; relative in each base directory in turn.
+    fn find(
+        &self,
+        arg: &StrArg,
+        rel: &str,
+        what: &str,
+        bases: &[(&str, Option<&PathBuf>)],
+    ) -> syn::Result<PathBuf> {
+        let p = Path::new(rel);
+        let hint = if what == "object" {
+            "; if build.rs compiles it, check that build.rs calls \
+             `bpfsign_build::compile(\"src/bpf/<name>.bpf.c\")` and that \
+             the file name matches (`<name>.bpf.o`)"
+        } else {
+            ""
+        };
+        if p.is_absolute() {
+            if p.is_file() {
+                return Ok(p.to_path_buf());
+            }
+            return Err(err(
+                arg,
+                format!("{what} file `{rel}` does not exist{hint}"),
+            ));
+        }
+        let mut tried = Vec::new();
+        for (label, base) in bases {
+            match base {
+                Some(dir) => {
+                    let cand = dir.join(p);
+                    if cand.is_file() {
+                        return Ok(cand);
+                    }
+                    tried.push(format!("{label} ({})", cand.display()));
+                }
+                None => tried.push(format!("{label} (not set)")),
+            }
+        }
+        Err(err(
+            arg,
+            format!(
+                "{what} file `{rel}` not found; looked in {}{hint}",
+                tried.join(", then ")
+            ),
+        ))
+    }
+}
+
+impl Ctx<'_> {
+    /// The signer named by `key` (and `cert`), with both files tracked.
+    fn signer(
+        &mut self,
+        key: &StrArg,
+        cert: Option<&StrArg>,
+        bases: &[(&str, Option<&PathBuf>)],
+        tracked: &mut Vec<PathBuf>,
+    ) -> syn::Result<Signer> {
+        let key_rel = self.eval(key, "key")?;
+        let key_path = absolute(self.find(key, &key_rel, "key", bases)?);
+        tracked.push(key_path.clone());
+        let Some(cert) = cert else {
+            let pem = read(key, &key_path, "key")?;
+            if !pem.windows(12).any(|w| w == b"PRIVATE KEY-") {
+                return Err(err(
+                    key,
+                    format!(
+                        "{} holds no PEM private key: `key` alone needs a PEM file with the \
+                         private key and its X.509 certificate (the seed recipe `openssl req -x509 \
+                         -newkey rsa:2048 -nodes -keyout K.pem -out K.pem` writes both); for a \
+                         key and a certificate in separate files (PEM or DER) pass `cert = …` too",
+                        key_path.display()
+                    ),
+                ));
+            }
+            return Signer::from_pem(&pem, &key_path.display().to_string()).map_err(|e| {
+                err(
+                    key,
+                    format!(
+                        "cannot use {} as signing key: {e}. It must be a PEM file holding the \
+                         private key and the X.509 certificate (with a subjectKeyIdentifier); \
+                         pass `cert = \"…\"` if the certificate is in another file",
+                        key_path.display()
+                    ),
+                )
+            });
+        };
+        let cert_rel = self.eval(cert, "cert")?;
+        let cert_path = absolute(self.find(cert, &cert_rel, "certificate", bases)?);
+        tracked.push(cert_path.clone());
+        Signer::from_key_and_cert(&key_path, &cert_path).map_err(|e| {
+            err(
+                key,
+                format!(
+                    "cannot sign with key {} and certificate {}: {e}",
+                    key_path.display(),
+                    cert_path.display()
+                ),
+            )
+        })
+    }
+}
+
+fn absolute(p: PathBuf) -> PathBuf {
+    fs::canonicalize(&p).unwrap_or(p)
+}
+
+fn read(at: &StrArg, path: &Path, what: &str) -> syn::Result<Vec<u8>> {
+    fs::read(path).map_err(|e| {
+        err(
+            at,
+            format!("cannot read {what} file {}: {e}", path.display()),
+        )
+    })
+}
+
+/// Resolves the macro input into an artifact plus the facts the code generator needs.
+pub fn resolve(input: &MacroInput, env: &dyn EnvLookup) -> syn::Result<Resolved> {
+    let mut ctx = Ctx {
+        env,
+        used_env: Vec::new(),
+        manifest_dir: env.var("CARGO_MANIFEST_DIR").map(PathBuf::from),
+        out_dir: env.var("OUT_DIR").map(PathBuf::from),
+    };
+    let cwd = std::env::current_dir().ok();
+    let rel = ctx.eval(&input.path, "object")?;
+    let obj_path = ctx.find(
+        &input.path,
+        &rel,
+        "object",
+        &[
+            ("OUT_DIR", ctx.out_dir.as_ref()),
+            ("CARGO_MANIFEST_DIR", ctx.manifest_dir.as_ref()),
+        ],
+    )?;
+    let obj_path = absolute(obj_path);
+    let bytes = read(&input.path, &obj_path, "object")?;
+    let file_name = obj_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| rel.clone());
+    let mut tracked_files = vec![obj_path.clone()];
+
+    let key_bases = [
+        ("CARGO_MANIFEST_DIR", ctx.manifest_dir.clone()),
+        ("the current directory", cwd),
+    ];
+    let key_bases: Vec<(&str, Option<&PathBuf>)> =
+        key_bases.iter().map(|(l, b)| (*l, b.as_ref())).collect();
+
+    let (artifact, origin) = if bytes.starts_with(b"\x7fELF") {
+        match (&input.key, &input.cert, &input.signature) {
+            (Some(key), cert, None) => {
+                let signer = ctx.signer(key, cert.as_ref(), &key_bases, &mut tracked_files)?;
+                let generated = generate(&file_name, &bytes, &input.path)?;
+                let art = Artifact::from_generated(generated, Some(&signer))
+                    .map_err(|e| err(key, format!("signing {file_name} failed: {e}")))?;
+                (art, format!("`{file_name}`, signed at build time"))
+            }
+            (None, Some(cert), Some(sig)) => {
+                let cert_rel = ctx.eval(cert, "cert")?;
+                let cert_path = absolute(ctx.find(cert, &cert_rel, "certificate", &key_bases)?);
+                tracked_files.push(cert_path.clone());
+                let certificate = Certificate::from_file(&cert_path)
+                    .map_err(|e| err(cert, format!("bad certificate: {e}")))?;
+                let prefix = ctx.eval(sig, "signature")?;
+                let generated = generate(&file_name, &bytes, &input.path)?;
+                let (art, sig_files) = offline::attach_signatures(
+                    generated,
+                    &certificate,
+                    &prefix,
+                    &key_bases,
+                    sig,
+                    input.allow_unsigned,
+                )?;
+                tracked_files.extend(sig_files);
+                (art, format!("`{file_name}`, signed offline"))
+            }
+            (Some(key), _, Some(_)) => {
+                return Err(err(key, "give either `key` (sign now) or `cert` + `signature` (signed offline), not both"));
+            }
+            (None, None, Some(sig)) => {
+                return Err(err(sig, "`signature` needs `cert = \"…\"`: the certificate of the key that made the signatures"));
+            }
+            (None, Some(cert), None) => {
+                return Err(err(cert, "`cert` alone cannot sign: add `key = …` to sign now, or `signature = …` for offline signatures"));
+            }
+            (None, None, None) if input.allow_unsigned => {
+                let generated = generate(&file_name, &bytes, &input.path)?;
+                let art = Artifact::from_generated(generated, None).map_err(|e| {
+                    err(
+                        &input.path,
+                        format!("cannot build the artifact of {file_name}: {e}"),
+                    )
+                })?;
+                (
+                    art,
+                    format!("`{file_name}`, unsigned (`allow_unsigned = true`)"),
+                )
+            }
+            (None, None, None) => {
+                return Err(err(
+                    &input.path,
+                    format!(
+                        "{file_name} is a BPF object and must be signed: add `key = env!(\"BPF_KEY\")` \
+                         (a PEM with key and certificate), or `cert = …, signature = …` for offline \
+                         signatures, or embed a signed artifact written by build.rs / `bpfsign gen`; \
+                         `allow_unsigned = true` embeds it unsigned (loads only where signatures are \
+                         not enforced, with BPFSIGN_PROTOCOL=unsigned)"
+                    ),
+                ));
+            }
+        }
+    } else {
+        let art = Artifact::from_bytes(&bytes).map_err(|e| {
+            err(
+                &input.path,
+                format!(
+                    "{} is neither a BPF object (ELF) nor a bpfsign artifact: {e}. Pass the \
+                     `.bpf.o` from build.rs, or a `.skel` written by `bpfsign gen`",
+                    obj_path.display()
+                ),
+            )
+        })?;
+        if let Some(a) = input
+            .key
+            .as_ref()
+            .or(input.cert.as_ref())
+            .or(input.signature.as_ref())
+        {
+            let what = if art.signer.is_some() {
+                "an already signed artifact"
+            } else {
+                "an artifact, not an object (sign it with `bpfsign payload` + `bpfsign attach-sig`)"
+            };
+            return Err(err(
+                a,
+                format!("{file_name} is {what}: remove `key`, `cert` and `signature`"),
+            ));
+        }
+        let missing = art.missing_signatures();
+        if !missing.is_empty() && !input.allow_unsigned {
+            return Err(err(
+                &input.path,
+                missing_signatures_message(&obj_path, &art, &missing),
+            ));
+        }
+        let origin = if missing.is_empty() {
+            format!("the signed artifact `{file_name}`")
+        } else if art.signer.is_none() {
+            format!("the unsigned artifact `{file_name}` (`allow_unsigned = true`)")
+        } else {
+            format!("the partially signed artifact `{file_name}` (`allow_unsigned = true`)")
+        };
+        (art, origin)
+    };
+
+    let type_name = match &input.name {
+        Some((n, _)) => n.clone(),
+        None => {
+            let camel = camel_case(&artifact.meta.name);
+            if syn::parse_str::<syn::Ident>(&camel).is_err() {
+                return Err(err(
+                    &input.path,
+                    format!(
+                        "the object name `{}` gives no valid type name; pass `name = \"…\"`",
+                        artifact.meta.name
+                    ),
+                ));
+            }
+            camel
+        }
+    };
+    Ok(Resolved {
+        artifact,
+        type_name,
+        origin,
+        tracked_files,
+        tracked_env: ctx.used_env,
+    })
+}
+
+/// The `openssl cms` invocation that signs a payload file the way the kernel verifies it.
+pub(super) fn openssl_sign_command(payload: &str, sig: &str) -> String {
+    format!(
+        "openssl cms -sign -binary -noattr -nocerts -nosmimecap -keyid -md sha256 -signer CERT \
+         -inkey KEY -in {payload} -outform DER -out {sig}"
+    )
+}
+
+/// Why an artifact with missing signatures is refused, and the commands that complete it.
+fn missing_signatures_message(path: &Path, art: &Artifact, missing: &[Protocol]) -> String {
+    let names: Vec<String> = missing.iter().map(|p| protocol_name(*p)).collect();
+    let stem = art.meta.name.as_str();
+    let skel = path.display();
+    let cert = if art.certificate.is_some() {
+        ""
+    } else {
+        " --cert CERT"
+    };
+    let p = &names[0];
+    let state = if art.signer.is_none() {
+        "is unsigned".to_string()
+    } else {
+        format!(
+            "is only partially signed: no signature for {}",
+            names.join(", ")
+        )
+    };
+    format!(
+        "{skel} {state}, and a kernel of those protocols refuses an unsigned loader. For each \
+         of {list}: `bpfsign payload {skel} --protocol {p} -o {stem}.{p}.bin`, sign it \
+         (HSM, or `{sign}`), then `bpfsign attach-sig {skel} --protocol {p} --sig {stem}.{p}.sig{cert}`. \
+         Or sign it at once with `bpfsign gen OBJ --key KEY.pem -o {skel}`. To embed it anyway (those \
+         protocols then fail at load time; BPFSIGN_PROTOCOL=unsigned still works where signatures \
+         are not enforced) add `allow_unsigned = true`",
+        list = names.join(", "),
+        sign = openssl_sign_command(&format!("{stem}.{p}.bin"), &format!("{stem}.{p}.sig")),
+    )
+}
+
+fn generate(file_name: &str, bytes: &[u8], at: &StrArg) -> syn::Result<bpfsign_gen::Generated> {
+    let obj = bpfsign_gen::parse_object(file_name, bytes)
+        .map_err(|e| err(at, format!("cannot parse BPF object: {e}")))?;
+    bpfsign_gen::generate(&obj, &bpfsign_gen::GenOptions::default())
+        .map_err(|e| err(at, format!("cannot generate the light skeleton: {e}")))
+}
+
+mod offline {
+    //! Offline signatures: `<prefix>.{p1,p1b,p2}.sig`, verified against the declared
+    //! certificate by [`Artifact::attach_signature`] (never against a certificate carried inside
+    //! a signature).
+    use super::*;
+
+    pub(super) fn attach_signatures(
+        generated: bpfsign_gen::Generated,
+        cert: &Certificate,
+        prefix: &str,
+        bases: &[(&str, Option<&PathBuf>)],
+        sig_arg: &StrArg,
+        allow_unsigned: bool,
+    ) -> syn::Result<(Artifact, Vec<PathBuf>)> {
+        let mut art = Artifact::from_generated(generated, None)
+            .map_err(|e| err(sig_arg, format!("cannot build the artifact: {e}")))?;
+        let stem = art.meta.name.clone();
+        let mut files = Vec::new();
+        for protocol in art.missing_signatures() {
+            let p = protocol_name(protocol);
+            let name = format!("{prefix}.{p}.sig");
+            let Some(path) = find_in(&name, bases) else {
+                if allow_unsigned {
+                    continue;
+                }
+                return Err(err(
+                    sig_arg,
+                    format!(
+                        "offline signature `{name}` not found (relative paths: in \
+                         CARGO_MANIFEST_DIR, then the current directory). Make it from the same \
+                         object: `bpfsign gen OBJ --unsigned -o {stem}.skel`, `bpfsign payload \
+                         {stem}.skel --protocol {p} -o {stem}.{p}.bin`, then `{sign}` (or the \
+                         same with an HSM). `allow_unsigned = true` embeds the {p} loader \
+                         unsigned instead",
+                        sign = openssl_sign_command(&format!("{stem}.{p}.bin"), &name),
+                    ),
+                ));
+            };
+            let path = absolute(path);
+            let sig = read(sig_arg, &path, "signature")?;
+            let origin = path.display().to_string();
+            // The error names the file, the certificate and the likely cause (other bytes,
+            // another key, not a detached DER signature).
+            art.attach_signature(protocol, sig, Some(cert), &origin)
+                .map_err(|e| err(sig_arg, e))?;
+            files.push(path);
+        }
+        if art.signer.is_none() {
+            return Err(err(
+                sig_arg,
+                format!(
+                    "no offline signature found under `{prefix}` (`{prefix}.p1.sig`, \
+                     `.p1b.sig`, `.p2.sig`); with none at all drop `cert`/`signature` and keep \
+                     `allow_unsigned = true`"
+                ),
+            ));
+        }
+        Ok((art, files))
+    }
+
+    fn find_in(rel: &str, bases: &[(&str, Option<&PathBuf>)]) -> Option<PathBuf> {
+        let p = Path::new(rel);
+        if p.is_absolute() {
+            return p.is_file().then(|| p.to_path_buf());
+        }
+        bases
+            .iter()
+            .filter_map(|(_, b)| b.map(|b| b.join(p)))
+            .find(|c| c.is_file())
+    }
+}
