@@ -11,12 +11,10 @@
 //! cascade. [`compile`] is the one-call shortcut.
 //!
 //! ```no_run
-//! // build.rs
-//! fn main() {
-//!     if let Err(e) = bpfsign_build::compile("src/bpf/hello.bpf.c") {
-//!         eprintln!("{e}"); // the compiler's diagnostics, verbatim
-//!         std::process::exit(1);
-//!     }
+//! // build.rs, in `fn main()`:
+//! if let Err(e) = bpfsign_build::compile("src/bpf/hello.bpf.c") {
+//!     eprintln!("{e}"); // the compiler's diagnostics, verbatim
+//!     std::process::exit(1);
 //! }
 //! ```
 //!

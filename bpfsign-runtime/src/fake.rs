@@ -172,7 +172,8 @@ fn rd_u64(a: &[u8], off: usize) -> u64 {
 /// # Safety
 /// `p` must point to `len` readable bytes.
 unsafe fn bytes_at(p: u64, len: usize) -> Vec<u8> {
-    std::slice::from_raw_parts(p as usize as *const u8, len).to_vec()
+    // SAFETY: the caller guarantees `len` readable bytes at `p`.
+    unsafe { std::slice::from_raw_parts(p as usize as *const u8, len).to_vec() }
 }
 
 impl Sys for FakeKernel {

@@ -203,6 +203,7 @@ impl PrivateApt {
             "Acquire::Languages=none".into(),
         ];
         // As root apt drops to `_apt` for downloads, which cannot write a private 0700 tree.
+        // SAFETY: geteuid takes no arguments and cannot fail.
         if unsafe { libc::geteuid() } == 0 {
             o.extend(["-o".into(), "APT::Sandbox::User=root".into()]);
         }

@@ -422,6 +422,7 @@ impl Runner {
         plan: &Plan,
         env: &[(String, String)],
     ) -> Result<(CaseResults, Option<String>)> {
+        // SAFETY: geteuid takes no arguments and cannot fail.
         if unsafe { libc::geteuid() } != 0 {
             eprintln!("vmtest: WARNING: not root: host kernel tests will likely fail (they need root and BPF)");
         }
