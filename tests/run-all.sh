@@ -5,7 +5,8 @@
 #   2. cargo vmtest fetch-gcc-bpf                   (GCC 14 for BPF from Debian trixie, unpacked into
 #                                                    tests/vmtest/cache/gcc-bpf, nothing installed;
 #                                                    exported as BPFSIGN_GCC_BPF for the GCC tests)
-#   3. cargo test --workspace                       (unit tests; kernel tests are reported as ignored)
+#   3. cargo fmt --check, cargo clippy -D warnings (all targets), cargo doc -D warnings
+#   3b. cargo test --workspace                      (unit tests; kernel tests are reported as ignored)
 #   4. cargo vmtest --kernel all                    (kernel tests on 6.18.15, 7.2.13, 7.3.4 in VMs + host)
 #   5. BPFSIGN_INJECT_FAILURE=1|crash|hang cargo vmtest --kernel 7.3.4 must fail and name the test
 #   6. cargo vmtest selftest                        (exit status, timeout and crash detection of the runner)
@@ -58,6 +59,11 @@ else
 fi
 export BPFSIGN_GCC_BPF
 "$BPFSIGN_GCC_BPF" --version | head -1
+
+step "3/7 rustfmt, clippy (-D warnings, all targets), rustdoc (-D warnings)"
+timed rustfmt cargo fmt --all --check
+timed clippy cargo clippy --workspace --all-targets -q -- -D warnings
+timed rustdoc env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps -q
 
 step "3/7 cargo test --workspace"
 timed "cargo test" cargo test --workspace
