@@ -54,6 +54,6 @@ pub use probe::{
     probe, probe_uncached, selected_protocol, KernelProbe, SigningSupport, PROTOCOL_ENV,
 };
 pub use spec::{
-    Attach, LoaderVariant, MapSpec, ProgSpec, Protocol, SkeletonSpec, UnknownProtocol,
+    AttachKind, LoaderVariant, MapSpec, ProgSpec, Protocol, SkeletonSpec, UnknownProtocol,
     BPF_F_MMAPABLE, BPF_F_RDONLY_PROG,
 };
