@@ -260,6 +260,8 @@ pub fn load(spec: &SkeletonSpec<'_>, opts: &LoadOptions) -> Result<LoadedSkeleto
     load_impl(&RealKernel, spec, opts, env.as_deref(), probe::probe)
 }
 
+/// [`load`] with a substitutable kernel, `BPFSIGN_PROTOCOL` value and probe: selects and
+/// validates the variant, then runs [`attempt`]s, growing the log buffer on ENOSPC.
 pub(crate) fn load_impl<'p>(
     sys: &dyn Sys,
     spec: &SkeletonSpec<'_>,
@@ -273,31 +275,7 @@ pub(crate) fn load_impl<'p>(
         keyring: Some(opts.keyring),
         signer_skid: spec.signer_skid.map(str::to_string),
     };
-    let env_set = env.is_some_and(|v| !v.trim().is_empty());
-    let has_signed = spec.variants.iter().any(|v| v.protocol.is_signed());
-    // A skeleton built without signed variants has nothing to probe for: its unsigned loader is
-    // the only choice. An explicit protocol or `BPFSIGN_PROTOCOL` still wins (and fails below
-    // when the skeleton lacks that variant).
-    let protocol = if opts.protocol.is_none() && !env_set && !has_signed {
-        Protocol::Unsigned
-    } else {
-        probe::select_with(opts.protocol, env, probe, &ctx)?
-    };
-    ctx.protocol = Some(protocol);
-    if !protocol.is_signed() || opts.without_signature {
-        ctx.keyring = None;
-    }
-    let variant = spec.variant(protocol).ok_or_else(|| {
-        let have: Vec<&str> = spec.variants.iter().map(|v| v.protocol.as_str()).collect();
-        Error::other(
-            Stage::SelectVariant,
-            format!("the skeleton has no {protocol} loader variant (it has: {})", have.join(", ")),
-            format!(
-                "build the skeleton for all protocols, or set {PROTOCOL_ENV} to one it has and this kernel accepts"
-            ),
-            &ctx,
-        )
-    })?;
+    let variant = select_variant(spec, opts, env, probe, &mut ctx)?;
     validate(spec, variant, opts.without_signature, &ctx)?;
 
     // A log of level 0 is no log (the kernel rejects a buffer without a level).
@@ -328,10 +306,49 @@ pub(crate) fn load_impl<'p>(
     }
 }
 
+/// Picks the protocol (`opts.protocol`, else `env`, else the probe) and the skeleton's loader
+/// variant for it; records the protocol (and whether a keyring is used) in `ctx`.
+fn select_variant<'s, 'p>(
+    spec: &SkeletonSpec<'s>,
+    opts: &LoadOptions,
+    env: Option<&str>,
+    probe: impl FnOnce() -> &'p KernelProbe,
+    ctx: &mut Ctx,
+) -> Result<&'s LoaderVariant<'s>, Error> {
+    let env_set = env.is_some_and(|v| !v.trim().is_empty());
+    let has_signed = spec.variants.iter().any(|v| v.protocol.is_signed());
+    // A skeleton built without signed variants has nothing to probe for: its unsigned loader is
+    // the only choice. An explicit protocol or `BPFSIGN_PROTOCOL` still wins (and fails below
+    // when the skeleton lacks that variant).
+    let protocol = if opts.protocol.is_none() && !env_set && !has_signed {
+        Protocol::Unsigned
+    } else {
+        probe::select_with(opts.protocol, env, probe, ctx)?
+    };
+    ctx.protocol = Some(protocol);
+    if !protocol.is_signed() || opts.without_signature {
+        ctx.keyring = None;
+    }
+    spec.variant(protocol).ok_or_else(|| {
+        let have: Vec<&str> = spec.variants.iter().map(|v| v.protocol.as_str()).collect();
+        Error::other(
+            Stage::SelectVariant,
+            format!("the skeleton has no {protocol} loader variant (it has: {})", have.join(", ")),
+            format!(
+                "build the skeleton for all protocols, or set {PROTOCOL_ENV} to one it has and this kernel accepts"
+            ),
+            ctx,
+        )
+    })
+}
+
+/// Whether a failed attempt should be retried with a larger verifier log buffer.
 fn is_log_enospc(e: &Error) -> bool {
     e.errno() == Some(libc::ENOSPC) && matches!(e.stage(), Stage::ProgLoad | Stage::LoaderRun)
 }
 
+/// Checks the spec and the variant before any syscall: loader and data sizes, the signature, the
+/// ctx size limit, non-empty data maps.
 fn validate(
     spec: &SkeletonSpec<'_>,
     v: &LoaderVariant<'_>,

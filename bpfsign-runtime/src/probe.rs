@@ -5,8 +5,8 @@
 //!    no `CONFIG_SYSTEM_DATA_VERIFICATION`; EINVAL: no `CONFIG_KEYS`; E2BIG: pre-6.18).
 //! 2. P1 vs P1b: `struct bpf_map` in `/sys/kernel/btf/vmlinux` has a member `excl` at bit offset
 //!    256 only on P1b kernels. The file is mapped (read where mapping fails) and its type section
-//!    scanned in place up to that struct, nothing built. If BTF cannot be read, an unsigned program
-//!    reading `map->excl` decides (loads on P1b, EACCES on P1).
+//!    scanned in place up to that struct, nothing built ([`crate::btf_scan`]). If BTF cannot be
+//!    read, an unsigned program reading `map->excl` decides (loads on P1b, EACCES on P1).
 //!
 //! 3. On EINVAL (no `CONFIG_KEYS`), where the junk-signature probe cannot tell P2 from P1/P1b,
 //!    `struct bpf_fd_array` in vmlinux BTF (present only on P2 kernels) marks the P2 family.
