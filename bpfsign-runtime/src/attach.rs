@@ -4,7 +4,8 @@ use std::ffi::CString;
 use std::os::fd::{AsFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 
 use crate::error::{Ctx, Error, Stage};
-use crate::load::{AttachKind, LoadedSkeleton};
+use crate::load::LoadedSkeleton;
+use crate::spec::AttachKind;
 use crate::sys::{self, RealKernel, Sys};
 
 /// An attachment (a BPF link). Dropping it detaches the program; [`Link::forget`] keeps it
@@ -49,7 +50,7 @@ impl LoadedSkeleton {
         self.attach_prog_with(&RealKernel, i)
     }
 
-    /// Attaches every loaded program that can be attached automatically (not [`crate::Attach::Manual`]),
+    /// Attaches every loaded program that can be attached automatically (not [`AttachKind::Manual`]),
     /// stopping at the first error (links made so far are detached again).
     pub fn attach_all(&self) -> Result<Vec<Link>, Error> {
         self.attach_all_with(&RealKernel)
@@ -100,7 +101,7 @@ impl LoadedSkeleton {
                     &ctx,
                 ))
             }
-            AttachKind::RawTracepoint(name) => {
+            AttachKind::RawTracepoint { tp_name: name } => {
                 let cname = match name {
                     Some(n) => Some(CString::new(n.as_str()).map_err(|_| {
                         Error::other(

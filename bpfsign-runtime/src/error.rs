@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io;
+use std::sync::Arc;
 
 use crate::keyring::Keyring;
 use crate::spec::Protocol;
@@ -72,13 +73,20 @@ pub(crate) struct Ctx {
 }
 
 /// A failed runtime operation: stage, errno, protocol, optional verifier log and guidance.
-#[derive(Clone, Debug)]
+///
+/// `Display` and `Debug` print the same sentence (stage, errno, protocol, what was done, what to
+/// do), so `fn main() -> Result<(), bpfsign_runtime::Error>` reports it readably; `{:#?}` shows
+/// the fields instead. [`std::error::Error::source`] is the `io::Error` of the failing system
+/// call, if there was one, and the error converts into an `io::Error` (see the `From` impl).
+#[derive(Clone)]
 pub struct Error(Box<Inner>);
 
 #[derive(Clone, Debug)]
 struct Inner {
     stage: Stage,
     errno: Option<i32>,
+    /// The error of the failing system call (shared so that `Error` stays `Clone`).
+    source: Option<Arc<io::Error>>,
     from_loader: bool,
     detail: String,
     guidance: String,
@@ -90,7 +98,15 @@ impl Error {
     /// An error from a syscall (`errno` set) at `stage`.
     pub(crate) fn sys(stage: Stage, err: &io::Error, detail: impl Into<String>, ctx: &Ctx) -> Self {
         let errno = err.raw_os_error().unwrap_or(libc::EIO);
-        Self::with_errno(stage, errno, false, detail, ctx)
+        // `io::Error` is not `Clone`: an OS error is rebuilt from its code (an equal value), any
+        // other from its kind and message.
+        let source = match err.raw_os_error() {
+            Some(code) => io::Error::from_raw_os_error(code),
+            None => io::Error::new(err.kind(), err.to_string()),
+        };
+        let mut e = Self::with_errno(stage, errno, false, detail, ctx);
+        e.0.source = Some(Arc::new(source));
+        e
     }
 
     /// An error carrying `errno`; `from_loader` marks a negative loader return value.
@@ -105,6 +121,7 @@ impl Error {
         Error(Box::new(Inner {
             stage,
             errno: Some(errno),
+            source: None,
             from_loader,
             detail: detail.into(),
             guidance,
@@ -123,6 +140,7 @@ impl Error {
         Error(Box::new(Inner {
             stage,
             errno: None,
+            source: None,
             from_loader: false,
             detail: detail.into(),
             guidance: guidance.into(),
@@ -238,7 +256,50 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+/// The same sentence as `Display`; with `{:#?}`, the fields.
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !f.alternate() {
+            return fmt::Display::fmt(self, f);
+        }
+        let i = &self.0;
+        f.debug_struct("Error")
+            .field("stage", &i.stage)
+            .field("errno", &i.errno)
+            .field("from_loader", &i.from_loader)
+            .field("protocol", &i.ctx.protocol)
+            .field("keyring", &i.ctx.keyring)
+            .field("skeleton", &i.ctx.skeleton)
+            .field("detail", &i.detail)
+            .field("guidance", &i.guidance)
+            .field("source", &i.source)
+            .field("verifier_log_bytes", &i.log.as_ref().map(String::len))
+            .finish()
+    }
+}
+
+impl std::error::Error for Error {
+    /// The `io::Error` of the failing system call; `None` for a negative loader return value and
+    /// for errors without errno (bad input, an inconsistent skeleton).
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Wraps the error in an `io::Error` of the errno's kind (`ErrorKind::Other` without errno),
+/// keeping its message; `get_ref()` / `into_inner()` give the [`Error`] back. The result has no
+/// `raw_os_error()`: use [`Error::errno`] before converting when the number matters.
+impl From<Error> for io::Error {
+    fn from(e: Error) -> io::Error {
+        let kind = e.errno().map_or(io::ErrorKind::Other, |n| {
+            io::Error::from_raw_os_error(n).kind()
+        });
+        io::Error::new(kind, e)
+    }
+}
 
 /// `ENOTSUPP`, a kernel-internal errno that still reaches user space.
 pub const ENOTSUPP: i32 = 524;
@@ -487,6 +548,89 @@ mod tests {
         let e = Error::with_errno(Stage::LoaderRun, libc::EINVAL, true, "", &ctx);
         assert!(e.guidance().contains("hash"));
         assert!(e.to_string().contains("loader returned EINVAL"));
+    }
+
+    #[test]
+    fn debug_prints_the_display_message() {
+        let ctx = Ctx {
+            skeleton: Some("hello".into()),
+            protocol: Some(Protocol::P2),
+            ..Ctx::default()
+        };
+        let e = Error::with_errno(Stage::ProgLoad, libc::ENOKEY, false, "BPF_PROG_LOAD", &ctx);
+        assert_eq!(format!("{e:?}"), e.to_string());
+        assert!(!format!("{e:?}").contains("Inner"), "{e:?}");
+        // What `fn main() -> Result<(), Error>` prints after "Error: ".
+        let r: Result<(), Error> = Err(e.clone());
+        assert!(format!("{r:?}").starts_with("Err(hello: load signed loader program failed"));
+        let pretty = format!("{e:#?}");
+        assert!(pretty.contains("stage: ProgLoad"), "{pretty}");
+        assert!(
+            pretty.contains("errno: Some(") && pretty.contains("126"),
+            "{pretty}"
+        );
+        assert!(pretty.contains("source: None"), "{pretty}");
+    }
+
+    #[test]
+    fn source_is_the_syscall_error() {
+        use std::error::Error as _;
+        let ctx = Ctx::default();
+        let os = io::Error::from_raw_os_error(libc::EPERM);
+        let e = Error::sys(Stage::MapCreate, &os, "BPF_MAP_CREATE", &ctx);
+        let src = e.source().expect("a syscall error has a source");
+        let io = src.downcast_ref::<io::Error>().expect("an io::Error");
+        assert_eq!(io.raw_os_error(), Some(libc::EPERM));
+        assert_eq!(
+            e.clone().source().map(|s| s.to_string()),
+            Some(os.to_string())
+        );
+        // A non-OS io::Error keeps its kind and message (and counts as EIO).
+        let custom = io::Error::new(io::ErrorKind::InvalidData, "bad bytes");
+        let e = Error::sys(Stage::Keyring, &custom, "", &ctx);
+        assert_eq!(e.errno(), Some(libc::EIO));
+        let io = e
+            .source()
+            .and_then(|s| s.downcast_ref::<io::Error>())
+            .unwrap();
+        assert_eq!(io.kind(), io::ErrorKind::InvalidData);
+        assert_eq!(io.to_string(), "bad bytes");
+        // A loader's return value and input errors have none.
+        let e = Error::with_errno(Stage::LoaderRun, libc::EINVAL, true, "", &ctx);
+        assert!(e.source().is_none());
+        assert!(Error::other(Stage::SelectVariant, "x", "y", &ctx)
+            .source()
+            .is_none());
+    }
+
+    #[test]
+    fn converts_into_io_error() {
+        let ctx = Ctx {
+            skeleton: Some("hello".into()),
+            ..Ctx::default()
+        };
+        let os = io::Error::from_raw_os_error(libc::EACCES);
+        let e = Error::sys(Stage::ProgLoad, &os, "BPF_PROG_LOAD", &ctx);
+        let text = e.to_string();
+        let io: io::Error = e.into();
+        assert_eq!(io.kind(), io::ErrorKind::PermissionDenied);
+        assert_eq!(io.to_string(), text);
+        let back = io
+            .get_ref()
+            .and_then(|r| r.downcast_ref::<Error>())
+            .unwrap();
+        assert_eq!(back.errno(), Some(libc::EACCES));
+        assert_eq!(back.stage(), Stage::ProgLoad);
+        let io: io::Error = Error::other(Stage::SelectVariant, "x", "y", &ctx).into();
+        assert_eq!(io.kind(), io::ErrorKind::Other);
+        let io: io::Error = Error::with_errno(Stage::Attach, libc::ENOENT, false, "", &ctx).into();
+        assert_eq!(io.kind(), io::ErrorKind::NotFound);
+        // `?` converts in functions returning io::Result.
+        fn run(ctx: &Ctx) -> io::Result<()> {
+            Err(Error::other(Stage::Access, "no map", "", ctx))?;
+            Ok(())
+        }
+        assert!(run(&ctx).unwrap_err().to_string().contains("no map"));
     }
 
     #[test]

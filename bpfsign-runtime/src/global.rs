@@ -193,7 +193,7 @@ mod tests {
             prog_type: 26,
             expected_attach_type: 24,
             autoload,
-            attach: Attach::RawTracepoint(None),
+            attach: AttachKind::RawTracepoint { tp_name: None },
         }
     }
 

@@ -25,10 +25,30 @@
 //! let _links = skel.attach_all()?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Public API
+//!
+//! | Item | What it is |
+//! |------|------------|
+//! | [`SkeletonSpec`], [`LoaderVariant`], [`MapSpec`], [`ProgSpec`], [`AttachKind`] | The static skeleton description `include_signed_skel!` generates |
+//! | [`Protocol`], [`UnknownProtocol`] | The kernel signing protocols (from `bpfsign-abi`) |
+//! | [`BPF_F_MMAPABLE`], [`BPF_F_RDONLY_PROG`] | Map flags that mark data maps in a [`MapSpec`] |
+//! | [`load`], [`LoadOptions`], [`VerifierLog`] | Loading a skeleton |
+//! | [`LoadedSkeleton`], [`Plain`] | A loaded skeleton: fds, data maps, typed views of globals |
+//! | [`Link`] | An attached program ([`LoadedSkeleton::attach_prog`], [`LoadedSkeleton::attach_all`]) |
+//! | [`probe()`], [`probe_uncached`], [`selected_protocol`], [`KernelProbe`], [`SigningSupport`], [`PROTOCOL_ENV`] | Which protocol the running kernel speaks |
+//! | [`register_cert`], [`CertTarget`], [`RegisteredCert`], [`named_keyring`], [`join_new_session_keyring`], [`Keyring`], [`KEY_SPEC_SESSION_KEYRING`], [`KEY_SPEC_USER_KEYRING`] | Keyrings and signing certificates |
+//! | [`cert_to_der`], [`cert_skid`] | Reading a certificate (PEM or DER, subjectKeyIdentifier) |
+//! | [`Error`], [`Stage`], [`errno_name`], [`ENOTSUPP`] | The one error type |
+//!
+//! Everything else is private to the crate: the `bpf(2)` wrappers, the BTF scanner and the load
+//! steps.
 
 #![deny(missing_docs)]
 
 mod attach;
+mod btf_scan;
+mod cert;
 mod error;
 #[cfg(test)]
 mod fake;
@@ -43,17 +63,18 @@ mod sys;
 mod tests;
 
 pub use attach::Link;
+pub use cert::{cert_skid, cert_to_der};
 pub use error::{errno_name, Error, Stage, ENOTSUPP};
 pub use global::Plain;
 pub use keyring::{
-    cert_skid, cert_to_der, join_new_session_keyring, named_keyring, register_cert, CertTarget,
-    Keyring, RegisteredCert, KEY_SPEC_SESSION_KEYRING, KEY_SPEC_USER_KEYRING,
+    join_new_session_keyring, named_keyring, register_cert, CertTarget, Keyring, RegisteredCert,
+    KEY_SPEC_SESSION_KEYRING, KEY_SPEC_USER_KEYRING,
 };
 pub use load::{load, LoadOptions, LoadedSkeleton, VerifierLog};
 pub use probe::{
     probe, probe_uncached, selected_protocol, KernelProbe, SigningSupport, PROTOCOL_ENV,
 };
 pub use spec::{
-    Attach, LoaderVariant, MapSpec, ProgSpec, Protocol, SkeletonSpec, UnknownProtocol,
+    AttachKind, LoaderVariant, MapSpec, ProgSpec, Protocol, SkeletonSpec, UnknownProtocol,
     BPF_F_MMAPABLE, BPF_F_RDONLY_PROG,
 };

@@ -3,23 +3,23 @@
 //! skeleton data maps (§6.7).
 
 use std::collections::HashSet;
+use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
+
+use bpfsign_abi::limits::MAX_CTX_SIZE;
+use bpfsign_abi::{loader_ctx, map_flags};
 
 use crate::error::{Ctx, Error, Stage};
 use crate::keyring::Keyring;
 use crate::probe::{self, log_string, KernelProbe, PROTOCOL_ENV};
-use crate::spec::{Attach, LoaderVariant, Protocol, SkeletonSpec, BPF_F_RDONLY_PROG};
+use crate::spec::{AttachKind, LoaderVariant, Protocol, SkeletonSpec};
 use crate::sys::{self, LogBuf, MapCreate, ProgLoad, RealKernel, Sys};
 
-/// `BPF_F_RDONLY`: the map is read-only for syscalls (and thus for mmap).
-const BPF_F_RDONLY: u32 = 1 << 3;
 /// Smallest verifier log buffer the runtime passes (the kernel wants at least 128 bytes).
 const MIN_LOG: usize = 4096;
 /// Largest verifier log buffer the runtime grows to on ENOSPC.
 const MAX_LOG: usize = 256 << 20;
-/// The kernel's limit on a SYSCALL program's ctx size.
-const MAX_CTX: usize = u16::MAX as usize;
 
 /// Verifier log request: `level` (1 = basic, 2 = verbose) and the initial buffer size in bytes.
 /// The buffer doubles (up to 256 MiB) and the load is retried when the kernel reports ENOSPC.
@@ -120,16 +120,8 @@ struct LoadedMap {
 pub(crate) struct LoadedProg {
     pub(crate) name: String,
     pub(crate) prog_type: u32,
-    pub(crate) attach: AttachKind,
+    pub(crate) attach: AttachKind<String>,
     pub(crate) fd: Option<OwnedFd>,
-}
-
-/// Owned copy of [`Attach`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum AttachKind {
-    RawTracepoint(Option<String>),
-    Iter,
-    Manual,
 }
 
 #[derive(Debug)]
@@ -268,6 +260,8 @@ pub fn load(spec: &SkeletonSpec<'_>, opts: &LoadOptions) -> Result<LoadedSkeleto
     load_impl(&RealKernel, spec, opts, env.as_deref(), probe::probe)
 }
 
+/// [`load`] with a substitutable kernel, `BPFSIGN_PROTOCOL` value and probe: selects and
+/// validates the variant, then runs [`attempt`]s, growing the log buffer on ENOSPC.
 pub(crate) fn load_impl<'p>(
     sys: &dyn Sys,
     spec: &SkeletonSpec<'_>,
@@ -281,31 +275,7 @@ pub(crate) fn load_impl<'p>(
         keyring: Some(opts.keyring),
         signer_skid: spec.signer_skid.map(str::to_string),
     };
-    let env_set = env.is_some_and(|v| !v.trim().is_empty());
-    let has_signed = spec.variants.iter().any(|v| v.protocol.is_signed());
-    // A skeleton built without signed variants has nothing to probe for: its unsigned loader is
-    // the only choice. An explicit protocol or `BPFSIGN_PROTOCOL` still wins (and fails below
-    // when the skeleton lacks that variant).
-    let protocol = if opts.protocol.is_none() && !env_set && !has_signed {
-        Protocol::Unsigned
-    } else {
-        probe::select_with(opts.protocol, env, probe, &ctx)?
-    };
-    ctx.protocol = Some(protocol);
-    if !protocol.is_signed() || opts.without_signature {
-        ctx.keyring = None;
-    }
-    let variant = spec.variant(protocol).ok_or_else(|| {
-        let have: Vec<&str> = spec.variants.iter().map(|v| v.protocol.as_str()).collect();
-        Error::other(
-            Stage::SelectVariant,
-            format!("the skeleton has no {protocol} loader variant (it has: {})", have.join(", ")),
-            format!(
-                "build the skeleton for all protocols, or set {PROTOCOL_ENV} to one it has and this kernel accepts"
-            ),
-            &ctx,
-        )
-    })?;
+    let variant = select_variant(spec, opts, env, probe, &mut ctx)?;
     validate(spec, variant, opts.without_signature, &ctx)?;
 
     // A log of level 0 is no log (the kernel rejects a buffer without a level).
@@ -336,10 +306,49 @@ pub(crate) fn load_impl<'p>(
     }
 }
 
+/// Picks the protocol (`opts.protocol`, else `env`, else the probe) and the skeleton's loader
+/// variant for it; records the protocol (and whether a keyring is used) in `ctx`.
+fn select_variant<'s, 'p>(
+    spec: &SkeletonSpec<'s>,
+    opts: &LoadOptions,
+    env: Option<&str>,
+    probe: impl FnOnce() -> &'p KernelProbe,
+    ctx: &mut Ctx,
+) -> Result<&'s LoaderVariant<'s>, Error> {
+    let env_set = env.is_some_and(|v| !v.trim().is_empty());
+    let has_signed = spec.variants.iter().any(|v| v.protocol.is_signed());
+    // A skeleton built without signed variants has nothing to probe for: its unsigned loader is
+    // the only choice. An explicit protocol or `BPFSIGN_PROTOCOL` still wins (and fails below
+    // when the skeleton lacks that variant).
+    let protocol = if opts.protocol.is_none() && !env_set && !has_signed {
+        Protocol::Unsigned
+    } else {
+        probe::select_with(opts.protocol, env, probe, ctx)?
+    };
+    ctx.protocol = Some(protocol);
+    if !protocol.is_signed() || opts.without_signature {
+        ctx.keyring = None;
+    }
+    spec.variant(protocol).ok_or_else(|| {
+        let have: Vec<&str> = spec.variants.iter().map(|v| v.protocol.as_str()).collect();
+        Error::other(
+            Stage::SelectVariant,
+            format!("the skeleton has no {protocol} loader variant (it has: {})", have.join(", ")),
+            format!(
+                "build the skeleton for all protocols, or set {PROTOCOL_ENV} to one it has and this kernel accepts"
+            ),
+            ctx,
+        )
+    })
+}
+
+/// Whether a failed attempt should be retried with a larger verifier log buffer.
 fn is_log_enospc(e: &Error) -> bool {
     e.errno() == Some(libc::ENOSPC) && matches!(e.stage(), Stage::ProgLoad | Stage::LoaderRun)
 }
 
+/// Checks the spec and the variant before any syscall: loader and data sizes, the signature, the
+/// ctx size limit, non-empty data maps.
 fn validate(
     spec: &SkeletonSpec<'_>,
     v: &LoaderVariant<'_>,
@@ -374,9 +383,9 @@ fn validate(
             ctx,
         ));
     }
-    if ctx_size(spec) > MAX_CTX {
+    if ctx_size(spec) > MAX_CTX_SIZE {
         return Err(bad(format!(
-            "{} maps and {} programs need a {}-byte ctx; the kernel allows {MAX_CTX}",
+            "{} maps and {} programs need a {}-byte ctx; the kernel allows {MAX_CTX_SIZE}",
             spec.maps.len(),
             spec.progs.len(),
             ctx_size(spec)
@@ -390,13 +399,24 @@ fn validate(
     Ok(())
 }
 
-/// `sizeof(struct bpf_loader_ctx) + 16 * maps + 4 * progs` (spec §6.3).
+/// `sizeof(struct bpf_loader_ctx) + 16 * maps + 4 * progs` (spec §6.3), saturating.
 fn ctx_size(spec: &SkeletonSpec<'_>) -> usize {
-    24usize
-        .saturating_add(spec.maps.len().saturating_mul(16))
-        .saturating_add(spec.progs.len().saturating_mul(4))
+    loader_ctx::size(spec.maps.len(), spec.progs.len())
 }
 
+/// Offset of the `map_fd` slot of map `i` in the ctx.
+fn map_fd_slot(i: usize) -> usize {
+    loader_ctx::map_desc(i) + loader_ctx::MAP_DESC_FD
+}
+
+/// Offset of the `prog_fd` slot of program descriptor `j` in a ctx with `n_maps` maps.
+fn prog_fd_slot(n_maps: usize, j: usize) -> usize {
+    loader_ctx::prog_desc(n_maps, j)
+}
+
+/// One load with one log buffer: the protocol's user-space sequence, the loader run, and the
+/// skeleton built from the fds the loader returned. Every fd opened on the way is owned by an
+/// [`OwnedFd`] from the moment it exists, so any error return closes them all.
 fn attempt(
     sys: &dyn Sys,
     spec: &SkeletonSpec<'_>,
@@ -405,10 +425,45 @@ fn attempt(
     log: Option<(u32, &mut [u8])>,
     ctx: &Ctx,
 ) -> Result<LoadedSkeleton, Error> {
+    let map = metadata_map(sys, spec, variant, ctx)?;
+    let log = log.map(|(level, buf)| LogBuf {
+        level,
+        buf: buf.as_mut_ptr(),
+        size: buf.len() as u32,
+    });
+    let prog = load_loader(sys, variant, opts, map.as_fd(), log, ctx)?;
+
+    let mut c = loader_ctx_bytes(spec, log);
+    let run = sys::prog_run(sys, prog.as_fd(), &mut c);
+    // Take every fd the loader wrote before looking at the run's result or the loader's return
+    // value, so that all of them are closed on any error below.
+    let fds = take_ctx_fds(spec, &c, [map.as_raw_fd(), prog.as_raw_fd()]);
+    // The loader's own map and program are no longer needed.
+    drop(prog);
+    drop(map);
+    check_loader_run(run, fds.dup, ctx)?;
+
+    let mut maps = loaded_maps(spec, fds.maps, ctx)?;
+    let progs = loaded_progs(spec, fds.progs, ctx)?;
+    mmap_data_maps(spec, &mut maps, ctx)?;
+    Ok(LoadedSkeleton {
+        name: spec.name.to_string(),
+        protocol: variant.protocol,
+        maps,
+        progs,
+        log: None,
+    })
+}
+
+/// The metadata map `__loader.map` (spec §3, §8): created (exclusive to the loader's hash for
+/// signed variants), filled with the data blob, frozen, and for P1/P1b hashed by the kernel.
+fn metadata_map(
+    sys: &dyn Sys,
+    spec: &SkeletonSpec<'_>,
+    variant: &LoaderVariant<'_>,
+    ctx: &Ctx,
+) -> Result<OwnedFd, Error> {
     let protocol = variant.protocol;
-    let signed = protocol.is_signed();
-    // Whether PROG_LOAD carries the signature (not in the unsigned form of a signed variant).
-    let send_signature = signed && !opts.without_signature;
     let map = sys::map_create(
         sys,
         &MapCreate {
@@ -418,7 +473,7 @@ fn attempt(
             max_entries: 1,
             map_flags: 0,
             name: "__loader.map",
-            excl_prog_hash: signed.then_some(&variant.excl_prog_hash),
+            excl_prog_hash: protocol.is_signed().then_some(&variant.excl_prog_hash),
         },
     )
     .map_err(|e| {
@@ -449,18 +504,24 @@ fn attempt(
             )
         })?;
     }
+    Ok(map)
+}
 
-    let (log_level, log_buf) = match log {
-        Some((level, buf)) => (level, Some(buf)),
-        None => (0, None),
-    };
-    let log = log_buf.map(|b| LogBuf {
-        level: log_level,
-        buf: b.as_mut_ptr(),
-        size: b.len() as u32,
-    });
+/// `BPF_PROG_LOAD` of the loader program with `map` in its `fd_array`; with the signature and
+/// keyring unless the variant is unsigned or run in its unsigned form.
+fn load_loader(
+    sys: &dyn Sys,
+    variant: &LoaderVariant<'_>,
+    opts: &LoadOptions,
+    map: BorrowedFd<'_>,
+    log: Option<LogBuf>,
+    ctx: &Ctx,
+) -> Result<OwnedFd, Error> {
+    let protocol = variant.protocol;
+    // Whether PROG_LOAD carries the signature (not in the unsigned form of a signed variant).
+    let send_signature = protocol.is_signed() && !opts.without_signature;
     let fd_array = [map.as_raw_fd()];
-    let prog = sys::prog_load(
+    sys::prog_load(
         sys,
         &ProgLoad {
             prog_type: sys::BPF_PROG_TYPE_SYSCALL,
@@ -487,49 +548,65 @@ fn attempt(
             "BPF_PROG_LOAD of the signed loader __loader.prog",
             ctx,
         )
-    })?;
+    })
+}
 
-    // The ctx (struct bpf_loader_ctx + map descs + prog descs), spec §6.3.
+/// The loader's ctx (spec §6.3): `struct bpf_loader_ctx` (size, log request), then the map
+/// descriptors and the program descriptors.
+///
+/// Every fd slot (`map_fd` of each map desc, `prog_fd` of each prog desc) is pre-filled with -1,
+/// so that a slot the loader leaves alone reads as "no fd" while a loader-created fd 0 (possible
+/// when stdin is closed) is taken like any other. The loader only reads `max_entries` and
+/// `initial_value` of a map desc and never a `*_fd` slot; its epilogue overwrites every map slot
+/// and the first L prog slots (spec §6.3, §6.5, §6.6).
+fn loader_ctx_bytes(spec: &SkeletonSpec<'_>, log: Option<LogBuf>) -> Vec<u8> {
     let n_maps = spec.maps.len();
     let size = ctx_size(spec);
     let mut c = vec![0u8; size];
-    c[0..4].copy_from_slice(&(size as u32).to_ne_bytes());
+    let mut put = |off: usize, bytes: &[u8]| c[off..off + bytes.len()].copy_from_slice(bytes);
+    put(loader_ctx::SZ, &(size as u32).to_ne_bytes());
     if let Some(l) = log {
-        c[8..12].copy_from_slice(&l.level.to_ne_bytes());
-        c[12..16].copy_from_slice(&l.size.to_ne_bytes());
-        c[16..24].copy_from_slice(&(l.buf as usize as u64).to_ne_bytes());
+        put(loader_ctx::LOG_LEVEL, &l.level.to_ne_bytes());
+        put(loader_ctx::LOG_SIZE, &l.size.to_ne_bytes());
+        put(loader_ctx::LOG_BUF, &(l.buf as usize as u64).to_ne_bytes());
     }
-    // Pre-fill every fd slot (`map_fd` of each map desc, `prog_fd` of each prog desc) with -1, so
-    // that a slot the loader leaves alone reads as "no fd" while a loader-created fd 0 (possible
-    // when stdin is closed) is taken like any other. The loader only reads `max_entries` and
-    // `initial_value` of a map desc and never a `*_fd` slot; its epilogue overwrites every map
-    // slot and the first L prog slots (spec §6.3, §6.5, §6.6).
-    let map_slot = |i: usize| 24 + 16 * i;
-    let prog_slot = |j: usize| 24 + 16 * n_maps + 4 * j;
     for off in (0..n_maps)
-        .map(map_slot)
-        .chain((0..spec.progs.len()).map(prog_slot))
+        .map(map_fd_slot)
+        .chain((0..spec.progs.len()).map(|j| prog_fd_slot(n_maps, j)))
     {
-        c[off..off + 4].copy_from_slice(&(-1i32).to_ne_bytes());
+        put(off, &(-1i32).to_ne_bytes());
     }
-    let run = sys::prog_run(sys, prog.as_fd(), &mut c);
+    c
+}
 
-    // Take every fd the loader wrote, before looking at the run's result or the loader's return
-    // value, so that all of them are closed on any error below. Fds we own ourselves are never
-    // taken twice. The ctx is scanned even when PROG_RUN failed. With the real kernel that finds
-    // nothing: it copies the ctx back only after the loader ran, and when that copy (or the one
-    // of the return value) fails the call returns EFAULT with the ctx not copied back, so fds the
-    // loader created are out of our reach. A partial copy or a fake `Sys` may still have written
-    // fds, and those are closed.
-    let mut seen: HashSet<RawFd> = [map.as_raw_fd(), prog.as_raw_fd()].into_iter().collect();
-    let mut dup_fd = None;
+/// The fds the loader wrote into the ctx, owned.
+struct CtxFds {
+    /// One entry per map desc, `None` where the slot holds no fd.
+    maps: Vec<Option<OwnedFd>>,
+    /// One entry per prog desc, `None` where the slot holds no fd.
+    progs: Vec<Option<OwnedFd>>,
+    /// An fd found twice, or one of the runtime's own fds; not taken.
+    dup: Option<RawFd>,
+}
+
+/// Takes ownership of every fd in the ctx's fd slots, never twice and never one of `own` (the
+/// runtime's metadata map and loader program).
+///
+/// Called even when `BPF_PROG_RUN` failed. With the real kernel that finds nothing: it copies the
+/// ctx back only after the loader ran, and when that copy (or the one of the return value) fails
+/// the call returns EFAULT with the ctx not copied back, so fds the loader created are out of our
+/// reach. A partial copy or a fake `Sys` may still have written fds, and those are closed.
+fn take_ctx_fds(spec: &SkeletonSpec<'_>, c: &[u8], own: [RawFd; 2]) -> CtxFds {
+    let n_maps = spec.maps.len();
+    let mut seen: HashSet<RawFd> = own.into_iter().collect();
+    let mut dup = None;
     let mut take = |off: usize| -> Option<OwnedFd> {
-        let raw = RawFd::from_ne_bytes(c[off..off + 4].try_into().ok()?);
+        let raw = RawFd::from_ne_bytes(c.get(off..off + 4)?.try_into().ok()?);
         if raw < 0 {
             return None;
         }
         if !seen.insert(raw) {
-            dup_fd = Some(raw);
+            dup = Some(raw);
             return None;
         }
         // SAFETY: the loader created this fd in our fd table for us and nothing else owns it
@@ -537,13 +614,16 @@ fn attempt(
         // write hold -1).
         Some(unsafe { OwnedFd::from_raw_fd(raw) })
     };
-    let map_fds: Vec<Option<OwnedFd>> = (0..n_maps).map(|i| take(map_slot(i))).collect();
-    let prog_slots: Vec<Option<OwnedFd>> =
-        (0..spec.progs.len()).map(|j| take(prog_slot(j))).collect();
-    // The loader's own map and program are no longer needed.
-    drop(prog);
-    drop(map);
+    let maps = (0..n_maps).map(|i| take(map_fd_slot(i))).collect();
+    let progs = (0..spec.progs.len())
+        .map(|j| take(prog_fd_slot(n_maps, j)))
+        .collect();
+    CtxFds { maps, progs, dup }
+}
 
+/// The outcome of `BPF_PROG_RUN`: the syscall's error, a negative loader return value, or an fd
+/// the loader returned twice.
+fn check_loader_run(run: io::Result<u32>, dup: Option<RawFd>, ctx: &Ctx) -> Result<(), Error> {
     let retval = run
         .map_err(|e| Error::sys(Stage::LoaderRun, &e, "BPF_PROG_RUN of the loader", ctx))?
         as i32;
@@ -557,7 +637,7 @@ fn attempt(
             ctx,
         ));
     }
-    if let Some(raw) = dup_fd {
+    if let Some(raw) = dup {
         return Err(Error::other(
             Stage::LoaderRun,
             format!("the loader returned fd {raw} twice or one of the runtime's own fds"),
@@ -565,33 +645,58 @@ fn attempt(
             ctx,
         ));
     }
-    let mismatch = |what: String| {
-        Error::other(
-            Stage::LoaderRun,
-            what,
-            "the skeleton spec (maps/programs/autoload) does not match the loader; regenerate it with bpfsign",
-            ctx,
-        )
-    };
+    Ok(())
+}
 
-    let mut maps = Vec::with_capacity(n_maps);
-    for (m, fd) in spec.maps.iter().zip(map_fds) {
-        let fd =
-            fd.ok_or_else(|| mismatch(format!("the loader returned no fd for map {}", m.name)))?;
-        maps.push(LoadedMap {
-            name: m.name.to_string(),
-            data: None,
-            fd,
-        });
-    }
-    // Ctx prog slot j holds the j-th *loaded* (autoload) program (spec §6.3 quirk).
-    let mut slots = prog_slots.into_iter();
+/// An error for a loader whose output does not fit the spec.
+fn mismatch(what: String, ctx: &Ctx) -> Error {
+    Error::other(
+        Stage::LoaderRun,
+        what,
+        "the skeleton spec (maps/programs/autoload) does not match the loader; regenerate it with bpfsign",
+        ctx,
+    )
+}
+
+/// The skeleton's maps with the fds from their ctx slots; every map must have one.
+fn loaded_maps(
+    spec: &SkeletonSpec<'_>,
+    fds: Vec<Option<OwnedFd>>,
+    ctx: &Ctx,
+) -> Result<Vec<LoadedMap>, Error> {
+    spec.maps
+        .iter()
+        .zip(fds)
+        .map(|(m, fd)| {
+            let fd = fd.ok_or_else(|| {
+                mismatch(format!("the loader returned no fd for map {}", m.name), ctx)
+            })?;
+            Ok(LoadedMap {
+                name: m.name.to_string(),
+                data: None,
+                fd,
+            })
+        })
+        .collect()
+}
+
+/// The skeleton's programs: ctx prog slot j holds the j-th *loaded* (autoload) program (spec §6.3
+/// quirk). Every autoload program must have an fd, and no slot beyond them may hold one.
+fn loaded_progs(
+    spec: &SkeletonSpec<'_>,
+    slots: Vec<Option<OwnedFd>>,
+    ctx: &Ctx,
+) -> Result<Vec<LoadedProg>, Error> {
+    let mut slots = slots.into_iter();
     let mut progs = Vec::with_capacity(spec.progs.len());
     for p in spec.progs {
         let fd = if p.autoload {
             let fd = slots.next().flatten();
             Some(fd.ok_or_else(|| {
-                mismatch(format!("the loader returned no fd for program {}", p.name))
+                mismatch(
+                    format!("the loader returned no fd for program {}", p.name),
+                    ctx,
+                )
             })?)
         } else {
             None
@@ -599,40 +704,45 @@ fn attempt(
         progs.push(LoadedProg {
             name: p.name.to_string(),
             prog_type: p.prog_type,
-            attach: match p.attach {
-                Attach::RawTracepoint(n) => AttachKind::RawTracepoint(n.map(str::to_string)),
-                Attach::Iter => AttachKind::Iter,
-                Attach::Manual => AttachKind::Manual,
-            },
+            attach: owned_attach(p.attach),
             fd,
         });
     }
     if slots.any(|s| s.is_some()) {
         return Err(mismatch(
             "the loader returned more program fds than the spec has autoload programs".into(),
+            ctx,
         ));
     }
+    Ok(progs)
+}
 
-    // mmap the skeleton data maps with the run-time page size.
+/// An owned copy of a spec's attach kind.
+fn owned_attach(a: AttachKind<&str>) -> AttachKind<String> {
+    match a {
+        AttachKind::RawTracepoint { tp_name } => AttachKind::RawTracepoint {
+            tp_name: tp_name.map(str::to_string),
+        },
+        AttachKind::Iter => AttachKind::Iter,
+        AttachKind::Manual => AttachKind::Manual,
+    }
+}
+
+/// mmaps the skeleton data maps with the run-time page size (read-only for `BPF_F_RDONLY_PROG`
+/// and `BPF_F_RDONLY` maps).
+fn mmap_data_maps(spec: &SkeletonSpec<'_>, maps: &mut [LoadedMap], ctx: &Ctx) -> Result<(), Error> {
     for (m, loaded) in spec.maps.iter().zip(maps.iter_mut()) {
         if !m.mmapable {
             continue;
         }
-        let writable = m.map_flags & (BPF_F_RDONLY_PROG | BPF_F_RDONLY) == 0;
+        let writable = m.map_flags & (map_flags::RDONLY_PROG | map_flags::RDONLY) == 0;
         loaded.data = Some(
             map_data(loaded.fd.as_fd(), m.value_size, m.max_entries, writable).map_err(|e| {
                 Error::sys(Stage::Mmap, &e, format!("mmap of data map {}", m.name), ctx)
             })?,
         );
     }
-
-    Ok(LoadedSkeleton {
-        name: spec.name.to_string(),
-        protocol,
-        maps,
-        progs,
-        log: None,
-    })
+    Ok(())
 }
 
 fn page_size() -> usize {
@@ -651,8 +761,8 @@ fn map_data(
     value_size: u32,
     max_entries: u32,
     writable: bool,
-) -> std::io::Result<MapData> {
-    let overflow = || std::io::Error::from_raw_os_error(libc::EOVERFLOW);
+) -> io::Result<MapData> {
+    let overflow = || io::Error::from_raw_os_error(libc::EOVERFLOW);
     let stride = (value_size as usize)
         .checked_next_multiple_of(8)
         .ok_or_else(overflow)?;
@@ -680,10 +790,10 @@ fn map_data(
         )
     };
     if p == libc::MAP_FAILED {
-        return Err(std::io::Error::last_os_error());
+        return Err(io::Error::last_os_error());
     }
-    let ptr = NonNull::new(p.cast::<u8>())
-        .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EFAULT))?;
+    let ptr =
+        NonNull::new(p.cast::<u8>()).ok_or_else(|| io::Error::from_raw_os_error(libc::EFAULT))?;
     Ok(MapData {
         ptr,
         mapped,

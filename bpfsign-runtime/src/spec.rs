@@ -4,7 +4,7 @@
 //! from golden files. Nothing here is parsed at run time: the runtime never reads ELF or BTF of the
 //! BPF object.
 
-pub use bpfsign_abi::{Protocol, UnknownProtocol};
+pub use bpfsign_abi::{AttachKind, Protocol, UnknownProtocol};
 
 /// `BPF_F_RDONLY_PROG`: the program may only read the map (`.rodata*`, `.kconfig`).
 pub const BPF_F_RDONLY_PROG: u32 = bpfsign_abi::map_flags::RDONLY_PROG;
@@ -88,18 +88,8 @@ pub struct ProgSpec<'a> {
     pub expected_attach_type: u32,
     /// Whether the loader loads it (`SEC("?...")` programs are not loaded).
     pub autoload: bool,
-    /// How [`crate::LoadedSkeleton::attach_prog`] attaches it.
-    pub attach: Attach<'a>,
-}
-
-/// How a program is attached.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Attach<'a> {
-    /// `BPF_RAW_TRACEPOINT_OPEN` with this tracepoint name (`raw_tp/<name>`), or `None` for
-    /// BTF-attached programs (fentry/fexit/fmod_ret/tp_btf/lsm).
-    RawTracepoint(Option<&'a str>),
-    /// `BPF_LINK_CREATE` with `BPF_TRACE_ITER`.
-    Iter,
-    /// Not attachable by the skeleton; use the program fd.
-    Manual,
+    /// How [`crate::LoadedSkeleton::attach_prog`] attaches it: `RawTracepoint { tp_name }` with
+    /// `BPF_RAW_TRACEPOINT_OPEN` (`tp_name: None` for BTF-attached programs), `Iter` with
+    /// `BPF_LINK_CREATE`, `Manual` not at all (use the program fd).
+    pub attach: AttachKind<&'a str>,
 }

@@ -8,50 +8,37 @@ use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
-/// `BPF_MAP_CREATE`.
-pub const BPF_MAP_CREATE: u32 = 0;
-/// `BPF_MAP_UPDATE_ELEM`.
-pub const BPF_MAP_UPDATE_ELEM: u32 = 2;
-/// `BPF_PROG_LOAD`.
-pub const BPF_PROG_LOAD: u32 = 5;
-/// `BPF_PROG_RUN` (= `BPF_PROG_TEST_RUN`).
-pub const BPF_PROG_RUN: u32 = 10;
-/// `BPF_OBJ_GET_INFO_BY_FD`.
-pub const BPF_OBJ_GET_INFO_BY_FD: u32 = 15;
-/// `BPF_RAW_TRACEPOINT_OPEN`.
-pub const BPF_RAW_TRACEPOINT_OPEN: u32 = 17;
-/// `BPF_MAP_FREEZE`.
-pub const BPF_MAP_FREEZE: u32 = 22;
-/// `BPF_LINK_CREATE`.
-pub const BPF_LINK_CREATE: u32 = 28;
-
-/// `BPF_MAP_TYPE_ARRAY`.
-pub const BPF_MAP_TYPE_ARRAY: u32 = 2;
-/// `BPF_PROG_TYPE_SYSCALL`.
-pub const BPF_PROG_TYPE_SYSCALL: u32 = 31;
-/// `BPF_F_SLEEPABLE`.
-pub const BPF_F_SLEEPABLE: u32 = 16;
-/// `BPF_TRACE_ITER` attach type.
-pub const BPF_TRACE_ITER: u32 = 28;
+// The `bpf(2)` numbers come from the contract crate; the `BPF_*` spellings (as in the kernel's
+// uapi header) are what the wrappers below, the fake kernel and the tests use.
+pub(crate) use bpfsign_abi::attach_type::TRACE_ITER as BPF_TRACE_ITER;
+pub(crate) use bpfsign_abi::cmd::{
+    LINK_CREATE as BPF_LINK_CREATE, MAP_CREATE as BPF_MAP_CREATE, MAP_FREEZE as BPF_MAP_FREEZE,
+    MAP_UPDATE_ELEM as BPF_MAP_UPDATE_ELEM, OBJ_GET_INFO_BY_FD as BPF_OBJ_GET_INFO_BY_FD,
+    PROG_LOAD as BPF_PROG_LOAD, PROG_RUN as BPF_PROG_RUN,
+    RAW_TRACEPOINT_OPEN as BPF_RAW_TRACEPOINT_OPEN,
+};
+pub(crate) use bpfsign_abi::map_type::ARRAY as BPF_MAP_TYPE_ARRAY;
+pub(crate) use bpfsign_abi::prog_flags::SLEEPABLE as BPF_F_SLEEPABLE;
+pub(crate) use bpfsign_abi::prog_type::SYSCALL as BPF_PROG_TYPE_SYSCALL;
 
 /// `offsetofend(union bpf_attr, excl_prog_hash_size)`.
-pub const MAP_CREATE_ATTR_SZ: usize = 92;
+pub(crate) const MAP_CREATE_ATTR_SZ: usize = 92;
 /// `offsetofend(union bpf_attr, flags)`.
-pub const MAP_UPDATE_ATTR_SZ: usize = 32;
+pub(crate) const MAP_UPDATE_ATTR_SZ: usize = 32;
 /// `offsetofend(union bpf_attr, map_fd)`.
-pub const MAP_FREEZE_ATTR_SZ: usize = 4;
+pub(crate) const MAP_FREEZE_ATTR_SZ: usize = 4;
 /// `offsetofend(union bpf_attr, info)`.
-pub const OBJ_GET_INFO_ATTR_SZ: usize = 16;
+pub(crate) const OBJ_GET_INFO_ATTR_SZ: usize = 16;
 /// `sizeof(struct bpf_map_info)` since 6.18.
-pub const MAP_INFO_SZ: usize = 104;
+pub(crate) const MAP_INFO_SZ: usize = 104;
 /// `offsetofend(union bpf_attr, keyring_id)`.
-pub const PROG_LOAD_ATTR_SZ: usize = 168;
+pub(crate) const PROG_LOAD_ATTR_SZ: usize = 168;
 /// `offsetofend(union bpf_attr, test)`.
-pub const PROG_RUN_ATTR_SZ: usize = 80;
+pub(crate) const PROG_RUN_ATTR_SZ: usize = 80;
 /// `offsetofend(union bpf_attr, raw_tracepoint.prog_fd)`.
-pub const RAW_TP_ATTR_SZ: usize = 12;
+pub(crate) const RAW_TP_ATTR_SZ: usize = 12;
 /// `offsetofend(union bpf_attr, link_create.iter_info_len)`.
-pub const LINK_CREATE_ATTR_SZ: usize = 28;
+pub(crate) const LINK_CREATE_ATTR_SZ: usize = 28;
 
 /// The bpf(2) entry point, substitutable by a fake kernel in tests.
 pub(crate) trait Sys {

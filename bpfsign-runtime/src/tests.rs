@@ -593,17 +593,19 @@ fn prog_slots_follow_autoload_order() {
         },
         ProgSpec {
             name: "p3",
-            attach: Attach::Iter,
+            attach: AttachKind::Iter,
             ..PROGS[0]
         },
         ProgSpec {
             name: "p4",
-            attach: Attach::Manual,
+            attach: AttachKind::Manual,
             ..PROGS[0]
         },
         ProgSpec {
             name: "p5",
-            attach: Attach::RawTracepoint(Some("sys_enter")),
+            attach: AttachKind::RawTracepoint {
+                tp_name: Some("sys_enter"),
+            },
             ..PROGS[0]
         },
     ];

@@ -60,14 +60,18 @@ mod multi {
             prog_type: 17,
             expected_attach_type: 0,
             autoload: true,
-            attach: Attach::RawTracepoint(Some("sys_enter")),
+            attach: AttachKind::RawTracepoint {
+                tp_name: Some("sys_enter"),
+            },
         },
         ProgSpec {
             name: "never",
             prog_type: 17,
             expected_attach_type: 0,
             autoload: false,
-            attach: Attach::RawTracepoint(Some("sys_exit")),
+            attach: AttachKind::RawTracepoint {
+                tp_name: Some("sys_exit"),
+            },
         },
         // BPF_PROG_TYPE_TRACING, BPF_TRACE_ITER
         ProgSpec {
@@ -75,7 +79,7 @@ mod multi {
             prog_type: 26,
             expected_attach_type: 28,
             autoload: true,
-            attach: Attach::Iter,
+            attach: AttachKind::Iter,
         },
     ];
 
@@ -600,7 +604,7 @@ fn kernel_failures_leave_nothing_loaded() {
     // A program marked Manual refuses to attach, without side effects.
     let progs = [
         ProgSpec {
-            attach: Attach::Manual,
+            attach: AttachKind::Manual,
             ..multi::PROGS[0]
         },
         multi::PROGS[1],

@@ -258,13 +258,13 @@ fn fixture_code(
     for p in &art.meta.progs {
         let attach = match &p.attach {
             AttachKind::RawTracepoint { tp_name: Some(n) } => {
-                format!("Attach::RawTracepoint(Some({n:?}))")
+                format!("AttachKind::RawTracepoint {{ tp_name: Some({n:?}) }}")
             }
             AttachKind::RawTracepoint { tp_name: None } => {
-                "Attach::RawTracepoint(None)".to_string()
+                "AttachKind::RawTracepoint { tp_name: None }".to_string()
             }
-            AttachKind::Iter => "Attach::Iter".to_string(),
-            AttachKind::Manual => "Attach::Manual".to_string(),
+            AttachKind::Iter => "AttachKind::Iter".to_string(),
+            AttachKind::Manual => "AttachKind::Manual".to_string(),
         };
         let _ = writeln!(
             c,

@@ -6,7 +6,7 @@ bpfsign_macros::include_signed_skel!(
     key = concat!(env!("BPFSIGN_FIXTURES"), "/keys/TEST-ONLY-key-a.pem"),
 );
 
-use bpfsign_runtime::{Attach, Error, Link};
+use bpfsign_runtime::{AttachKind, Error, Link};
 
 /// Every loaded program has a link in `attach()`; destructuring without `..` proves there is
 /// no other (in particular none for the program that is not loaded).
@@ -29,13 +29,13 @@ fn main() {
     assert_eq!(
         progs,
         [
-            ("getpid_entry", true, Attach::RawTracepoint(None)),
-            ("getpid_exit", true, Attach::RawTracepoint(None)),
-            ("nanosleep_entry", true, Attach::RawTracepoint(None)),
-            ("raw_sys_enter", true, Attach::RawTracepoint(Some("sys_enter"))),
-            ("on_switch", true, Attach::RawTracepoint(None)),
-            ("raw_sys_exit", true, Attach::RawTracepoint(Some("sys_exit"))),
-            ("getppid_optional", false, Attach::RawTracepoint(None)),
+            ("getpid_entry", true, AttachKind::RawTracepoint { tp_name: None }),
+            ("getpid_exit", true, AttachKind::RawTracepoint { tp_name: None }),
+            ("nanosleep_entry", true, AttachKind::RawTracepoint { tp_name: None }),
+            ("raw_sys_enter", true, AttachKind::RawTracepoint { tp_name: Some("sys_enter") }),
+            ("on_switch", true, AttachKind::RawTracepoint { tp_name: None }),
+            ("raw_sys_exit", true, AttachKind::RawTracepoint { tp_name: Some("sys_exit") }),
+            ("getppid_optional", false, AttachKind::RawTracepoint { tp_name: None }),
         ]
     );
     // fentry/fexit/tp_btf are BTF-attached tracing programs, raw_tp raw tracepoints.

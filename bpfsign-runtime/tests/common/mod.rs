@@ -80,7 +80,7 @@ pub(crate) const PROGS: &[ProgSpec<'static>] = &[ProgSpec {
     prog_type: 26,            // BPF_PROG_TYPE_TRACING
     expected_attach_type: 24, // BPF_TRACE_FENTRY
     autoload: true,
-    attach: Attach::RawTracepoint(None),
+    attach: AttachKind::RawTracepoint { tp_name: None },
 }];
 
 /// The `hello` skeleton, expecting a signer with the key id `signer_skid`.

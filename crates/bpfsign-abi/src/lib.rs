@@ -297,6 +297,8 @@ pub mod prog_flags {
 pub mod loader_ctx {
     /// `sizeof(struct bpf_loader_ctx)`: `sz`, `flags`, `log_level`, `log_size`, `log_buf`.
     pub const HEADER_SIZE: usize = 24;
+    /// Offset of `sz` (the context's size in bytes, u32) in the header.
+    pub const SZ: usize = 0;
     /// Offset of `log_level` in the header.
     pub const LOG_LEVEL: usize = 8;
     /// Offset of `log_size` in the header.

@@ -214,16 +214,18 @@ pub fn generate_skeleton(code: &SkelCode<'_>) -> Result<TokenStream, String> {
         let (name, prog_type, eat, autoload) =
             (&p.name, p.prog_type, p.expected_attach_type, p.autoload);
         let attach = match &p.attach {
-            AttachKind::RawTracepoint { tp_name: Some(tp) } => {
-                quote!(::bpfsign_runtime::Attach::RawTracepoint(::core::option::Option::Some(#tp)))
-            }
+            AttachKind::RawTracepoint { tp_name: Some(tp) } => quote!(
+                ::bpfsign_runtime::AttachKind::RawTracepoint {
+                    tp_name: ::core::option::Option::Some(#tp),
+                }
+            ),
             AttachKind::RawTracepoint { tp_name: None } => {
-                quote!(::bpfsign_runtime::Attach::RawTracepoint(
-                    ::core::option::Option::None
-                ))
+                quote!(::bpfsign_runtime::AttachKind::RawTracepoint {
+                    tp_name: ::core::option::Option::None,
+                })
             }
-            AttachKind::Iter => quote!(::bpfsign_runtime::Attach::Iter),
-            AttachKind::Manual => quote!(::bpfsign_runtime::Attach::Manual),
+            AttachKind::Iter => quote!(::bpfsign_runtime::AttachKind::Iter),
+            AttachKind::Manual => quote!(::bpfsign_runtime::AttachKind::Manual),
         };
         quote! {
             ::bpfsign_runtime::ProgSpec {

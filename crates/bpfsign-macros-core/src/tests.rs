@@ -603,8 +603,12 @@ fn multi_snapshot() {
     assert!(code.contains("`getppid_optional` (`SEC(\"?fentry/__do_sys_getppid\")`): not loaded"));
     assert!(code.contains("autoload: false"));
     // The raw tracepoints carry their names; the BTF-attached programs none.
-    assert!(flat.contains("Attach::RawTracepoint(::core::option::Option::Some(\"sys_enter\"),)"));
-    assert!(flat.contains("Attach::RawTracepoint(::core::option::Option::Some(\"sys_exit\"),)"));
+    assert!(flat.contains(
+        "AttachKind::RawTracepoint{tp_name:::core::option::Option::Some(\"sys_enter\"),}"
+    ));
+    assert!(flat.contains(
+        "AttachKind::RawTracepoint{tp_name:::core::option::Option::Some(\"sys_exit\"),}"
+    ));
 }
 
 /// The generated accessors never panic: no `unreachable!`, `unwrap`, `expect` or `panic!`.

@@ -13,15 +13,15 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use bpfsign_runtime::{
-    join_new_session_keyring, register_cert, Attach, CertTarget, Error, Keyring, LoadedSkeleton,
-    LoaderVariant, MapSpec, ProgSpec, Protocol, SkeletonSpec,
+    join_new_session_keyring, register_cert, AttachKind, CertTarget, Error, Keyring,
+    LoadedSkeleton, LoaderVariant, MapSpec, ProgSpec, Protocol, SkeletonSpec,
 };
 
 pub mod raw;
 
 mod generated {
     use super::{Built, Compiled, Fixture, ProgInfo, Reference};
-    use bpfsign_runtime::{Attach, LoaderVariant, MapSpec, ProgSpec, Protocol, SkeletonSpec};
+    use bpfsign_runtime::{AttachKind, LoaderVariant, MapSpec, ProgSpec, Protocol, SkeletonSpec};
     include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));
 }
 pub use generated::{CERT_A_DER, FIXTURES, HELLO_CLANG, HELLO_GCC};
@@ -360,12 +360,12 @@ pub fn assert_loaded_as_specified(spec: &SkeletonSpec<'_>, skel: &LoadedSkeleton
     }
 }
 
-/// Indices of the programs `attach_all` attaches: loaded and not [`Attach::Manual`].
+/// Indices of the programs `attach_all` attaches: loaded and not [`AttachKind::Manual`].
 pub fn auto_attachable(spec: &SkeletonSpec<'_>) -> Vec<usize> {
     spec.progs
         .iter()
         .enumerate()
-        .filter(|(_, p)| p.autoload && p.attach != Attach::Manual)
+        .filter(|(_, p)| p.autoload && p.attach != AttachKind::Manual)
         .map(|(i, _)| i)
         .collect()
 }

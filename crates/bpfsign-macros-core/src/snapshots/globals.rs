@@ -143,9 +143,9 @@ pub mod globals_skel {
                 prog_type: 26u32,
                 expected_attach_type: 24u32,
                 autoload: true,
-                attach: ::bpfsign_runtime::Attach::RawTracepoint(
-                    ::core::option::Option::None,
-                ),
+                attach: ::bpfsign_runtime::AttachKind::RawTracepoint {
+                    tp_name: ::core::option::Option::None,
+                },
             },
         ],
         signer_skid: ::core::option::Option::Some(

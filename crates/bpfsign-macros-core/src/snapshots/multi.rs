@@ -98,63 +98,63 @@ pub mod multi_skel {
                 prog_type: 26u32,
                 expected_attach_type: 24u32,
                 autoload: true,
-                attach: ::bpfsign_runtime::Attach::RawTracepoint(
-                    ::core::option::Option::None,
-                ),
+                attach: ::bpfsign_runtime::AttachKind::RawTracepoint {
+                    tp_name: ::core::option::Option::None,
+                },
             },
             ::bpfsign_runtime::ProgSpec {
                 name: "getpid_exit",
                 prog_type: 26u32,
                 expected_attach_type: 25u32,
                 autoload: true,
-                attach: ::bpfsign_runtime::Attach::RawTracepoint(
-                    ::core::option::Option::None,
-                ),
+                attach: ::bpfsign_runtime::AttachKind::RawTracepoint {
+                    tp_name: ::core::option::Option::None,
+                },
             },
             ::bpfsign_runtime::ProgSpec {
                 name: "nanosleep_entry",
                 prog_type: 26u32,
                 expected_attach_type: 24u32,
                 autoload: true,
-                attach: ::bpfsign_runtime::Attach::RawTracepoint(
-                    ::core::option::Option::None,
-                ),
+                attach: ::bpfsign_runtime::AttachKind::RawTracepoint {
+                    tp_name: ::core::option::Option::None,
+                },
             },
             ::bpfsign_runtime::ProgSpec {
                 name: "raw_sys_enter",
                 prog_type: 17u32,
                 expected_attach_type: 0u32,
                 autoload: true,
-                attach: ::bpfsign_runtime::Attach::RawTracepoint(
-                    ::core::option::Option::Some("sys_enter"),
-                ),
+                attach: ::bpfsign_runtime::AttachKind::RawTracepoint {
+                    tp_name: ::core::option::Option::Some("sys_enter"),
+                },
             },
             ::bpfsign_runtime::ProgSpec {
                 name: "on_switch",
                 prog_type: 26u32,
                 expected_attach_type: 23u32,
                 autoload: true,
-                attach: ::bpfsign_runtime::Attach::RawTracepoint(
-                    ::core::option::Option::None,
-                ),
+                attach: ::bpfsign_runtime::AttachKind::RawTracepoint {
+                    tp_name: ::core::option::Option::None,
+                },
             },
             ::bpfsign_runtime::ProgSpec {
                 name: "raw_sys_exit",
                 prog_type: 17u32,
                 expected_attach_type: 0u32,
                 autoload: true,
-                attach: ::bpfsign_runtime::Attach::RawTracepoint(
-                    ::core::option::Option::Some("sys_exit"),
-                ),
+                attach: ::bpfsign_runtime::AttachKind::RawTracepoint {
+                    tp_name: ::core::option::Option::Some("sys_exit"),
+                },
             },
             ::bpfsign_runtime::ProgSpec {
                 name: "getppid_optional",
                 prog_type: 26u32,
                 expected_attach_type: 24u32,
                 autoload: false,
-                attach: ::bpfsign_runtime::Attach::RawTracepoint(
-                    ::core::option::Option::None,
-                ),
+                attach: ::bpfsign_runtime::AttachKind::RawTracepoint {
+                    tp_name: ::core::option::Option::None,
+                },
             },
         ],
         signer_skid: ::core::option::Option::Some(
