@@ -341,7 +341,10 @@ fn to_text(art: &Artifact) -> String {
     let missing = art.missing_signatures();
     if art.signer.is_some() && !missing.is_empty() {
         let names: Vec<String> = missing.into_iter().map(protocol_name).collect();
-        line(format!("partially signed: no signature for {}", names.join(", ")));
+        line(format!(
+            "partially signed: no signature for {}",
+            names.join(", ")
+        ));
     }
     out
 }

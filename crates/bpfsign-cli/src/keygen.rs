@@ -112,7 +112,7 @@ fn self_signed(key: &PKey<Private>, cn: &str, days: u32) -> Result<X509, Failure
     let name = name.build();
     let mut b = X509Builder::new().map_err(&e)?;
     b.set_version(2).map_err(&e)?; // X.509 v3
-    // 127 random bits with the top one set: always 16 bytes in DER, always positive.
+                                   // 127 random bits with the top one set: always 16 bytes in DER, always positive.
     let mut serial = BigNum::new().map_err(&e)?;
     serial.rand(127, MsbOption::ONE, false).map_err(&e)?;
     let serial = serial.to_asn1_integer().map_err(&e)?;
@@ -231,10 +231,7 @@ pub fn keygen(a: KeygenArgs) -> Result<(), Failure> {
         "wrote {} (private key and certificate, mode 0600: keep it secret; sign with --key {0} or BPF_KEY={0})",
         pem_path.display()
     );
-    println!(
-        "wrote {} (the certificate to register)",
-        der_path.display()
-    );
+    println!("wrote {} (the certificate to register)", der_path.display());
     println!("key: {}", info.key_algorithm);
     println!("subject: {}", info.subject);
     println!("skid: {skid}");

@@ -151,7 +151,9 @@ fn check_block(insns: &[u8]) -> Result<Option<CheckBlock>, String> {
     }
     match found.len() {
         0 | 1 => Ok(found.pop()),
-        n => Err(format!("the loader has {n} blob hash check blocks, expected one")),
+        n => Err(format!(
+            "the loader has {n} blob hash check blocks, expected one"
+        )),
     }
 }
 
@@ -333,11 +335,7 @@ mod tests {
     /// A loader made of `exit`, an optional excl check, the hash block of `hash`, `exit`.
     fn loader(hash: &[u8; 32], excl: bool) -> Vec<u8> {
         let mut v = enc(0x95, 0, 0, 0, 0);
-        let map = [
-            enc(LD_IMM64, 1, PSEUDO_MAP_IDX, 0, 0),
-            enc(0, 0, 0, 0, 0),
-        ]
-        .concat();
+        let map = [enc(LD_IMM64, 1, PSEUDO_MAP_IDX, 0, 0), enc(0, 0, 0, 0, 0)].concat();
         if excl {
             v.extend(&map);
             v.extend(enc(LDX_MEM_W, 2, 1, 32, 0));
@@ -382,14 +380,20 @@ mod tests {
         };
         assert!(check_loader(&v(Protocol::P1b, &insns), data).is_empty());
         let e = check_loader(&v(Protocol::P1b, &insns), b"other");
-        assert!(e.len() == 1 && e[0].starts_with("p1b: ") && e[0].contains("EINVAL"), "{e:?}");
+        assert!(
+            e.len() == 1 && e[0].starts_with("p1b: ") && e[0].contains("EINVAL"),
+            "{e:?}"
+        );
         let e = check_loader(&v(Protocol::P1, &insns), data);
         assert!(e.len() == 1 && e[0].contains("map->excl"), "{e:?}");
         let e = check_loader(&v(Protocol::P2, &insns), data);
         assert!(e.len() == 1 && e[0].starts_with("p2: "), "{e:?}");
         let plain = loader(&sha256(data), false);
         let e = check_loader(&v(Protocol::P1b, &plain), data);
-        assert!(e.len() == 1 && e[0].contains("does not check map->excl"), "{e:?}");
+        assert!(
+            e.len() == 1 && e[0].contains("does not check map->excl"),
+            "{e:?}"
+        );
         let mut bad = v(Protocol::P1, &plain);
         bad.excl_prog_hash[0] ^= 1;
         let e = check_loader(&bad, data);

@@ -110,7 +110,14 @@ fn keygen_and_check(dir: &Path, args: &[&str], sig_nid: Nid) -> (PathBuf, X509) 
 fn signed_skeleton_verifies(dir: &Path) {
     let skel = dir.join("hello.skel");
     let obj = fixtures().join("obj/hello.bpf.o");
-    ok(&bpfsign(os!["gen", &obj, "--key", &dir.join("k.pem"), "-o", &skel]));
+    ok(&bpfsign(os![
+        "gen",
+        &obj,
+        "--key",
+        &dir.join("k.pem"),
+        "-o",
+        &skel
+    ]));
     let out = bpfsign(os!["verify", &skel, "--cert", &dir.join("k.der")]);
     ok(&out);
     let text = String::from_utf8_lossy(&out.stdout);
@@ -124,7 +131,11 @@ fn signed_skeleton_verifies(dir: &Path) {
 #[test]
 fn keygen_rsa_default_is_3072_bits() {
     let dir = scratch("rsa");
-    let (_, cert) = keygen_and_check(&dir, &["--cn", "bpfsign test signer"], Nid::SHA256WITHRSAENCRYPTION);
+    let (_, cert) = keygen_and_check(
+        &dir,
+        &["--cn", "bpfsign test signer"],
+        Nid::SHA256WITHRSAENCRYPTION,
+    );
     let rsa = cert.public_key().unwrap().rsa().unwrap();
     assert_eq!(rsa.size() * 8, 3072);
     let cn = cert
@@ -133,7 +144,8 @@ fn keygen_rsa_default_is_3072_bits() {
         .next()
         .unwrap()
         .data()
-        .to_string();
+        .to_string()
+        .unwrap();
     assert_eq!(cn, "bpfsign test signer");
     signed_skeleton_verifies(&dir);
 }
@@ -156,21 +168,29 @@ fn keygen_never_replaces_a_key_without_force() {
     let pem = dir.join("k.pem");
     ok(&bpfsign(os!["keygen", "-o", &prefix, "--ec", "p256"]));
     let first = read(&pem);
-    let err = fails(&bpfsign(os!["keygen", "-o", &prefix, "--ec", "p256"]), "write");
+    let err = fails(
+        &bpfsign(os!["keygen", "-o", &prefix, "--ec", "p256"]),
+        "write",
+    );
     assert!(err.contains("--force") && err.contains("k.pem"), "{err}");
     assert_eq!(read(&pem), first, "the existing key is untouched");
 
     // A lone certificate file also blocks, and nothing is written.
     let other = dir.join("o");
     std::fs::write(dir.join("o.der"), b"keep").unwrap();
-    let err = fails(&bpfsign(os!["keygen", "-o", &other, "--ec", "p256"]), "write");
+    let err = fails(
+        &bpfsign(os!["keygen", "-o", &other, "--ec", "p256"]),
+        "write",
+    );
     assert!(err.contains("o.der"), "{err}");
     assert!(!dir.join("o.pem").exists());
     assert_eq!(read(&dir.join("o.der")), b"keep");
 
     // --force replaces both, and the new key file is private again even if the old one was not.
     std::fs::set_permissions(&pem, std::fs::Permissions::from_mode(0o644)).unwrap();
-    ok(&bpfsign(os!["keygen", "-o", &prefix, "--ec", "p256", "--force"]));
+    ok(&bpfsign(os![
+        "keygen", "-o", &prefix, "--ec", "p256", "--force"
+    ]));
     assert_ne!(read(&pem), first);
     assert_eq!(mode(&pem), 0o600);
     Signer::from_pem_file(&pem).unwrap();
@@ -197,7 +217,13 @@ fn keygen_refuses_what_the_kernel_cannot_use() {
         assert!(!dir.join("k.pem").exists(), "{args:?}");
     }
     let err = fails(
-        &bpfsign(os!["keygen", "-o", &dir.join("missing/dir/k"), "--ec", "p256"]),
+        &bpfsign(os![
+            "keygen",
+            "-o",
+            &dir.join("missing/dir/k"),
+            "--ec",
+            "p256"
+        ]),
         "write",
     );
     assert!(err.contains("missing/dir/k.pem"), "{err}");
@@ -214,7 +240,11 @@ fn keyring_add_refuses_bad_certificates() {
     assert!(err.contains("nope.der"), "{err}");
     // A key without its certificate, and bytes that are no certificate at all.
     fails(
-        &bpfsign(os!["keyring", "add", &keys.join("TEST-ONLY-noskid.key.pem")]),
+        &bpfsign(os![
+            "keyring",
+            "add",
+            &keys.join("TEST-ONLY-noskid.key.pem")
+        ]),
         "cert",
     );
     let junk = dir.join("junk.der");
@@ -255,7 +285,10 @@ fn keyring_add_registers_in_a_fresh_session_keyring() {
         .map(|s| s.iter().map(|b| format!("{b:02x}")).collect::<String>())
         .unwrap();
 
-    for (cert, keyring) in [(dir.join("k.pem"), "session"), (der.clone(), "bpfsign-cli-test")] {
+    for (cert, keyring) in [
+        (dir.join("k.pem"), "session"),
+        (der.clone(), "bpfsign-cli-test"),
+    ] {
         let out = bpfsign(os!["keyring", "add", &cert, "--keyring", keyring]);
         ok(&out);
         assert_eq!(field(&out, "skid"), skid);
@@ -268,12 +301,18 @@ fn keyring_add_registers_in_a_fresh_session_keyring() {
             .find(|l| l.starts_with(&format!("{key:08x} ")))
             .unwrap_or_else(|| panic!("key {key:x} not in /proc/keys:\n{keys}"));
         // (/proc/keys cuts the type name to 9 characters.)
-        assert!(line.contains(" asymmetri") && line.contains(&skid), "{line}");
+        assert!(
+            line.contains(" asymmetri") && line.contains(&skid),
+            "{line}"
+        );
         let target = field(&out, "keyring");
         if keyring == "session" {
             assert!(target.contains("keyring_id -3"), "{target}");
         } else {
-            assert!(!target.contains(&ring.to_string()), "a keyring inside the session: {target}");
+            assert!(
+                !target.contains(&ring.to_string()),
+                "a keyring inside the session: {target}"
+            );
         }
     }
 }
