@@ -77,6 +77,8 @@ const JNE_REG: u8 = 0x5d; // BPF_JMP | BPF_JNE | BPF_X
 const JNE_IMM: u8 = 0x55; // BPF_JMP | BPF_JNE | BPF_K
 const PSEUDO_MAP_IDX: u8 = 5;
 const EINVAL: i32 = 22;
+/// Largest P2 payload (instructions and map values) the 7.3 kernel hashes (spec §3.3).
+const MAX_P2_PAYLOAD: usize = (16 << 20) - 1;
 
 /// `r1 = map_by_idx(0)` (two slots) at `at`.
 fn is_metadata_map_load(i: &[Insn], at: usize) -> bool {
@@ -202,6 +204,12 @@ fn check_loader(v: &Variant, data: &[u8]) -> Vec<String> {
             "{name}: the loader compares map->sha, which the {name} load sequence never computes; it would fail with EINVAL"
         )),
         (Protocol::P2 | Protocol::Unsigned, None) => {}
+    }
+    if v.protocol == Protocol::P2 && v.insns.len() + data.len() > MAX_P2_PAYLOAD {
+        errors.push(format!(
+            "{name}: the signed payload (loader ‖ blob) is {} bytes; the kernel refuses more than {MAX_P2_PAYLOAD} (E2BIG)",
+            v.insns.len() + data.len()
+        ));
     }
     errors
 }
@@ -394,6 +402,12 @@ mod tests {
             e.len() == 1 && e[0].contains("does not check map->excl"),
             "{e:?}"
         );
+        let big = vec![0u8; MAX_P2_PAYLOAD];
+        let e = check_loader(&v(Protocol::P2, &enc(0x95, 0, 0, 0, 0)), &big);
+        assert!(e.len() == 1 && e[0].contains("E2BIG"), "{e:?}");
+        assert!(check_loader(&v(Protocol::P1, &plain), &[])
+            .iter()
+            .all(|e| !e.contains("E2BIG")));
         let mut bad = v(Protocol::P1, &plain);
         bad.excl_prog_hash[0] ^= 1;
         let e = check_loader(&bad, data);
