@@ -8,6 +8,10 @@
 //! bpfsign dump OUT.skel --protocol unsigned|p1|p1b|p2 --what insns|data|sig|excl -o FILE|-
 //! bpfsign payload OUT.skel --protocol p1|p1b|p2 -o FILE|-
 //! bpfsign attach-sig OUT.skel --protocol p1|p1b|p2 --sig FILE.der [--cert CERT] [-o NEW.skel]
+//! bpfsign keygen -o PREFIX [--ec p256|p384 | --rsa-bits 2048|3072|4096] [--cn NAME] [--days N] [--force]
+//! bpfsign inspect OUT.skel [--json]
+//! bpfsign verify OUT.skel --cert CERT [--protocol p1|p1b|p2]... [--allow-unsigned]
+//! bpfsign keyring add CERT [--keyring session|user|ID|NAME]
 //! ```
 //!
 //! Errors are printed as `bpfsign: <stage>: <message>` and exit with status 1.
@@ -19,6 +23,11 @@ use std::process::ExitCode;
 use bpfsign_gen::artifact::{protocol_name, Artifact, ArtifactError};
 use bpfsign_gen::{BuildError, Certificate, GenOptions, Protocol, Signer};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+mod inspect;
+mod keygen;
+mod keyring;
+mod verify;
 
 /// Generate signed BPF light skeletons (all kernel signing protocols from one build).
 #[derive(Debug, Parser)]
@@ -41,6 +50,17 @@ enum Command {
     /// Insert a detached DER CMS signature made elsewhere into an artifact, after verifying it
     /// against the payload and the certificate.
     AttachSig(AttachSigArgs),
+    /// Create a signing key and a self-signed certificate the kernel accepts: PREFIX.pem (key
+    /// and certificate, mode 0600) and PREFIX.der (the certificate to register).
+    Keygen(keygen::KeygenArgs),
+    /// Describe an artifact: programs, maps, protocols, signatures, signer.
+    Inspect(inspect::InspectArgs),
+    /// Check every signed variant as the kernel and the loader will: signature over the
+    /// protocol's payload with CERT, exclusive-map hash, the loader's blob hash.
+    Verify(verify::VerifyArgs),
+    /// Register certificates in kernel keyrings.
+    #[command(subcommand)]
+    Keyring(keyring::KeyringCommand),
 }
 
 #[derive(Debug, Args)]
@@ -270,6 +290,10 @@ fn main() -> ExitCode {
         Command::Dump(a) => dump(a),
         Command::Payload(a) => payload(a),
         Command::AttachSig(a) => attach_sig(a),
+        Command::Keygen(a) => keygen::keygen(a),
+        Command::Inspect(a) => inspect::inspect(a),
+        Command::Verify(a) => verify::verify(a),
+        Command::Keyring(c) => keyring::keyring(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
