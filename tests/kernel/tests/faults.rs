@@ -132,7 +132,6 @@ fn kernel_faults_concurrent_threads() {
         let threads: Vec<_> = (0..CONCURRENT)
             .map(|_| {
                 let barrier = Arc::clone(&barrier);
-                let opts = opts.clone();
                 std::thread::spawn(move || {
                     barrier.wait();
                     load_attach_detach(&spec, &opts)
@@ -585,21 +584,18 @@ fn kernel_faults_without_vmlinux_btf_file() {
     }
 }
 
-/// RLIMIT_* soft and hard limits.
+/// Sets the soft and hard limit of an `RLIMIT_*` resource.
 fn set_rlimit(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) {
     let r = libc::rlimit {
         rlim_cur: soft,
         rlim_max: hard,
     };
     // SAFETY: a valid rlimit struct.
-    assert_eq!(
-        unsafe { libc::setrlimit(resource, &r) },
-        0,
-        "setrlimit: {}",
-        std::io::Error::last_os_error()
-    );
+    let rc = unsafe { libc::setrlimit(resource, &r) };
+    assert_eq!(rc, 0, "setrlimit: {}", std::io::Error::last_os_error());
 }
 
+/// The soft and hard limit of an `RLIMIT_*` resource.
 fn get_rlimit(resource: libc::__rlimit_resource_t) -> (u64, u64) {
     let mut r = libc::rlimit {
         rlim_cur: 0,
