@@ -496,6 +496,11 @@ fn guidance(stage: Stage, errno: i32, from_loader: bool, ctx: &Ctx) -> String {
         (_, libc::ENOMEM) => "the kernel ran out of memory (or RLIMIT_MEMLOCK is too low on old kernels)".to_string(),
         (_, libc::ENOSYS) => "the kernel was built without the bpf() syscall (CONFIG_BPF_SYSCALL)".to_string(),
         (_, libc::EMFILE) => "the process ran out of file descriptors (RLIMIT_NOFILE)".to_string(),
+        (_, libc::EAGAIN) | (_, libc::EINTR) => {
+            "a signal interrupted the kernel (the verifier stops when a signal is pending); nothing \
+             stayed loaded: retry the load, or block the signal around it"
+                .to_string()
+        }
         _ => String::new(),
     }
 }

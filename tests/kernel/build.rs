@@ -10,6 +10,8 @@
 //!    `tests/vmtest/cache/gcc-bpf`, filled by `cargo vmtest fetch-gcc-bpf`), then signed the same
 //!    way. A compiler that is missing or fails does not fail the build: the generated code
 //!    records why, and the kernel test for that compiler fails at run time saying so.
+//! 3. The committed `hello.bpf.o` is signed once more with the TEST-ONLY key B (`HELLO_KEY_B`),
+//!    whose certificate no test registers (the unregistered-signer case of `tests/tamper.rs`).
 //!
 //! Output: `$OUT_DIR/fixtures.rs` (included by `src/lib.rs`) and `$OUT_DIR/fixture_tests.rs`
 //! (the per-fixture test list, included by `tests/fixtures.rs`). The test binaries never link
@@ -142,6 +144,26 @@ fn run() -> Result<()> {
             }
         }
     }
+
+    // 3. The committed hello.bpf.o signed with the TEST-ONLY key B, which no test registers:
+    //    the "unregistered signer" case of tests/tamper.rs.
+    let key_b = fixtures.join("keys/TEST-ONLY-key-b.pem");
+    println!("cargo:rerun-if-changed={}", key_b.display());
+    let signer_b =
+        Signer::from_pem_file(&key_b).map_err(|e| format!("{}: {e}", key_b.display()))?;
+    let hello_obj = fixtures.join("obj/hello.bpf.o");
+    let art = bpfsign_gen::sign_object(&hello_obj, Some(&signer_b), &GenOptions::default())
+        .map_err(|e| format!("{}: {e}", hello_obj.display()))?;
+    let dir = out.join("key-b").join("hello");
+    let art = write_artifact(&art, &dir, "hello")?;
+    let origin = "tests/fixtures/obj/hello.bpf.o (committed), signed with TEST-ONLY key B";
+    let fixture = fixture_code("hello-key-b", "hello.bpf.o", origin, &art, &dir, None, 0)?;
+    code.push_str(
+        "/// The committed hello.bpf.o generated and signed with the TEST-ONLY key B (no test \
+         registers its certificate).\npub static HELLO_KEY_B: Fixture = ",
+    );
+    code.push_str(fixture.trim_end().trim_end_matches(','));
+    code.push_str(";\n\n");
 
     let cert = signer.certificate().der().to_vec();
     write(&out.join("cert-a.der"), &cert)?;

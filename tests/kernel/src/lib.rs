@@ -17,6 +17,7 @@ use bpfsign_runtime::{
     LoadedSkeleton, LoaderVariant, MapSpec, ProgSpec, Protocol, SkeletonSpec,
 };
 
+pub mod leak;
 pub mod raw;
 
 mod generated {
@@ -24,7 +25,7 @@ mod generated {
     use bpfsign_runtime::{AttachKind, LoaderVariant, MapSpec, ProgSpec, Protocol, SkeletonSpec};
     include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));
 }
-pub use generated::{CERT_A_DER, FIXTURES, HELLO_CLANG, HELLO_GCC};
+pub use generated::{CERT_A_DER, FIXTURES, HELLO_CLANG, HELLO_GCC, HELLO_KEY_B};
 
 /// The kernel `cargo vmtest` runs this test on, from `BPFSIGN_TEST_KERNEL`: `6.18.15`, `7.2.13`,
 /// `7.3.4` or `host`. Panics (failing the test) when unset, i.e. when not run by `cargo vmtest`.

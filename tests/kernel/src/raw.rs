@@ -12,9 +12,12 @@ const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_PROG_RUN: libc::c_long = 10;
 const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
 const BPF_MAP_FREEZE: libc::c_long = 22;
-const BPF_MAP_TYPE_ARRAY: u32 = 2;
 const BPF_PROG_TYPE_SYSCALL: u32 = 31;
 const BPF_F_SLEEPABLE: u32 = 16;
+/// `BPF_MAP_TYPE_ARRAY`, the metadata map's type.
+pub const BPF_MAP_TYPE_ARRAY: u32 = 2;
+/// `BPF_MAP_TYPE_HASH`.
+pub const BPF_MAP_TYPE_HASH: u32 = 1;
 
 fn sys_bpf(cmd: libc::c_long, attr: &mut [u8]) -> io::Result<i64> {
     // SAFETY: `attr` is a live buffer of the given size; every pointer inside it points at
@@ -87,15 +90,20 @@ pub struct RawLoad<'a> {
     pub insns: &'a [u8],
     /// The data blob put into the metadata map.
     pub data: &'a [u8],
+    /// `BPF_MAP_TYPE_*` of the metadata map (the loader expects `BPF_MAP_TYPE_ARRAY`, 2).
+    pub map_type: u32,
     /// `excl_prog_hash` of the metadata map (`None`: a map any program may use).
     pub excl_prog_hash: Option<[u8; 32]>,
+    /// Whether to freeze the metadata map after filling it (every protocol does).
+    pub freeze: bool,
     /// Whether to compute the map hash with `BPF_OBJ_GET_INFO_BY_FD` (P1/P1b do).
     pub hash_map: bool,
     /// The signature passed to `BPF_PROG_LOAD` (`None`: unsigned load).
     pub signature: Option<&'a [u8]>,
     /// `keyring_id` (only sent with a signature).
     pub keyring_id: i32,
-    /// `fd_array_cnt` (P2 signed: 1; otherwise 0).
+    /// `fd_array_cnt` (P2 signed: 1; otherwise 0). `fd_array` holds the metadata map's fd
+    /// `max(1, fd_array_cnt)` times.
     pub fd_array_cnt: u32,
     /// Number of maps in the ctx.
     pub n_maps: usize,
@@ -109,7 +117,7 @@ impl RawLoad<'_> {
     pub fn run(&self) -> Result<i32, RawError> {
         let errno = |e: io::Error| e.raw_os_error().unwrap_or(0);
         let map = map_create(
-            BPF_MAP_TYPE_ARRAY,
+            self.map_type,
             4,
             self.data.len() as u32,
             1,
@@ -123,9 +131,11 @@ impl RawLoad<'_> {
         put64(&mut a, 8, &key as *const u32 as u64);
         put64(&mut a, 16, self.data.as_ptr() as u64);
         sys_bpf(BPF_MAP_UPDATE_ELEM, &mut a).map_err(|e| RawError::MapUpdate(errno(e)))?;
-        let mut a = [0u8; 4];
-        put32(&mut a, 0, map.as_raw_fd() as u32);
-        sys_bpf(BPF_MAP_FREEZE, &mut a).map_err(|e| RawError::MapFreeze(errno(e)))?;
+        if self.freeze {
+            let mut a = [0u8; 4];
+            put32(&mut a, 0, map.as_raw_fd() as u32);
+            sys_bpf(BPF_MAP_FREEZE, &mut a).map_err(|e| RawError::MapFreeze(errno(e)))?;
+        }
         if self.hash_map {
             let mut hash = [0u8; 32];
             let mut info = [0u8; 104];
@@ -139,7 +149,7 @@ impl RawLoad<'_> {
         }
 
         let license = b"Dual BSD/GPL\0";
-        let fd_array = [map.as_raw_fd()];
+        let fd_array = vec![map.as_raw_fd(); (self.fd_array_cnt as usize).max(1)];
         let mut log = vec![0u8; 1 << 20];
         let mut a = [0u8; 168];
         put32(&mut a, 0, BPF_PROG_TYPE_SYSCALL);
@@ -184,4 +194,37 @@ impl RawLoad<'_> {
         run.map_err(|e| RawError::ProgRun(errno(e)))?;
         Ok(i32::from_ne_bytes(a[4..8].try_into().expect("4 bytes")))
     }
+}
+
+/// SHA-256 of `bytes`, computed by the kernel: the hash `BPF_OBJ_GET_INFO_BY_FD` reports for a
+/// frozen array map holding `bytes` (the metadata-map hash of spec §2.6). The test binaries do
+/// not link a SHA-256 implementation; this is the digest the kernel itself compares with.
+pub fn kernel_sha256(bytes: &[u8]) -> io::Result<[u8; 32]> {
+    let map = map_create(
+        BPF_MAP_TYPE_ARRAY,
+        4,
+        bytes.len() as u32,
+        1,
+        "bpfsign_sha",
+        None,
+    )?;
+    let key = 0u32;
+    let mut a = [0u8; 32];
+    put32(&mut a, 0, map.as_raw_fd() as u32);
+    put64(&mut a, 8, &key as *const u32 as u64);
+    put64(&mut a, 16, bytes.as_ptr() as u64);
+    sys_bpf(BPF_MAP_UPDATE_ELEM, &mut a)?;
+    let mut a = [0u8; 4];
+    put32(&mut a, 0, map.as_raw_fd() as u32);
+    sys_bpf(BPF_MAP_FREEZE, &mut a)?;
+    let mut hash = [0u8; 32];
+    let mut info = [0u8; 104];
+    put64(&mut info, 88, hash.as_mut_ptr() as u64);
+    put32(&mut info, 96, 32);
+    let mut a = [0u8; 16];
+    put32(&mut a, 0, map.as_raw_fd() as u32);
+    put32(&mut a, 4, 104);
+    put64(&mut a, 8, info.as_mut_ptr() as u64);
+    sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &mut a)?;
+    Ok(hash)
 }

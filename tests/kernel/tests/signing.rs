@@ -6,7 +6,7 @@
 //! * the signed variant matrix: each protocol's loader forced on each kernel;
 //! * the P1 hardening and the metadata defences: non-exclusive metadata maps, tampered blobs.
 
-use bpfsign_kernel_tests::raw::{RawError, RawLoad};
+use bpfsign_kernel_tests::raw::{self, RawError, RawLoad};
 use bpfsign_kernel_tests::*;
 use bpfsign_runtime::{load, Keyring, LoadOptions, LoadedSkeleton, Protocol, SkeletonSpec, Stage};
 
@@ -171,7 +171,9 @@ fn raw_hello(p: Protocol, exclusive: bool, signed: bool) -> Result<i32, RawError
     RawLoad {
         insns: v.insns,
         data: f.spec.data,
+        map_type: raw::BPF_MAP_TYPE_ARRAY,
         excl_prog_hash: exclusive.then_some(v.excl_prog_hash),
+        freeze: true,
         hash_map: matches!(p, Protocol::P1 | Protocol::P1b),
         signature: if signed { v.signature } else { None },
         keyring_id: SESSION_KEYRING,
