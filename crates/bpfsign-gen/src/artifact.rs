@@ -142,10 +142,10 @@ impl Artifact {
     /// Builds the artifact from the generator's output, hashing every loader and, with a
     /// signer, signing every variant except the unsigned one over its protocol's payload.
     pub fn from_generated(
-        generated: crate::Generated,
+        generated: crate::pipeline::Generated,
         signer: Option<&Signer>,
     ) -> Result<Artifact, ArtifactError> {
-        let crate::Generated {
+        let crate::pipeline::Generated {
             data,
             loaders,
             meta,
@@ -467,8 +467,8 @@ mod tests {
     }
 
     /// The hello goldens shaped as generator output (the P1 slot holds bpftool-p1's loader).
-    fn golden_generated() -> crate::Generated {
-        crate::Generated {
+    fn golden_generated() -> crate::pipeline::Generated {
+        crate::pipeline::Generated {
             data: golden("data.bin"),
             loaders: vec![
                 (Protocol::Unsigned, golden("unsigned.insns")),

@@ -11,16 +11,17 @@
 //! Like libbpf's gen_loader mode, nothing is read from the build host: typed ksyms, kfuncs and
 //! attach targets are resolved by the loader at run time, CO-RE by the kernel.
 
-use crate::emit::insn::{pseudo, Insn};
+use bpfsign_abi::{attach_type, map_type, prog_type};
+
 use crate::error::{Ctx, Error, ErrorKind, Stage};
+use crate::insn::{pseudo, Insn};
+use crate::options::GenOptions;
 use crate::parse::btf::{self, kind};
 use crate::parse::btf_ext::{rec_insn_off, rec_u32, ExtInfo};
-use crate::parse::maps::map_type;
-use crate::parse::secdef::{self, attach_type, prog_type};
+use crate::parse::secdef;
 use crate::parse::{
     ExternKind, KcfgType, MapDef, MapKind, Object, Program, Reloc, RelocKind, SlotTarget,
 };
-use crate::GenOptions;
 
 /// A map as the loader creates it.
 #[derive(Clone, Debug, PartialEq, Eq)]

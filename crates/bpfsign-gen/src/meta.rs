@@ -1,12 +1,12 @@
 //! Skeleton metadata: what the macro and the runtime need to know about the maps, programs and
 //! global-data layouts of a generated light skeleton (serde, deterministic).
 
+use bpfsign_abi::{attach_type, map_flags, prog_type};
 use serde::{Deserialize, Serialize};
 
 use crate::link::Linked;
 use crate::parse::btf::{self, kind, Btf};
-use crate::parse::maps::{F_MMAPABLE, F_RDONLY_PROG};
-use crate::parse::secdef::{self, attach_type, prog_type};
+use crate::parse::secdef;
 use crate::parse::Object;
 
 pub use bpfsign_abi::Protocol;
@@ -350,7 +350,7 @@ pub fn build(obj: &Object, linked: &Linked, name: &str) -> SkeletonMeta {
         } else {
             m.name.clone()
         };
-        let mmapable = m.is_internal() && lm.map_flags & F_MMAPABLE != 0;
+        let mmapable = m.is_internal() && lm.map_flags & map_flags::MMAPABLE != 0;
         maps.push(MapMeta {
             ident: ident.clone(),
             kernel_name: truncate15(&lm.kernel_name),
@@ -393,7 +393,7 @@ pub fn build(obj: &Object, linked: &Linked, name: &str) -> SkeletonMeta {
             section: m.name.clone(),
             ident,
             size: lm.value_size,
-            readonly: lm.map_flags & F_RDONLY_PROG != 0,
+            readonly: lm.map_flags & map_flags::RDONLY_PROG != 0,
             vars,
         });
     }

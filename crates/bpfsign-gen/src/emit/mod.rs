@@ -5,12 +5,13 @@
 //! after the cleanup code and in whether the run-time ctx may override `max_entries` and
 //! global-data initial values.
 
-pub mod gen;
-pub mod insn;
+mod loader;
+
+use bpfsign_abi::Protocol;
 
 use crate::error::{Ctx, Error};
+use crate::insn;
 use crate::link::Linked;
-use crate::meta::Protocol;
 
 /// Integrity check block emitted after the cleanup code (spec §3.1, §3.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -85,7 +86,7 @@ pub struct Loader {
 /// Emits one loader for an already linked object.
 pub fn emit_loader(file: &str, linked: &Linked, cfg: &LoaderConfig) -> Result<Loader, Error> {
     let ctx = Ctx::new(file);
-    let e = gen::emit(&ctx, linked, cfg)?;
+    let e = loader::emit(&ctx, linked, cfg)?;
     Ok(Loader {
         insns: insn::encode(&e.insns),
         data: e.data,

@@ -43,8 +43,6 @@ pub const VAR_STATIC: u32 = 0;
 pub const VAR_GLOBAL_ALLOCATED: u32 = 1;
 /// `BTF_VAR_GLOBAL_EXTERN`.
 pub const VAR_GLOBAL_EXTERN: u32 = 2;
-/// `BTF_FUNC_STATIC`.
-pub const FUNC_STATIC: u32 = 0;
 /// `BTF_FUNC_GLOBAL`.
 pub const FUNC_GLOBAL: u32 = 1;
 /// `BTF_FUNC_EXTERN`.

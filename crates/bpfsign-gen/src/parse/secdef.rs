@@ -16,33 +16,6 @@ pub const F_XDP_FRAGS: u32 = 16;
 /// `SEC_USDT`.
 pub const F_USDT: u32 = 32;
 
-/// `BPF_PROG_TYPE_*` values used by the generator.
-#[allow(missing_docs)]
-pub mod prog_type {
-    pub const KPROBE: u32 = 2;
-    pub const XDP: u32 = 6;
-    pub const RAW_TRACEPOINT: u32 = 17;
-    pub const RAW_TRACEPOINT_WRITABLE: u32 = 24;
-    pub const TRACING: u32 = 26;
-    pub const STRUCT_OPS: u32 = 27;
-    pub const EXT: u32 = 28;
-    pub const LSM: u32 = 29;
-    pub const SYSCALL: u32 = 31;
-}
-
-/// `BPF_*` attach types used by the generator.
-#[allow(missing_docs)]
-pub mod attach_type {
-    pub const TRACE_RAW_TP: u32 = 23;
-    pub const LSM_MAC: u32 = 27;
-    pub const TRACE_ITER: u32 = 28;
-    pub const LSM_CGROUP: u32 = 43;
-    pub const TRACE_UPROBE_MULTI: u32 = 48;
-    pub const TRACE_FENTRY_MULTI: u32 = 59;
-    pub const TRACE_FEXIT_MULTI: u32 = 60;
-    pub const TRACE_FSESSION_MULTI: u32 = 61;
-}
-
 /// One `SEC_DEF` entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SecDef {
@@ -778,6 +751,7 @@ pub fn find_sec_def(name: &str) -> Option<&'static SecDef> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bpfsign_abi::{attach_type, prog_type};
 
     #[test]
     fn matching_follows_libbpf_rules() {
