@@ -19,8 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::meta::{Protocol, SkeletonMeta};
-pub use crate::sign::SignerInfo;
-use crate::sign::{Certificate, SignError, Signer};
+use crate::sign::{Certificate, SignError, Signer, SignerDescription};
 
 /// The artifact format this crate writes and reads.
 ///
@@ -115,7 +114,7 @@ pub struct Artifact {
     /// One loader per protocol, in generator order (Unsigned, P1, P1b, P2).
     pub variants: Vec<Variant>,
     /// Who signed the variants; `None` for an unsigned artifact.
-    pub signer: Option<SignerInfo>,
+    pub signer: Option<SignerDescription>,
     /// The signer's X.509 certificate (DER, public): what to register in the kernel keyring,
     /// and what [`Artifact::attach_signature`] verifies further signatures with. `None` when
     /// unsigned, or when the signatures were attached by a tool that did not record it.

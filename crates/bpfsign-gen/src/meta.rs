@@ -47,19 +47,9 @@ pub struct MapMeta {
     pub mmapable: bool,
 }
 
-/// How the skeleton attaches a program.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum AttachKind {
-    /// `BPF_RAW_TRACEPOINT_OPEN`: `raw_tp/<name>` gives `Some(name)`; fentry/fexit/fmod_ret/tp_btf/lsm give `None`.
-    RawTracepoint {
-        /// Tracepoint name for raw tracepoints.
-        tp_name: Option<String>,
-    },
-    /// `BPF_LINK_CREATE` with `BPF_TRACE_ITER`.
-    Iter,
-    /// No auto-attach.
-    Manual,
-}
+/// How the skeleton attaches a program: the contract's [`bpfsign_abi::AttachKind`] with owned
+/// names (same serde form).
+pub type AttachKind = bpfsign_abi::AttachKind<String>;
 
 /// One program.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
