@@ -142,7 +142,10 @@ pub fn parse_kconfig_assignment(text: &str, origin: &str) -> Result<(String, Str
 /// blank lines and `#` comments are skipped, `# CONFIG_X is not set` included (like libbpf, the
 /// option then stays unset: a weak extern reads 0, a strong one is an error). A later line
 /// overrides an earlier one. `origin` (the file name) prefixes errors with the line number.
-pub fn parse_kconfig(text: &str, origin: &str) -> Result<BTreeMap<String, String>, BuildError> {
+pub(crate) fn parse_kconfig(
+    text: &str,
+    origin: &str,
+) -> Result<BTreeMap<String, String>, BuildError> {
     let mut values = BTreeMap::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() || line.trim_start().starts_with('#') {

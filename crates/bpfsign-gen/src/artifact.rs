@@ -391,21 +391,14 @@ impl fmt::Display for Variant {
     }
 }
 
-/// The serde name of a protocol ("unsigned", "p1", "p1b", "p2").
+/// The name of a protocol in the artifact ("unsigned", "p1", "p1b", "p2"): its
+/// [`Protocol::as_str`], which is also its serde form.
 pub fn protocol_name(protocol: Protocol) -> String {
-    match serde_json::to_value(protocol) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => format!("{protocol:?}"),
-    }
-}
-
-/// Parses a protocol from its serde name ("unsigned", "p1", "p1b", "p2").
-pub fn parse_protocol(name: &str) -> Option<Protocol> {
-    serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
+    protocol.as_str().to_string()
 }
 
 /// Writes `bytes` to `path` unless it already holds them; returns whether it wrote.
-pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool, ArtifactError> {
+pub(crate) fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool, ArtifactError> {
     write_file_if_changed(path, bytes).map_err(|source| ArtifactError::Io {
         path: path.to_path_buf(),
         source,
@@ -688,8 +681,13 @@ mod tests {
             (Protocol::P2, "p2"),
         ] {
             assert_eq!(protocol_name(p), n);
-            assert_eq!(parse_protocol(n), Some(p));
+            // The artifact's JSON (serde) uses the same names.
+            assert_eq!(serde_json::to_value(p).unwrap(), serde_json::json!(n));
+            assert_eq!(
+                serde_json::from_value::<Protocol>(serde_json::json!(n)).unwrap(),
+                p
+            );
         }
-        assert_eq!(parse_protocol("p3"), None);
+        assert!(serde_json::from_value::<Protocol>(serde_json::json!("p3")).is_err());
     }
 }

@@ -129,17 +129,17 @@ impl fmt::Display for Error {
 /// Builder used inside the crate to create errors tied to one input file.
 #[derive(Clone, Debug)]
 pub(crate) struct Ctx {
-    pub file: String,
+    pub(crate) file: String,
 }
 
 impl Ctx {
-    pub fn new(file: &str) -> Self {
+    pub(crate) fn new(file: &str) -> Self {
         Ctx {
             file: file.to_string(),
         }
     }
 
-    pub fn err(
+    pub(crate) fn err(
         &self,
         stage: Stage,
         kind: ErrorKind,
@@ -158,7 +158,7 @@ impl Ctx {
     }
 
     /// Malformed-object error with the standard hint.
-    pub fn malformed(
+    pub(crate) fn malformed(
         &self,
         stage: Stage,
         section: Option<&str>,
@@ -174,7 +174,7 @@ impl Ctx {
     }
 
     /// Bad-BTF error with the standard hint.
-    pub fn bad_btf(&self, section: Option<&str>, message: impl Into<String>) -> Error {
+    pub(crate) fn bad_btf(&self, section: Option<&str>, message: impl Into<String>) -> Error {
         self.err(
             Stage::Btf,
             ErrorKind::BadBtf,
@@ -185,7 +185,7 @@ impl Ctx {
     }
 
     /// Unsupported-feature error.
-    pub fn unsupported(
+    pub(crate) fn unsupported(
         &self,
         stage: Stage,
         section: Option<&str>,
@@ -196,7 +196,12 @@ impl Ctx {
     }
 
     /// Loader-limit error.
-    pub fn limit(&self, limit: Limit, section: Option<&str>, message: impl Into<String>) -> Error {
+    pub(crate) fn limit(
+        &self,
+        limit: Limit,
+        section: Option<&str>,
+        message: impl Into<String>,
+    ) -> Error {
         self.err(
             Stage::Emit,
             ErrorKind::Limit(limit),

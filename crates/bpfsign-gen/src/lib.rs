@@ -29,11 +29,11 @@
 //! # Public API
 //!
 //! * One call: [`sign_object`] → [`Artifact`], errors as [`BuildError`]; build inputs for
-//!   [`GenOptions`]: [`read_kconfig`], [`parse_kconfig`], [`parse_kconfig_assignment`],
-//!   [`parse_kernel_version`], [`kernel_version`].
+//!   [`GenOptions`]: [`read_kconfig`], [`parse_kconfig_assignment`], [`parse_kernel_version`],
+//!   [`kernel_version`].
 //! * Step by step: [`parse_object`] → [`Object`], [`generate`] → [`Generated`] (or
-//!   [`generate_with_config`] for one [`emit::LoaderConfig`]), [`default_object_name`]; errors
-//!   as [`Error`] ([`ErrorKind`], [`Limit`], [`Stage`]).
+//!   [`generate_with_config`] for one [`emit::LoaderConfig`]); errors as [`Error`]
+//!   ([`ErrorKind`], [`Limit`], [`Stage`]).
 //! * [`meta`]: the skeleton metadata ([`meta::SkeletonMeta`] and its parts, [`Protocol`]).
 //! * [`sign`]: [`Signer`], [`Certificate`], [`sign::SignerDescription`], [`sign::SignerId`],
 //!   [`sign::KeyAlgorithm`], [`sign::SignError`].
@@ -96,13 +96,13 @@ mod pipeline;
 pub mod sign;
 
 pub use api::{
-    kernel_version, parse_kconfig, parse_kconfig_assignment, parse_kernel_version, read_kconfig,
-    sign_object, BuildError,
+    kernel_version, parse_kconfig_assignment, parse_kernel_version, read_kconfig, sign_object,
+    BuildError,
 };
 pub use artifact::Artifact;
 pub use error::{Error, ErrorKind, Limit, Stage};
 pub use meta::Protocol;
 pub use options::GenOptions;
 pub use parse::Object;
-pub use pipeline::{default_object_name, generate, generate_with_config, parse_object, Generated};
+pub use pipeline::{generate, generate_with_config, parse_object, Generated};
 pub use sign::{Certificate, Signer};

@@ -176,7 +176,7 @@ pub struct MemberMeta {
 }
 
 /// bpftool's `sanitize_identifier`.
-pub fn sanitize_ident(s: &str) -> String {
+pub(crate) fn sanitize_ident(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '_' {
@@ -205,7 +205,7 @@ fn opt_name(btf: &Btf, off: u32) -> Option<String> {
 }
 
 /// Converts a BTF type to [`TypeMeta`].
-pub fn type_meta(btf: &Btf, id: u32) -> TypeMeta {
+pub(crate) fn type_meta(btf: &Btf, id: u32) -> TypeMeta {
     type_meta_depth(btf, id, 0, &mut 100_000)
 }
 
@@ -331,7 +331,7 @@ fn type_meta_depth(btf: &Btf, id: u32, depth: usize, budget: &mut u32) -> TypeMe
 }
 
 /// Builds the skeleton metadata of a linked object.
-pub fn build(obj: &Object, linked: &Linked, name: &str) -> SkeletonMeta {
+pub(crate) fn build(obj: &Object, linked: &Linked, name: &str) -> SkeletonMeta {
     let mut maps = Vec::new();
     let mut datasecs = Vec::new();
     for (i, (m, lm)) in obj.maps.iter().zip(&linked.maps).enumerate() {
@@ -446,6 +446,29 @@ fn truncate15(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::error::Ctx;
+
+    #[test]
+    fn attach_kind_json_form() {
+        // The artifact format: externally tagged, as the generator's own enum wrote it.
+        let cases = [
+            (
+                AttachKind::RawTracepoint {
+                    tp_name: Some("sys_enter".to_string()),
+                },
+                r#"{"RawTracepoint":{"tp_name":"sys_enter"}}"#,
+            ),
+            (
+                AttachKind::RawTracepoint { tp_name: None },
+                r#"{"RawTracepoint":{"tp_name":null}}"#,
+            ),
+            (AttachKind::Iter, r#""Iter""#),
+            (AttachKind::Manual, r#""Manual""#),
+        ];
+        for (kind, json) in cases {
+            assert_eq!(serde_json::to_string(&kind).unwrap(), json);
+            assert_eq!(serde_json::from_str::<AttachKind>(json).unwrap(), kind);
+        }
+    }
 
     /// Raw `.BTF` with the given type records and a string table holding only "".
     fn raw_btf(types: &[u32]) -> Vec<u8> {

@@ -36,7 +36,7 @@ pub fn parse_object(file_name: &str, elf_bytes: &[u8]) -> Result<parse::Object, 
 }
 
 /// Default object name for a file: basename, minus `.o` and `.bpf`, sanitised.
-pub fn default_object_name(file_name: &str) -> String {
+pub(crate) fn default_object_name(file_name: &str) -> String {
     let base = file_name.rsplit('/').next().unwrap_or(file_name);
     let base = base.strip_suffix(".o").unwrap_or(base);
     let base = base.strip_suffix(".bpf").unwrap_or(base);

@@ -61,11 +61,11 @@ struct KsymDesc {
 }
 
 /// Output of one emission.
-pub struct Emitted {
+pub(crate) struct Emitted {
     /// Loader instructions.
-    pub insns: Vec<Insn>,
+    pub(crate) insns: Vec<Insn>,
     /// Data blob.
-    pub data: Vec<u8>,
+    pub(crate) data: Vec<u8>,
 }
 
 struct Gen<'a> {

@@ -76,15 +76,19 @@ impl LoaderConfig {
 
 /// One emitted loader.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Loader {
+pub(crate) struct Loader {
     /// Instruction bytes (what gets signed for P1/P1b, prefix of the P2 payload).
-    pub insns: Vec<u8>,
+    pub(crate) insns: Vec<u8>,
     /// Data blob.
-    pub data: Vec<u8>,
+    pub(crate) data: Vec<u8>,
 }
 
 /// Emits one loader for an already linked object.
-pub fn emit_loader(file: &str, linked: &Linked, cfg: &LoaderConfig) -> Result<Loader, Error> {
+pub(crate) fn emit_loader(
+    file: &str,
+    linked: &Linked,
+    cfg: &LoaderConfig,
+) -> Result<Loader, Error> {
     let ctx = Ctx::new(file);
     let e = loader::emit(&ctx, linked, cfg)?;
     Ok(Loader {

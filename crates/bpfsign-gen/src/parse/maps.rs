@@ -75,11 +75,11 @@ pub struct MapDef {
 
 impl MapDef {
     /// Internal (global data / kconfig) map?
-    pub fn is_internal(&self) -> bool {
+    pub(crate) fn is_internal(&self) -> bool {
         self.kind != MapKind::User
     }
     /// Map-in-map?
-    pub fn is_map_in_map(&self) -> bool {
+    pub(crate) fn is_map_in_map(&self) -> bool {
         matches!(
             self.map_type,
             map_type::ARRAY_OF_MAPS | map_type::HASH_OF_MAPS
@@ -462,7 +462,7 @@ fn internal_map(
 }
 
 /// libbpf's `map_is_mmapable`: a DATASEC with at least one non-static VAR.
-pub fn is_mmapable(btf: &Btf, value_id: u32) -> bool {
+pub(crate) fn is_mmapable(btf: &Btf, value_id: u32) -> bool {
     let Some(t) = btf.ty(value_id).filter(|t| t.kind() == kind::DATASEC) else {
         return false;
     };
