@@ -1,8 +1,8 @@
 //! bpfsign-gen: turns a compiled BPF object into a signed light skeleton, with no syscalls.
 //!
 //! Pipeline: parse → link → emit → meta → sign → artifact (compiling the object is
-//! `bpfsign-build`'s job). The one-call shortcut is
-//! [`sign_object`] (what `bpfsign gen` does), with one error type, [`BuildError`]:
+//! `bpfsign-build`'s job). The one-call shortcut is [`sign_object`] (what `bpfsign gen` does),
+//! with one error type, [`BuildError`]:
 //!
 //! ```no_run
 //! use bpfsign_gen::{sign_object, GenOptions, Signer};
