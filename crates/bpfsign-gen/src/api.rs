@@ -157,7 +157,10 @@ pub(crate) fn parse_kconfig(
     Ok(values)
 }
 
-/// Reads a kernel `.config` file with [`parse_kconfig`]. A gzip-compressed file (like
+/// Reads a kernel `.config` file into [`GenOptions::kconfig`] values: `CONFIG_NAME=value`
+/// lines; blank lines and `#` comments are skipped, `# CONFIG_X is not set` included (the
+/// option stays unset: a weak extern reads 0, a strong one is an error); a later line overrides
+/// an earlier one, and errors name the file and line. A gzip-compressed file (like
 /// `/proc/config.gz`) is refused with the command that decompresses it.
 pub fn read_kconfig(path: impl AsRef<Path>) -> Result<BTreeMap<String, String>, BuildError> {
     let path = path.as_ref();

@@ -405,7 +405,7 @@ pub(crate) fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool, Artifa
     })
 }
 
-/// The I/O of [`write_if_changed`], shared with the compile stage: compares, then writes a
+/// The I/O of [`Artifact::write_if_changed`], shared with the compile stage: compares, then writes a
 /// temporary file beside `path` and renames it over, so readers never see a partial file.
 pub fn write_file_if_changed(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
     match std::fs::read(path) {

@@ -11,6 +11,7 @@
 //! Like libbpf's gen_loader mode, nothing is read from the build host: typed ksyms, kfuncs and
 //! attach targets are resolved by the loader at run time, CO-RE by the kernel.
 
+use bpfsign_abi::limits::{MAX_LOADER_INSNS, MAX_MAPS, MAX_PROGS};
 use bpfsign_abi::{attach_type, map_type, prog_type};
 
 use crate::error::{Ctx, Error, ErrorKind, Stage};
@@ -217,7 +218,7 @@ struct Work {
 pub fn link(obj: &Object, opts: &GenOptions, obj_name: &str) -> Result<Linked, Error> {
     let ctx = obj.ctx();
     // Checked before linking so hostile inputs cannot drive deep subprogram recursion.
-    if obj.progs.len() > 32 {
+    if obj.progs.len() > MAX_PROGS {
         return Err(ctx.limit(
             crate::Limit::Programs,
             None,
@@ -227,7 +228,7 @@ pub fn link(obj: &Object, opts: &GenOptions, obj_name: &str) -> Result<Linked, E
             ),
         ));
     }
-    if obj.maps.len() > 64 {
+    if obj.maps.len() > MAX_MAPS {
         return Err(ctx.limit(
             crate::Limit::Maps,
             Some(".maps"),
@@ -741,7 +742,7 @@ impl Linker<'_> {
                 ));
             };
             if w.sub_insn_off[sub] == 0 {
-                if w.insns.len() > 1_000_000 {
+                if w.insns.len() > MAX_LOADER_INSNS {
                     return Err(self.ctx.limit(
                         crate::Limit::InsnCount,
                         Some(&prog.sec_name),
