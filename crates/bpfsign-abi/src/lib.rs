@@ -333,6 +333,13 @@ pub mod loader_ctx {
             .saturating_add(MAP_DESC_SIZE.saturating_mul(n_maps))
             .saturating_add(PROG_DESC_SIZE.saturating_mul(n_progs))
     }
+
+    /// Offset of `flags` in the header.
+    pub const FLAGS: usize = 4;
+    /// `BPF_SKEL_KERNEL` in `flags`: the context's pointers (`initial_value`) are kernel
+    /// addresses, so the loader reads them with `bpf_probe_read_kernel` rather than
+    /// `bpf_copy_from_user`. The runtime never sets it.
+    pub const FLAG_SKEL_KERNEL: u32 = 1;
 }
 
 /// Limits the generator enforces and the runtime re-checks.

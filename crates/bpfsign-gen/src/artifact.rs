@@ -19,8 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::meta::{Protocol, SkeletonMeta};
-pub use crate::sign::SignerInfo;
-use crate::sign::{Certificate, SignError, Signer};
+use crate::sign::{Certificate, SignError, Signer, SignerDescription};
 
 /// The artifact format this crate writes and reads.
 ///
@@ -115,7 +114,7 @@ pub struct Artifact {
     /// One loader per protocol, in generator order (Unsigned, P1, P1b, P2).
     pub variants: Vec<Variant>,
     /// Who signed the variants; `None` for an unsigned artifact.
-    pub signer: Option<SignerInfo>,
+    pub signer: Option<SignerDescription>,
     /// The signer's X.509 certificate (DER, public): what to register in the kernel keyring,
     /// and what [`Artifact::attach_signature`] verifies further signatures with. `None` when
     /// unsigned, or when the signatures were attached by a tool that did not record it.
@@ -142,10 +141,10 @@ impl Artifact {
     /// Builds the artifact from the generator's output, hashing every loader and, with a
     /// signer, signing every variant except the unsigned one over its protocol's payload.
     pub fn from_generated(
-        generated: crate::Generated,
+        generated: crate::pipeline::Generated,
         signer: Option<&Signer>,
     ) -> Result<Artifact, ArtifactError> {
-        let crate::Generated {
+        let crate::pipeline::Generated {
             data,
             loaders,
             meta,
@@ -392,28 +391,21 @@ impl fmt::Display for Variant {
     }
 }
 
-/// The serde name of a protocol ("unsigned", "p1", "p1b", "p2").
+/// The name of a protocol in the artifact ("unsigned", "p1", "p1b", "p2"): its
+/// [`Protocol::as_str`], which is also its serde form.
 pub fn protocol_name(protocol: Protocol) -> String {
-    match serde_json::to_value(protocol) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => format!("{protocol:?}"),
-    }
-}
-
-/// Parses a protocol from its serde name ("unsigned", "p1", "p1b", "p2").
-pub fn parse_protocol(name: &str) -> Option<Protocol> {
-    serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
+    protocol.as_str().to_string()
 }
 
 /// Writes `bytes` to `path` unless it already holds them; returns whether it wrote.
-pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool, ArtifactError> {
+pub(crate) fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool, ArtifactError> {
     write_file_if_changed(path, bytes).map_err(|source| ArtifactError::Io {
         path: path.to_path_buf(),
         source,
     })
 }
 
-/// The I/O of [`write_if_changed`], shared with the compile stage: compares, then writes a
+/// The I/O of [`Artifact::write_if_changed`], shared with the compile stage: compares, then writes a
 /// temporary file beside `path` and renames it over, so readers never see a partial file.
 pub fn write_file_if_changed(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
     match std::fs::read(path) {
@@ -467,8 +459,8 @@ mod tests {
     }
 
     /// The hello goldens shaped as generator output (the P1 slot holds bpftool-p1's loader).
-    fn golden_generated() -> crate::Generated {
-        crate::Generated {
+    fn golden_generated() -> crate::pipeline::Generated {
+        crate::pipeline::Generated {
             data: golden("data.bin"),
             loaders: vec![
                 (Protocol::Unsigned, golden("unsigned.insns")),
@@ -689,8 +681,13 @@ mod tests {
             (Protocol::P2, "p2"),
         ] {
             assert_eq!(protocol_name(p), n);
-            assert_eq!(parse_protocol(n), Some(p));
+            // The artifact's JSON (serde) uses the same names.
+            assert_eq!(serde_json::to_value(p).unwrap(), serde_json::json!(n));
+            assert_eq!(
+                serde_json::from_value::<Protocol>(serde_json::json!(n)).unwrap(),
+                p
+            );
         }
-        assert_eq!(parse_protocol("p3"), None);
+        assert!(serde_json::from_value::<Protocol>(serde_json::json!("p3")).is_err());
     }
 }

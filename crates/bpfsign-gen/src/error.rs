@@ -1,5 +1,5 @@
-//! Typed errors of the generator (parse → link → emit), and [`BuildError`], the one error type
-//! of the whole pipeline.
+//! Typed errors of the generator (parse → link → emit). [`crate::BuildError`], the error of the
+//! one-call API, wraps them with the signing and artifact errors.
 //!
 //! Every generator error names the input file, the ELF section (when one is involved), the
 //! pipeline stage and a hint saying what to do. Bad input never panics: it ends in one of these
@@ -126,23 +126,20 @@ impl fmt::Display for Error {
     }
 }
 
-/// Result alias of this crate's generator.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
-
 /// Builder used inside the crate to create errors tied to one input file.
 #[derive(Clone, Debug)]
 pub(crate) struct Ctx {
-    pub file: String,
+    pub(crate) file: String,
 }
 
 impl Ctx {
-    pub fn new(file: &str) -> Self {
+    pub(crate) fn new(file: &str) -> Self {
         Ctx {
             file: file.to_string(),
         }
     }
 
-    pub fn err(
+    pub(crate) fn err(
         &self,
         stage: Stage,
         kind: ErrorKind,
@@ -161,7 +158,7 @@ impl Ctx {
     }
 
     /// Malformed-object error with the standard hint.
-    pub fn malformed(
+    pub(crate) fn malformed(
         &self,
         stage: Stage,
         section: Option<&str>,
@@ -177,7 +174,7 @@ impl Ctx {
     }
 
     /// Bad-BTF error with the standard hint.
-    pub fn bad_btf(&self, section: Option<&str>, message: impl Into<String>) -> Error {
+    pub(crate) fn bad_btf(&self, section: Option<&str>, message: impl Into<String>) -> Error {
         self.err(
             Stage::Btf,
             ErrorKind::BadBtf,
@@ -188,7 +185,7 @@ impl Ctx {
     }
 
     /// Unsupported-feature error.
-    pub fn unsupported(
+    pub(crate) fn unsupported(
         &self,
         stage: Stage,
         section: Option<&str>,
@@ -199,7 +196,12 @@ impl Ctx {
     }
 
     /// Loader-limit error.
-    pub fn limit(&self, limit: Limit, section: Option<&str>, message: impl Into<String>) -> Error {
+    pub(crate) fn limit(
+        &self,
+        limit: Limit,
+        section: Option<&str>,
+        message: impl Into<String>,
+    ) -> Error {
         self.err(
             Stage::Emit,
             ErrorKind::Limit(limit),
@@ -208,40 +210,4 @@ impl Ctx {
             "split the BPF object into several objects, each within the light-skeleton loader limits",
         )
     }
-}
-
-/// Any error of the one-call API ([`crate::sign_object`]) and the build-input helpers
-/// ([`crate::read_kconfig`], [`crate::parse_kernel_version`], …): one type for library users,
-/// with every part's typed error inside.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum BuildError {
-    /// An input file could not be read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: std::path::PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The object could not be parsed ([`crate::parse_object`]).
-    #[error("{0}")]
-    Parse(Error),
-    /// The loaders could not be generated ([`crate::generate`]).
-    #[error("{0}")]
-    Generate(Error),
-    /// A key, certificate or signature was refused.
-    #[error(transparent)]
-    Sign(#[from] crate::sign::SignError),
-    /// The artifact could not be built, read, written or signed.
-    #[error(transparent)]
-    Artifact(#[from] crate::artifact::ArtifactError),
-    /// A build input given as text (a `.config` line, a kernel version, …) is malformed.
-    #[error("{origin}: {message}")]
-    Input {
-        /// Where the text came from (`FILE:LINE`, or the option).
-        origin: String,
-        /// What is wrong and what is expected.
-        message: String,
-    },
 }

@@ -11,16 +11,18 @@
 //! Like libbpf's gen_loader mode, nothing is read from the build host: typed ksyms, kfuncs and
 //! attach targets are resolved by the loader at run time, CO-RE by the kernel.
 
-use crate::emit::insn::{pseudo, Insn};
+use bpfsign_abi::limits::{MAX_LOADER_INSNS, MAX_MAPS, MAX_PROGS};
+use bpfsign_abi::{attach_type, map_type, prog_type};
+
 use crate::error::{Ctx, Error, ErrorKind, Stage};
+use crate::insn::{pseudo, Insn};
+use crate::options::GenOptions;
 use crate::parse::btf::{self, kind};
 use crate::parse::btf_ext::{rec_insn_off, rec_u32, ExtInfo};
-use crate::parse::maps::map_type;
-use crate::parse::secdef::{self, attach_type, prog_type};
+use crate::parse::secdef;
 use crate::parse::{
     ExternKind, KcfgType, MapDef, MapKind, Object, Program, Reloc, RelocKind, SlotTarget,
 };
-use crate::GenOptions;
 
 /// A map as the loader creates it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -216,7 +218,7 @@ struct Work {
 pub fn link(obj: &Object, opts: &GenOptions, obj_name: &str) -> Result<Linked, Error> {
     let ctx = obj.ctx();
     // Checked before linking so hostile inputs cannot drive deep subprogram recursion.
-    if obj.progs.len() > 32 {
+    if obj.progs.len() > MAX_PROGS {
         return Err(ctx.limit(
             crate::Limit::Programs,
             None,
@@ -226,7 +228,7 @@ pub fn link(obj: &Object, opts: &GenOptions, obj_name: &str) -> Result<Linked, E
             ),
         ));
     }
-    if obj.maps.len() > 64 {
+    if obj.maps.len() > MAX_MAPS {
         return Err(ctx.limit(
             crate::Limit::Maps,
             Some(".maps"),
@@ -740,7 +742,7 @@ impl Linker<'_> {
                 ));
             };
             if w.sub_insn_off[sub] == 0 {
-                if w.insns.len() > 1_000_000 {
+                if w.insns.len() > MAX_LOADER_INSNS {
                     return Err(self.ctx.limit(
                         crate::Limit::InsnCount,
                         Some(&prog.sec_name),

@@ -1,12 +1,12 @@
 //! Skeleton metadata: what the macro and the runtime need to know about the maps, programs and
 //! global-data layouts of a generated light skeleton (serde, deterministic).
 
+use bpfsign_abi::{attach_type, map_flags, prog_type};
 use serde::{Deserialize, Serialize};
 
 use crate::link::Linked;
 use crate::parse::btf::{self, kind, Btf};
-use crate::parse::maps::{F_MMAPABLE, F_RDONLY_PROG};
-use crate::parse::secdef::{self, attach_type, prog_type};
+use crate::parse::secdef;
 use crate::parse::Object;
 
 pub use bpfsign_abi::Protocol;
@@ -47,19 +47,9 @@ pub struct MapMeta {
     pub mmapable: bool,
 }
 
-/// How the skeleton attaches a program.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum AttachKind {
-    /// `BPF_RAW_TRACEPOINT_OPEN`: `raw_tp/<name>` gives `Some(name)`; fentry/fexit/fmod_ret/tp_btf/lsm give `None`.
-    RawTracepoint {
-        /// Tracepoint name for raw tracepoints.
-        tp_name: Option<String>,
-    },
-    /// `BPF_LINK_CREATE` with `BPF_TRACE_ITER`.
-    Iter,
-    /// No auto-attach.
-    Manual,
-}
+/// How the skeleton attaches a program: the contract's [`bpfsign_abi::AttachKind`] with owned
+/// names (same serde form).
+pub type AttachKind = bpfsign_abi::AttachKind<String>;
 
 /// One program.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -186,7 +176,7 @@ pub struct MemberMeta {
 }
 
 /// bpftool's `sanitize_identifier`.
-pub fn sanitize_ident(s: &str) -> String {
+pub(crate) fn sanitize_ident(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '_' {
@@ -215,7 +205,7 @@ fn opt_name(btf: &Btf, off: u32) -> Option<String> {
 }
 
 /// Converts a BTF type to [`TypeMeta`].
-pub fn type_meta(btf: &Btf, id: u32) -> TypeMeta {
+pub(crate) fn type_meta(btf: &Btf, id: u32) -> TypeMeta {
     type_meta_depth(btf, id, 0, &mut 100_000)
 }
 
@@ -341,7 +331,7 @@ fn type_meta_depth(btf: &Btf, id: u32, depth: usize, budget: &mut u32) -> TypeMe
 }
 
 /// Builds the skeleton metadata of a linked object.
-pub fn build(obj: &Object, linked: &Linked, name: &str) -> SkeletonMeta {
+pub(crate) fn build(obj: &Object, linked: &Linked, name: &str) -> SkeletonMeta {
     let mut maps = Vec::new();
     let mut datasecs = Vec::new();
     for (i, (m, lm)) in obj.maps.iter().zip(&linked.maps).enumerate() {
@@ -350,7 +340,7 @@ pub fn build(obj: &Object, linked: &Linked, name: &str) -> SkeletonMeta {
         } else {
             m.name.clone()
         };
-        let mmapable = m.is_internal() && lm.map_flags & F_MMAPABLE != 0;
+        let mmapable = m.is_internal() && lm.map_flags & map_flags::MMAPABLE != 0;
         maps.push(MapMeta {
             ident: ident.clone(),
             kernel_name: truncate15(&lm.kernel_name),
@@ -393,7 +383,7 @@ pub fn build(obj: &Object, linked: &Linked, name: &str) -> SkeletonMeta {
             section: m.name.clone(),
             ident,
             size: lm.value_size,
-            readonly: lm.map_flags & F_RDONLY_PROG != 0,
+            readonly: lm.map_flags & map_flags::RDONLY_PROG != 0,
             vars,
         });
     }
@@ -456,6 +446,29 @@ fn truncate15(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::error::Ctx;
+
+    #[test]
+    fn attach_kind_json_form() {
+        // The artifact format: externally tagged, as the generator's own enum wrote it.
+        let cases = [
+            (
+                AttachKind::RawTracepoint {
+                    tp_name: Some("sys_enter".to_string()),
+                },
+                r#"{"RawTracepoint":{"tp_name":"sys_enter"}}"#,
+            ),
+            (
+                AttachKind::RawTracepoint { tp_name: None },
+                r#"{"RawTracepoint":{"tp_name":null}}"#,
+            ),
+            (AttachKind::Iter, r#""Iter""#),
+            (AttachKind::Manual, r#""Manual""#),
+        ];
+        for (kind, json) in cases {
+            assert_eq!(serde_json::to_string(&kind).unwrap(), json);
+            assert_eq!(serde_json::from_str::<AttachKind>(json).unwrap(), kind);
+        }
+    }
 
     /// Raw `.BTF` with the given type records and a string table holding only "".
     fn raw_btf(types: &[u32]) -> Vec<u8> {

@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use bpfsign_gen::emit::insn::{decode, disasm, Insn};
 use bpfsign_gen::emit::{CheckBlock, LoaderConfig};
+use bpfsign_gen::insn::{decode, disasm, Insn};
 use bpfsign_gen::{generate, generate_with_config, parse_object, GenOptions, Protocol};
 
 fn fixtures() -> PathBuf {

@@ -11,7 +11,7 @@ use quote::{format_ident, quote};
 
 use bpfsign_gen::artifact::Artifact;
 use bpfsign_gen::meta::{AttachKind, Protocol};
-use bpfsign_gen::sign::{SignerId, SignerInfo};
+use bpfsign_gen::sign::{SignerDescription, SignerId};
 
 use super::layout::{camel_case, rust_ident, TypeGen};
 
@@ -68,7 +68,7 @@ fn protocol_name(p: Protocol) -> &'static str {
     }
 }
 
-fn signer_skid(info: &SignerInfo) -> Option<&str> {
+fn signer_skid(info: &SignerDescription) -> Option<&str> {
     match &info.id {
         SignerId::SubjectKeyIdentifier { skid } => Some(skid),
         SignerId::IssuerAndSerial { .. } => None,

@@ -5,12 +5,13 @@
 //! after the cleanup code and in whether the run-time ctx may override `max_entries` and
 //! global-data initial values.
 
-pub mod gen;
-pub mod insn;
+mod loader;
+
+use bpfsign_abi::Protocol;
 
 use crate::error::{Ctx, Error};
+use crate::insn;
 use crate::link::Linked;
-use crate::meta::Protocol;
 
 /// Integrity check block emitted after the cleanup code (spec §3.1, §3.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -75,17 +76,21 @@ impl LoaderConfig {
 
 /// One emitted loader.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Loader {
+pub(crate) struct Loader {
     /// Instruction bytes (what gets signed for P1/P1b, prefix of the P2 payload).
-    pub insns: Vec<u8>,
+    pub(crate) insns: Vec<u8>,
     /// Data blob.
-    pub data: Vec<u8>,
+    pub(crate) data: Vec<u8>,
 }
 
 /// Emits one loader for an already linked object.
-pub fn emit_loader(file: &str, linked: &Linked, cfg: &LoaderConfig) -> Result<Loader, Error> {
+pub(crate) fn emit_loader(
+    file: &str,
+    linked: &Linked,
+    cfg: &LoaderConfig,
+) -> Result<Loader, Error> {
     let ctx = Ctx::new(file);
-    let e = gen::emit(&ctx, linked, cfg)?;
+    let e = loader::emit(&ctx, linked, cfg)?;
     Ok(Loader {
         insns: insn::encode(&e.insns),
         data: e.data,

@@ -14,7 +14,7 @@ use crate::error::{Ctx, Error, ErrorKind, Stage};
 
 /// BTF kind numbers (`BTF_KIND_*`).
 #[allow(missing_docs)]
-pub mod kind {
+pub(crate) mod kind {
     pub const UNKN: u32 = 0;
     pub const INT: u32 = 1;
     pub const PTR: u32 = 2;
@@ -38,17 +38,15 @@ pub mod kind {
 }
 
 /// `BTF_VAR_STATIC`.
-pub const VAR_STATIC: u32 = 0;
+pub(crate) const VAR_STATIC: u32 = 0;
 /// `BTF_VAR_GLOBAL_ALLOCATED`.
-pub const VAR_GLOBAL_ALLOCATED: u32 = 1;
+pub(crate) const VAR_GLOBAL_ALLOCATED: u32 = 1;
 /// `BTF_VAR_GLOBAL_EXTERN`.
-pub const VAR_GLOBAL_EXTERN: u32 = 2;
-/// `BTF_FUNC_STATIC`.
-pub const FUNC_STATIC: u32 = 0;
+pub(crate) const VAR_GLOBAL_EXTERN: u32 = 2;
 /// `BTF_FUNC_GLOBAL`.
-pub const FUNC_GLOBAL: u32 = 1;
+pub(crate) const FUNC_GLOBAL: u32 = 1;
 /// `BTF_FUNC_EXTERN`.
-pub const FUNC_EXTERN: u32 = 2;
+pub(crate) const FUNC_EXTERN: u32 = 2;
 
 const BTF_MAGIC: u16 = 0xeb9f;
 /// `sizeof(struct btf_header)` in the libbpf this mirrors (with `layout_off`/`layout_len`).
@@ -73,15 +71,15 @@ pub struct Ty {
 
 impl Ty {
     /// BTF kind.
-    pub fn kind(&self) -> u32 {
+    pub(crate) fn kind(&self) -> u32 {
         (self.info >> 24) & 0x1f
     }
     /// `vlen`.
-    pub fn vlen(&self) -> usize {
+    pub(crate) fn vlen(&self) -> usize {
         (self.info & 0xffff) as usize
     }
     /// `kind_flag`.
-    pub fn kflag(&self) -> bool {
+    pub(crate) fn kflag(&self) -> bool {
         self.info >> 31 != 0
     }
 }
@@ -299,12 +297,12 @@ impl Btf {
     }
 
     /// Number of type ids including the implicit void type 0 (`btf__type_cnt`).
-    pub fn type_cnt(&self) -> u32 {
+    pub(crate) fn type_cnt(&self) -> u32 {
         self.offs.len() as u32 + 1
     }
 
     /// Type header of `id` (None for 0 = void or out of range).
-    pub fn ty(&self, id: u32) -> Option<Ty> {
+    pub(crate) fn ty(&self, id: u32) -> Option<Ty> {
         if id == 0 {
             return None;
         }
@@ -319,37 +317,37 @@ impl Btf {
     }
 
     /// Kind of `id`; 0 (UNKN) for void.
-    pub fn kind_of(&self, id: u32) -> u32 {
+    pub(crate) fn kind_of(&self, id: u32) -> u32 {
         self.ty(id).map(|t| t.kind()).unwrap_or(kind::UNKN)
     }
 
     /// The `i`-th u32 of the data trailing the type header.
-    pub fn u32(&self, t: &Ty, i: usize) -> u32 {
+    pub(crate) fn u32(&self, t: &Ty, i: usize) -> u32 {
         rd32(&self.types, t.off + 12 + 4 * i)
     }
 
     /// Overwrites the `i`-th u32 of the data trailing the type header.
-    pub fn set_u32(&mut self, t: &Ty, i: usize, v: u32) {
+    pub(crate) fn set_u32(&mut self, t: &Ty, i: usize, v: u32) {
         let o = t.off + 12 + 4 * i;
         self.types[o..o + 4].copy_from_slice(&v.to_le_bytes());
     }
 
     /// Overwrites the `info` word of a type.
-    pub fn set_info(&mut self, id: u32, info: u32) {
+    pub(crate) fn set_info(&mut self, id: u32, info: u32) {
         if let Some(t) = self.ty(id) {
             self.types[t.off + 4..t.off + 8].copy_from_slice(&info.to_le_bytes());
         }
     }
 
     /// Overwrites the `size`/`type` word of a type.
-    pub fn set_size_or_type(&mut self, id: u32, v: u32) {
+    pub(crate) fn set_size_or_type(&mut self, id: u32, v: u32) {
         if let Some(t) = self.ty(id) {
             self.types[t.off + 8..t.off + 12].copy_from_slice(&v.to_le_bytes());
         }
     }
 
     /// The string at `off` (`btf__str_by_offset`), if `off` is inside the string section.
-    pub fn str_at(&self, off: u32) -> Option<&str> {
+    pub(crate) fn str_at(&self, off: u32) -> Option<&str> {
         let off = off as usize;
         if off >= self.strs.len() {
             return None;
@@ -359,14 +357,14 @@ impl Btf {
     }
 
     /// Name of a type ("" when unnamed or invalid).
-    pub fn name(&self, id: u32) -> &str {
+    pub(crate) fn name(&self, id: u32) -> &str {
         self.ty(id)
             .and_then(|t| self.str_at(t.name_off))
             .unwrap_or("")
     }
 
     /// `btf__find_by_name_kind`; `kind = None` matches any kind.
-    pub fn find_by_name_kind(&self, name: &str, k: Option<u32>) -> Option<u32> {
+    pub(crate) fn find_by_name_kind(&self, name: &str, k: Option<u32>) -> Option<u32> {
         if name == "void" {
             return Some(0);
         }
@@ -377,7 +375,7 @@ impl Btf {
     }
 
     /// Skips CONST/VOLATILE/RESTRICT/TYPE_TAG/TYPEDEF (`skip_mods_and_typedefs`); returns the id.
-    pub fn skip_mods_and_typedefs(&self, mut id: u32) -> u32 {
+    pub(crate) fn skip_mods_and_typedefs(&self, mut id: u32) -> u32 {
         for _ in 0..MAX_RESOLVE_DEPTH * 4 {
             match self.ty(id) {
                 Some(t)
@@ -399,7 +397,7 @@ impl Btf {
     }
 
     /// `btf__resolve_size`.
-    pub fn resolve_size(&self, mut id: u32) -> Option<u64> {
+    pub(crate) fn resolve_size(&self, mut id: u32) -> Option<u64> {
         let mut nelems: u64 = 1;
         for _ in 0..MAX_RESOLVE_DEPTH {
             let t = self.ty(id)?;
@@ -440,7 +438,7 @@ impl Btf {
     }
 
     /// `btf__align_of` (0 = error).
-    pub fn align_of(&self, id: u32) -> u32 {
+    pub(crate) fn align_of(&self, id: u32) -> u32 {
         self.align_of_depth(id, 0, &mut std::collections::HashMap::new())
     }
 
@@ -503,7 +501,7 @@ impl Btf {
     }
 
     /// Sorts the VAR entries of a DATASEC by offset (stable, like glibc's merge sort).
-    pub fn sort_datasec_vars(&mut self, id: u32) {
+    pub(crate) fn sort_datasec_vars(&mut self, id: u32) {
         let Some(t) = self.ty(id) else { return };
         let n = t.vlen();
         let mut v: Vec<[u32; 3]> = (0..n)
@@ -571,7 +569,7 @@ impl Btf {
     }
 
     /// Serialises like `btf__raw_data()`.
-    pub fn raw_data(&self) -> Vec<u8> {
+    pub(crate) fn raw_data(&self) -> Vec<u8> {
         if !self.modified {
             let mut raw = self.raw.clone();
             let h = self.hdr_len as usize;
@@ -608,12 +606,12 @@ impl Btf {
     }
 
     /// Ids of all DATASEC types.
-    pub fn datasecs(&self) -> impl Iterator<Item = u32> + '_ {
+    pub(crate) fn datasecs(&self) -> impl Iterator<Item = u32> + '_ {
         (1..self.type_cnt()).filter(|&id| self.kind_of(id) == kind::DATASEC)
     }
 
     /// `(type, offset, size)` of the `i`-th entry of a DATASEC.
-    pub fn datasec_entry(&self, t: &Ty, i: usize) -> (u32, u32, u32) {
+    pub(crate) fn datasec_entry(&self, t: &Ty, i: usize) -> (u32, u32, u32) {
         (
             self.u32(t, i * 3),
             self.u32(t, i * 3 + 1),

@@ -167,11 +167,11 @@ impl BtfExt {
 }
 
 /// `insn_off` (first u32) of a raw record.
-pub fn rec_insn_off(rec: &[u8]) -> u32 {
+pub(crate) fn rec_insn_off(rec: &[u8]) -> u32 {
     rd32(rec, 0)
 }
 
 /// The `i`-th u32 of a raw record.
-pub fn rec_u32(rec: &[u8], i: usize) -> u32 {
+pub(crate) fn rec_u32(rec: &[u8], i: usize) -> u32 {
     rd32(rec, 4 * i)
 }

@@ -1,38 +1,12 @@
 //! Maps: BTF-defined maps in `.maps` (`parse_btf_map_def`), global-data maps (`.data*`,
 //! `.rodata*`, `.bss*`), the `.kconfig` map, and `.maps` relocations (`.values` initialisers).
 
+use bpfsign_abi::limits::MAX_DATA_SIZE;
+use bpfsign_abi::{map_flags, map_type};
+
 use super::btf::{self, kind, Btf};
 use super::{ExternKind, Object, SecType};
-use crate::error::{Ctx, Error, ErrorKind, Stage};
-
-/// `BPF_MAP_TYPE_*` values used by the generator.
-#[allow(missing_docs)]
-pub mod map_type {
-    pub const ARRAY: u32 = 2;
-    pub const PROG_ARRAY: u32 = 3;
-    pub const PERF_EVENT_ARRAY: u32 = 4;
-    pub const STACK_TRACE: u32 = 7;
-    pub const CGROUP_ARRAY: u32 = 8;
-    pub const ARRAY_OF_MAPS: u32 = 12;
-    pub const HASH_OF_MAPS: u32 = 13;
-    pub const DEVMAP: u32 = 14;
-    pub const SOCKMAP: u32 = 15;
-    pub const CPUMAP: u32 = 16;
-    pub const XSKMAP: u32 = 17;
-    pub const SOCKHASH: u32 = 18;
-    pub const QUEUE: u32 = 22;
-    pub const STACK: u32 = 23;
-    pub const DEVMAP_HASH: u32 = 25;
-    pub const STRUCT_OPS: u32 = 26;
-    pub const RINGBUF: u32 = 27;
-    pub const USER_RINGBUF: u32 = 31;
-    pub const ARENA: u32 = 33;
-}
-
-/// `BPF_F_RDONLY_PROG`.
-pub const F_RDONLY_PROG: u32 = 0x80;
-/// `BPF_F_MMAPABLE`.
-pub const F_MMAPABLE: u32 = 0x400;
+use crate::error::{Ctx, Error, ErrorKind, Limit, Stage};
 
 /// libbpf's map classification (`enum libbpf_map_type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,11 +75,11 @@ pub struct MapDef {
 
 impl MapDef {
     /// Internal (global data / kconfig) map?
-    pub fn is_internal(&self) -> bool {
+    pub(crate) fn is_internal(&self) -> bool {
         self.kind != MapKind::User
     }
     /// Map-in-map?
-    pub fn is_map_in_map(&self) -> bool {
+    pub(crate) fn is_map_in_map(&self) -> bool {
         matches!(
             self.map_type,
             map_type::ARRAY_OF_MAPS | map_type::HASH_OF_MAPS
@@ -399,9 +373,9 @@ pub(crate) fn init_maps(ctx: &Ctx, obj: &mut Object) -> Result<(), Error> {
         if size == 0 {
             continue;
         }
-        if size > crate::emit::gen::MAX_DATA_SIZE as u64 {
+        if size > MAX_DATA_SIZE as u64 {
             return Err(ctx.limit(
-                crate::error::Limit::DataSize,
+                Limit::DataSize,
                 Some(&s.name),
                 format!("global data section of {size} bytes cannot fit in the loader's data blob"),
             ));
@@ -425,9 +399,9 @@ pub(crate) fn init_maps(ctx: &Ctx, obj: &mut Object) -> Result<(), Error> {
         _ => None,
     });
     if let Some(sz) = last.next_back() {
-        if sz as usize > crate::emit::gen::MAX_DATA_SIZE {
+        if sz as usize > MAX_DATA_SIZE {
             return Err(ctx.limit(
-                crate::error::Limit::DataSize,
+                Limit::DataSize,
                 Some(".kconfig"),
                 format!(".kconfig map of {sz} bytes"),
             ));
@@ -453,7 +427,7 @@ fn internal_map(
     initial: Vec<u8>,
 ) -> MapDef {
     let mut flags = if matches!(kind_, MapKind::Rodata | MapKind::Kconfig) {
-        F_RDONLY_PROG
+        map_flags::RDONLY_PROG
     } else {
         0
     };
@@ -462,7 +436,7 @@ fn internal_map(
         .unwrap_or(0);
     if let Some(b) = btf {
         if is_mmapable(b, value_id) {
-            flags |= F_MMAPABLE;
+            flags |= map_flags::MMAPABLE;
         }
     }
     MapDef {
@@ -488,7 +462,7 @@ fn internal_map(
 }
 
 /// libbpf's `map_is_mmapable`: a DATASEC with at least one non-static VAR.
-pub fn is_mmapable(btf: &Btf, value_id: u32) -> bool {
+pub(crate) fn is_mmapable(btf: &Btf, value_id: u32) -> bool {
     let Some(t) = btf.ty(value_id).filter(|t| t.kind() == kind::DATASEC) else {
         return false;
     };

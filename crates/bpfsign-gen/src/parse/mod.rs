@@ -26,8 +26,8 @@ pub mod secdef;
 
 use std::collections::BTreeMap;
 
-use crate::emit::insn::{self, Insn};
 use crate::error::{Ctx, Error, ErrorKind, Stage};
+use crate::insn::{self, Insn};
 use btf::Btf;
 use btf_ext::BtfExt;
 pub use externs::{Extern, ExternKind, KcfgType};

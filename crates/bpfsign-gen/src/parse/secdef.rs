@@ -2,46 +2,19 @@
 //! the kernel 7.3 bpftool): `SEC()` name → program type, expected attach type and flags.
 
 /// `SEC_ATTACHABLE`.
-pub const F_ATTACHABLE: u32 = 2;
+pub(crate) const F_ATTACHABLE: u32 = 2;
 /// `SEC_EXP_ATTACH_OPT`.
-pub const F_EXP_ATTACH_OPT: u32 = 1;
+pub(crate) const F_EXP_ATTACH_OPT: u32 = 1;
 /// `SEC_ATTACHABLE_OPT`.
-pub const F_ATTACHABLE_OPT: u32 = F_ATTACHABLE | F_EXP_ATTACH_OPT;
+pub(crate) const F_ATTACHABLE_OPT: u32 = F_ATTACHABLE | F_EXP_ATTACH_OPT;
 /// `SEC_ATTACH_BTF`: the attach target is a BTF id named after the `/`.
-pub const F_ATTACH_BTF: u32 = 4;
+pub(crate) const F_ATTACH_BTF: u32 = 4;
 /// `SEC_SLEEPABLE`.
-pub const F_SLEEPABLE: u32 = 8;
+pub(crate) const F_SLEEPABLE: u32 = 8;
 /// `SEC_XDP_FRAGS`.
-pub const F_XDP_FRAGS: u32 = 16;
+pub(crate) const F_XDP_FRAGS: u32 = 16;
 /// `SEC_USDT`.
-pub const F_USDT: u32 = 32;
-
-/// `BPF_PROG_TYPE_*` values used by the generator.
-#[allow(missing_docs)]
-pub mod prog_type {
-    pub const KPROBE: u32 = 2;
-    pub const XDP: u32 = 6;
-    pub const RAW_TRACEPOINT: u32 = 17;
-    pub const RAW_TRACEPOINT_WRITABLE: u32 = 24;
-    pub const TRACING: u32 = 26;
-    pub const STRUCT_OPS: u32 = 27;
-    pub const EXT: u32 = 28;
-    pub const LSM: u32 = 29;
-    pub const SYSCALL: u32 = 31;
-}
-
-/// `BPF_*` attach types used by the generator.
-#[allow(missing_docs)]
-pub mod attach_type {
-    pub const TRACE_RAW_TP: u32 = 23;
-    pub const LSM_MAC: u32 = 27;
-    pub const TRACE_ITER: u32 = 28;
-    pub const LSM_CGROUP: u32 = 43;
-    pub const TRACE_UPROBE_MULTI: u32 = 48;
-    pub const TRACE_FENTRY_MULTI: u32 = 59;
-    pub const TRACE_FEXIT_MULTI: u32 = 60;
-    pub const TRACE_FSESSION_MULTI: u32 = 61;
-}
+pub(crate) const F_USDT: u32 = 32;
 
 /// One `SEC_DEF` entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,7 +30,7 @@ pub struct SecDef {
 }
 
 /// The table, in libbpf's matching order.
-pub static SECTION_DEFS: &[SecDef] = &[
+pub(crate) static SECTION_DEFS: &[SecDef] = &[
     SecDef {
         sec: "socket",
         prog_type: 1,
@@ -771,13 +744,14 @@ fn matches(def: &SecDef, name: &str) -> bool {
 }
 
 /// libbpf's `find_sec_def()` (no custom handlers).
-pub fn find_sec_def(name: &str) -> Option<&'static SecDef> {
+pub(crate) fn find_sec_def(name: &str) -> Option<&'static SecDef> {
     SECTION_DEFS.iter().find(|d| matches(d, name))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bpfsign_abi::{attach_type, prog_type};
 
     #[test]
     fn matching_follows_libbpf_rules() {

@@ -1,29 +1,18 @@
 //! The loader emitter: a reimplementation of libbpf's `gen_loader.c` (spec §6) that turns a
 //! [`Linked`] object into loader instructions plus the data blob.
 
-use super::insn::{op, pseudo, reg::*, Insn, Size};
+use bpfsign_abi::limits::{MAX_DATA_SIZE, MAX_LOADER_INSNS, MAX_MAPS, MAX_PROGS};
+use bpfsign_abi::{cmd, loader_ctx, map_type};
+
 use super::{CheckBlock, LoaderConfig};
 use crate::error::{Ctx, Error, Limit};
+use crate::insn::{self, op, pseudo, reg::*, Insn, Size};
 use crate::link::{ExternRelo, Linked, LinkedMap, LinkedProg};
-use crate::parse::btf::kind;
-use crate::parse::maps::map_type;
 
-const MAX_USED_MAPS: u32 = 64;
-const MAX_USED_PROGS: usize = 32;
+const MAX_USED_MAPS: u32 = MAX_MAPS as u32;
 const MAX_KFUNC_DESCS: u32 = 256;
 const MAX_FD_ARRAY_SZ: u32 = MAX_USED_MAPS + MAX_KFUNC_DESCS;
 const STACK_SZ: i32 = 136;
-/// Kernel limit on the instruction count of a privileged program (`BPF_COMPLEXITY_LIMIT_INSNS`).
-pub const MAX_LOADER_INSNS: usize = 1_000_000;
-/// Largest data blob accepted: the metadata map is one ARRAY element, whose value the kernel
-/// allocates with kmalloc (4 MiB with 4 KiB pages), minus room for the array header.
-pub const MAX_DATA_SIZE: usize = (4 << 20) - 1024;
-
-const BPF_MAP_CREATE: i32 = 0;
-const BPF_MAP_UPDATE_ELEM: i32 = 2;
-const BPF_PROG_LOAD: i32 = 5;
-const BPF_BTF_LOAD: i32 = 18;
-const BPF_MAP_FREEZE: i32 = 22;
 
 const FN_PROBE_READ_KERNEL: i32 = 113;
 const FN_COPY_FROM_USER: i32 = 148;
@@ -49,9 +38,16 @@ const PROG_ATTACH_BTF_OBJ_FD: usize = 112;
 const PROG_FD_ARRAY: usize = 120;
 const PROG_CORE_RELOS: usize = 128;
 
-// struct bpf_loader_ctx and descriptors
-const CTX_SZ: i32 = 24;
-const MAP_DESC_SZ: i32 = 16;
+/// Offset of `field` (a `loader_ctx::MAP_DESC_*` offset) of map `index`'s descriptor in the
+/// loader ctx, as an instruction offset.
+fn ctx_map_desc(index: usize, field: usize) -> i32 {
+    (loader_ctx::map_desc(index) + field) as i32
+}
+
+/// Offset of program `index`'s descriptor in a loader ctx with `n_maps` maps.
+fn ctx_prog_desc(n_maps: usize, index: usize) -> i32 {
+    loader_ctx::prog_desc(n_maps, index) as i32
+}
 
 #[derive(Clone)]
 struct KsymDesc {
@@ -65,11 +61,11 @@ struct KsymDesc {
 }
 
 /// Output of one emission.
-pub struct Emitted {
+pub(crate) struct Emitted {
     /// Loader instructions.
-    pub insns: Vec<Insn>,
+    pub(crate) insns: Vec<Insn>,
     /// Data blob.
-    pub data: Vec<u8>,
+    pub(crate) data: Vec<u8>,
 }
 
 struct Gen<'a> {
@@ -242,8 +238,8 @@ impl Gen<'_> {
         self.emit(Insn::stx(Size::from_bytes(size), R6, R0, ctx_off as i16));
     }
 
-    fn sys_bpf(&mut self, cmd: i32, attr: usize, size: i32) {
-        self.emit(Insn::mov64_imm(R1, cmd));
+    fn sys_bpf(&mut self, cmd: u32, attr: usize, size: i32) {
+        self.emit(Insn::mov64_imm(R1, cmd as i32));
         self.blob(R2, attr);
         self.emit(Insn::mov64_imm(R3, size));
         self.emit(Insn::call(FN_SYS_BPF));
@@ -278,11 +274,11 @@ impl Gen<'_> {
         let mut attr = [0u8; 28];
         put32(&mut attr, 16, raw.len() as u32);
         let a = self.add_data(Some(&attr), 28);
-        self.move_ctx2blob(a + 24, 4, 8, false);
-        self.move_ctx2blob(a + 20, 4, 12, false);
-        self.move_ctx2blob(a + 8, 8, 16, false);
+        self.move_ctx2blob(a + 24, 4, loader_ctx::LOG_LEVEL as i32, false);
+        self.move_ctx2blob(a + 20, 4, loader_ctx::LOG_SIZE as i32, false);
+        self.move_ctx2blob(a + 8, 8, loader_ctx::LOG_BUF as i32, false);
         self.rel_store(a, btf_data);
-        self.sys_bpf(BPF_BTF_LOAD, a, 28);
+        self.sys_bpf(cmd::BTF_LOAD, a, 28);
         self.check_err();
         self.emit(Insn::stx(Size::W, R10, R7, -STACK_SZ as i16));
     }
@@ -308,9 +304,10 @@ impl Gen<'_> {
             self.move_stack2blob(a + 20, 4, -STACK_SZ + 4);
         }
         if map_idx >= 0 && self.cfg.ctx_overrides {
-            self.move_ctx2blob(a + 12, 4, CTX_SZ + MAP_DESC_SZ * map_idx + 4, true);
+            let max_entries = ctx_map_desc(map_idx as usize, loader_ctx::MAP_DESC_MAX_ENTRIES);
+            self.move_ctx2blob(a + 12, 4, max_entries, true);
         }
-        self.sys_bpf(BPF_MAP_CREATE, a, 72);
+        self.sys_bpf(cmd::MAP_CREATE, a, 72);
         self.check_err();
         if map_idx < 0 {
             self.emit(Insn::stx(Size::W, R10, R7, (-STACK_SZ + 4) as i16));
@@ -340,13 +337,14 @@ impl Gen<'_> {
                 Size::DW,
                 R3,
                 R6,
-                (CTX_SZ + MAP_DESC_SZ * map_idx as i32 + 8) as i16,
+                ctx_map_desc(map_idx, loader_ctx::MAP_DESC_INITIAL_VALUE) as i16,
             ));
             self.emit(Insn::jmp_imm(op::JEQ, R3, 0, 8));
             self.blob(R1, v);
             self.emit(Insn::mov64_imm(R2, value.len() as i32));
-            self.emit(Insn::ldx(Size::W, R0, R6, 4));
-            self.emit(Insn::jmp_imm(op::JSET, R0, 1, 2));
+            self.emit(Insn::ldx(Size::W, R0, R6, loader_ctx::FLAGS as i16));
+            let kernel = loader_ctx::FLAG_SKEL_KERNEL as i32;
+            self.emit(Insn::jmp_imm(op::JSET, R0, kernel, 2));
             self.emit(Insn::call(FN_COPY_FROM_USER));
             self.emit(Insn::jmp_imm(op::JA, 0, 0, 1));
             self.emit(Insn::call(FN_PROBE_READ_KERNEL));
@@ -355,14 +353,14 @@ impl Gen<'_> {
         self.move_blob2blob(a, 4, 4 * map_idx);
         self.rel_store(a + 8, key);
         self.rel_store(a + 16, v);
-        self.sys_bpf(BPF_MAP_UPDATE_ELEM, a, 32);
+        self.sys_bpf(cmd::MAP_UPDATE_ELEM, a, 32);
         self.check_err();
     }
 
     fn map_freeze(&mut self, map_idx: usize) {
         let a = self.add_data(Some(&[0u8; 4]), 4);
         self.move_blob2blob(a, 4, 4 * map_idx);
-        self.sys_bpf(BPF_MAP_FREEZE, a, 4);
+        self.sys_bpf(cmd::MAP_FREEZE, a, 4);
         self.check_err();
     }
 
@@ -372,7 +370,7 @@ impl Gen<'_> {
         self.move_blob2blob(a, 4, 4 * outer);
         self.rel_store(a + 8, key);
         self.rel_store(a + 16, 4 * inner);
-        self.sys_bpf(BPF_MAP_UPDATE_ELEM, a, 32);
+        self.sys_bpf(cmd::MAP_UPDATE_ELEM, a, 32);
         self.check_err();
     }
 
@@ -516,7 +514,7 @@ impl Gen<'_> {
         let mut lic = license.as_bytes().to_vec();
         lic.push(0);
         let license_off = self.add_data(Some(&lic), lic.len());
-        let code = super::insn::encode(&p.insns);
+        let code = insn::encode(&p.insns);
         let insns_off = self.add_data(Some(&code), code.len());
         let mut attr = [0u8; 140];
         put32(&mut attr, 0, p.prog_type);
@@ -549,9 +547,9 @@ impl Gen<'_> {
         self.rel_store(a + PROG_LINE_INFO, line_info);
         self.rel_store(a + PROG_CORE_RELOS, core_relos);
         self.rel_store(a + PROG_FD_ARRAY, 0);
-        self.move_ctx2blob(a + PROG_LOG_LEVEL, 4, 8, false);
-        self.move_ctx2blob(a + PROG_LOG_SIZE, 4, 12, false);
-        self.move_ctx2blob(a + PROG_LOG_BUF, 8, 16, false);
+        self.move_ctx2blob(a + PROG_LOG_LEVEL, 4, loader_ctx::LOG_LEVEL as i32, false);
+        self.move_ctx2blob(a + PROG_LOG_SIZE, 4, loader_ctx::LOG_SIZE as i32, false);
+        self.move_ctx2blob(a + PROG_LOG_BUF, 8, loader_ctx::LOG_BUF as i32, false);
         self.move_stack2blob(a + PROG_BTF_FD, 4, -STACK_SZ);
         if let Some((name, k)) = &p.attach_target {
             let mut b = name.as_bytes().to_vec();
@@ -582,7 +580,7 @@ impl Gen<'_> {
                 self.relo_kfunc(r, insn);
             }
         }
-        self.sys_bpf(BPF_PROG_LOAD, a, 140);
+        self.sys_bpf(cmd::PROG_LOAD, a, 140);
         // cleanup_relos
         let ksyms = std::mem::take(&mut self.ksyms);
         for k in &ksyms {
@@ -608,13 +606,14 @@ impl Gen<'_> {
         self.sys_close_stack(-STACK_SZ);
         for i in 0..self.nr_progs {
             self.move_stack2ctx(
-                CTX_SZ + MAP_DESC_SZ * self.nr_maps as i32 + 4 * i as i32,
+                ctx_prog_desc(self.nr_maps as usize, i as usize),
                 4,
                 -STACK_SZ + 8 + 4 * i as i32,
             );
         }
         for i in 0..self.nr_maps {
-            self.move_blob2ctx(CTX_SZ + MAP_DESC_SZ * i as i32, 4, 4 * i as usize);
+            let fd = ctx_map_desc(i as usize, loader_ctx::MAP_DESC_FD);
+            self.move_blob2ctx(fd, 4, 4 * i as usize);
         }
         self.emit(Insn::mov64_imm(R0, 0));
         self.emit(Insn::exit());
@@ -640,7 +639,7 @@ pub(crate) fn emit(ctx: &Ctx, l: &Linked, cfg: &LoaderConfig) -> Result<Emitted,
             format!("{nr_maps} maps; the loader supports at most 64"),
         ));
     }
-    if l.nr_programs > MAX_USED_PROGS {
+    if l.nr_programs > MAX_PROGS {
         return Err(ctx.limit(
             Limit::Programs,
             None,
@@ -706,7 +705,6 @@ pub(crate) fn emit(ctx: &Ctx, l: &Linked, cfg: &LoaderConfig) -> Result<Emitted,
             format!("data blob of {} bytes", g.data.len()),
         ));
     }
-    let _ = kind::FUNC;
     Ok(Emitted {
         insns: g.insns,
         data: g.data,
@@ -719,6 +717,7 @@ mod tests {
     use crate::emit::{CheckBlock, LoaderConfig};
     use crate::error::ErrorKind;
     use crate::link::{ExternRelo, Linked, LinkedProg, ProgInfo};
+    use crate::parse::btf::kind;
 
     fn prog(externs: Vec<ExternRelo>, n_insns: usize) -> LinkedProg {
         LinkedProg {

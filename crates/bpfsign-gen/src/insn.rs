@@ -18,7 +18,7 @@ pub struct Insn {
 
 /// Register numbers.
 #[allow(missing_docs)]
-pub mod reg {
+pub(crate) mod reg {
     pub const R0: u8 = 0;
     pub const R1: u8 = 1;
     pub const R2: u8 = 2;
@@ -33,9 +33,7 @@ pub mod reg {
 
 /// `src_reg` pseudo values of `ld_imm64` and `call`.
 #[allow(missing_docs)]
-pub mod pseudo {
-    pub const MAP_FD: u8 = 1;
-    pub const MAP_VALUE: u8 = 2;
+pub(crate) mod pseudo {
     pub const BTF_ID: u8 = 3;
     pub const FUNC: u8 = 4;
     pub const MAP_IDX: u8 = 5;
@@ -48,7 +46,7 @@ pub mod pseudo {
 
 /// Memory access sizes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Size {
+pub(crate) enum Size {
     /// 1 byte.
     B,
     /// 2 bytes.
@@ -69,7 +67,7 @@ impl Size {
         }
     }
     /// Size for a byte count (1, 2, 4, 8).
-    pub fn from_bytes(n: usize) -> Size {
+    pub(crate) fn from_bytes(n: usize) -> Size {
         match n {
             1 => Size::B,
             2 => Size::H,
@@ -80,13 +78,13 @@ impl Size {
 }
 
 /// `BPF_LD | BPF_IMM | BPF_DW`.
-pub const LD_IMM64: u8 = 0x18;
+pub(crate) const LD_IMM64: u8 = 0x18;
 /// `BPF_JMP | BPF_CALL`.
-pub const CALL: u8 = 0x85;
+pub(crate) const CALL: u8 = 0x85;
 
 /// Jump operations (`BPF_OP`).
 #[allow(missing_docs)]
-pub mod op {
+pub(crate) mod op {
     pub const JA: u8 = 0x00;
     pub const JEQ: u8 = 0x10;
     pub const JSET: u8 = 0x40;
@@ -101,7 +99,7 @@ pub mod op {
 
 impl Insn {
     /// Decodes 8 little-endian bytes.
-    pub fn from_bytes(b: &[u8]) -> Insn {
+    pub(crate) fn from_bytes(b: &[u8]) -> Insn {
         Insn {
             code: b[0],
             dst: b[1] & 0x0f,
@@ -112,7 +110,7 @@ impl Insn {
     }
 
     /// Encodes to 8 little-endian bytes.
-    pub fn to_bytes(self) -> [u8; 8] {
+    pub(crate) fn to_bytes(self) -> [u8; 8] {
         let o = self.off.to_le_bytes();
         let i = self.imm.to_le_bytes();
         [
@@ -128,7 +126,7 @@ impl Insn {
     }
 
     /// `dst = src` (64-bit).
-    pub fn mov64_reg(dst: u8, src: u8) -> Insn {
+    pub(crate) fn mov64_reg(dst: u8, src: u8) -> Insn {
         Insn {
             code: 0xbf,
             dst,
@@ -138,7 +136,7 @@ impl Insn {
         }
     }
     /// `dst = imm` (64-bit).
-    pub fn mov64_imm(dst: u8, imm: i32) -> Insn {
+    pub(crate) fn mov64_imm(dst: u8, imm: i32) -> Insn {
         Insn {
             code: 0xb7,
             dst,
@@ -148,7 +146,7 @@ impl Insn {
         }
     }
     /// 64-bit ALU with immediate.
-    pub fn alu64_imm(op: u8, dst: u8, imm: i32) -> Insn {
+    pub(crate) fn alu64_imm(op: u8, dst: u8, imm: i32) -> Insn {
         Insn {
             code: 0x07 | op,
             dst,
@@ -158,7 +156,7 @@ impl Insn {
         }
     }
     /// 32-bit ALU with immediate.
-    pub fn alu32_imm(op: u8, dst: u8, imm: i32) -> Insn {
+    pub(crate) fn alu32_imm(op: u8, dst: u8, imm: i32) -> Insn {
         Insn {
             code: 0x04 | op,
             dst,
@@ -168,7 +166,7 @@ impl Insn {
         }
     }
     /// `dst = *(size *)(src + off)`.
-    pub fn ldx(size: Size, dst: u8, src: u8, off: i16) -> Insn {
+    pub(crate) fn ldx(size: Size, dst: u8, src: u8, off: i16) -> Insn {
         Insn {
             code: 0x61 | size.bits(),
             dst,
@@ -178,7 +176,7 @@ impl Insn {
         }
     }
     /// `*(size *)(dst + off) = src`.
-    pub fn stx(size: Size, dst: u8, src: u8, off: i16) -> Insn {
+    pub(crate) fn stx(size: Size, dst: u8, src: u8, off: i16) -> Insn {
         Insn {
             code: 0x63 | size.bits(),
             dst,
@@ -188,7 +186,7 @@ impl Insn {
         }
     }
     /// `*(size *)(dst + off) = imm`.
-    pub fn st(size: Size, dst: u8, off: i16, imm: i32) -> Insn {
+    pub(crate) fn st(size: Size, dst: u8, off: i16, imm: i32) -> Insn {
         Insn {
             code: 0x62 | size.bits(),
             dst,
@@ -198,7 +196,7 @@ impl Insn {
         }
     }
     /// Conditional jump against an immediate (or `JA`).
-    pub fn jmp_imm(op: u8, dst: u8, imm: i32, off: i16) -> Insn {
+    pub(crate) fn jmp_imm(op: u8, dst: u8, imm: i32, off: i16) -> Insn {
         Insn {
             code: 0x05 | op,
             dst,
@@ -208,7 +206,7 @@ impl Insn {
         }
     }
     /// Conditional jump against a register.
-    pub fn jmp_reg(op: u8, dst: u8, src: u8, off: i16) -> Insn {
+    pub(crate) fn jmp_reg(op: u8, dst: u8, src: u8, off: i16) -> Insn {
         Insn {
             code: 0x0d | op,
             dst,
@@ -218,7 +216,7 @@ impl Insn {
         }
     }
     /// Helper call.
-    pub fn call(helper: i32) -> Insn {
+    pub(crate) fn call(helper: i32) -> Insn {
         Insn {
             code: CALL,
             dst: 0,
@@ -228,7 +226,7 @@ impl Insn {
         }
     }
     /// `exit`.
-    pub fn exit() -> Insn {
+    pub(crate) fn exit() -> Insn {
         Insn {
             code: 0x95,
             dst: 0,
@@ -238,7 +236,7 @@ impl Insn {
         }
     }
     /// `ld_imm64` pair (`BPF_LD_IMM64_RAW_FULL`).
-    pub fn ld_imm64(dst: u8, src: u8, imm1: i32, imm2: i32) -> [Insn; 2] {
+    pub(crate) fn ld_imm64(dst: u8, src: u8, imm1: i32, imm2: i32) -> [Insn; 2] {
         [
             Insn {
                 code: LD_IMM64,
@@ -258,25 +256,25 @@ impl Insn {
     }
 
     /// Is this the first half of an `ld_imm64`?
-    pub fn is_ldimm64(&self) -> bool {
+    pub(crate) fn is_ldimm64(&self) -> bool {
         self.code == LD_IMM64
     }
     /// Is this a `call` (any kind)?
-    pub fn is_call(&self) -> bool {
+    pub(crate) fn is_call(&self) -> bool {
         self.code == CALL
     }
     /// Is this a bpf-to-bpf call as libbpf recognises it (`insn_is_subprog_call`)?
-    pub fn is_subprog_call(&self) -> bool {
+    pub(crate) fn is_subprog_call(&self) -> bool {
         self.code == CALL && self.src == pseudo::CALL && self.dst == 0 && self.off == 0
     }
     /// Is this an `ld_imm64` of a subprogram address (`insn_is_pseudo_func`)?
-    pub fn is_pseudo_func(&self) -> bool {
+    pub(crate) fn is_pseudo_func(&self) -> bool {
         self.is_ldimm64() && self.src == pseudo::FUNC
     }
 }
 
 /// Encodes a slice of instructions.
-pub fn encode(insns: &[Insn]) -> Vec<u8> {
+pub(crate) fn encode(insns: &[Insn]) -> Vec<u8> {
     insns.iter().flat_map(|i| i.to_bytes()).collect()
 }
 
