@@ -8,8 +8,8 @@ use bpfsign_gen::artifact::{protocol_name, Artifact};
 use bpfsign_gen::meta::Protocol;
 use bpfsign_gen::sign::{Certificate, Signer};
 
-use super::input::{EnvLookup, MacroInput, StrArg};
-use super::layout::camel_case;
+use crate::input::{EnvLookup, MacroInput, StrArg};
+use crate::naming::camel_case;
 
 /// The outcome of resolving the macro input.
 #[derive(Debug)]
@@ -30,14 +30,19 @@ fn err(at: &StrArg, msg: impl std::fmt::Display) -> syn::Error {
     at.error(format!("bpfsign: {msg}"))
 }
 
-struct Ctx<'a> {
+/// What resolving one macro input works with: the environment, the variables read from it
+/// so far (they become rebuild triggers), and the directories relative paths start from.
+struct ResolveContext<'a> {
     env: &'a dyn EnvLookup,
+    /// Every variable an `env!` argument read, in first-use order.
     used_env: Vec<String>,
+    /// `$CARGO_MANIFEST_DIR` of the crate expanding the macro.
     manifest_dir: Option<PathBuf>,
+    /// `$OUT_DIR` of that crate (where `bpfsign_build` writes objects).
     out_dir: Option<PathBuf>,
 }
 
-impl Ctx<'_> {
+impl ResolveContext<'_> {
     /// Evaluates a string argument; an unset variable is an error saying how to set it.
     fn eval(&mut self, arg: &StrArg, what: &str) -> syn::Result<String> {
         arg.expr.eval(self.env, &mut self.used_env).map_err(|var| {
@@ -104,7 +109,7 @@ impl Ctx<'_> {
     }
 }
 
-impl Ctx<'_> {
+impl ResolveContext<'_> {
     /// The signer named by `key` (and `cert`), with both files tracked.
     fn signer(
         &mut self,
@@ -173,7 +178,7 @@ fn read(at: &StrArg, path: &Path, what: &str) -> syn::Result<Vec<u8>> {
 
 /// Resolves the macro input into an artifact plus the facts the code generator needs.
 pub fn resolve(input: &MacroInput, env: &dyn EnvLookup) -> syn::Result<Resolved> {
-    let mut ctx = Ctx {
+    let mut ctx = ResolveContext {
         env,
         used_env: Vec::new(),
         manifest_dir: env.var("CARGO_MANIFEST_DIR").map(PathBuf::from),
@@ -338,7 +343,7 @@ pub fn resolve(input: &MacroInput, env: &dyn EnvLookup) -> syn::Result<Resolved>
 }
 
 /// The `openssl cms` invocation that signs a payload file the way the kernel verifies it.
-pub(super) fn openssl_sign_command(payload: &str, sig: &str) -> String {
+pub(crate) fn openssl_sign_command(payload: &str, sig: &str) -> String {
     format!(
         "openssl cms -sign -binary -noattr -nocerts -nosmimecap -keyid -md sha256 -signer CERT \
          -inkey KEY -in {payload} -outform DER -out {sig}"
