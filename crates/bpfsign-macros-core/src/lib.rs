@@ -83,7 +83,7 @@
 //!
 //! * [`expand`] / [`expand_with`] — the whole macro: tokens in, items (or `compile_error!`) out.
 //! * The steps, for tools and tests: [`MacroInput`] (parse with `syn`; its string arguments are
-//!   [`StrArg`]s holding a [`StrExpr`]), [`resolve`] with an [`EnvLookup`] ([`ProcessEnv`] in
+//!   [`StrArg`]s holding a [`StrExpr`]), [`resolve()`] with an [`EnvLookup`] ([`ProcessEnv`] in
 //!   the compiler) → [`Resolved`], then [`generate_skeleton`] of a [`SkelCode`].
 //! * [`spec_tokens`] — only the `::bpfsign_runtime::SkeletonSpec { .. }` expression of an
 //!   artifact, with the bytes referenced as the macro's statics or as `include_bytes!` of files
