@@ -4,7 +4,9 @@
 //! 1. Every object of `tests/fixtures/obj` (listed in `tests/fixtures/golden/index.tsv`) is
 //!    parsed, generated for all protocols and signed with the TEST-ONLY key A; the artifact is
 //!    written to `$OUT_DIR/fixtures/<stem>/<stem>.skel`, read back with `Artifact::read`, and
-//!    its bytes are split into files the generated Rust embeds with `include_bytes!`.
+//!    its bytes are split into files the generated Rust embeds with `include_bytes!`, in the
+//!    `SkeletonSpec` expression that `include_signed_skel!` itself would emit
+//!    ([`bpfsign_macros_core::spec_tokens`]).
 //! 2. `example-hello/src/bpf/hello.bpf.c` is compiled with `BpfCompiler` twice: with clang
 //!    and with `bpf-unknown-none-gcc` ≥ 14 (`$BPFSIGN_GCC_BPF`, else the project cache
 //!    `tests/vmtest/cache/gcc-bpf`, filled by `cargo vmtest fetch-gcc-bpf`), then signed the same
@@ -23,9 +25,9 @@ use std::path::{Path, PathBuf};
 
 use bpfsign_build::{BpfCompiler, Compiler};
 use bpfsign_gen::artifact::Artifact;
-use bpfsign_gen::meta::{AttachKind, Protocol};
-use bpfsign_gen::sign::SignerId;
+use bpfsign_gen::meta::Protocol;
 use bpfsign_gen::{GenOptions, Signer};
+use bpfsign_macros_core::{spec_tokens, ArtifactPart, SpecBytes};
 
 /// Where a GCC built by `cargo vmtest fetch-gcc-bpf` lives, relative to the workspace root.
 const GCC_CACHE: &str = "tests/vmtest/cache/gcc-bpf/bin/bpf-unknown-none-gcc";
@@ -219,15 +221,6 @@ fn protocol_file(p: Protocol) -> &'static str {
     }
 }
 
-fn protocol_variant(p: Protocol) -> &'static str {
-    match p {
-        Protocol::Unsigned => "Unsigned",
-        Protocol::P1 => "P1",
-        Protocol::P1b => "P1b",
-        Protocol::P2 => "P2",
-    }
-}
-
 fn include(p: &Path) -> String {
     format!("include_bytes!({:?})", p.display().to_string())
 }
@@ -248,59 +241,15 @@ fn fixture_code(
     let _ = writeln!(c, "{pad}    stem: {stem:?},");
     let _ = writeln!(c, "{pad}    object: {object:?},");
     let _ = writeln!(c, "{pad}    origin: {origin:?},");
-    let _ = writeln!(c, "{pad}    spec: SkeletonSpec {{");
-    let _ = writeln!(c, "{pad}        name: {:?},", art.meta.name);
-    let _ = writeln!(c, "{pad}        data: {},", include(&dir.join("data.bin")));
-    let _ = writeln!(c, "{pad}        variants: &[");
-    for v in &art.variants {
-        let p = protocol_file(v.protocol);
-        let sig = match &v.signature {
-            Some(_) => format!("Some({})", include(&dir.join(format!("{p}.sig")))),
-            None => "None".to_string(),
-        };
-        let _ = writeln!(
-            c,
-            "{pad}            LoaderVariant {{ protocol: Protocol::{}, insns: {}, excl_prog_hash: {:?}, signature: {sig} }},",
-            protocol_variant(v.protocol),
-            include(&dir.join(format!("{p}.insns"))),
-            v.excl_prog_hash
-        );
-    }
-    let _ = writeln!(c, "{pad}        ],");
-    let _ = writeln!(c, "{pad}        maps: &[");
-    for m in &art.meta.maps {
-        let _ = writeln!(
-            c,
-            "{pad}            MapSpec {{ name: {:?}, map_type: {}, key_size: {}, value_size: {}, max_entries: {}, map_flags: {:#x}, mmapable: {} }},",
-            m.ident, m.map_type, m.key_size, m.value_size, m.max_entries, m.map_flags, m.mmapable
-        );
-    }
-    let _ = writeln!(c, "{pad}        ],");
-    let _ = writeln!(c, "{pad}        progs: &[");
-    for p in &art.meta.progs {
-        let attach = match &p.attach {
-            AttachKind::RawTracepoint { tp_name: Some(n) } => {
-                format!("AttachKind::RawTracepoint {{ tp_name: Some({n:?}) }}")
-            }
-            AttachKind::RawTracepoint { tp_name: None } => {
-                "AttachKind::RawTracepoint { tp_name: None }".to_string()
-            }
-            AttachKind::Iter => "AttachKind::Iter".to_string(),
-            AttachKind::Manual => "AttachKind::Manual".to_string(),
-        };
-        let _ = writeln!(
-            c,
-            "{pad}            ProgSpec {{ name: {:?}, prog_type: {}, expected_attach_type: {}, autoload: {}, attach: {attach} }},",
-            p.name, p.prog_type, p.expected_attach_type, p.autoload
-        );
-    }
-    let _ = writeln!(c, "{pad}        ],");
-    let skid = match art.signer.as_ref().map(|s| &s.id) {
-        Some(SignerId::SubjectKeyIdentifier { skid }) => format!("Some({skid:?})"),
-        _ => "None".to_string(),
+    // The same `SkeletonSpec` expression the macro emits, with the bytes from the files
+    // `write_artifact` wrote into `dir`.
+    let part_file = |part: ArtifactPart| match part {
+        ArtifactPart::Data => dir.join("data.bin"),
+        ArtifactPart::Insns(p) => dir.join(format!("{}.insns", protocol_file(p))),
+        ArtifactPart::Signature(p) => dir.join(format!("{}.sig", protocol_file(p))),
     };
-    let _ = writeln!(c, "{pad}        signer_skid: {skid},");
-    let _ = writeln!(c, "{pad}    }},");
+    let spec = spec_tokens(art, SpecBytes::IncludeFiles(&part_file));
+    let _ = writeln!(c, "{pad}    spec: {spec},");
     let _ = writeln!(c, "{pad}    progs: &[");
     for p in &art.meta.progs {
         let _ = writeln!(

@@ -155,7 +155,7 @@ pub struct MacroInput {
 }
 
 /// Argument names accepted after the path.
-pub const KNOWN_ARGS: &[&str] = &["key", "cert", "signature", "name", "allow_unsigned"];
+pub(crate) const KNOWN_ARGS: &[&str] = &["key", "cert", "signature", "name", "allow_unsigned"];
 
 impl Parse for MacroInput {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
@@ -245,7 +245,7 @@ impl Parse for MacroInput {
 }
 
 /// Parses macro input tokens.
-pub fn parse(tokens: TokenStream) -> syn::Result<MacroInput> {
+pub(crate) fn parse(tokens: TokenStream) -> syn::Result<MacroInput> {
     syn::parse2(tokens)
 }
 

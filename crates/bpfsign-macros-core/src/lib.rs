@@ -78,17 +78,34 @@
 //!
 //! Errors (unset variable, missing file, bad key, bad object, bad signature, bad arguments)
 //! become `compile_error!` with what to do.
+//!
+//! # Public API
+//!
+//! * [`expand`] / [`expand_with`] — the whole macro: tokens in, items (or `compile_error!`) out.
+//! * The steps, for tools and tests: [`MacroInput`] (parse with `syn`; its string arguments are
+//!   [`StrArg`]s holding a [`StrExpr`]), [`resolve()`] with an [`EnvLookup`] ([`ProcessEnv`] in
+//!   the compiler) → [`Resolved`], then [`generate_skeleton`] of a [`SkelCode`].
+//! * [`spec_tokens`] — only the `::bpfsign_runtime::SkeletonSpec { .. }` expression of an
+//!   artifact, with the bytes referenced as the macro's statics or as `include_bytes!` of files
+//!   ([`SpecBytes`], [`ArtifactPart`]); build scripts use it to embed artifacts without the
+//!   typed API.
+//!
+//! Everything else is private to the crate. The crate itself has no `unsafe` code; the
+//! generated code has `unsafe` only where the global-data types implement `Default` (all-zero
+//! bytes) and `bpfsign_runtime::Plain`, with the justification next to the tokens that emit it.
+
+#![forbid(unsafe_code)]
 
 mod codegen;
 mod input;
-mod layout;
+mod naming;
 mod resolve;
 #[cfg(test)]
 mod tests;
 
 use proc_macro2::TokenStream;
 
-pub use codegen::{generate_skeleton, SkelCode};
+pub use codegen::{generate_skeleton, spec_tokens, ArtifactPart, SkelCode, SpecBytes};
 pub use input::{EnvLookup, MacroInput, ProcessEnv, StrArg, StrExpr};
 pub use resolve::{resolve, Resolved};
 

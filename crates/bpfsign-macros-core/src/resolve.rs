@@ -8,8 +8,8 @@ use bpfsign_gen::artifact::{protocol_name, Artifact};
 use bpfsign_gen::meta::Protocol;
 use bpfsign_gen::sign::{Certificate, Signer};
 
-use super::input::{EnvLookup, MacroInput, StrArg};
-use super::layout::camel_case;
+use crate::input::{EnvLookup, MacroInput, StrArg};
+use crate::naming::camel_case;
 
 /// The outcome of resolving the macro input.
 #[derive(Debug)]
@@ -30,14 +30,19 @@ fn err(at: &StrArg, msg: impl std::fmt::Display) -> syn::Error {
     at.error(format!("bpfsign: {msg}"))
 }
 
-struct Ctx<'a> {
+/// What resolving one macro input works with: the environment, the variables read from it
+/// so far (they become rebuild triggers), and the directories relative paths start from.
+struct ResolveContext<'a> {
     env: &'a dyn EnvLookup,
+    /// Every variable an `env!` argument read, in first-use order.
     used_env: Vec<String>,
+    /// `$CARGO_MANIFEST_DIR` of the crate expanding the macro.
     manifest_dir: Option<PathBuf>,
+    /// `$OUT_DIR` of that crate (where `bpfsign_build` writes objects).
     out_dir: Option<PathBuf>,
 }
 
-impl Ctx<'_> {
+impl ResolveContext<'_> {
     /// Evaluates a string argument; an unset variable is an error saying how to set it.
     fn eval(&mut self, arg: &StrArg, what: &str) -> syn::Result<String> {
         arg.expr.eval(self.env, &mut self.used_env).map_err(|var| {
@@ -104,7 +109,7 @@ impl Ctx<'_> {
     }
 }
 
-impl Ctx<'_> {
+impl ResolveContext<'_> {
     /// The signer named by `key` (and `cert`), with both files tracked.
     fn signer(
         &mut self,
@@ -173,7 +178,7 @@ fn read(at: &StrArg, path: &Path, what: &str) -> syn::Result<Vec<u8>> {
 
 /// Resolves the macro input into an artifact plus the facts the code generator needs.
 pub fn resolve(input: &MacroInput, env: &dyn EnvLookup) -> syn::Result<Resolved> {
-    let mut ctx = Ctx {
+    let mut ctx = ResolveContext {
         env,
         used_env: Vec::new(),
         manifest_dir: env.var("CARGO_MANIFEST_DIR").map(PathBuf::from),
@@ -206,27 +211,52 @@ pub fn resolve(input: &MacroInput, env: &dyn EnvLookup) -> syn::Result<Resolved>
         key_bases.iter().map(|(l, b)| (*l, b.as_ref())).collect();
 
     let (artifact, origin) = if bytes.starts_with(b"\x7fELF") {
-        match (&input.key, &input.cert, &input.signature) {
+        ctx.sign_object(input, &file_name, &bytes, &key_bases, &mut tracked_files)?
+    } else {
+        read_artifact(input, &obj_path, &file_name, &bytes)?
+    };
+    let type_name = type_name(input, &artifact)?;
+    Ok(Resolved {
+        artifact,
+        type_name,
+        origin,
+        tracked_files,
+        tracked_env: ctx.used_env,
+    })
+}
+
+impl ResolveContext<'_> {
+    /// The artifact of a BPF object: signed now with `key`, completed with offline signatures
+    /// (`cert` + `signature`), or unsigned with `allow_unsigned`; and its origin for the docs.
+    fn sign_object(
+        &mut self,
+        input: &MacroInput,
+        file_name: &str,
+        bytes: &[u8],
+        key_bases: &[(&str, Option<&PathBuf>)],
+        tracked_files: &mut Vec<PathBuf>,
+    ) -> syn::Result<(Artifact, String)> {
+        let resolved = match (&input.key, &input.cert, &input.signature) {
             (Some(key), cert, None) => {
-                let signer = ctx.signer(key, cert.as_ref(), &key_bases, &mut tracked_files)?;
-                let generated = generate(&file_name, &bytes, &input.path)?;
+                let signer = self.signer(key, cert.as_ref(), key_bases, tracked_files)?;
+                let generated = generate(file_name, bytes, &input.path)?;
                 let art = Artifact::from_generated(generated, Some(&signer))
                     .map_err(|e| err(key, format!("signing {file_name} failed: {e}")))?;
                 (art, format!("`{file_name}`, signed at build time"))
             }
             (None, Some(cert), Some(sig)) => {
-                let cert_rel = ctx.eval(cert, "cert")?;
-                let cert_path = absolute(ctx.find(cert, &cert_rel, "certificate", &key_bases)?);
+                let cert_rel = self.eval(cert, "cert")?;
+                let cert_path = absolute(self.find(cert, &cert_rel, "certificate", key_bases)?);
                 tracked_files.push(cert_path.clone());
                 let certificate = Certificate::from_file(&cert_path)
                     .map_err(|e| err(cert, format!("bad certificate: {e}")))?;
-                let prefix = ctx.eval(sig, "signature")?;
-                let generated = generate(&file_name, &bytes, &input.path)?;
+                let prefix = self.eval(sig, "signature")?;
+                let generated = generate(file_name, bytes, &input.path)?;
                 let (art, sig_files) = offline::attach_signatures(
                     generated,
                     &certificate,
                     &prefix,
-                    &key_bases,
+                    key_bases,
                     sig,
                     input.allow_unsigned,
                 )?;
@@ -243,7 +273,7 @@ pub fn resolve(input: &MacroInput, env: &dyn EnvLookup) -> syn::Result<Resolved>
                 return Err(err(cert, "`cert` alone cannot sign: add `key = …` to sign now, or `signature = …` for offline signatures"));
             }
             (None, None, None) if input.allow_unsigned => {
-                let generated = generate(&file_name, &bytes, &input.path)?;
+                let generated = generate(file_name, bytes, &input.path)?;
                 let art = Artifact::from_generated(generated, None).map_err(|e| {
                     err(
                         &input.path,
@@ -267,52 +297,65 @@ pub fn resolve(input: &MacroInput, env: &dyn EnvLookup) -> syn::Result<Resolved>
                     ),
                 ));
             }
-        }
-    } else {
-        let art = Artifact::from_bytes(&bytes).map_err(|e| {
-            err(
-                &input.path,
-                format!(
-                    "{} is neither a BPF object (ELF) nor a bpfsign artifact: {e}. Pass the \
-                     `.bpf.o` from build.rs, or a `.skel` written by `bpfsign gen`",
-                    obj_path.display()
-                ),
-            )
-        })?;
-        if let Some(a) = input
-            .key
-            .as_ref()
-            .or(input.cert.as_ref())
-            .or(input.signature.as_ref())
-        {
-            let what = if art.signer.is_some() {
-                "an already signed artifact"
-            } else {
-                "an artifact, not an object (sign it with `bpfsign payload` + `bpfsign attach-sig`)"
-            };
-            return Err(err(
-                a,
-                format!("{file_name} is {what}: remove `key`, `cert` and `signature`"),
-            ));
-        }
-        let missing = art.missing_signatures();
-        if !missing.is_empty() && !input.allow_unsigned {
-            return Err(err(
-                &input.path,
-                missing_signatures_message(&obj_path, &art, &missing),
-            ));
-        }
-        let origin = if missing.is_empty() {
-            format!("the signed artifact `{file_name}`")
-        } else if art.signer.is_none() {
-            format!("the unsigned artifact `{file_name}` (`allow_unsigned = true`)")
-        } else {
-            format!("the partially signed artifact `{file_name}` (`allow_unsigned = true`)")
         };
-        (art, origin)
-    };
+        Ok(resolved)
+    }
+}
 
-    let type_name = match &input.name {
+/// A bpfsign artifact file (`.skel`), refused when it is not fully signed unless
+/// `allow_unsigned`; and its origin for the docs.
+fn read_artifact(
+    input: &MacroInput,
+    obj_path: &Path,
+    file_name: &str,
+    bytes: &[u8],
+) -> syn::Result<(Artifact, String)> {
+    let art = Artifact::from_bytes(bytes).map_err(|e| {
+        err(
+            &input.path,
+            format!(
+                "{} is neither a BPF object (ELF) nor a bpfsign artifact: {e}. Pass the \
+                 `.bpf.o` from build.rs, or a `.skel` written by `bpfsign gen`",
+                obj_path.display()
+            ),
+        )
+    })?;
+    if let Some(a) = input
+        .key
+        .as_ref()
+        .or(input.cert.as_ref())
+        .or(input.signature.as_ref())
+    {
+        let what = if art.signer.is_some() {
+            "an already signed artifact"
+        } else {
+            "an artifact, not an object (sign it with `bpfsign payload` + `bpfsign attach-sig`)"
+        };
+        return Err(err(
+            a,
+            format!("{file_name} is {what}: remove `key`, `cert` and `signature`"),
+        ));
+    }
+    let missing = art.missing_signatures();
+    if !missing.is_empty() && !input.allow_unsigned {
+        return Err(err(
+            &input.path,
+            missing_signatures_message(obj_path, &art, &missing),
+        ));
+    }
+    let origin = if missing.is_empty() {
+        format!("the signed artifact `{file_name}`")
+    } else if art.signer.is_none() {
+        format!("the unsigned artifact `{file_name}` (`allow_unsigned = true`)")
+    } else {
+        format!("the partially signed artifact `{file_name}` (`allow_unsigned = true`)")
+    };
+    Ok((art, origin))
+}
+
+/// The skeleton's type name: `name = "…"`, else the object name in CamelCase.
+fn type_name(input: &MacroInput, artifact: &Artifact) -> syn::Result<String> {
+    let name = match &input.name {
         Some((n, _)) => n.clone(),
         None => {
             let camel = camel_case(&artifact.meta.name);
@@ -328,17 +371,11 @@ pub fn resolve(input: &MacroInput, env: &dyn EnvLookup) -> syn::Result<Resolved>
             camel
         }
     };
-    Ok(Resolved {
-        artifact,
-        type_name,
-        origin,
-        tracked_files,
-        tracked_env: ctx.used_env,
-    })
+    Ok(name)
 }
 
 /// The `openssl cms` invocation that signs a payload file the way the kernel verifies it.
-pub(super) fn openssl_sign_command(payload: &str, sig: &str) -> String {
+pub(crate) fn openssl_sign_command(payload: &str, sig: &str) -> String {
     format!(
         "openssl cms -sign -binary -noattr -nocerts -nosmimecap -keyid -md sha256 -signer CERT \
          -inkey KEY -in {payload} -outform DER -out {sig}"

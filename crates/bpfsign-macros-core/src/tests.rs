@@ -629,8 +629,18 @@ fn generated_code_has_no_panicking_paths() {
     }
 }
 
-/// A hello artifact without signer, or with only the given protocols signed (by key A).
+/// A hello artifact without signer, or with only the given protocols signed (by key A),
+/// written into `dir`.
 fn write_partial_artifact(dir: &Path, signed: &[bpfsign_gen::meta::Protocol]) -> PathBuf {
+    let art = partial_artifact(signed);
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join("hello.skel");
+    std::fs::write(&path, art.to_bytes()).unwrap();
+    path
+}
+
+/// A hello artifact without signer, or with only the given protocols signed (by key A).
+fn partial_artifact(signed: &[bpfsign_gen::meta::Protocol]) -> bpfsign_gen::artifact::Artifact {
     let bytes = std::fs::read(fixtures().join("obj/hello.bpf.o")).unwrap();
     let obj = bpfsign_gen::parse_object("hello.bpf.o", &bytes).unwrap();
     let generated = bpfsign_gen::generate(&obj, &bpfsign_gen::GenOptions::default()).unwrap();
@@ -641,10 +651,51 @@ fn write_partial_artifact(dir: &Path, signed: &[bpfsign_gen::meta::Protocol]) ->
         art.attach_signature(*p, sig, Some(signer.certificate()), "test")
             .unwrap();
     }
-    std::fs::create_dir_all(dir).unwrap();
-    let path = dir.join("hello.skel");
-    std::fs::write(&path, art.to_bytes()).unwrap();
-    path
+    art
+}
+
+/// `spec_tokens` with the bytes in files (the kernel tests' build script) is the macro's
+/// `SkeletonSpec` with every reference to an embedded static replaced by `include_bytes!` of
+/// the part's file (and the hash by its value); variants without signature stay `None`.
+#[test]
+fn spec_from_files_is_the_macros_spec_with_included_bytes() {
+    use bpfsign_gen::meta::Protocol;
+    let art = partial_artifact(&[Protocol::P2]);
+    let file = |part: ArtifactPart| {
+        PathBuf::from(match part {
+            ArtifactPart::Data => "/parts/data".to_string(),
+            ArtifactPart::Insns(p) => format!("/parts/{p:?}.insns"),
+            ArtifactPart::Signature(p) => format!("/parts/{p:?}.sig"),
+        })
+    };
+    let from_files = spec_tokens(&art, SpecBytes::IncludeFiles(&file)).to_string();
+    syn::parse_str::<syn::Expr>(&from_files).expect("the spec parses as an expression");
+
+    let include = |path: &str| quote!(include_bytes!(#path)).to_string();
+    let mut expected = spec_tokens(&art, SpecBytes::Statics)
+        .to_string()
+        .replace(&quote!(&DATA.0).to_string(), &include("/parts/data"));
+    assert_eq!(art.variants.len(), 4);
+    for v in &art.variants {
+        let (p, upper) = (v.protocol, format!("{:?}", v.protocol).to_uppercase());
+        // With what follows each name, so that `P1` does not match `P1B`.
+        let insns = format!("& INSNS_{upper} . 0");
+        let hash = format!("EXCL_HASH_{upper} ,");
+        let sig = format!("& SIG_{upper})");
+        let hash_value = v.excl_prog_hash.iter();
+        assert!(
+            expected.contains(&insns) && expected.contains(&hash),
+            "{expected}"
+        );
+        assert_eq!(expected.contains(&sig), v.signature.is_some(), "{p:?}");
+        expected = expected
+            .replace(&insns, &include(&format!("/parts/{p:?}.insns")))
+            .replace(&hash, &format!("{} ,", quote!([#(#hash_value),*])))
+            .replace(&sig, &format!("{})", include(&format!("/parts/{p:?}.sig"))));
+    }
+    assert_eq!(from_files, expected);
+    assert!(from_files.contains("include_bytes ! (\"/parts/P2.sig\")"));
+    assert!(!from_files.contains("/parts/P1.sig"), "P1 is unsigned");
 }
 
 #[test]

@@ -22,7 +22,6 @@ pub mod raw;
 
 mod generated {
     use super::{Built, Compiled, Fixture, ProgInfo, Reference};
-    use bpfsign_runtime::{AttachKind, LoaderVariant, MapSpec, ProgSpec, Protocol, SkeletonSpec};
     include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));
 }
 pub use generated::{CERT_A_DER, FIXTURES, HELLO_CLANG, HELLO_GCC, HELLO_KEY_B};

@@ -13,10 +13,12 @@
 
 use std::collections::BTreeMap;
 
-use proc_macro2::{Ident, Span, TokenStream};
+use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
 use bpfsign_gen::meta::{DatasecMeta, MemberMeta, TypeMeta};
+
+use crate::naming::{rust_ident, unraw};
 
 /// Size and alignment of a generated Rust type, in bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,7 +29,7 @@ struct Layout {
 
 /// Collects the named types that datasec structs refer to.
 #[derive(Default)]
-pub struct TypeGen {
+pub(crate) struct TypeGen {
     /// Generated item definitions, in first-use order.
     items: Vec<TokenStream>,
     /// Known aggregates: (C name or anon, layout-defining meta) → Rust name and layout.
@@ -38,43 +40,13 @@ pub struct TypeGen {
 }
 
 /// A datasec struct ready to be emitted, plus the facts the accessors need.
-pub struct DatasecType {
+pub(crate) struct DatasecType {
     /// The definition and its compile-time layout assertions.
-    pub tokens: TokenStream,
+    pub(crate) tokens: TokenStream,
     /// `size_of` of the Rust struct: the section size, rounded up to the struct's alignment
     /// unless the struct is packed. The tail past the section lies inside the page-rounded
     /// mapping of the map.
-    pub rust_size: u64,
-}
-
-/// Makes `name` a usable Rust identifier: raw identifier for keywords, `_` suffix for the few
-/// keywords that cannot be raw, `_` prefix for a leading digit; empty → `fallback`.
-pub fn rust_ident(name: &str, fallback: &str) -> Ident {
-    let mut s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if s.is_empty() {
-        s = fallback.to_string();
-    }
-    if s.as_bytes()[0].is_ascii_digit() {
-        s.insert(0, '_');
-    }
-    if matches!(s.as_str(), "self" | "Self" | "super" | "crate" | "_") {
-        s.push('_');
-    }
-    if syn::parse_str::<syn::Ident>(&s).is_ok() {
-        Ident::new(&s, Span::call_site())
-    } else {
-        // A keyword such as `type` or `match`.
-        Ident::new_raw(&s, Span::call_site())
-    }
+    pub(crate) rust_size: u64,
 }
 
 /// [`rust_ident`] for a struct field: C names that look like the padding (`__pad_<n>`) or
@@ -85,26 +57,6 @@ fn field_ident(name: &str, fallback: &str) -> Ident {
     } else {
         rust_ident(name, fallback)
     }
-}
-
-/// `data_foo` → `DataFoo`, `bss` → `Bss`, `rodata_str1_1` → `RodataStr1_1`.
-pub fn camel_case(snake: &str) -> String {
-    let mut out = String::new();
-    let mut upper = true;
-    for c in snake.chars() {
-        if c == '_' || c == '.' {
-            if out.chars().last().is_some_and(|l| l.is_ascii_digit()) && !upper {
-                out.push('_');
-            }
-            upper = true;
-        } else if upper {
-            out.extend(c.to_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// The largest type laid out (BPF map values are at most `u32::MAX` bytes); keeps every
@@ -153,7 +105,7 @@ struct Field {
 
 impl TypeGen {
     /// Creates a generator; `reserved` names (the datasec structs) are never used for C types.
-    pub fn new(reserved: &[String]) -> Self {
+    pub(crate) fn new(reserved: &[String]) -> Self {
         let mut g = TypeGen::default();
         for r in reserved {
             g.taken.insert(r.clone(), ());
@@ -162,16 +114,13 @@ impl TypeGen {
     }
 
     /// Every named type definition generated so far.
-    pub fn items(&self) -> &[TokenStream] {
+    pub(crate) fn items(&self) -> &[TokenStream] {
         &self.items
     }
 
     fn fresh_name(&mut self, wanted: Option<&str>) -> Ident {
         let base = match wanted {
-            Some(n) if !n.is_empty() => rust_ident(n, "__anon")
-                .to_string()
-                .trim_start_matches("r#")
-                .to_string(),
+            Some(n) if !n.is_empty() => unraw(&rust_ident(n, "__anon")),
             _ => {
                 self.anon_count += 1;
                 format!("__anon_{}", self.anon_count)
@@ -290,7 +239,11 @@ impl TypeGen {
 
     /// The struct for one global-data section: its variables at their offsets, padded to the
     /// section size.
-    pub fn datasec(&mut self, sec: &DatasecMeta, name: Ident) -> Result<DatasecType, String> {
+    pub(crate) fn datasec(
+        &mut self,
+        sec: &DatasecMeta,
+        name: Ident,
+    ) -> Result<DatasecType, String> {
         let mut vars: Vec<_> = sec.vars.iter().collect();
         vars.sort_by_key(|v| v.offset);
         let mut fields = Vec::new();
@@ -480,15 +433,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names() {
-        assert_eq!(camel_case("bss"), "Bss");
-        assert_eq!(camel_case("data_foo"), "DataFoo");
-        assert_eq!(camel_case("rodata_str1_1"), "RodataStr1_1");
-        assert_eq!(rust_ident("type", "x").to_string(), "r#type");
-        assert_eq!(rust_ident("self", "x").to_string(), "self_");
-        assert_eq!(rust_ident("", "__anon_0").to_string(), "__anon_0");
-        assert_eq!(rust_ident("prog_A", "x").to_string(), "prog_A");
-        assert_eq!(rust_ident("9lives", "x").to_string(), "_9lives");
+    fn field_names_never_clash_with_generated_fields() {
         assert_eq!(field_ident("__pad_0", "x").to_string(), "__pad_0_");
         assert_eq!(field_ident("__bytes", "x").to_string(), "__bytes_");
         assert_eq!(field_ident("__padding", "x").to_string(), "__padding");
