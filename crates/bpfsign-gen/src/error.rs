@@ -57,6 +57,16 @@ pub enum Limit {
     DataSize,
     /// An attach target name longer than the 128-byte buffer of the loader.
     AttachName,
+    /// The input object is larger than the generator accepts (`parse::limits`).
+    ObjectSize,
+    /// More ELF sections than the generator accepts.
+    Sections,
+    /// More ELF symbols than the generator accepts.
+    Symbols,
+    /// More BTF types than the generator accepts.
+    BtfTypes,
+    /// More bytes of names (sections, programs, externs, maps) than the generator copies.
+    NameBytes,
 }
 
 /// What went wrong.

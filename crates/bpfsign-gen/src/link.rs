@@ -506,7 +506,22 @@ impl Linker<'_> {
                     let mi = obj
                         .kconfig_map
                         .expect("kconfig map exists with kcfg externs");
-                    let buf = &mut maps_init[mi][*data_off as usize..(*data_off + *sz) as usize];
+                    let start = *data_off as usize;
+                    let buf = start
+                        .checked_add(*sz as usize)
+                        .and_then(|end| maps_init[mi].get_mut(start..end))
+                        .ok_or_else(|| {
+                            self.err(
+                                Stage::Externs,
+                                ErrorKind::BadBtf,
+                                Some(".kconfig"),
+                                format!(
+                                    "extern '{}' at offset {data_off}, size {sz} lies outside the .kconfig map",
+                                    e.name
+                                ),
+                                "declare .kconfig externs with __kconfig from bpf_helpers.h",
+                            )
+                        })?;
                     let bad = |m: String| self.kcfg_err(m);
                     let num = |buf: &mut [u8], v: u64| -> Result<(), Error> {
                         if !matches!(typ, KcfgType::Int | KcfgType::Char | KcfgType::Bool) {
@@ -608,7 +623,11 @@ impl Linker<'_> {
                         b'm' => 2,
                         _ => 0,
                     };
-                    buf[..4].copy_from_slice(&v.to_le_bytes());
+                    // An ENUM64 tristate may declare fewer than 4 bytes.
+                    let Some(dst) = buf.get_mut(..4) else {
+                        return Err(bad(format!("extern '{}': tristate of {sz} bytes", e.name)));
+                    };
+                    dst.copy_from_slice(&v.to_le_bytes());
                     Ok(())
                 }
                 KcfgType::Char => {
@@ -714,7 +733,16 @@ impl Linker<'_> {
             let sub_insn_idx: i64 = match relo.map(|r| r.kind) {
                 Some(RelocKind::ExternCall { .. }) => continue,
                 Some(RelocKind::Call { sym_off }) => (sym_off / 8) as i64 + insn.imm as i64 + 1,
-                Some(RelocKind::SubprogAddr { sym_off }) => (sym_off as i64 + insn.imm as i64) / 8,
+                Some(RelocKind::SubprogAddr { sym_off }) => {
+                    // sym_off is an input value: a hostile one must not overflow.
+                    match i64::try_from(sym_off)
+                        .ok()
+                        .and_then(|o| o.checked_add(i64::from(insn.imm)))
+                    {
+                        Some(v) => v / 8,
+                        None => -1,
+                    }
+                }
                 Some(other) => {
                     return Err(self.link_err(
                         prog,
