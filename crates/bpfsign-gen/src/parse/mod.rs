@@ -882,27 +882,29 @@ fn add_programs(
             ),
         ));
     }
-    let first = obj.progs.len();
-    for &si in funcs {
-        let prog = program_of(ctx, obj, sec, &obj.symbols[si], names)?;
-        obj.progs.push(prog);
-    }
     // Functions of one section do not overlap; overlapping ones would copy the section once
     // per symbol.
-    let mut spans: Vec<(usize, usize)> = obj.progs[first..]
+    let mut spans: Vec<(u64, u64)> = funcs
         .iter()
-        .map(|p| (p.sec_insn_off, p.insns.len()))
+        .map(|&si| {
+            let s = &obj.symbols[si];
+            (s.value, s.value.saturating_add(s.size))
+        })
         .collect();
     spans.sort_unstable();
-    if let Some(w) = spans.windows(2).find(|w| w[0].0 + w[0].1 > w[1].0) {
+    if let Some(w) = spans.windows(2).find(|w| w[0].1 > w[1].0) {
         return Err(ctx.malformed(
             Stage::Programs,
             Some(&sec.name),
             format!(
-                "functions at instructions {} and {} overlap",
+                "functions at byte offsets {} and {} overlap",
                 w[0].0, w[1].0
             ),
         ));
+    }
+    for &si in funcs {
+        let prog = program_of(ctx, obj, sec, &obj.symbols[si], names)?;
+        obj.progs.push(prog);
     }
     Ok(())
 }
