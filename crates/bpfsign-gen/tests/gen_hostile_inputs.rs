@@ -79,11 +79,20 @@ const MAX_SYMBOLS: usize = 1 << 20;
 const MAX_DATA_SIZE: u32 = (4 << 20) - 1024;
 
 /// What the pipeline made of an object.
-#[derive(Debug)]
 enum Outcome {
     Parse(Error),
     Generate(Error),
     Generated(Box<Generated>),
+}
+
+impl std::fmt::Debug for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Parse(e) => write!(f, "parse error: {e}"),
+            Outcome::Generate(e) => write!(f, "generate error: {e}"),
+            Outcome::Generated(g) => write!(f, "artifact ({} data bytes)", g.data.len()),
+        }
+    }
 }
 
 impl Outcome {
@@ -203,6 +212,7 @@ const SH_OFFSET: usize = 24;
 const SH_SIZE: usize = 32;
 const SH_LINK: usize = 40;
 const SH_INFO: usize = 44;
+const SH_ENTSIZE: usize = 56;
 const SH_ALIGN: usize = 48;
 
 impl Elf {
@@ -754,6 +764,16 @@ fn relocation_offsets_and_symbols_out_of_range_are_typed_errors() {
             }
             let targ_size = elf.u64(elf.u32(ri, SH_INFO) as usize, SH_SIZE);
             let data = elf.data(ri);
+            // 200,000 relocations of one instruction (each would be copied into every
+            // program calling it).
+            let mut e = elf.clone();
+            e.set_data(ri, &[&data[..], &data[..16].repeat(200_000)].concat());
+            let label = format!("relo_dup_{}_{ri}.bpf.o", f.replace('/', "_"));
+            let out = run(&label, &e.finish());
+            // `.values` initialisers may repeat (the slot is set again); code relocations not.
+            if name != ".rel.maps" {
+                assert_eq!(out.kind(), Some(ErrorKind::Malformed), "{label}: {out:?}");
+            }
             for k in 0..data.len() / 16 {
                 for (field, v) in [
                     (0, targ_size),
@@ -938,4 +958,95 @@ fn input_limits_are_typed_errors() {
     elf.set_symbols(&syms);
     let out = run("symbols_1m.bpf.o", &elf.finish());
     assert_eq!(out.kind(), Some(ErrorKind::Limit(Limit::Symbols)));
+}
+
+#[test]
+fn func_info_of_a_shared_subprogram_is_not_copied_into_every_program() {
+    // 30 programs in one section (plus hello's own: 32 with the subprogram), each calling the one-instruction `.text` subprogram, which
+    // carries 1,000,000 func_info records (8 MB): linking would copy them into every program.
+    const MAINS: usize = 30;
+    const RECORDS: u32 = 1_000_000;
+    let mut elf = Elf::new(fixture("obj/hello.bpf.o"));
+    let text = elf.find(".text");
+    elf.set_data(text, &[0x95, 0, 0, 0, 0, 0, 0, 0]);
+    let call_exit = [
+        0x85, 0x10, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x95, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    let tp = elf.add_section("tracepoint/a/b", SHT_PROGBITS, 6, &call_exit.repeat(MAINS));
+    let mut syms = elf.symbols();
+    let st = elf.strtab();
+    let mut strs = elf.data(st);
+    let sub_sym = syms.len();
+    syms.push(sym(strs.len() as u32, 1, 2, text as u16, 0, 8));
+    strs.extend_from_slice(b"sub\0");
+    for i in 0..MAINS {
+        syms.push(sym(strs.len() as u32, 1, 2, tp as u16, 16 * i as u64, 16));
+        strs.extend_from_slice(format!("m{i}\0").as_bytes());
+    }
+    elf.set_data(st, &strs);
+    elf.set_symbols(&syms);
+    let rel: Vec<u8> = (0..MAINS)
+        .flat_map(|i| {
+            let mut e = [0u8; 16];
+            wr64(&mut e, 0, 16 * i as u64);
+            wr64(&mut e, 8, (sub_sym as u64) << 32 | 10);
+            e
+        })
+        .collect();
+    let ri = elf.add_section(".reltracepoint/a/b", SHT_REL, 0, &rel);
+    elf.set_u64(ri, SH_ENTSIZE, 16);
+    elf.set_u32(ri, SH_INFO, tp as u32);
+    elf.set_u32(ri, SH_LINK, elf.find_type(SHT_SYMTAB) as u32);
+    let (mut tp_name, mut text_name) = (0, 0);
+    edit_btf(&mut elf, |btf| {
+        tp_name = btf.add_str("tracepoint/a/b");
+        text_name = btf.add_str(".text");
+    });
+    let mut fi = 8u32.to_le_bytes().to_vec();
+    for w in [tp_name, MAINS as u32] {
+        fi.extend_from_slice(&w.to_le_bytes());
+    }
+    for i in 0..MAINS as u32 {
+        fi.extend_from_slice(&(16 * i).to_le_bytes());
+        fi.extend_from_slice(&1u32.to_le_bytes());
+    }
+    for w in [text_name, RECORDS] {
+        fi.extend_from_slice(&w.to_le_bytes());
+    }
+    for _ in 0..RECORDS {
+        fi.extend_from_slice(&[0, 0, 0, 0, 1, 0, 0, 0]);
+    }
+    let mut ext = vec![0x9f, 0xeb, 1, 0];
+    let len = fi.len() as u32;
+    for w in [32, 0, len, len, 0, len, 0] {
+        ext.extend_from_slice(&u32::to_le_bytes(w));
+    }
+    ext.extend_from_slice(&fi);
+    let e = elf.find(".BTF.ext");
+    elf.set_data(e, &ext);
+    let out = run("func_info_8mb_x30.bpf.o", &elf.finish());
+    assert!(matches!(out, Outcome::Generate(_)), "{out:?}");
+    assert_eq!(
+        out.kind(),
+        Some(ErrorKind::Limit(Limit::DataSize)),
+        "{out:?}"
+    );
+
+    // The same object with a few records links: the programs and subprogram are sound.
+    let mut small = ext[..32].to_vec();
+    let keep = 4 + 8 + 8 * MAINS + 8 + 8 * 3;
+    let mut fi_small = fi[..keep].to_vec();
+    let n_at = 4 + 8 + 8 * MAINS + 4;
+    fi_small[n_at..n_at + 4].copy_from_slice(&3u32.to_le_bytes());
+    let len = fi_small.len() as u32;
+    for (at, w) in [(12, len), (16, len), (24, len)] {
+        small[at..at + 4].copy_from_slice(&u32::to_le_bytes(w));
+    }
+    small.extend_from_slice(&fi_small);
+    elf.set_data(e, &small);
+    let out = run("func_info_small_x30.bpf.o", &elf.finish());
+    let Outcome::Generated(g) = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(g.meta.progs.len(), MAINS + 1);
 }

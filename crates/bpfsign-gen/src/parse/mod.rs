@@ -1141,6 +1141,18 @@ fn collect_relos(ctx: &Ctx, obj: &mut Object) -> Result<(), Error> {
     }
     for p in obj.progs.iter_mut() {
         p.relos.sort_by_key(|r| (r.insn_idx, r.kind.order()));
+        // One ELF relocation per instruction (a call or an ld_imm64): more would be copied
+        // into every program that calls this one.
+        if let Some(w) = p.relos.windows(2).find(|w| w[0].insn_idx == w[1].insn_idx) {
+            return Err(ctx.malformed(
+                Stage::Link,
+                Some(&p.sec_name),
+                format!(
+                    "prog '{}': several relocations for instruction #{}",
+                    p.name, w[0].insn_idx
+                ),
+            ));
+        }
     }
     Ok(())
 }
