@@ -951,6 +951,45 @@ fn input_limits_are_typed_errors() {
         }
     }
 
+    // Names: 2,000 sections all named by one 200 KB string.
+    let mut elf = Elf::new(fixture("obj/hello.bpf.o"));
+    let long: String = (0..LONG_NAME)
+        .map(|i| (b'a' + (i % 26) as u8) as char)
+        .collect();
+    let name = elf.add_shstr(&long);
+    for _ in 0..2000 {
+        let mut h = [0u8; 64];
+        wr32(&mut h, SH_NAME, name);
+        wr32(&mut h, SH_TYPE, 7);
+        elf.sh.push(h);
+    }
+    let out = run("section_names_400mb.bpf.o", &elf.finish());
+    assert_eq!(
+        out.kind(),
+        Some(ErrorKind::Limit(Limit::NameBytes)),
+        "{out:?}"
+    );
+
+    // Programs: 5,000 one-instruction functions in one section.
+    let mut elf = Elf::new(fixture("obj/hello.bpf.o"));
+    let tp = elf.add_section(
+        "tracepoint/a/b",
+        SHT_PROGBITS,
+        6,
+        &[0x95, 0, 0, 0, 0, 0, 0, 0].repeat(5000),
+    );
+    let mut syms = elf.symbols();
+    let n = elf.add_symstr(b"f");
+    syms.extend((0..5000).map(|i| sym(n, 1, 2, tp as u16, 8 * i, 8)));
+    elf.set_symbols(&syms);
+    let out = run("programs_5000.bpf.o", &elf.finish());
+    assert!(matches!(out, Outcome::Parse(_)), "{out:?}");
+    assert_eq!(
+        out.kind(),
+        Some(ErrorKind::Limit(Limit::Programs)),
+        "{out:?}"
+    );
+
     // Symbol count.
     let mut elf = Elf::new(fixture("obj/hello.bpf.o"));
     let mut syms = elf.symbols();
