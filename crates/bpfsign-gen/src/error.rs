@@ -40,7 +40,7 @@ impl fmt::Display for Stage {
     }
 }
 
-/// A loader limit that the object exceeds (spec §6.1).
+/// A loader limit (spec §6.1) or a generator input limit (`parse::limits`) that the object exceeds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Limit {
     /// More than 64 maps (`MAX_USED_MAPS`).
@@ -57,6 +57,16 @@ pub enum Limit {
     DataSize,
     /// An attach target name longer than the 128-byte buffer of the loader.
     AttachName,
+    /// The input object is larger than the generator accepts (`parse::limits`).
+    ObjectSize,
+    /// More ELF sections than the generator accepts.
+    Sections,
+    /// More ELF symbols than the generator accepts.
+    Symbols,
+    /// More BTF types than the generator accepts.
+    BtfTypes,
+    /// More bytes of names (sections, programs, externs, maps) than the generator copies.
+    NameBytes,
 }
 
 /// What went wrong.

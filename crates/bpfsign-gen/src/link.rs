@@ -203,6 +203,11 @@ struct Linker<'a> {
     obj: &'a Object,
     ctx: Ctx,
     opts: &'a GenOptions,
+    /// Bytes the programs linked so far put into the loader's data blob (instructions,
+    /// func_info, line_info). The blob holds at most `MAX_DATA_SIZE`, so linking stops as soon
+    /// as this lower bound exceeds it: a hostile `.BTF.ext` (millions of records on one
+    /// subprogram called from every program) cannot make linking copy it 32 times over.
+    blob: std::cell::Cell<usize>,
 }
 
 /// Per main program working state.
@@ -212,6 +217,15 @@ struct Work {
     func_info: Option<ProgInfo>,
     line_info: Option<ProgInfo>,
     sub_insn_off: Vec<usize>,
+    /// CO-RE relocations in `relos` (each takes 16 bytes of the data blob).
+    core_relos: usize,
+}
+
+fn core_count(relos: &[Reloc]) -> usize {
+    relos
+        .iter()
+        .filter(|r| matches!(r.kind, RelocKind::Core { .. }))
+        .count()
 }
 
 /// Links `obj` for the light-skeleton loader.
@@ -235,7 +249,12 @@ pub fn link(obj: &Object, opts: &GenOptions, obj_name: &str) -> Result<Linked, E
             format!("{} maps; the loader supports at most 64", obj.maps.len()),
         ));
     }
-    let l = Linker { obj, ctx, opts };
+    let l = Linker {
+        obj,
+        ctx,
+        opts,
+        blob: std::cell::Cell::new(0),
+    };
     l.run(truncate(obj_name, 15))
 }
 
@@ -329,6 +348,7 @@ impl Linker<'_> {
                 func_info: None,
                 line_info: None,
                 sub_insn_off: vec![0; obj.progs.len()],
+                core_relos: core_count(&relos[pi]),
             };
             self.reloc_code(&mut w, pi, pi, &base_insns, &relos)?;
             if let Some(cb) = self.exception_cb(pi)? {
@@ -338,6 +358,7 @@ impl Linker<'_> {
                 }
             }
             self.relocate_data(&mut w, p, &ksym_addr)?;
+            self.blob.set(self.blob.get() + blob_bytes(&w));
             progs.push(self.prepare_load(p, pi, w)?);
         }
 
@@ -508,7 +529,22 @@ impl Linker<'_> {
                     let mi = obj
                         .kconfig_map
                         .expect("kconfig map exists with kcfg externs");
-                    let buf = &mut maps_init[mi][*data_off as usize..(*data_off + *sz) as usize];
+                    let start = *data_off as usize;
+                    let buf = start
+                        .checked_add(*sz as usize)
+                        .and_then(|end| maps_init[mi].get_mut(start..end))
+                        .ok_or_else(|| {
+                            self.err(
+                                Stage::Externs,
+                                ErrorKind::BadBtf,
+                                Some(".kconfig"),
+                                format!(
+                                    "extern '{}' at offset {data_off}, size {sz} lies outside the .kconfig map",
+                                    e.name
+                                ),
+                                "declare .kconfig externs with __kconfig from bpf_helpers.h",
+                            )
+                        })?;
                     let bad = |m: String| self.kcfg_err(m);
                     let num = |buf: &mut [u8], v: u64| -> Result<(), Error> {
                         if !matches!(typ, KcfgType::Int | KcfgType::Char | KcfgType::Bool) {
@@ -610,7 +646,11 @@ impl Linker<'_> {
                         b'm' => 2,
                         _ => 0,
                     };
-                    buf[..4].copy_from_slice(&v.to_le_bytes());
+                    // An ENUM64 tristate may declare fewer than 4 bytes.
+                    let Some(dst) = buf.get_mut(..4) else {
+                        return Err(bad(format!("extern '{}': tristate of {sz} bytes", e.name)));
+                    };
+                    dst.copy_from_slice(&v.to_le_bytes());
                     Ok(())
                 }
                 KcfgType::Char => {
@@ -688,6 +728,7 @@ impl Linker<'_> {
                 insn_idx: r.insn_idx + off,
                 kind: r.kind,
             }));
+            w.core_relos += core_count(&relos[sub]);
         }
     }
 
@@ -716,7 +757,16 @@ impl Linker<'_> {
             let sub_insn_idx: i64 = match relo.map(|r| r.kind) {
                 Some(RelocKind::ExternCall { .. }) => continue,
                 Some(RelocKind::Call { sym_off }) => (sym_off / 8) as i64 + insn.imm as i64 + 1,
-                Some(RelocKind::SubprogAddr { sym_off }) => (sym_off as i64 + insn.imm as i64) / 8,
+                Some(RelocKind::SubprogAddr { sym_off }) => {
+                    // sym_off is an input value: a hostile one must not overflow.
+                    match i64::try_from(sym_off)
+                        .ok()
+                        .and_then(|o| o.checked_add(i64::from(insn.imm)))
+                    {
+                        Some(v) => v / 8,
+                        None => -1,
+                    }
+                }
                 Some(other) => {
                     return Err(self.link_err(
                         prog,
@@ -761,7 +811,7 @@ impl Linker<'_> {
     fn reloc_func_line_info(&self, w: &mut Work, main: usize, pi: usize) -> Result<(), Error> {
         let obj = self.obj;
         let Some(ext) = &obj.btf_ext else {
-            return Ok(());
+            return self.check_blob(w, &obj.progs[main]);
         };
         let prog = &obj.progs[pi];
         let sub_off = w.sub_insn_off[pi];
@@ -797,6 +847,23 @@ impl Linker<'_> {
                 }
                 None => {}
             }
+        }
+        self.check_blob(w, &obj.progs[main])
+    }
+
+    /// Fails once the programs linked so far and `w` cannot fit the loader's data blob.
+    fn check_blob(&self, w: &Work, main: &Program) -> Result<(), Error> {
+        let used = self.blob.get() + blob_bytes(w);
+        if used > bpfsign_abi::limits::MAX_DATA_SIZE {
+            return Err(self.ctx.limit(
+                crate::Limit::DataSize,
+                Some(&main.sec_name),
+                format!(
+                    "prog '{}': the programs need at least {used} bytes of the data blob (instructions, func_info, line_info); it holds at most {}",
+                    main.name,
+                    bpfsign_abi::limits::MAX_DATA_SIZE
+                ),
+            ));
         }
         Ok(())
     }
@@ -1071,6 +1138,12 @@ impl Linker<'_> {
     }
 }
 
+/// Bytes a program in the making puts into the loader's data blob (at least).
+fn blob_bytes(w: &Work) -> usize {
+    let info = |i: &Option<ProgInfo>| i.as_ref().map_or(0, |i| i.data.len());
+    w.insns.len() * 8 + info(&w.func_info) + info(&w.line_info) + w.core_relos * 16
+}
+
 /// libbpf's `adjust_prog_btf_ext_info` for one (sub)program: the records of its instruction
 /// range, with `insn_off` converted to instructions and shifted to the final position.
 fn adjust_ext_info(
@@ -1101,12 +1174,12 @@ fn adjust_ext_info(
         }
         let first = first?;
         let adj = sub_off as i64 - start as i64;
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity((last - first) * info.rec_size as usize);
         for rec in &sec.records[first..last] {
-            let mut r = rec.clone();
+            let at = out.len();
+            out.extend_from_slice(rec);
             let v = (rec_insn_off(rec) / 8) as i64 + adj;
-            r[0..4].copy_from_slice(&(v as u32).to_le_bytes());
-            out.extend_from_slice(&r);
+            out[at..at + 4].copy_from_slice(&(v as u32).to_le_bytes());
         }
         let _ = obj;
         return Some(out);

@@ -204,9 +204,18 @@ fn opt_name(btf: &Btf, off: u32) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Work budget of the types of one variable.
+const TYPE_META_BUDGET: u32 = 100_000;
+
+/// Work budget of all the variables of one skeleton: a DATASEC of 65,535 variables, each of a
+/// type that uses up [`TYPE_META_BUDGET`], would otherwise cost 6.5 billion steps. Real
+/// objects stay far below it, so their metadata is the same as with the per-call budget alone.
+const SKELETON_TYPE_META_BUDGET: u32 = 2_000_000;
+
 /// Converts a BTF type to [`TypeMeta`].
-pub(crate) fn type_meta(btf: &Btf, id: u32) -> TypeMeta {
-    type_meta_depth(btf, id, 0, &mut 100_000)
+#[cfg(test)]
+fn type_meta(btf: &Btf, id: u32) -> TypeMeta {
+    type_meta_depth(btf, id, 0, &mut { TYPE_META_BUDGET })
 }
 
 /// `budget` bounds the total work so hostile BTF (deep DAGs) cannot explode.
@@ -334,6 +343,7 @@ fn type_meta_depth(btf: &Btf, id: u32, depth: usize, budget: &mut u32) -> TypeMe
 pub(crate) fn build(obj: &Object, linked: &Linked, name: &str) -> SkeletonMeta {
     let mut maps = Vec::new();
     let mut datasecs = Vec::new();
+    let mut total_budget = SKELETON_TYPE_META_BUDGET;
     for (i, (m, lm)) in obj.maps.iter().zip(&linked.maps).enumerate() {
         let ident = if m.is_internal() {
             internal_ident(&lm.kernel_name)
@@ -369,11 +379,19 @@ pub(crate) fn build(obj: &Object, linked: &Linked, name: &str) -> SkeletonMeta {
                     if btf.u32(&vt, 0) == btf::VAR_STATIC {
                         continue;
                     }
+                    // A variable must lie inside the map value (parse checks the DATASEC;
+                    // this keeps the layout sound whatever the value size).
+                    if u64::from(off) + u64::from(size) > u64::from(lm.value_size) {
+                        continue;
+                    }
+                    let mut budget = TYPE_META_BUDGET.min(total_budget);
+                    let ty = type_meta_depth(btf, vt.size_or_type, 0, &mut budget);
+                    total_budget -= TYPE_META_BUDGET.min(total_budget) - budget;
                     vars.push(VarMeta {
                         name: sanitize_ident(btf.name(vtype)),
                         offset: off,
                         size,
-                        ty: type_meta(btf, vt.size_or_type),
+                        ty,
                     });
                 }
             }

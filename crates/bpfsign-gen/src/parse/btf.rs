@@ -205,6 +205,19 @@ impl Btf {
             if next + sz > types.len() {
                 return Err(bad(format!("type [{}] is malformed", offs.len() + 1)));
             }
+            if offs.len() == super::limits::MAX_BTF_TYPES {
+                return Err(super::input_limit(
+                    ctx,
+                    crate::error::Limit::BtfTypes,
+                    Stage::Btf,
+                    sec,
+                    format!(
+                        "more than {} types; at most {} are accepted",
+                        super::limits::MAX_BTF_TYPES,
+                        super::limits::MAX_BTF_TYPES
+                    ),
+                ));
+            }
             offs.push(next as u32);
             next += sz;
         }

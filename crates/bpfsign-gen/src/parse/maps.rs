@@ -1,15 +1,17 @@
 //! Maps: BTF-defined maps in `.maps` (`parse_btf_map_def`), global-data maps (`.data*`,
 //! `.rodata*`, `.bss*`), the `.kconfig` map, and `.maps` relocations (`.values` initialisers).
 
+use std::collections::{HashMap, HashSet};
+
 use bpfsign_abi::limits::MAX_DATA_SIZE;
 use bpfsign_abi::{map_flags, map_type};
 
 use super::btf::{self, kind, Btf};
-use super::{ExternKind, Object, SecType};
+use super::{ExternKind, NameBudget, Object, SecType};
 use crate::error::{Ctx, Error, ErrorKind, Limit, Stage};
 
 /// libbpf's map classification (`enum libbpf_map_type`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MapKind {
     /// BTF-defined map in `.maps`.
     User,
@@ -302,61 +304,10 @@ fn from_def(name: String, sec_idx: usize, d: &BtfMapDef) -> MapDef {
 }
 
 /// libbpf's `bpf_object__init_maps` (user BTF maps, global data, kconfig).
-pub(crate) fn init_maps(ctx: &Ctx, obj: &mut Object) -> Result<(), Error> {
-    let mut maps = Vec::new();
-    if let Some(shndx) = obj.maps_shndx {
-        let btf = obj.btf.as_ref().expect("checked: .maps needs BTF");
-        let Some(sec_id) = btf.find_by_name_kind(".maps", Some(kind::DATASEC)) else {
-            return Err(ctx.bad_btf(Some(".maps"), "DATASEC '.maps' not found"));
-        };
-        let st = btf.ty(sec_id).expect("id");
-        let data_len = obj.sections[shndx].data.len() as u64;
-        let p = MapParser { ctx, btf };
-        for i in 0..st.vlen() {
-            let (vtype, voff, vsize) = btf.datasec_entry(&st, i);
-            let var = btf.ty(vtype);
-            let map_name = var
-                .map(|v| btf.str_at(v.name_off).unwrap_or(""))
-                .unwrap_or("");
-            if map_name.is_empty() {
-                return Err(p.err(&format!("#{i}"), "empty name".into()));
-            }
-            if voff as u64 + vsize as u64 > data_len {
-                return Err(p.err(map_name, "BTF data is corrupted (outside .maps)".into()));
-            }
-            let Some(var) = var.filter(|v| v.kind() == kind::VAR) else {
-                return Err(p.err(map_name, "unexpected var kind".into()));
-            };
-            if btf.u32(&var, 0) != btf::VAR_GLOBAL_ALLOCATED {
-                return Err(ctx.unsupported(
-                    Stage::Maps,
-                    Some(".maps"),
-                    format!("map '{map_name}': unsupported map linkage"),
-                    "maps must be global, non-extern variables",
-                ));
-            }
-            let def_id = btf.skip_mods_and_typedefs(var.size_or_type);
-            let Some(def) = btf.ty(def_id).filter(|d| d.kind() == kind::STRUCT) else {
-                return Err(p.err(map_name, "unexpected def kind".into()));
-            };
-            if def.size_or_type > vsize {
-                return Err(p.err(map_name, "invalid def size".into()));
-            }
-            let mut inner = BtfMapDef::default();
-            let d = p.parse_def(map_name, def_id, false, &mut inner)?;
-            let mut m = from_def(map_name.to_string(), shndx, &d);
-            m.sec_offset = voff as u64;
-            m.btf_var_idx = i;
-            if d.has_inner {
-                m.inner = Some(Box::new(from_def(
-                    format!("{map_name}.inner"),
-                    shndx,
-                    &inner,
-                )));
-            }
-            maps.push(m);
-        }
-    }
+pub(crate) fn init_maps(ctx: &Ctx, obj: &mut Object, names: &mut NameBudget) -> Result<(), Error> {
+    let mut maps = user_maps(ctx, obj, names)?;
+    let value_ids = internal_value_ids(obj);
+    let value_id = |name: &str| value_ids.get(name).copied().unwrap_or(0);
     // global data maps
     for s in &obj.sections {
         let size = if s.sec_type == SecType::Bss {
@@ -385,21 +336,24 @@ pub(crate) fn init_maps(ctx: &Ctx, obj: &mut Object) -> Result<(), Error> {
         } else {
             s.data.clone()
         };
+        let name = names.copy(ctx, Stage::Maps, Some(&s.name), &s.name)?;
+        let btf = obj.btf.as_ref();
         maps.push(internal_map(
-            obj.btf.as_ref(),
+            btf,
             kind_,
-            &s.name,
+            name,
             s.idx,
             initial,
+            value_id(&s.name),
         ));
     }
     // kconfig map
     let mut last = obj.externs.iter().filter_map(|e| match e.kind {
-        ExternKind::Kcfg { data_off, sz, .. } => Some(data_off + sz),
+        ExternKind::Kcfg { data_off, sz, .. } => Some(u64::from(data_off) + u64::from(sz)),
         _ => None,
     });
     if let Some(sz) = last.next_back() {
-        if sz as usize > MAX_DATA_SIZE {
+        if sz > MAX_DATA_SIZE as u64 {
             return Err(ctx.limit(
                 Limit::DataSize,
                 Some(".kconfig"),
@@ -409,9 +363,10 @@ pub(crate) fn init_maps(ctx: &Ctx, obj: &mut Object) -> Result<(), Error> {
         maps.push(internal_map(
             obj.btf.as_ref(),
             MapKind::Kconfig,
-            ".kconfig",
+            ".kconfig".to_string(),
             obj.symbols_shndx,
             vec![0; sz as usize],
+            value_id(".kconfig"),
         ));
         obj.kconfig_map = Some(maps.len() - 1);
     }
@@ -419,28 +374,142 @@ pub(crate) fn init_maps(ctx: &Ctx, obj: &mut Object) -> Result<(), Error> {
     Ok(())
 }
 
+/// `btf__find_by_name_kind(name, any kind)` for every internal map name at once: one pass
+/// over the types instead of one per global-data section.
+fn internal_value_ids(obj: &Object) -> HashMap<&str, u32> {
+    let Some(btf) = obj.btf.as_ref() else {
+        return HashMap::new();
+    };
+    let mut wanted: HashSet<&str> = obj
+        .sections
+        .iter()
+        .filter(|s| matches!(s.sec_type, SecType::Data | SecType::Rodata | SecType::Bss))
+        .map(|s| s.name.as_str())
+        .collect();
+    wanted.insert(".kconfig");
+    let mut ids = HashMap::new();
+    for id in 1..btf.type_cnt() {
+        if ids.len() == wanted.len() {
+            break;
+        }
+        let Some(t) = btf.ty(id) else { continue };
+        if let Some(&n) = btf.str_at(t.name_off).and_then(|n| wanted.get(n)) {
+            ids.entry(n).or_insert(id);
+        }
+    }
+    ids
+}
+
+/// The BTF-defined maps of `.maps` (`bpf_object__init_user_btf_maps`).
+fn user_maps(ctx: &Ctx, obj: &Object, names: &mut NameBudget) -> Result<Vec<MapDef>, Error> {
+    let mut maps = Vec::new();
+    let Some(shndx) = obj.maps_shndx else {
+        return Ok(maps);
+    };
+    let btf = obj.btf.as_ref().expect("checked: .maps needs BTF");
+    let Some(sec_id) = btf.find_by_name_kind(".maps", Some(kind::DATASEC)) else {
+        return Err(ctx.bad_btf(Some(".maps"), "DATASEC '.maps' not found"));
+    };
+    let st = btf.ty(sec_id).expect("id");
+    let data_len = obj.sections[shndx].data.len() as u64;
+    let p = MapParser { ctx, btf };
+    for i in 0..st.vlen() {
+        let (vtype, voff, vsize) = btf.datasec_entry(&st, i);
+        let var = btf.ty(vtype);
+        let map_name = var
+            .map(|v| btf.str_at(v.name_off).unwrap_or(""))
+            .unwrap_or("");
+        if map_name.is_empty() {
+            return Err(p.err(&format!("#{i}"), "empty name".into()));
+        }
+        if voff as u64 + vsize as u64 > data_len {
+            return Err(p.err(map_name, "BTF data is corrupted (outside .maps)".into()));
+        }
+        let Some(var) = var.filter(|v| v.kind() == kind::VAR) else {
+            return Err(p.err(map_name, "unexpected var kind".into()));
+        };
+        if btf.u32(&var, 0) != btf::VAR_GLOBAL_ALLOCATED {
+            return Err(ctx.unsupported(
+                Stage::Maps,
+                Some(".maps"),
+                format!("map '{map_name}': unsupported map linkage"),
+                "maps must be global, non-extern variables",
+            ));
+        }
+        let def_id = btf.skip_mods_and_typedefs(var.size_or_type);
+        let Some(def) = btf.ty(def_id).filter(|d| d.kind() == kind::STRUCT) else {
+            return Err(p.err(map_name, "unexpected def kind".into()));
+        };
+        if def.size_or_type > vsize {
+            return Err(p.err(map_name, "invalid def size".into()));
+        }
+        let mut inner = BtfMapDef::default();
+        let d = p.parse_def(map_name, def_id, false, &mut inner)?;
+        let name = names.copy(ctx, Stage::Maps, Some(".maps"), map_name)?;
+        let mut m = from_def(name, shndx, &d);
+        m.sec_offset = voff as u64;
+        m.btf_var_idx = i;
+        if d.has_inner {
+            let inner_name = names.copy(
+                ctx,
+                Stage::Maps,
+                Some(".maps"),
+                &format!("{map_name}.inner"),
+            )?;
+            m.inner = Some(Box::new(from_def(inner_name, shndx, &inner)));
+        }
+        maps.push(m);
+    }
+    check_disjoint(&p, btf, &st, &maps)?;
+    Ok(maps)
+}
+
+/// Map variables of `.maps` do not overlap (the kernel rejects overlapping DATASEC entries),
+/// so a `.values` relocation falls inside at most one map.
+fn check_disjoint(
+    p: &MapParser<'_>,
+    btf: &Btf,
+    st: &btf::Ty,
+    maps: &[MapDef],
+) -> Result<(), Error> {
+    let mut spans: Vec<(u64, u64, usize)> = maps
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let (_, off, size) = btf.datasec_entry(st, m.btf_var_idx);
+            (u64::from(off), u64::from(off) + u64::from(size), i)
+        })
+        .collect();
+    spans.sort_unstable();
+    if let Some(w) = spans.windows(2).find(|w| w[0].1 > w[1].0) {
+        return Err(p.err(
+            &maps[w[1].2].name,
+            format!("overlaps map '{}' in .maps", maps[w[0].2].name),
+        ));
+    }
+    Ok(())
+}
+
 fn internal_map(
     btf: Option<&Btf>,
     kind_: MapKind,
-    real_name: &str,
+    real_name: String,
     sec_idx: usize,
     initial: Vec<u8>,
+    value_id: u32,
 ) -> MapDef {
     let mut flags = if matches!(kind_, MapKind::Rodata | MapKind::Kconfig) {
         map_flags::RDONLY_PROG
     } else {
         0
     };
-    let value_id = btf
-        .and_then(|b| b.find_by_name_kind(real_name, None))
-        .unwrap_or(0);
     if let Some(b) = btf {
         if is_mmapable(b, value_id) {
             flags |= map_flags::MMAPABLE;
         }
     }
     MapDef {
-        name: real_name.to_string(),
+        name: real_name,
         kind: kind_,
         sec_idx,
         sec_offset: 0,
@@ -501,22 +570,42 @@ pub(crate) fn collect_map_relos(ctx: &Ctx, obj: &mut Object, ri: usize) -> Resul
             "check the .values initialisers of map-in-map / prog-array maps",
         )
     };
+    // User maps of `.maps` by (disjoint, see `check_disjoint`) variable span, and by name.
+    let mut spans: Vec<(u64, u64, usize)> = Vec::new();
+    let mut map_by_name: HashMap<&str, usize> = HashMap::new();
+    for (mi, m) in obj.maps.iter().enumerate() {
+        if m.kind != MapKind::User {
+            continue;
+        }
+        map_by_name.entry(m.name.as_str()).or_insert(mi);
+        if m.sec_idx == maps_shndx {
+            let (_, off, size) = btf.datasec_entry(&st, m.btf_var_idx);
+            spans.push((u64::from(off), u64::from(off) + u64::from(size), mi));
+        }
+    }
+    spans.sort_unstable();
+    let mut prog_by_name: HashMap<&str, usize> = HashMap::new();
+    for (pi, p) in obj.progs.iter().enumerate() {
+        if !obj.is_subprog(p) {
+            prog_by_name.entry(p.name.as_str()).or_insert(pi);
+        }
+    }
     let mut updates = Vec::new();
     for (i, (r_offset, r_info)) in entries.into_iter().enumerate() {
         let Some(sym) = obj.symbols.get((r_info >> 32) as usize) else {
             return Err(bad(format!(".maps relo #{i}: symbol not found")));
         };
-        let name = if sym.name.is_empty() {
+        let sym_name = obj.sym_name(sym);
+        let name: &str = if sym_name.is_empty() {
             "<?>"
         } else {
-            sym.name.as_str()
+            &sym_name
         };
-        let found = obj.maps.iter().position(|m| {
-            if m.sec_idx != maps_shndx || m.kind != MapKind::User {
-                return false;
-            }
-            let (_, off, size) = btf.datasec_entry(&st, m.btf_var_idx);
-            off as u64 <= r_offset && r_offset + 8 <= off as u64 + size as u64
+        // The last span starting at or before r_offset is the only candidate.
+        let found = r_offset.checked_add(8).and_then(|r_end| {
+            let n = spans.partition_point(|s| s.0 <= r_offset);
+            let &(_, end, mi) = spans.get(n.checked_sub(1)?)?;
+            (r_end <= end).then_some(mi)
         });
         let Some(mi) = found else {
             return Err(bad(format!(
@@ -536,22 +625,14 @@ pub(crate) fn collect_map_relos(ctx: &Ctx, obj: &mut Object, ri: usize) -> Resul
                     map.name
                 )));
             }
-            let Some(t) = obj
-                .maps
-                .iter()
-                .position(|m| m.kind == MapKind::User && m.name == name)
-            else {
+            let Some(&t) = map_by_name.get(name) else {
                 return Err(bad(format!(
                     ".maps relo #{i}: '{name}' isn't a valid map reference"
                 )));
             };
             SlotTarget::Map(t)
         } else if map.map_type == map_type::PROG_ARRAY {
-            let Some(t) = obj
-                .progs
-                .iter()
-                .position(|p| !obj.is_subprog(p) && p.name == name)
-            else {
+            let Some(&t) = prog_by_name.get(name) else {
                 return Err(bad(format!(
                     ".maps relo #{i}: '{name}' isn't a valid program reference"
                 )));
