@@ -353,9 +353,9 @@ pub fn cert_skid(der: &[u8]) -> Option<String> {
 mod tests {
     use super::*;
 
-    const DER_A: &[u8] = include_bytes!("../tests/data/keys/TEST-ONLY-key-a.der");
-    const PEM_A: &[u8] = include_bytes!("../tests/data/keys/TEST-ONLY-key-a.pem");
-    const SKID_A: &str = include_str!("../tests/data/keys/TEST-ONLY-key-a.skid");
+    const DER_A: &[u8] = include_bytes!("../../tests/fixtures/keys/TEST-ONLY-key-a.der");
+    const PEM_A: &[u8] = include_bytes!("../../tests/fixtures/keys/TEST-ONLY-key-a.pem");
+    const SKID_A: &str = include_str!("../../tests/fixtures/keys/TEST-ONLY-key-a.skid");
 
     #[test]
     fn keyring_ids() {

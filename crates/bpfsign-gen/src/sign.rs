@@ -922,7 +922,7 @@ mod tests {
     use std::path::PathBuf;
 
     fn fixtures() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+        bpfsign_test_support::fixtures()
     }
     fn key(name: &str) -> PathBuf {
         fixtures().join("keys").join(name)
@@ -932,11 +932,9 @@ mod tests {
         std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
     }
     fn golden_stems() -> Vec<String> {
-        let index = std::fs::read_to_string(fixtures().join("golden/index.tsv")).unwrap();
-        index
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.is_empty())
-            .map(|l| l.split('\t').next().unwrap().to_string())
+        bpfsign_test_support::golden::fixture_list()
+            .into_iter()
+            .map(|f| f.stem)
             .collect()
     }
 
