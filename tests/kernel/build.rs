@@ -40,10 +40,10 @@ fn main() {
 }
 
 fn run() -> Result<()> {
-    // The repository, also when this is the copy `cargo package` verifies in target/package/.
-    let root = bpfsign_test_support::try_repo_root()?;
+    let manifest = PathBuf::from(env("CARGO_MANIFEST_DIR")?);
+    let root = repo_root(&manifest)?;
     let out = PathBuf::from(env("OUT_DIR")?);
-    let fixtures = root.join(bpfsign_test_support::FIXTURES);
+    let fixtures = root.join("tests/fixtures");
     let key = fixtures.join("keys/TEST-ONLY-key-a.pem");
     let index = fixtures.join("golden/index.tsv");
     for p in [&key, &index, &fixtures.join("obj")] {
@@ -62,13 +62,17 @@ fn run() -> Result<()> {
         "/// Every fixture object of tests/fixtures/obj, generated and signed at build time.\n",
     );
     code.push_str("pub static FIXTURES: &[Fixture] = &[\n");
-    for fixture in bpfsign_test_support::golden::fixture_list() {
-        let (stem, name, obj_path) = (&fixture.stem[..], &fixture.name[..], &fixture.object);
-        let object = obj_path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or_else(|| format!("{}: bad object file name", obj_path.display()))?;
-        let elf = fs::read(obj_path).map_err(|e| format!("{}: {e}", obj_path.display()))?;
+    let index_text = read_text(&index)?;
+    for line in index_text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let [stem, object, name] = cols[..] else {
+            return Err(format!("{}: bad line {line:?}", index.display()));
+        };
+        let obj_path = fixtures.join("obj").join(object);
+        let elf = fs::read(&obj_path).map_err(|e| format!("{}: {e}", obj_path.display()))?;
         let obj = bpfsign_gen::parse_object(object, &elf).map_err(|e| e.to_string())?;
         let opts = GenOptions {
             name: Some(name.to_string()),
@@ -149,8 +153,32 @@ fn run() -> Result<()> {
     Ok(())
 }
 
+/// The repository: the nearest ancestor of this crate's directory holding the fixture tree.
+/// Not simply `../..`: the copy of this crate that `cargo package` verifies lives in
+/// `target/package/` inside the repository. (Same rule as `bpfsign_test_support::repo_root`,
+/// which a build dependency cannot provide here: unpublished crates do not take part in
+/// package verification.)
+fn repo_root(manifest: &Path) -> Result<PathBuf> {
+    const MARKER: &str = "tests/fixtures/golden/index.tsv";
+    manifest
+        .ancestors()
+        .find(|dir| dir.join(MARKER).is_file())
+        .map(Path::to_path_buf)
+        .ok_or_else(|| {
+            format!(
+                "no bpfsign checkout at or above {}: this crate needs the repository's fixture \
+                 tree ({MARKER}); build it inside a checkout of the repository",
+                manifest.display()
+            )
+        })
+}
+
 fn env(name: &str) -> Result<String> {
     std::env::var(name).map_err(|_| format!("{name} is not set (not run by cargo?)"))
+}
+
+fn read_text(p: &Path) -> Result<String> {
+    fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))
 }
 
 fn write(p: &Path, bytes: &[u8]) -> Result<()> {
