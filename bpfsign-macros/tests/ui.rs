@@ -117,26 +117,12 @@ fn write_offline_inputs() -> std::path::PathBuf {
     ] {
         let payload = dir.join(format!("by-b/hello.{name}.bin"));
         std::fs::write(&payload, art.payload(p).unwrap()).unwrap();
-        let status = std::process::Command::new("openssl")
-            .args([
-                "cms",
-                "-sign",
-                "-binary",
-                "-noattr",
-                "-nosmimecap",
-                "-keyid",
-                "-md",
-                "sha256",
-            ])
-            .args([
-                "-signer", &key_b, "-inkey", &key_b, "-outform", "DER", "-in",
-            ])
-            .arg(&payload)
-            .arg("-out")
-            .arg(dir.join(format!("by-b/hello.{name}.sig")))
-            .status()
-            .expect("run openssl");
-        assert!(status.success(), "openssl cms -sign failed");
+        bpfsign_test_support::openssl_cms_sign_with(
+            &payload,
+            key_b.as_ref(),
+            &dir.join(format!("by-b/hello.{name}.sig")),
+            &["-noattr", "-nosmimecap", "-keyid"],
+        );
     }
     let signer =
         bpfsign_gen::sign::Signer::from_pem_file(format!("{fixtures}/keys/TEST-ONLY-key-a.pem"))

@@ -170,10 +170,10 @@ mod tests {
     use crate::fake::{FakeKernel, Loader};
     use crate::*;
 
-    const DATA: &[u8] = include_bytes!("../tests/data/hello/data.bin");
-    const P2_INSNS: &[u8] = include_bytes!("../tests/data/hello/p2.insns");
-    const P2_SIG: &[u8] = include_bytes!("../tests/data/hello/p2.sig");
-    const P2_EXCL: &[u8; 32] = include_bytes!("../tests/data/hello/p2.excl");
+    const DATA: &[u8] = include_bytes!("../../tests/fixtures/golden/hello/data.bin");
+    const P2_INSNS: &[u8] = include_bytes!("../../tests/fixtures/golden/hello/p2.insns");
+    const P2_SIG: &[u8] = include_bytes!("../../tests/fixtures/golden/hello/p2.sig");
+    const P2_EXCL: &[u8; 32] = include_bytes!("../../tests/fixtures/golden/hello/p2.excl");
 
     const fn map(name: &str, value_size: u32, map_flags: u32, mmapable: bool) -> MapSpec<'_> {
         MapSpec {

@@ -225,9 +225,9 @@ pub fn join_new_session_keyring() -> Result<i32, Error> {
 mod tests {
     use super::*;
 
-    const DER_A: &[u8] = include_bytes!("../tests/data/keys/TEST-ONLY-key-a.der");
-    const PEM_A: &[u8] = include_bytes!("../tests/data/keys/TEST-ONLY-key-a.pem");
-    const SKID_A: &str = include_str!("../tests/data/keys/TEST-ONLY-key-a.skid");
+    const DER_A: &[u8] = include_bytes!("../../tests/fixtures/keys/TEST-ONLY-key-a.der");
+    const PEM_A: &[u8] = include_bytes!("../../tests/fixtures/keys/TEST-ONLY-key-a.pem");
+    const SKID_A: &str = include_str!("../../tests/fixtures/keys/TEST-ONLY-key-a.skid");
 
     #[test]
     fn keyring_ids() {

@@ -4,8 +4,9 @@
 //! `6.18.15` (P1), `7.2.13` (P1b), `7.3.4` (P2) inside the VM test bed, or `host` (6.18.44: its
 //! BTF has `bpf_map.excl` but signed loads fail with EOPNOTSUPP, and fentry programs cannot load at
 //! all: EPERM, also with libbpf). Test data: light skeletons made by the reference bpftools
-//! (tests/data/regen.sh), signed with TEST-ONLY key A: `hello` (the seed experiment, fentry) and
-//! `multi` (named raw tracepoint, a `SEC("?...")` program, an iterator).
+//! (`tests/fixtures/golden`, `tests/fixtures/regen-goldens.sh`), signed with TEST-ONLY key A
+//! (`tests/fixtures/keys`): `hello` (the seed experiment, fentry) and `rawtp_iter` (named raw
+//! tracepoint, a `SEC("?...")` program, an iterator).
 //!
 //! `BPFSIGN_TEST_KERNEL=host cargo test -p bpfsign-runtime --test kernel -- --ignored kernel_`
 
@@ -19,18 +20,18 @@ use bpfsign_runtime::*;
 mod common;
 use common::*;
 
-const CERT_A_PEM: &[u8] = include_bytes!("data/keys/TEST-ONLY-key-a.pem");
-const CERT_B_DER: &[u8] = include_bytes!("data/keys/TEST-ONLY-key-b.der");
-const SKID_A: &str = include_str!("data/keys/TEST-ONLY-key-a.skid");
+const CERT_A_PEM: &[u8] = include_bytes!("../../tests/fixtures/keys/TEST-ONLY-key-a.pem");
+const CERT_B_DER: &[u8] = include_bytes!("../../tests/fixtures/keys/TEST-ONLY-key-b.der");
+const SKID_A: &str = include_str!("../../tests/fixtures/keys/TEST-ONLY-key-a.skid");
 
 fn hello() -> SkeletonSpec<'static> {
     hello_spec(SKID_A.trim_end())
 }
 
-mod multi {
+mod rawtp_iter {
     use bpfsign_runtime::*;
 
-    skeleton_data!("data/multi");
+    skeleton_data!("../../tests/fixtures/golden/rawtp_iter");
 
     pub const MAPS: &[MapSpec<'static>] = &[
         MapSpec {
@@ -83,14 +84,14 @@ mod multi {
         },
     ];
 
-    /// .bss offsets (llvm-objdump -t of the committed build).
+    /// .bss offsets (`llvm-objdump -t tests/fixtures/obj/rawtp_iter.bpf.o`).
     pub const TARGET_TID: usize = 0;
     pub const PROG_A: usize = 4;
     pub const ITER_RUNS: usize = 8;
 
     pub fn spec() -> SkeletonSpec<'static> {
         SkeletonSpec {
-            name: "multi",
+            name: "rawtp_iter",
             data: DATA,
             variants: VARIANTS,
             maps: MAPS,
@@ -505,7 +506,7 @@ fn kernel_failures_leave_nothing_loaded() {
 
     // A blob whose license is no longer GPL: the unsigned loader creates the BTF and both maps,
     // then the kernel rejects on_enter (bpf_trace_printk is GPL-only) and the loader cleans up.
-    let mut bad = multi::data().to_vec();
+    let mut bad = rawtp_iter::data().to_vec();
     let at = bad
         .windows(4)
         .position(|w| w == b"GPL\0")
@@ -513,7 +514,7 @@ fn kernel_failures_leave_nothing_loaded() {
     bad[at..at + 3].copy_from_slice(b"MIT");
     let spec = SkeletonSpec {
         data: &bad,
-        ..multi::spec()
+        ..rawtp_iter::spec()
     };
     let opts = LoadOptions::new()
         .protocol(Protocol::Unsigned)
@@ -557,15 +558,15 @@ fn kernel_failures_leave_nothing_loaded() {
     // Everything loads, then mmap of a map without BPF_F_MMAPABLE fails: the loaded maps and
     // programs must be closed again.
     let maps = [
-        multi::MAPS[0],
+        rawtp_iter::MAPS[0],
         MapSpec {
             mmapable: true,
-            ..multi::MAPS[1]
+            ..rawtp_iter::MAPS[1]
         },
     ];
     let spec = SkeletonSpec {
         maps: &maps,
-        ..multi::spec()
+        ..rawtp_iter::spec()
     };
     let opts = LoadOptions::new().protocol(Protocol::Unsigned);
     let e = assert_no_leak("mmap failure", || load(&spec, &opts).unwrap_err());
@@ -574,16 +575,16 @@ fn kernel_failures_leave_nothing_loaded() {
 
     // The spec claims fewer autoload programs than the loader loads: refused, all fds closed.
     let progs = [
-        multi::PROGS[0],
-        multi::PROGS[1],
+        rawtp_iter::PROGS[0],
+        rawtp_iter::PROGS[1],
         ProgSpec {
             autoload: false,
-            ..multi::PROGS[2]
+            ..rawtp_iter::PROGS[2]
         },
     ];
     let spec = SkeletonSpec {
         progs: &progs,
-        ..multi::spec()
+        ..rawtp_iter::spec()
     };
     let e = assert_no_leak("spec mismatch", || load(&spec, &opts).unwrap_err());
     eprintln!("{e}");
@@ -605,14 +606,14 @@ fn kernel_failures_leave_nothing_loaded() {
     let progs = [
         ProgSpec {
             attach: AttachKind::Manual,
-            ..multi::PROGS[0]
+            ..rawtp_iter::PROGS[0]
         },
-        multi::PROGS[1],
-        multi::PROGS[2],
+        rawtp_iter::PROGS[1],
+        rawtp_iter::PROGS[2],
     ];
     let spec = SkeletonSpec {
         progs: &progs,
-        ..multi::spec()
+        ..rawtp_iter::spec()
     };
     let skel = load(&spec, &opts).unwrap_or_else(|e| panic!("{e}"));
     let e = assert_no_leak("manual attach", || skel.attach_prog(0).unwrap_err());
@@ -652,13 +653,13 @@ fn kernel_multi_raw_tp_iter_autoload() {
     for p in protocols {
         let before = bpf_resources();
         let opts = LoadOptions::new().keyring(Keyring::Session).protocol(p);
-        let mut skel = load(&multi::spec(), &opts).unwrap_or_else(|e| panic!("{p}: {e}"));
+        let mut skel = load(&rawtp_iter::spec(), &opts).unwrap_or_else(|e| panic!("{p}: {e}"));
         // Slot quirk: the loader put dump's fd in the second ctx slot; the runtime maps it back.
         assert!(
             skel.prog_fd(0).is_some() && skel.prog_fd(1).is_none() && skel.prog_fd(2).is_some()
         );
         assert_eq!(skel.map_data_len(0), Some(12));
-        skel.map_data_mut(0).unwrap()[multi::PROG_A..multi::PROG_A + 4]
+        skel.map_data_mut(0).unwrap()[rawtp_iter::PROG_A..rawtp_iter::PROG_A + 4]
             .copy_from_slice(&1u32.to_ne_bytes());
         let links = skel.attach_all().unwrap_or_else(|e| panic!("{p}: {e}"));
         assert_eq!(
@@ -670,15 +671,17 @@ fn kernel_multi_raw_tp_iter_autoload() {
         let tid = gettid() as u32;
         expect_trace_after('A', || {
             let bss = skel.map_data_mut(0).unwrap();
-            bss[multi::TARGET_TID..multi::TARGET_TID + 4].copy_from_slice(&tid.to_ne_bytes());
+            bss[rawtp_iter::TARGET_TID..rawtp_iter::TARGET_TID + 4]
+                .copy_from_slice(&tid.to_ne_bytes());
             // SAFETY: getpid has no preconditions.
             unsafe { libc::syscall(libc::SYS_getpid) };
             let bss = skel.map_data_mut(0).unwrap();
-            bss[multi::TARGET_TID..multi::TARGET_TID + 4].copy_from_slice(&0u32.to_ne_bytes());
+            bss[rawtp_iter::TARGET_TID..rawtp_iter::TARGET_TID + 4]
+                .copy_from_slice(&0u32.to_ne_bytes());
         });
         let runs = |s: &LoadedSkeleton| {
             u32::from_ne_bytes(
-                s.map_data(0).unwrap()[multi::ITER_RUNS..multi::ITER_RUNS + 4]
+                s.map_data(0).unwrap()[rawtp_iter::ITER_RUNS..rawtp_iter::ITER_RUNS + 4]
                     .try_into()
                     .unwrap(),
             )

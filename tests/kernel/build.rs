@@ -45,10 +45,7 @@ fn main() {
 
 fn run() -> Result<()> {
     let manifest = PathBuf::from(env("CARGO_MANIFEST_DIR")?);
-    let root = manifest
-        .join("../..")
-        .canonicalize()
-        .map_err(|e| format!("workspace root: {e}"))?;
+    let root = repo_root(&manifest)?;
     let out = PathBuf::from(env("OUT_DIR")?);
     let fixtures = root.join("tests/fixtures");
     let key = fixtures.join("keys/TEST-ONLY-key-a.pem");
@@ -178,6 +175,26 @@ fn run() -> Result<()> {
     write(&out.join("fixtures.rs"), code.as_bytes())?;
     write(&out.join("fixture_tests.rs"), test_list.as_bytes())?;
     Ok(())
+}
+
+/// The repository: the nearest ancestor of this crate's directory holding the fixture tree.
+/// Not simply `../..`: the copy of this crate that `cargo package` verifies lives in
+/// `target/package/` inside the repository. (Same rule as `bpfsign_test_support::repo_root`,
+/// which a build dependency cannot provide here: unpublished crates do not take part in
+/// package verification.)
+fn repo_root(manifest: &Path) -> Result<PathBuf> {
+    const MARKER: &str = "tests/fixtures/golden/index.tsv";
+    manifest
+        .ancestors()
+        .find(|dir| dir.join(MARKER).is_file())
+        .map(Path::to_path_buf)
+        .ok_or_else(|| {
+            format!(
+                "no bpfsign checkout at or above {}: this crate needs the repository's fixture \
+                 tree ({MARKER}); build it inside a checkout of the repository",
+                manifest.display()
+            )
+        })
 }
 
 fn env(name: &str) -> Result<String> {

@@ -1,5 +1,6 @@
 //! Test data shared by the unit tests (`src/tests.rs`, through `#[path]`) and the kernel tests
-//! (`tests/kernel.rs`): the light skeletons made by the reference bpftools (`tests/data/regen.sh`).
+//! (`tests/kernel.rs`): the light skeletons made by the reference bpftools, from the repository's
+//! one fixture tree (`tests/fixtures/golden`, made by `tests/fixtures/regen-goldens.sh`).
 //!
 //! The including module must have the runtime API in scope (`crate::*` or `bpfsign_runtime::*`).
 
@@ -52,7 +53,7 @@ macro_rules! skeleton_data {
 }
 
 // The `hello` skeleton (the seed experiment: fentry on `__do_sys_getpid`).
-skeleton_data!("../data/hello");
+skeleton_data!("../../../tests/fixtures/golden/hello");
 
 pub(crate) const MAPS: &[MapSpec<'static>] = &[
     MapSpec {

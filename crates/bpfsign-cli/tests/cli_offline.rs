@@ -3,13 +3,12 @@
 //! deterministic RSA TEST-ONLY key, and bad signatures are refused with a clear error.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use bpfsign_gen::{Artifact, Protocol};
 
 #[macro_use]
 mod common;
-use common::{bpfsign, fails, fixtures, ok, read};
+use common::{bpfsign, fails, fixtures, ok, openssl_cms_sign, openssl_cms_sign_with, read};
 
 fn key(name: &str) -> PathBuf {
     fixtures().join("keys").join(name)
@@ -17,33 +16,6 @@ fn key(name: &str) -> PathBuf {
 fn scratch(test: &str) -> PathBuf {
     common::scratch("cli-offline", test)
 }
-
-/// `openssl cms -sign` as an HSM-side tool would run it: detached DER, SHA-256, no signed
-/// attributes, no certificates, signer named by its subjectKeyIdentifier.
-fn openssl_sign(payload: &Path, signer_pem: &Path, out: &Path, extra: &[&str]) {
-    let o = Command::new("openssl")
-        .args([
-            "cms", "-sign", "-binary", "-outform", "DER", "-md", "sha256",
-        ])
-        .args(extra)
-        .arg("-signer")
-        .arg(signer_pem)
-        .arg("-inkey")
-        .arg(signer_pem)
-        .arg("-in")
-        .arg(payload)
-        .arg("-out")
-        .arg(out)
-        .output()
-        .expect("openssl must be installed");
-    assert!(
-        o.status.success(),
-        "openssl cms -sign: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-const KERNEL_FLAGS: &[&str] = &["-noattr", "-nocerts", "-keyid"];
 
 #[test]
 fn payload_and_attach_sig_reproduce_bpfsign_gen_key() {
@@ -101,7 +73,7 @@ fn payload_and_attach_sig_reproduce_bpfsign_gen_key() {
     let order = ["p2", "p1", "p1b"];
     for (i, name) in order.iter().enumerate() {
         let sig = dir.join(format!("{name}.der"));
-        openssl_sign(&dir.join(format!("{name}.bin")), &key_a, &sig, KERNEL_FLAGS);
+        openssl_cms_sign(&dir.join(format!("{name}.bin")), &key_a, &sig);
         // The certificate is needed once; afterwards the artifact carries it.
         let out = if i == 0 {
             bpfsign(os![
@@ -203,7 +175,7 @@ fn attach_sig_refuses_what_the_kernel_would_refuse() {
 
     // P2 signed over the insns only (the P1 payload): wrong payload.
     let wrong = dir.join("wrong.der");
-    openssl_sign(&p1, &key_a, &wrong, KERNEL_FLAGS);
+    openssl_cms_sign(&p1, &key_a, &wrong);
     let err = fails(&attach("p2", &wrong, &key_a), "verify");
     assert!(
         err.contains("does not verify") && err.contains("insns ‖ data"),
@@ -211,12 +183,12 @@ fn attach_sig_refuses_what_the_kernel_would_refuse() {
     );
     // Signed by key b, checked against cert a, even with b's certificate inside the signature.
     let by_b = dir.join("b.der");
-    openssl_sign(&p2, &key_b, &by_b, &["-noattr", "-keyid"]);
+    openssl_cms_sign_with(&p2, &key_b, &by_b, &["-noattr", "-keyid"]);
     let err = fails(&attach("p2", &by_b, &key_a), "verify");
     assert!(err.contains("does not verify"), "{err}");
     // Content not detached.
     let attached = dir.join("attached.der");
-    openssl_sign(
+    openssl_cms_sign_with(
         &p2,
         &key_a,
         &attached,
@@ -231,7 +203,7 @@ fn attach_sig_refuses_what_the_kernel_would_refuse() {
     assert!(err.contains("not a DER CMS signature"), "{err}");
     fails(&attach("p2", &dir.join("missing.der"), &key_a), "read");
     let good = dir.join("good.der");
-    openssl_sign(&p2, &key_a, &good, KERNEL_FLAGS);
+    openssl_cms_sign(&p2, &key_a, &good);
     let err = fails(
         &bpfsign(os!["attach-sig", &skel, "--protocol", "p2", "--sig", &good]),
         "attach",
@@ -247,10 +219,10 @@ fn attach_sig_refuses_what_the_kernel_would_refuse() {
 
     // Signed attributes are accepted (the kernel checks them), and then another signer is not.
     let with_attrs = dir.join("attrs.der");
-    openssl_sign(&p2, &key_a, &with_attrs, &["-nocerts", "-keyid"]);
+    openssl_cms_sign_with(&p2, &key_a, &with_attrs, &["-nocerts", "-keyid"]);
     ok(&attach("p2", &with_attrs, &key_a));
     let p1_by_b = dir.join("p1b.der");
-    openssl_sign(&p1, &key_b, &p1_by_b, KERNEL_FLAGS);
+    openssl_cms_sign(&p1, &key_b, &p1_by_b);
     let err = fails(&attach("p1", &p1_by_b, &key_b), "attach");
     assert!(err.contains("already signed by"), "{err}");
     // An artifact already signed by `bpfsign gen --key` takes signatures of the same key only.

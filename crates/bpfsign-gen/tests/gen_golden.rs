@@ -3,32 +3,18 @@
 //! bpfsign P1 = bpfsign P1b without the 5-instruction excl check, and bpfsign P1 differs from
 //! bpftool-p1 only by the check-block jump offsets and the ctx overrides.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use bpfsign_gen::emit::{CheckBlock, LoaderConfig};
 use bpfsign_gen::insn::{decode, disasm, Insn};
 use bpfsign_gen::{generate, generate_with_config, parse_object, GenOptions, Protocol};
+use bpfsign_test_support::{fixtures, read};
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
-}
-
-fn read(p: &Path) -> Vec<u8> {
-    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
+/// `(stem, object, name)` of every line of `golden/index.tsv`.
 fn fixtures_list() -> Vec<(String, PathBuf, String)> {
-    let idx = String::from_utf8(read(&fixtures().join("golden/index.tsv"))).unwrap();
-    idx.lines()
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let c: Vec<&str> = l.split('\t').collect();
-            (
-                c[0].to_string(),
-                fixtures().join("obj").join(c[1]),
-                c[2].to_string(),
-            )
-        })
+    bpfsign_test_support::golden::fixture_list()
+        .into_iter()
+        .map(|f| (f.stem, f.object, f.name))
         .collect()
 }
 

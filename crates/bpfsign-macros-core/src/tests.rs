@@ -450,24 +450,13 @@ fn sign_offline_with(dir: &Path, prefix: &str, key: &str, embed_cert: bool) {
         let payload = bpfsign_gen::artifact::signed_payload(p, &v.insns, &art.data).unwrap();
         let payload_path = dir.join(format!("{prefix}.{name}.bin"));
         std::fs::write(&payload_path, payload).unwrap();
-        let mut cmd = std::process::Command::new("openssl");
-        cmd.args(["cms", "-sign", "-binary", "-noattr"]);
-        if !embed_cert {
-            cmd.arg("-nocerts");
+        let sig = dir.join(format!("{prefix}.{name}.sig"));
+        if embed_cert {
+            let flags = ["-noattr", "-nosmimecap", "-keyid"];
+            bpfsign_test_support::openssl_cms_sign_with(&payload_path, key.as_ref(), &sig, &flags);
+        } else {
+            bpfsign_test_support::openssl_cms_sign(&payload_path, key.as_ref(), &sig);
         }
-        let status = cmd
-            .args(["-nosmimecap", "-keyid", "-md", "sha256"])
-            .arg("-signer")
-            .arg(key)
-            .arg("-inkey")
-            .arg(key)
-            .arg("-in")
-            .arg(&payload_path)
-            .args(["-outform", "DER", "-out"])
-            .arg(dir.join(format!("{prefix}.{name}.sig")))
-            .status()
-            .expect("run openssl");
-        assert!(status.success());
     }
 }
 

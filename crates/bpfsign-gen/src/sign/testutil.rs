@@ -10,7 +10,7 @@ use openssl::x509::{X509Builder, X509NameBuilder, X509};
 use super::{Result, Signer};
 
 pub(super) fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+    bpfsign_test_support::fixtures()
 }
 pub(super) fn key(name: &str) -> PathBuf {
     fixtures().join("keys").join(name)
@@ -20,11 +20,9 @@ pub(super) fn golden(stem: &str, file: &str) -> Vec<u8> {
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 pub(super) fn golden_stems() -> Vec<String> {
-    let index = std::fs::read_to_string(fixtures().join("golden/index.tsv")).unwrap();
-    index
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .map(|l| l.split('\t').next().unwrap().to_string())
+    bpfsign_test_support::golden::fixture_list()
+        .into_iter()
+        .map(|f| f.stem)
         .collect()
 }
 
