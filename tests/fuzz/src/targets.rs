@@ -26,8 +26,13 @@ pub fn run(name: &str, data: &[u8]) -> Option<()> {
 /// ELF/BTF/BTF.ext parser, linker and emitter: `parse_object` then `generate` with default
 /// options. A generated skeleton must also survive the artifact round trip (unsigned artifact
 /// → JSON → [`Artifact::from_bytes`] → the same artifact).
+///
+/// The input is copied first: the parser reads the ELF in place and refuses bytes that are
+/// not 8-byte aligned ("Invalid ELF header size or alignment"), and afl's shared-memory input
+/// starts 4 bytes into its buffer. A heap copy is aligned like `std::fs::read`'s result.
 pub fn parse_generate(data: &[u8]) {
-    let Ok(obj) = bpfsign_gen::parse_object("fuzz.bpf.o", data) else {
+    let data = data.to_vec();
+    let Ok(obj) = bpfsign_gen::parse_object("fuzz.bpf.o", &data) else {
         return;
     };
     let Ok(generated) = bpfsign_gen::generate(&obj, &GenOptions::default()) else {
