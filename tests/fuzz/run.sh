@@ -86,9 +86,6 @@ fi
 cd "$here"
 say "building the afl targets (tests/fuzz/target/release)"
 nice -n "$niceness" cargo afl build --release --locked --features afl --bins
-# The plain (replay) build names the panic of each finding; its own target dir keeps the two
-# builds from invalidating each other.
-nice -n "$niceness" cargo build --release --locked --bins --target-dir "$here/target/replay"
 
 # --- fuzz -----------------------------------------------------------------------------------
 seeds() {
@@ -146,14 +143,20 @@ for t in "${targets[@]}"; do
             name=${name%s}-$(sha1sum "$f" | cut -c1-16)
             cp "$f" "$here/regressions/$t/$name"
             echo "run.sh: $t $name (afl: $(basename "$f")) -> tests/fuzz/regressions/$t/$name"
-            if [ "$kind" = crashes ]; then
-                "$here/target/replay/release/$t" "$f" 2>&1 | grep -m1 -E 'panicked at|PANIC' || true
-            fi
             failed=1
         done
     done
 done
 
+if [ $failed -ne 0 ]; then
+    # The plain (replay) build names the panic of each finding; its own target dir keeps the
+    # two builds from invalidating each other.
+    nice -n "$niceness" cargo build --release --locked --bins --target-dir "$here/target/replay"
+    for t in "${targets[@]}"; do
+        [ -d "$here/regressions/$t" ] || continue
+        "$here/target/replay/release/$t" "$here/regressions/$t" 2>&1 | grep -E 'PANIC|replayed' || true
+    done
+fi
 echo "== fuzz summary"
 printf '%s\n' "${summary[@]}"
 if [ $failed -ne 0 ]; then
