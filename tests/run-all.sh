@@ -5,12 +5,15 @@
 #   2. cargo vmtest fetch-gcc-bpf                   (GCC 14 for BPF from Debian trixie, unpacked into
 #                                                    tests/vmtest/cache/gcc-bpf, nothing installed;
 #                                                    exported as BPFSIGN_GCC_BPF for the GCC tests)
-#   3. cargo fmt --check, cargo clippy -D warnings (all targets), cargo doc -D warnings
-#   3b. cargo test --workspace                      (unit tests; kernel tests are reported as ignored)
-#   4. cargo vmtest --kernel all                    (kernel tests on 6.18.15, 7.2.13, 7.3.4 in VMs + host)
-#   5. BPFSIGN_INJECT_FAILURE=1|crash|hang cargo vmtest --kernel 7.3.4 must fail and name the test
-#   6. cargo vmtest selftest                        (exit status, timeout and crash detection of the runner)
-#   7. cargo vmtest fetch --kernel 7.3.4 --dir TMP --boot-check   (the download path, into a temp dir)
+#   3. cargo fmt --check, cargo clippy -D warnings (all targets), cargo doc -D warnings,
+#      cargo package --workspace                    (every crate packages and builds from its tarball)
+#   4. cargo test --workspace                       (unit tests; kernel tests are reported as ignored)
+#   5. tests/fuzz/run.sh 60                         (coverage-guided fuzzing, 60 s per target; fails on
+#                                                    any crash or hang, which it keeps as a regression input)
+#   6. cargo vmtest --kernel all                    (kernel tests on 6.18.15, 7.2.13, 7.3.4 in VMs + host)
+#   7. BPFSIGN_INJECT_FAILURE=1|crash|hang cargo vmtest --kernel 7.3.4 must fail and name the test
+#   8. cargo vmtest selftest                        (exit status, timeout and crash detection of the runner)
+#   9. cargo vmtest fetch --kernel 7.3.4 --dir TMP --boot-check   (the download path, into a temp dir)
 #
 # Kernels: $BPFSIGN_KERNEL_DIR if set, else ../shared/kernels next to the repo if it exists, else
 # tests/vmtest/cache/kernels (downloaded on first use). See tests/README.md.
@@ -32,7 +35,7 @@ timed() { # timed NAME CMD...
 	TIMES+=("$name: $((SECONDS - t)) s")
 }
 
-step "1/7 Debian packages"
+step "1/9 Debian packages"
 timed packages bash tests/setup-debian.sh
 if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
 	export PATH=$HOME/.cargo/bin:$PATH
@@ -49,7 +52,7 @@ if [ -z "${BPFSIGN_KERNEL_DIR:-}" ] && [ -d ../shared/kernels ]; then
 fi
 echo "run-all: kernels from ${BPFSIGN_KERNEL_DIR:-tests/vmtest/cache/kernels (downloaded when missing)}"
 
-step "2/7 GCC 14 for BPF (bpf-unknown-none-gcc; the GCC end-to-end kernel tests need it)"
+step "2/9 GCC 14 for BPF (bpf-unknown-none-gcc; the GCC end-to-end kernel tests need it)"
 if [ -n "${BPFSIGN_GCC_BPF:-}" ]; then
 	echo "run-all: using BPFSIGN_GCC_BPF=$BPFSIGN_GCC_BPF"
 else
@@ -60,19 +63,23 @@ fi
 export BPFSIGN_GCC_BPF
 "$BPFSIGN_GCC_BPF" --version | head -1
 
-step "3/7 rustfmt, clippy (-D warnings, all targets), rustdoc (-D warnings)"
+step "3/9 rustfmt, clippy (-D warnings, all targets), rustdoc (-D warnings), cargo package"
 timed rustfmt cargo fmt --all --check
 timed clippy cargo clippy --workspace --all-targets -q -- -D warnings
 timed rustdoc env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps -q
+timed "cargo package" cargo package --workspace -q
 
-step "3/7 cargo test --workspace"
+step "4/9 cargo test --workspace"
 timed "cargo test" cargo test --workspace
 
-step "4/7 cargo vmtest --kernel all"
+step "5/9 fuzzing (tests/fuzz/run.sh, 60 s per target)"
+timed fuzz bash tests/fuzz/run.sh 60
+
+step "6/9 cargo vmtest --kernel all"
 VMLOG=$(mktemp)
 timed "vmtest all" bash -o pipefail -c 'cargo vmtest --kernel all 2>&1 | tee "$0"' "$VMLOG"
 
-step "5/7 injected failure, guest crash and hang must fail cargo vmtest and say which test"
+step "7/9 injected failure, guest crash and hang must fail cargo vmtest and say which test"
 inject_check() { # inject_check MODE EXPECTED-PATTERN [ARGS...]
 	local mode=$1 want=$2 log rc=0
 	shift 2
@@ -93,10 +100,10 @@ timed "injected failure" inject_check 1 'test failed'
 timed "injected crash" inject_check crash 'GUEST CRASHED'
 timed "injected hang" inject_check hang 'TIMEOUT after 20 s' --timeout 20
 
-step "6/7 runner selftest (exit status, timeout, crash)"
+step "8/9 runner selftest (exit status, timeout, crash)"
 timed "runner selftest" cargo vmtest selftest --kernel 7.3.4
 
-step "7/7 kernel download into a temporary directory"
+step "9/9 kernel download into a temporary directory"
 if [ "${BPFSIGN_SKIP_DOWNLOAD_CHECK:-0}" = 1 ]; then
 	echo "run-all: skipped (BPFSIGN_SKIP_DOWNLOAD_CHECK=1)"
 else

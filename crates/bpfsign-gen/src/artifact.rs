@@ -285,8 +285,19 @@ impl Artifact {
 
     /// Parses an artifact, checking its format version first and then its consistency.
     pub fn from_bytes(bytes: &[u8]) -> Result<Artifact, ArtifactError> {
-        let value: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(|e| ArtifactError::Format(e.to_string()))?;
+        // serde_json's own limit (128) is below what the generator writes for a type nested
+        // to the metadata's depth limit; check a bound of our own instead.
+        let depth = json_nesting_depth(bytes);
+        if depth > MAX_JSON_DEPTH {
+            return Err(ArtifactError::Format(format!(
+                "JSON nested {depth} levels deep, more than the {MAX_JSON_DEPTH} an artifact can have"
+            )));
+        }
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        de.disable_recursion_limit();
+        let value = serde_json::Value::deserialize(&mut de)
+            .and_then(|v| de.end().map(|()| v))
+            .map_err(|e| ArtifactError::Format(e.to_string()))?;
         match value.get("format_version").and_then(|v| v.as_u64()) {
             Some(v) if v == u64::from(FORMAT_VERSION) => {}
             Some(found) => return Err(ArtifactError::Version { found }),
@@ -389,6 +400,40 @@ impl fmt::Display for Variant {
                 .map_or("none".to_string(), |s| format!("{} bytes", s.len()))
         )
     }
+}
+
+/// Deepest JSON nesting [`Artifact::from_bytes`] reads. The generator's deepest artifact is
+/// 140 levels: 6 down to a variable's type, then 4 per struct level of
+/// [`crate::meta::TypeMeta`] (object, variant, `members`, member) for at most 33 levels, and
+/// 2 for the `Opaque` type that ends it.
+const MAX_JSON_DEPTH: usize = 160;
+
+/// Deepest nesting of `[`/`{` in JSON text (brackets inside strings do not count). Bounds the
+/// recursion of the parser, which runs without serde_json's recursion limit.
+fn json_nesting_depth(bytes: &[u8]) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in bytes {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
 }
 
 /// The name of a protocol in the artifact ("unsigned", "p1", "p1b", "p2"): its
@@ -670,6 +715,53 @@ mod tests {
             .unwrap_err();
         assert!(matches!(e, ArtifactError::Io { .. }), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn reads_the_deepest_metadata_the_generator_writes() {
+        use crate::meta::{DatasecMeta, MemberMeta, TypeMeta, VarMeta};
+        // meta::type_meta stops at depth 33 with Opaque: 33 struct levels, then Opaque.
+        let mut ty = TypeMeta::Opaque { size: 4 };
+        for _ in 0..33 {
+            ty = TypeMeta::Struct {
+                name: Some("w".into()),
+                size: 4,
+                members: vec![MemberMeta {
+                    name: "x".into(),
+                    offset: 0,
+                    ty,
+                }],
+            };
+        }
+        let mut generated = golden_generated();
+        generated.meta.datasecs.push(DatasecMeta {
+            map_index: 0,
+            section: ".bss".into(),
+            ident: "bss".into(),
+            size: 4,
+            readonly: false,
+            vars: vec![VarMeta {
+                name: "v".into(),
+                offset: 0,
+                size: 4,
+                ty,
+            }],
+        });
+        let a = Artifact::from_generated(generated, None).unwrap();
+        let bytes = a.to_bytes();
+        assert_eq!(json_nesting_depth(&bytes), 140);
+        assert_eq!(Artifact::from_bytes(&bytes).unwrap(), a);
+        // Deeper than any artifact: refused before parsing, however deep.
+        for depth in [MAX_JSON_DEPTH + 1, 1_000_000] {
+            let text = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+            let e = Artifact::from_bytes(text.as_bytes()).unwrap_err();
+            assert!(
+                matches!(&e, ArtifactError::Format(m) if m.contains("nested")),
+                "{e}"
+            );
+        }
+        // Brackets inside strings do not nest.
+        assert_eq!(json_nesting_depth(br#"{"a":"[[[{\"[","b":[1]}"#), 2);
     }
 
     #[test]

@@ -182,3 +182,23 @@ fn classic_bad_inputs_give_typed_errors() {
         ErrorKind::NotElf
     );
 }
+
+/// The same object at every byte offset of a larger buffer (as `include_bytes!` or a slice of
+/// a file may hand it over) parses and generates the same bytes as at an aligned address.
+#[test]
+fn unaligned_input_parses_like_aligned_input() {
+    let elf = fixture("hello.bpf.o");
+    let expected = generate(
+        &parse_object("hello.bpf.o", &elf).unwrap(),
+        &GenOptions::default(),
+    )
+    .unwrap();
+    let mut buf = vec![0u8; elf.len() + 8];
+    for offset in 1..8 {
+        buf[offset..offset + elf.len()].copy_from_slice(&elf);
+        let obj = parse_object("hello.bpf.o", &buf[offset..offset + elf.len()])
+            .unwrap_or_else(|e| panic!("offset {offset}: {e}"));
+        let got = generate(&obj, &GenOptions::default()).unwrap();
+        assert_eq!(got, expected, "offset {offset}");
+    }
+}

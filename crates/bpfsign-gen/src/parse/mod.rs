@@ -381,6 +381,20 @@ type SectionTable<'d> =
 
 /// Parses `elf_bytes` (the contents of `file_name`) into an [`Object`].
 pub fn parse(file_name: &str, data: &[u8]) -> Result<Object, Error> {
+    // The ELF reader needs 8-byte aligned input; a slice of a larger buffer or
+    // `include_bytes!` data need not be, so parse an aligned copy of such input.
+    let misalignment = data.as_ptr().align_offset(8);
+    if misalignment == 0 || data.is_empty() {
+        return parse_aligned(file_name, data);
+    }
+    let mut buf = vec![0u8; data.len() + 7];
+    let start = buf.as_ptr().align_offset(8).min(7);
+    buf[start..start + data.len()].copy_from_slice(data);
+    parse_aligned(file_name, &buf[start..start + data.len()])
+}
+
+/// [`parse`] of 8-byte aligned input.
+fn parse_aligned(file_name: &str, data: &[u8]) -> Result<Object, Error> {
     let ctx = Ctx::new(file_name);
     check_ident(&ctx, data)?;
     let table = section_table(&ctx, data)?;

@@ -1,0 +1,4 @@
+//! Fuzz targets for bpfsign-gen (see `tests/README.md`, "Fuzzing"). Not published.
+
+pub mod replay;
+pub mod targets;
