@@ -1,0 +1,217 @@
+//! Kernel tests of the bpfsign guard through `example-hello --guard…` (VMs on 6.18.15, 7.2.13,
+//! 7.3.4; the host cannot verify signatures, so there the guard itself must fail to load and
+//! nothing may stay pinned).
+//!
+//! Every test removes the guard again, also when it fails (a later test in the same VM would
+//! otherwise run under the guard), and checks that nothing it created stays alive.
+
+use std::io;
+use std::path::PathBuf;
+use std::process::Command;
+
+use bpfsign_guard::{Guard, RecordReason, DEFAULT_PIN};
+use bpfsign_kernel_tests::leak::Snapshot;
+use bpfsign_kernel_tests::{kernel_release, test_kernel};
+
+/// TEST-ONLY certificates (DER) of the keys A and B; example-hello is signed with A.
+const CERT_A: &[u8] = include_bytes!("../../tests/fixtures/keys/TEST-ONLY-key-a.der");
+const CERT_B: &[u8] = include_bytes!("../../tests/fixtures/keys/TEST-ONLY-key-b.der");
+
+fn example_hello() -> PathBuf {
+    std::env::var_os("PATH")
+        .and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("example-hello"))
+                .find(|c| c.is_file())
+        })
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_example-hello")))
+}
+
+fn cert_file(name: &str, der: &[u8]) -> String {
+    let path = std::env::temp_dir().join(format!("guard-{}-{name}.der", std::process::id()));
+    std::fs::write(&path, der).expect("write the certificate to the temp dir");
+    path.to_str().expect("UTF-8 temp path").to_string()
+}
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+}
+
+/// Runs example-hello (in this process's session keyring, joined once per test).
+fn run(args: &[&str]) -> Run {
+    let out = Command::new(example_hello())
+        .args(args)
+        .env_remove("BPFSIGN_PROTOCOL")
+        .output()
+        .expect("run example-hello");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    eprintln!(
+        "example-hello {args:?} on {} ({}): {:?}\n{stdout}{}",
+        test_kernel(),
+        kernel_release(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Run {
+        code: out.status.code(),
+        stdout,
+    }
+}
+
+/// `BPF_PROG_LOAD` of an unsigned two-instruction socket filter (`r0 = 0; exit`).
+fn unsigned_socket_filter() -> io::Result<()> {
+    let insns: [u64; 2] = [0x0000_0000_0000_00b7, 0x0000_0000_0000_0095];
+    let license = c"GPL";
+    let mut attr = [0u8; 48];
+    attr[0..4].copy_from_slice(&1u32.to_ne_bytes()); // BPF_PROG_TYPE_SOCKET_FILTER
+    attr[4..8].copy_from_slice(&2u32.to_ne_bytes());
+    attr[8..16].copy_from_slice(&(insns.as_ptr() as u64).to_ne_bytes());
+    attr[16..24].copy_from_slice(&(license.as_ptr() as u64).to_ne_bytes());
+    // SAFETY: `attr` and the buffers it points at live until the call returns.
+    let r = unsafe { libc::syscall(libc::SYS_bpf, 5, attr.as_mut_ptr(), attr.len()) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `r` is the program fd the kernel just returned; nobody else owns it.
+    unsafe { libc::close(r as i32) };
+    Ok(())
+}
+
+/// Removes the guard when the test ends, whatever happened.
+struct RemoveOnDrop;
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Err(e) = Guard::remove(DEFAULT_PIN) {
+            eprintln!("removing the guard after the test: {e}");
+        }
+    }
+}
+
+/// True on the signing kernels; on the host the guard (a signed program) cannot load.
+fn signing_kernel() -> bool {
+    match test_kernel().as_str() {
+        "6.18.15" | "7.2.13" | "7.3.4" => true,
+        "host" => false,
+        other => panic!("unknown BPFSIGN_TEST_KERNEL {other}"),
+    }
+}
+
+/// On the host the signed guard load fails (EOPNOTSUPP) and nothing is pinned.
+fn assert_guard_cannot_load_on_host(flag: &str) {
+    let cert = cert_file("a", CERT_A);
+    let r = run(&["--register-cert", &cert, flag, "--seconds", "1"]);
+    assert_eq!(r.code, Some(1), "the signed guard cannot load here");
+    assert!(r.stdout.contains("guard = -95 EOPNOTSUPP"), "errno missing");
+    assert!(Guard::status(DEFAULT_PIN).unwrap().is_none());
+}
+
+#[test]
+#[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
+fn kernel_guard_refuses_unsigned_and_lets_signed_through() {
+    bpfsign_runtime::join_new_session_keyring().expect("join a new session keyring");
+    if !signing_kernel() {
+        return assert_guard_cannot_load_on_host("--guard");
+    }
+    let lsms = std::fs::read_to_string("/sys/kernel/security/lsm").unwrap_or_default();
+    eprintln!("active LSMs: {lsms}");
+    assert!(
+        lsms.split(',').any(|l| l.trim() == "bpf"),
+        "the BPF LSM is not active: {lsms}"
+    );
+    unsigned_socket_filter().expect("before the guard, an unsigned load works");
+    let before = Snapshot::take();
+    {
+        let _cleanup = RemoveOnDrop;
+        let cert_a = cert_file("a", CERT_A);
+        let cert_b = cert_file("b", CERT_B);
+
+        // Install pinned, then the signed hello loads and prints under the guard.
+        let r = run(&["--register-cert", &cert_a, "--guard"]);
+        assert_eq!(r.code, Some(0));
+        assert!(r.stdout.contains("guard = 0\n"));
+        assert!(r.stdout.contains("I loaded prog"), "no trace line");
+
+        // The guard outlives example-hello: a plain unsigned load is refused.
+        let e = unsigned_socket_filter().expect_err("an unsigned load must be refused");
+        assert_eq!(e.raw_os_error(), Some(libc::EPERM), "{e}");
+
+        // Signed with A (registered): still loads. Only B registered: ENOKEY, as without guard.
+        let r = run(&["--register-cert", &cert_a, "--set-a"]);
+        assert_eq!(r.code, Some(0));
+        assert!(r.stdout.contains("I loaded prog 'A'"));
+        bpfsign_runtime::join_new_session_keyring().expect("join a new session keyring");
+        let r = run(&["--register-cert", &cert_b]);
+        assert_eq!(r.code, Some(3), "a signature rejection exits 3");
+        assert!(r.stdout.contains("load = -126 ENOKEY"), "ENOKEY expected");
+
+        // A second install is refused while one is pinned.
+        let r = run(&["--guard", "--register-cert", &cert_a]);
+        assert_eq!(r.code, Some(1));
+        assert!(r.stdout.contains("already exists"));
+
+        // Status: one refusal, from this process; signed and kernel loads counted.
+        let s = Guard::status(DEFAULT_PIN)
+            .expect("status")
+            .expect("the guard is pinned");
+        assert!(!s.audit);
+        assert_eq!(s.counters.denied, 1, "{s:?}");
+        assert_eq!(s.counters.audited, 0, "{s:?}");
+        assert!(s.counters.allowed_signed >= 2, "{s:?}");
+        assert!(s.counters.allowed_kernel >= 2, "{s:?}");
+        assert_eq!(s.records.len(), 1, "{s:?}");
+        let rec = &s.records[0];
+        assert_eq!(rec.pid, std::process::id());
+        assert_eq!(rec.prog_type, 1, "socket filter");
+        assert_eq!(rec.reason, RecordReason::Unsigned);
+        assert!(!rec.audit);
+        let r = run(&["--guard-status"]);
+        assert_eq!(r.code, Some(0));
+        assert!(r.stdout.contains("denied = 1"), "status output");
+        assert!(r
+            .stdout
+            .contains(&format!("denied pid {}", std::process::id())));
+
+        // Removal restores normal behaviour.
+        let r = run(&["--guard-remove"]);
+        assert_eq!(r.code, Some(0));
+        assert!(Guard::status(DEFAULT_PIN).unwrap().is_none());
+        unsigned_socket_filter().expect("after removal, an unsigned load works again");
+        let r = run(&["--guard-remove"]);
+        assert_eq!(r.code, Some(1), "nothing left to remove");
+    }
+    before.assert_nothing_new("guard install, use and removal");
+}
+
+#[test]
+#[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
+fn kernel_guard_audit_mode_records_and_allows() {
+    bpfsign_runtime::join_new_session_keyring().expect("join a new session keyring");
+    if !signing_kernel() {
+        return assert_guard_cannot_load_on_host("--guard-audit");
+    }
+    let before = Snapshot::take();
+    {
+        let _cleanup = RemoveOnDrop;
+        let cert_a = cert_file("a", CERT_A);
+        let r = run(&["--register-cert", &cert_a, "--guard-audit"]);
+        assert_eq!(r.code, Some(0));
+        assert!(r.stdout.contains("mode audit"));
+        unsigned_socket_filter().expect("audit mode allows unsigned loads");
+        unsigned_socket_filter().expect("audit mode allows unsigned loads");
+        let s = Guard::status(DEFAULT_PIN)
+            .expect("status")
+            .expect("the guard is pinned");
+        assert!(s.audit);
+        assert_eq!(s.counters.denied, 0, "{s:?}");
+        assert_eq!(s.counters.audited, 2, "{s:?}");
+        assert_eq!(s.records.len(), 2, "{s:?}");
+        assert!(s
+            .records
+            .iter()
+            .all(|r| r.audit && r.pid == std::process::id() && r.reason == RecordReason::Unsigned));
+        assert!(Guard::remove(DEFAULT_PIN).expect("remove"));
+    }
+    before.assert_nothing_new("guard in audit mode");
+}
