@@ -9,9 +9,10 @@ use std::io;
 use std::path::PathBuf;
 use std::process::Command;
 
-use bpfsign_guard::{Guard, RecordReason, DEFAULT_PIN};
+use bpfsign_guard::{Guard, KeyringKind, RecordReason, DEFAULT_PIN};
 use bpfsign_kernel_tests::leak::Snapshot;
 use bpfsign_kernel_tests::{kernel_release, test_kernel};
+use bpfsign_runtime::{register_cert, CertTarget, Keyring};
 
 /// TEST-ONLY certificates (DER) of the keys A and B; example-hello is signed with A.
 const CERT_A: &[u8] = include_bytes!("../../tests/fixtures/keys/TEST-ONLY-key-a.der");
@@ -214,4 +215,64 @@ fn kernel_guard_audit_mode_records_and_allows() {
         assert!(Guard::remove(DEFAULT_PIN).expect("remove"));
     }
     before.assert_nothing_new("guard in audit mode");
+}
+
+/// The keyring filter: a policy that accepts only the builtin keyring refuses a load checked
+/// against the session keyring (EPERM, counted as `wrong_keyring`). A policy that accepts only
+/// the user keyring with the session keyring's serial: on 7.2+ the hook sees the resolved
+/// serial in `prog->aux->sig` and lets `keyring_id = -3` through; on 6.18 it only sees the
+/// `keyring_id` the loader passed (-3), which is not that serial, so the load is refused.
+#[test]
+#[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
+fn kernel_guard_keyring_filter() {
+    let session = bpfsign_runtime::join_new_session_keyring().expect("join a new session keyring");
+    let spec = bpfsign_guard::signed_guard!(key = env!("BPF_KEY"));
+    if !signing_kernel() {
+        let e = Guard::builder(spec)
+            .install_pinned(DEFAULT_PIN)
+            .expect_err("the signed guard cannot load on the host");
+        assert_eq!(e.errno(), Some(libc::EOPNOTSUPP), "{e}");
+        assert!(Guard::status(DEFAULT_PIN).unwrap().is_none());
+        return;
+    }
+    register_cert(CERT_A, CertTarget::Session).expect("register cert A");
+    let before = Snapshot::take();
+    {
+        let _cleanup = RemoveOnDrop;
+        let s = Guard::builder(spec)
+            .keyrings(&[KeyringKind::Builtin])
+            .load_keyring(Keyring::Session)
+            .install_pinned(DEFAULT_PIN)
+            .expect("install the guard");
+        assert_eq!(s.keyrings, [KeyringKind::Builtin]);
+        let r = run(&["--seconds", "1"]);
+        assert_ne!(r.code, Some(0));
+        assert!(r.stdout.contains("load = -1 EPERM"), "the guard refuses");
+        let s = Guard::status(DEFAULT_PIN).unwrap().unwrap();
+        assert_eq!(s.counters.wrong_keyring, 1, "{s:?}");
+        assert_eq!(s.counters.denied, 1, "{s:?}");
+        assert_eq!(s.records.len(), 1, "{s:?}");
+        assert_eq!(s.records[0].reason, RecordReason::WrongKeyring);
+        assert!(Guard::remove(DEFAULT_PIN).unwrap());
+
+        Guard::builder(spec)
+            .keyrings(&[KeyringKind::User])
+            .user_keyring_serial(session)
+            .install_pinned(DEFAULT_PIN)
+            .expect("install the guard");
+        // By serial: the loader passes the serial itself, every kernel lets it through.
+        let r = run(&["--keyring", &session.to_string()]);
+        assert_eq!(r.code, Some(0));
+        // By the special id -3 of the session keyring.
+        let r = run(&["--keyring", "session"]);
+        if test_kernel() == "6.18.15" {
+            assert!(
+                r.stdout.contains("load = -1 EPERM"),
+                "6.18 sees keyring_id -3 only"
+            );
+        } else {
+            assert_eq!(r.code, Some(0), "7.2+ records the resolved serial");
+        }
+    }
+    before.assert_nothing_new("guard with a keyring filter");
 }
