@@ -21,7 +21,7 @@ fn main() {
 /// `&'static SkeletonSpec` for [`Guard::builder`]. The calling crate must depend on
 /// `bpfsign-runtime` and `bpfsign-macros`.
 ///
-/// ```ignore
+/// ```text
 /// let spec = bpfsign_guard::signed_guard!(key = env!("BPF_KEY"));
 /// bpfsign_guard::Guard::builder(spec).install_pinned(bpfsign_guard::DEFAULT_PIN)?;
 /// ```

@@ -108,6 +108,9 @@ pub enum GuardError {
     AlreadyInstalled(String),
     /// The object pinned at the path is not a bpfsign guard link.
     NotAGuard(String),
+    /// The BPF LSM is not active (`bpf` is missing from the list in
+    /// `/sys/kernel/security/lsm`, given here): an attached guard would never run.
+    NoBpfLsm(String),
     /// A `bpf(2)` call or file operation failed.
     Sys {
         /// What was being done.
@@ -146,6 +149,11 @@ impl fmt::Display for GuardError {
                 )
             }
             GuardError::NotAGuard(p) => write!(f, "{p} is not a pinned bpfsign guard link"),
+            GuardError::NoBpfLsm(list) => write!(
+                f,
+                "the BPF LSM is not active (active LSMs: {list}): boot with `bpf` added to lsm= \
+                 (for example lsm={list},bpf)"
+            ),
             GuardError::Sys { what, source } => write!(f, "{what}: {source}"),
         }
     }
@@ -258,6 +266,9 @@ impl GuardBuilder {
         if std::fs::symlink_metadata(path).is_ok() {
             return Err(GuardError::AlreadyInstalled(path.to_string()));
         }
+        if let Some(list) = inactive_bpf_lsm(std::fs::read_to_string(LSM_LIST).ok().as_deref()) {
+            return Err(GuardError::NoBpfLsm(list));
+        }
         let skel = bpfsign_runtime::load(self.spec, &self.load)?;
         let config = skel
             .map_index(MAP_CONFIG)
@@ -346,6 +357,16 @@ pub struct GuardStatus {
     pub counters: GuardCounters,
     /// The last refused or audited loads (up to 32), oldest first.
     pub records: Vec<LoadRecord>,
+}
+
+/// The active LSMs, in order.
+const LSM_LIST: &str = "/sys/kernel/security/lsm";
+
+/// `Some(list)` when the LSM list could be read and has no `bpf`; `None` when `bpf` is active
+/// or the list is unreadable (securityfs not mounted: the attach is attempted anyway).
+fn inactive_bpf_lsm(list: Option<&str>) -> Option<String> {
+    let list = list?.trim();
+    (!list.split(',').any(|l| l.trim() == "bpf")).then(|| list.to_string())
 }
 
 fn u32_at(b: &[u8], off: usize) -> u32 {
@@ -465,4 +486,95 @@ fn decode(
         },
         records: list,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SOURCE: &str = include_str!("bpf/guard.bpf.c");
+
+    /// The value of `#define NAME value` in guard.bpf.c.
+    fn define(name: &str) -> u32 {
+        SOURCE
+            .lines()
+            .find_map(|l| {
+                let mut w = l.split_whitespace();
+                (w.next() == Some("#define") && w.next() == Some(name))
+                    .then(|| w.next().and_then(|v| v.parse().ok()))
+                    .flatten()
+            })
+            .unwrap_or_else(|| panic!("no #define {name} in guard.bpf.c"))
+    }
+
+    #[test]
+    fn constants_match_the_bpf_program() {
+        assert_eq!(define("C_ALLOWED_SIGNED"), C_ALLOWED_SIGNED);
+        assert_eq!(define("C_ALLOWED_KERNEL"), C_ALLOWED_KERNEL);
+        assert_eq!(define("C_DENIED"), C_DENIED);
+        assert_eq!(define("C_AUDITED"), C_AUDITED);
+        assert_eq!(define("C_WRONG_KEYRING"), C_WRONG_KEYRING);
+        assert_eq!(define("C_RECORDS"), C_RECORDS);
+        assert_eq!(define("MAX_RECORDS"), MAX_RECORDS);
+        assert_eq!(1 << define("KR_BUILTIN"), KeyringKind::Builtin.bit());
+        assert_eq!(1 << define("KR_SECONDARY"), KeyringKind::Secondary.bit());
+        assert_eq!(1 << define("KR_PLATFORM"), KeyringKind::Platform.bit());
+        assert_eq!(1 << define("KR_USER"), KeyringKind::User.bit());
+        assert!(SOURCE.contains(&format!("int BPF_PROG({PROG_NAME},")));
+        for map in [MAP_CONFIG, MAP_COUNTERS, MAP_RECORDS] {
+            assert!(
+                SOURCE.contains(&format!("}} {map} SEC(\".maps\");")),
+                "{map}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_bpf_lsm_must_be_in_the_active_list() {
+        assert_eq!(
+            inactive_bpf_lsm(Some("lockdown,capability,bpf,ipe\n")),
+            None
+        );
+        assert_eq!(inactive_bpf_lsm(Some("bpf")), None);
+        assert_eq!(
+            inactive_bpf_lsm(Some("lockdown,capability,bpfx\n")).as_deref(),
+            Some("lockdown,capability,bpfx")
+        );
+        assert_eq!(inactive_bpf_lsm(None), None);
+        let e = GuardError::NoBpfLsm("lockdown,yama".into());
+        assert!(e.to_string().contains("lsm=lockdown,yama,bpf"));
+    }
+
+    #[test]
+    fn names_stop_at_nul_and_survive_bad_utf8() {
+        assert_eq!(c_name(b"guard_config\0\0\0\0"), "guard_config");
+        assert_eq!(c_name(b"abc"), "abc");
+        assert_eq!(c_name(b"a\xffb\0c"), "a\u{fffd}b");
+    }
+
+    #[test]
+    fn errors_name_the_path_and_errno() {
+        let e = GuardError::sys("BPF_OBJ_GET /x", io::Error::from_raw_os_error(libc::EPERM));
+        assert_eq!(e.errno(), Some(libc::EPERM));
+        assert!(e.to_string().starts_with("BPF_OBJ_GET /x: "));
+        let e = GuardError::AlreadyInstalled("/sys/fs/bpf/g".into());
+        assert_eq!(e.errno(), None);
+        assert!(e.to_string().contains("/sys/fs/bpf/g already exists"));
+    }
+
+    #[test]
+    fn status_of_a_missing_pin_is_none_and_remove_is_false() {
+        let path = std::env::temp_dir().join(format!("bpfsign-guard-none-{}", std::process::id()));
+        let path = path.to_str().unwrap();
+        // Nothing exists there: BPF_OBJ_GET fails with ENOENT (or, without bpf(2) permission,
+        // with EPERM, which is an error, not "not installed").
+        match Guard::status(path) {
+            Ok(s) => assert!(s.is_none()),
+            Err(e) => assert_eq!(e.errno(), Some(libc::EPERM), "{e}"),
+        }
+        match Guard::remove(path) {
+            Ok(removed) => assert!(!removed),
+            Err(e) => assert_eq!(e.errno(), Some(libc::EPERM), "{e}"),
+        }
+    }
 }
