@@ -122,7 +122,9 @@ static __always_inline void record(__u32 prog_type, __u32 reason, __u32 audit)
 
 	if (!n)
 		return;
-	idx = (__u32)(__sync_fetch_and_add(n, 1) % MAX_RECORDS);
+	/* Best effort under concurrent refusals; no fetch-add result, so -mcpu=v1 compiles it. */
+	idx = (__u32)(*n % MAX_RECORDS);
+	__sync_fetch_and_add(n, 1);
 	r = bpf_map_lookup_elem(&guard_records, &idx);
 	if (!r)
 		return;
