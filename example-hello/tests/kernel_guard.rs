@@ -102,6 +102,12 @@ fn signing_kernel() -> bool {
 /// On the host the signed guard load fails (EOPNOTSUPP: no signature verification; or, where
 /// securityfs shows the BPF LSM inactive, the install refuses first) and nothing is pinned.
 fn assert_guard_cannot_load_on_host(flag: &str) {
+    assert!(
+        Guard::status(DEFAULT_PIN).unwrap().is_none(),
+        "a guard is already pinned on this host; not touching it"
+    );
+    // Should the install succeed after all, do not leave the host under the guard.
+    let _cleanup = RemoveOnDrop;
     let cert = cert_file("a", CERT_A);
     let r = run(&["--register-cert", &cert, flag, "--seconds", "1"]);
     assert_eq!(r.code, Some(1), "the signed guard cannot load here");
@@ -233,6 +239,11 @@ fn kernel_guard_keyring_filter() {
     let session = bpfsign_runtime::join_new_session_keyring().expect("join a new session keyring");
     let spec = bpfsign_guard::signed_guard!(key = env!("BPF_KEY"));
     if !signing_kernel() {
+        assert!(
+            Guard::status(DEFAULT_PIN).unwrap().is_none(),
+            "a guard is already pinned on this host; not touching it"
+        );
+        let _cleanup = RemoveOnDrop;
         let e = Guard::builder(spec)
             .install_pinned(DEFAULT_PIN)
             .expect_err("the signed guard cannot load on the host");
