@@ -41,11 +41,17 @@ struct Run {
 
 /// Runs example-hello (in this process's session keyring, joined once per test).
 fn run(args: &[&str]) -> Run {
-    let out = Command::new(example_hello())
-        .args(args)
-        .env_remove("BPFSIGN_PROTOCOL")
-        .output()
-        .expect("run example-hello");
+    run_with(args, None)
+}
+
+/// Runs example-hello with `BPFSIGN_PROTOCOL` set to `protocol` (unset for `None`).
+fn run_with(args: &[&str], protocol: Option<&str>) -> Run {
+    let mut cmd = Command::new(example_hello());
+    cmd.args(args).env_remove("BPFSIGN_PROTOCOL");
+    if let Some(p) = protocol {
+        cmd.env("BPFSIGN_PROTOCOL", p);
+    }
+    let out = cmd.output().expect("run example-hello");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     eprintln!(
         "example-hello {args:?} on {} ({}): {:?}\n{stdout}{}",
@@ -158,6 +164,14 @@ fn kernel_guard_refuses_unsigned_and_lets_signed_through() {
         assert_eq!(r.code, Some(3), "a signature rejection exits 3");
         assert!(r.stdout.contains("load = -126 ENOKEY"), "ENOKEY expected");
 
+        // The unsigned variant of the same skeleton is refused at its loader's load.
+        let r = run_with(&["--seconds", "1"], Some("unsigned"));
+        assert_eq!(r.code, Some(1));
+        assert!(
+            r.stdout.contains("load = -1 EPERM"),
+            "the unsigned loader is refused"
+        );
+
         // A second install is refused while one is pinned.
         let r = run(&["--guard", "--register-cert", &cert_a]);
         assert_eq!(r.code, Some(1));
@@ -168,11 +182,12 @@ fn kernel_guard_refuses_unsigned_and_lets_signed_through() {
             .expect("status")
             .expect("the guard is pinned");
         assert!(!s.audit);
-        assert_eq!(s.counters.denied, 1, "{s:?}");
+        assert_eq!(s.counters.denied, 2, "{s:?}");
         assert_eq!(s.counters.audited, 0, "{s:?}");
         assert!(s.counters.allowed_signed >= 2, "{s:?}");
         assert!(s.counters.allowed_kernel >= 2, "{s:?}");
-        assert_eq!(s.records.len(), 1, "{s:?}");
+        assert_eq!(s.records.len(), 2, "{s:?}");
+        assert_eq!(s.records[1].comm, "example-hello", "{s:?}");
         let rec = &s.records[0];
         assert_eq!(rec.pid, std::process::id());
         assert_eq!(rec.prog_type, 1, "socket filter");
@@ -180,7 +195,7 @@ fn kernel_guard_refuses_unsigned_and_lets_signed_through() {
         assert!(!rec.audit);
         let r = run(&["--guard-status"]);
         assert_eq!(r.code, Some(0));
-        assert!(r.stdout.contains("denied = 1"), "status output");
+        assert!(r.stdout.contains("denied = 2"), "status output");
         assert!(r
             .stdout
             .contains(&format!("denied pid {}", std::process::id())));
