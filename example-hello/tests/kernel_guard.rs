@@ -5,65 +5,25 @@
 //! Every test removes the guard again, also when it fails (a later test in the same VM would
 //! otherwise run under the guard), and checks that nothing it created stays alive.
 
+mod common;
+
 use std::io;
-use std::path::PathBuf;
-use std::process::Command;
 
 use bpfsign_guard::{Guard, KeyringKind, RecordReason, DEFAULT_PIN};
 use bpfsign_kernel_tests::leak::Snapshot;
-use bpfsign_kernel_tests::{kernel_release, test_kernel};
+use bpfsign_kernel_tests::test_kernel;
 use bpfsign_runtime::{register_cert, CertTarget, Keyring};
+use common::{run_in_session as run_with, Run, CERT_A, CERT_B};
 
-/// TEST-ONLY certificates (DER) of the keys A and B; example-hello is signed with A.
-const CERT_A: &[u8] = include_bytes!("../../tests/fixtures/keys/TEST-ONLY-key-a.der");
-const CERT_B: &[u8] = include_bytes!("../../tests/fixtures/keys/TEST-ONLY-key-b.der");
-
-fn example_hello() -> PathBuf {
-    std::env::var_os("PATH")
-        .and_then(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join("example-hello"))
-                .find(|c| c.is_file())
-        })
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_example-hello")))
-}
-
+/// Writes a certificate for `--register-cert`; its path as a string.
 fn cert_file(name: &str, der: &[u8]) -> String {
-    let path = std::env::temp_dir().join(format!("guard-{}-{name}.der", std::process::id()));
-    std::fs::write(&path, der).expect("write the certificate to the temp dir");
+    let path = common::cert_file(name, der);
     path.to_str().expect("UTF-8 temp path").to_string()
 }
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-}
-
-/// Runs example-hello (in this process's session keyring, joined once per test).
+/// Runs example-hello in this process's session keyring (joined once per test).
 fn run(args: &[&str]) -> Run {
     run_with(args, None)
-}
-
-/// Runs example-hello with `BPFSIGN_PROTOCOL` set to `protocol` (unset for `None`).
-fn run_with(args: &[&str], protocol: Option<&str>) -> Run {
-    let mut cmd = Command::new(example_hello());
-    cmd.args(args).env_remove("BPFSIGN_PROTOCOL");
-    if let Some(p) = protocol {
-        cmd.env("BPFSIGN_PROTOCOL", p);
-    }
-    let out = cmd.output().expect("run example-hello");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    eprintln!(
-        "example-hello {args:?} on {} ({}): {:?}\n{stdout}{}",
-        test_kernel(),
-        kernel_release(),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Run {
-        code: out.status.code(),
-        stdout,
-    }
 }
 
 /// `BPF_PROG_LOAD` of an unsigned two-instruction socket filter (`r0 = 0; exit`).
