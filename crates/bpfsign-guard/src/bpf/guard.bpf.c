@@ -6,10 +6,10 @@
  *  - kernel == true: the load was issued from inside the kernel (bpf_sys_bpf) by a program that
  *    is already loaded, normally a signed light-skeleton loader: allowed.
  *  - attr->signature != 0: the kernel verifies the signature whenever one is given and fails the
- *    load when it does not verify, whether the check runs before this hook (6.18, 7.2:
- *    bpf_prog_load) or inside bpf_check before it (7.3). A load that gets past this hook with a
- *    signature is therefore a verified load. Where the kernel records the outcome
- *    (prog->aux->sig, 7.2+), the verdict and keyring come from there.
+ *    load when it does not verify (6.18, 7.2: in bpf_prog_load; 7.3: in bpf_check, before this
+ *    hook). Whichever side of the hook the check is on, a signed load that succeeds is a
+ *    verified load. Where the kernel records the outcome (prog->aux->sig, 7.2+; filled before
+ *    this hook there, the VM tests show), the keyring kind and resolved serial come from it.
  *  - anything else: -EPERM (or, in audit mode, allowed and recorded).
  * The keyring filter uses prog->aux->sig.keyring_type/keyring_serial where present, else
  * attr->keyring_id (0 builtin, 1 secondary, 2 platform, anything else a user keyring).
