@@ -4,6 +4,7 @@
 //! ```text
 //! example-hello [--register-cert PATH] [--keyring session|builtin|secondary|platform|ID]
 //!               [--set-a] [--seconds N]
+//!               [--guard | --guard-audit] [--guard-status] [--guard-remove]
 //! ```
 //!
 //! * `--register-cert PATH` registers a certificate (DER or PEM) as an `asymmetric` key in the
@@ -12,6 +13,12 @@
 //! * `--set-a` sets the global `prog_A` to 1 through the mmapped `.bss` after load, so the
 //!   program prints `I loaded prog 'A'` (otherwise `'B'`).
 //! * `--seconds N` is how long to wait for the trace line (default 5).
+//! * `--guard` installs the bpfsign guard (signed with the same key as `hello`) pinned at
+//!   `/sys/fs/bpf/bpfsign-guard` before loading `hello`: from then on the kernel refuses program
+//!   loads from user space that carry no verified signature, also after this process exits.
+//!   `--guard-audit` installs it in audit mode (record and allow).
+//! * `--guard-status` prints the pinned guard's state (policy, counters, recorded loads) and
+//!   exits; `--guard-remove` removes it and exits (exit 1 when none is installed).
 //!
 //! The runtime picks the loader for the running kernel; `BPFSIGN_PROTOCOL=p1|p1b|p2|unsigned`
 //! forces one; `EXAMPLE_HELLO_LOG=1` asks for the verifier log (printed on failure). Output: `protocol = …`, `load = 0`, `attach = 0`, `trace: <line>`.
@@ -22,6 +29,7 @@ use std::fs;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use bpfsign_guard::{Guard, GuardStatus, DEFAULT_PIN};
 use bpfsign_runtime::{CertTarget, Keyring};
 
 bpfsign_macros::include_signed_skel!("hello.bpf.o", key = env!("BPF_KEY"));
@@ -32,10 +40,21 @@ struct Args {
     keyring: Keyring,
     set_a: bool,
     seconds: u64,
+    guard: Option<GuardMode>,
+    guard_status: bool,
+    guard_remove: bool,
+}
+
+/// What `--guard`/`--guard-audit` install.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum GuardMode {
+    Enforce,
+    Audit,
 }
 
 const USAGE: &str = "usage: example-hello [--register-cert PATH] \
-[--keyring session|builtin|secondary|platform|ID] [--set-a] [--seconds N]";
+[--keyring session|builtin|secondary|platform|ID] [--set-a] [--seconds N] \
+[--guard | --guard-audit] [--guard-status] [--guard-remove]";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
@@ -43,6 +62,9 @@ fn parse_args() -> Result<Args, String> {
         keyring: Keyring::Session,
         set_a: false,
         seconds: 5,
+        guard: None,
+        guard_status: false,
+        guard_remove: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -51,6 +73,10 @@ fn parse_args() -> Result<Args, String> {
             "--register-cert" => args.register_cert = Some(value("--register-cert")?),
             "--keyring" => args.keyring = value("--keyring")?.parse()?,
             "--set-a" => args.set_a = true,
+            "--guard" => args.guard = Some(GuardMode::Enforce),
+            "--guard-audit" => args.guard = Some(GuardMode::Audit),
+            "--guard-status" => args.guard_status = true,
+            "--guard-remove" => args.guard_remove = true,
             "--seconds" => {
                 let v = value("--seconds")?;
                 args.seconds = v
@@ -105,6 +131,90 @@ fn find_line(trace: &str, pid: u32) -> Option<String> {
     })
 }
 
+/// Prints the state of a pinned guard.
+fn print_guard(s: &GuardStatus) {
+    println!(
+        "guard: active at {} (link {}, prog {}), mode {}",
+        s.path,
+        s.link_id,
+        s.prog_id,
+        if s.audit { "audit" } else { "enforce" }
+    );
+    println!(
+        "guard: keyrings {:?}, user keyring serial {}",
+        s.keyrings, s.user_serial
+    );
+    let c = &s.counters;
+    println!(
+        "guard: allowed_signed = {}, allowed_kernel = {}, denied = {}, audited = {}, wrong_keyring = {}",
+        c.allowed_signed, c.allowed_kernel, c.denied, c.audited, c.wrong_keyring
+    );
+    for r in &s.records {
+        println!(
+            "guard: {} pid {} uid {} comm {:?} prog_type {} ({:?}) at {} ns",
+            if r.audit { "audited" } else { "denied" },
+            r.pid,
+            r.uid,
+            r.comm,
+            r.prog_type,
+            r.reason,
+            r.ktime_ns
+        );
+    }
+}
+
+/// Handles `--guard-status` / `--guard-remove`: `Some(exit status)` when one was given.
+fn guard_management(args: &Args) -> Option<ExitCode> {
+    if !args.guard_status && !args.guard_remove {
+        return None;
+    }
+    if args.guard_status {
+        match Guard::status(DEFAULT_PIN) {
+            Ok(Some(s)) => print_guard(&s),
+            Ok(None) => println!("guard: not installed ({DEFAULT_PIN} does not exist)"),
+            Err(e) => {
+                println!("guard status = error: {e}");
+                return Some(ExitCode::from(1));
+            }
+        }
+    }
+    if args.guard_remove {
+        match Guard::remove(DEFAULT_PIN) {
+            Ok(true) => println!("guard: removed {DEFAULT_PIN}"),
+            Ok(false) => {
+                println!("guard: not installed ({DEFAULT_PIN} does not exist)");
+                return Some(ExitCode::from(1));
+            }
+            Err(e) => {
+                println!("guard remove = error: {e}");
+                return Some(ExitCode::from(1));
+            }
+        }
+    }
+    Some(ExitCode::SUCCESS)
+}
+
+/// Installs the guard signed with `BPF_KEY`, pinned at [`DEFAULT_PIN`].
+fn install_guard(mode: GuardMode, keyring: Keyring) -> Result<(), ExitCode> {
+    let spec = bpfsign_guard::signed_guard!(key = env!("BPF_KEY"));
+    match Guard::builder(spec)
+        .audit(mode == GuardMode::Audit)
+        .load_keyring(keyring)
+        .install_pinned(DEFAULT_PIN)
+    {
+        Ok(s) => {
+            println!("guard = 0");
+            print_guard(&s);
+            Ok(())
+        }
+        Err(bpfsign_guard::GuardError::Load(e)) => Err(report("guard", &e)),
+        Err(e) => {
+            println!("guard = error: {e}");
+            Err(ExitCode::from(1))
+        }
+    }
+}
+
 fn getpid() -> u32 {
     // SAFETY: getpid has no arguments and cannot fail; the raw syscall avoids any libc caching,
     // so the traced kernel function really runs.
@@ -122,6 +232,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+
+    if let Some(code) = guard_management(&args) {
+        return code;
+    }
 
     if let Some(path) = &args.register_cert {
         let bytes = match fs::read(path) {
@@ -142,6 +256,12 @@ fn main() -> ExitCode {
                 r.skid.as_deref().unwrap_or("none")
             ),
             Err(e) => return report("register", &e),
+        }
+    }
+
+    if let Some(mode) = args.guard {
+        if let Err(code) = install_guard(mode, args.keyring) {
+            return code;
         }
     }
 

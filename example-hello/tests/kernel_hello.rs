@@ -6,61 +6,15 @@
 //! Each test joins a fresh session keyring first, so certificates registered by one test are
 //! never seen by another.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-use bpfsign_kernel_tests::{kernel_release, test_kernel};
-
-/// TEST-ONLY certificates (DER) of the keys A and B; example-hello is signed with A.
-const CERT_A: &[u8] = include_bytes!("../../tests/fixtures/keys/TEST-ONLY-key-a.der");
-const CERT_B: &[u8] = include_bytes!("../../tests/fixtures/keys/TEST-ONLY-key-b.der");
-
-/// The `example-hello` binary: from PATH (the VM test bed puts workspace binaries there), else
-/// the one cargo built next to this test.
-fn example_hello() -> PathBuf {
-    std::env::var_os("PATH")
-        .and_then(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join("example-hello"))
-                .find(|c| c.is_file())
-        })
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_example-hello")))
-}
-
-/// Writes a certificate to a temporary file for `--register-cert`.
-fn cert_file(name: &str, der: &[u8]) -> PathBuf {
-    let path =
-        std::env::temp_dir().join(format!("example-hello-{}-{name}.der", std::process::id()));
-    std::fs::write(&path, der).expect("write the certificate to the temp dir");
-    path
-}
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-}
+use bpfsign_kernel_tests::test_kernel;
+use common::{cert_file, run_in_session, Run, CERT_A, CERT_B};
 
 /// Runs example-hello in a fresh session keyring; `protocol` sets `BPFSIGN_PROTOCOL`.
 fn run(args: &[&str], protocol: Option<&str>) -> Run {
     bpfsign_runtime::join_new_session_keyring().expect("join a new session keyring");
-    let mut cmd = Command::new(example_hello());
-    cmd.args(args).env_remove("BPFSIGN_PROTOCOL");
-    if let Some(p) = protocol {
-        cmd.env("BPFSIGN_PROTOCOL", p);
-    }
-    let out = cmd.output().expect("run example-hello");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    eprintln!(
-        "example-hello {args:?} (BPFSIGN_PROTOCOL={protocol:?}) on {} ({}): {:?}\n{stdout}{}",
-        test_kernel(),
-        kernel_release(),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Run {
-        code: out.status.code(),
-        stdout,
-    }
+    run_in_session(args, protocol)
 }
 
 /// The protocol the runtime must pick on each signing kernel; `None` on the host, which cannot
