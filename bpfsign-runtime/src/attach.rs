@@ -1,4 +1,4 @@
-//! Attaching the programs of a loaded skeleton, like bpftool's generated `__attach()` (spec §6.7).
+//! Attaching the programs of a loaded skeleton, like bpftool's generated `__attach()` (docs/protocol.md §6.7).
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};

@@ -1,6 +1,6 @@
 //! A scanner for raw BTF (the vmlinux type information in `/sys/kernel/btf/vmlinux`): finds a
 //! struct by name and the bit offset of one of its members, in place and without building a type
-//! table. The kernel probe uses it to tell P1 from P1b kernels (spec §7.2).
+//! table. The kernel probe uses it to tell P1 from P1b kernels (docs/protocol.md §7.2).
 
 use std::fmt;
 use std::io::{self, Read};

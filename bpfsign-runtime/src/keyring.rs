@@ -1,4 +1,4 @@
-//! Keyrings: which one the kernel searches for the signer's key (`keyring_id`, spec §1.2), and
+//! Keyrings: which one the kernel searches for the signer's key (`keyring_id`, docs/protocol.md §1.2), and
 //! registering a signing certificate as an `asymmetric` key (what `keyctl padd asymmetric '' @s`
 //! and `keyctl newring` do), with raw `add_key` / `keyctl` syscalls. The certificate's encoding
 //! (PEM, DER, subjectKeyIdentifier) is read by [`crate::cert`].

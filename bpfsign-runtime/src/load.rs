@@ -1,5 +1,5 @@
 //! Loading a light skeleton: pick the loader variant, run the protocol's user-space sequence
-//! (spec §3, §8), take ownership of the fds the loader returns in the ctx (§6.3), mmap the
+//! (docs/protocol.md §3, §8), take ownership of the fds the loader returns in the ctx (§6.3), mmap the
 //! skeleton data maps (§6.7).
 
 use std::collections::HashSet;
@@ -42,7 +42,7 @@ impl Default for VerifierLog {
 
 /// Options of [`load`].
 ///
-/// Note on global data: signed loaders ignore run-time initial values (spec §3.2); the values of
+/// Note on global data: signed loaders ignore run-time initial values (docs/protocol.md §3.2); the values of
 /// `.data`/`.bss`/`.rodata` are those fixed at signing. Change writable globals through
 /// [`LoadedSkeleton::map_data_mut`] after the load.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -82,7 +82,7 @@ impl LoadOptions {
         self
     }
 
-    /// Runs the P1, P1b or P2 loader in its *unsigned form* (spec §3.4, §8): the user-space
+    /// Runs the P1, P1b or P2 loader in its *unsigned form* (docs/protocol.md §3.4, §8): the user-space
     /// sequence of that protocol, but `BPF_PROG_LOAD` gets no signature and no keyring.
     ///
     /// The metadata map is still exclusive to the loader's hash, and for P1/P1b still hashed
@@ -399,7 +399,7 @@ fn validate(
     Ok(())
 }
 
-/// `sizeof(struct bpf_loader_ctx) + 16 * maps + 4 * progs` (spec §6.3), saturating.
+/// `sizeof(struct bpf_loader_ctx) + 16 * maps + 4 * progs` (docs/protocol.md §6.3), saturating.
 fn ctx_size(spec: &SkeletonSpec<'_>) -> usize {
     loader_ctx::size(spec.maps.len(), spec.progs.len())
 }
@@ -455,7 +455,7 @@ fn attempt(
     })
 }
 
-/// The metadata map `__loader.map` (spec §3, §8): created (exclusive to the loader's hash for
+/// The metadata map `__loader.map` (docs/protocol.md §3, §8): created (exclusive to the loader's hash for
 /// signed variants), filled with the data blob, frozen, and for P1/P1b hashed by the kernel.
 fn metadata_map(
     sys: &dyn Sys,
@@ -551,14 +551,14 @@ fn load_loader(
     })
 }
 
-/// The loader's ctx (spec §6.3): `struct bpf_loader_ctx` (size, log request), then the map
+/// The loader's ctx (docs/protocol.md §6.3): `struct bpf_loader_ctx` (size, log request), then the map
 /// descriptors and the program descriptors.
 ///
 /// Every fd slot (`map_fd` of each map desc, `prog_fd` of each prog desc) is pre-filled with -1,
 /// so that a slot the loader leaves alone reads as "no fd" while a loader-created fd 0 (possible
 /// when stdin is closed) is taken like any other. The loader only reads `max_entries` and
 /// `initial_value` of a map desc and never a `*_fd` slot; its epilogue overwrites every map slot
-/// and the first L prog slots (spec §6.3, §6.5, §6.6).
+/// and the first L prog slots (docs/protocol.md §6.3, §6.5, §6.6).
 fn loader_ctx_bytes(spec: &SkeletonSpec<'_>, log: Option<LogBuf>) -> Vec<u8> {
     let n_maps = spec.maps.len();
     let size = ctx_size(spec);
@@ -680,7 +680,7 @@ fn loaded_maps(
         .collect()
 }
 
-/// The skeleton's programs: ctx prog slot j holds the j-th *loaded* (autoload) program (spec §6.3
+/// The skeleton's programs: ctx prog slot j holds the j-th *loaded* (autoload) program (docs/protocol.md §6.3
 /// quirk). Every autoload program must have an fd, and no slot beyond them may hold one.
 fn loaded_progs(
     spec: &SkeletonSpec<'_>,

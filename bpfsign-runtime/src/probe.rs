@@ -1,4 +1,4 @@
-//! Which signing protocol does the running kernel speak? (spec §7)
+//! Which signing protocol does the running kernel speak? (docs/protocol.md §7)
 //!
 //! 1. A side-effect-free junk-signature `BPF_PROG_LOAD` tells P2 kernels (EPERM "must be frozen")
 //!    from P1/P1b kernels (EBADMSG), and recognises kernels where signing is unusable (EOPNOTSUPP:
@@ -255,7 +255,7 @@ pub(crate) fn probe_with(
     let btf = read_btf().map_err(|e| e.to_string());
     if support == SigningSupport::NoKeys {
         // Without CONFIG_KEYS the probe fails before P2's metadata-map check, so EINVAL does not
-        // tell the family. The weaker BTF hint (spec §7.2): only P2 kernels have struct bpf_fd_array.
+        // tell the family. The weaker BTF hint (docs/protocol.md §7.2): only P2 kernels have struct bpf_fd_array.
         match btf
             .as_ref()
             .map(|b| find_struct(b.as_ref(), "bpf_fd_array").map(|s| s.is_some()))

@@ -224,7 +224,7 @@ fn unsigned_sequence_exact_attrs() {
 
 #[test]
 fn signed_variants_run_without_signature() {
-    // The unsigned form of P1/P1b/P2 (spec §3.4, §8): exclusive metadata map, P1/P1b still hash
+    // The unsigned form of P1/P1b/P2 (docs/protocol.md §3.4, §8): exclusive metadata map, P1/P1b still hash
     // it, PROG_LOAD without signature/keyring and with fd_array_cnt = 0, even for P2.
     for (p, insns, excl) in [
         (Protocol::P1, P1_INSNS, P1_EXCL),

@@ -342,7 +342,7 @@ pub mod loader_ctx {
     pub const FLAG_SKEL_KERNEL: u32 = 1;
 }
 
-/// Limits the generator enforces and the runtime re-checks.
+/// Limits the generator enforces (the kernel enforces them again at load time).
 pub mod limits {
     /// Most maps one loader may create (libbpf's `MAX_USED_MAPS`).
     pub const MAX_MAPS: usize = 64;

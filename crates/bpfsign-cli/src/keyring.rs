@@ -1,6 +1,6 @@
 //! `bpfsign keyring add`: registers a signing certificate in a kernel keyring as an
 //! `asymmetric` key (what `keyctl padd asymmetric '' @s < CERT.der` does), so signed skeletons
-//! load with that keyring (spec §1.2).
+//! load with that keyring (docs/protocol.md §1.2).
 
 use std::path::PathBuf;
 

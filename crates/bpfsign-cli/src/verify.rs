@@ -1,5 +1,5 @@
 //! `bpfsign verify`: checks an artifact the way the kernel and the loader will check it at load
-//! time (spec §3), with a certificate the user trusts (never the one the artifact carries).
+//! time (docs/protocol.md §3), with a certificate the user trusts (never the one the artifact carries).
 //!
 //! For every signed variant (or the ones named with `--protocol`):
 //!
@@ -7,10 +7,10 @@
 //!   payload (P1/P1b: the loader instructions; P2: instructions ‖ data blob), in a form the
 //!   kernel's PKCS#7 parser accepts ([`Certificate::verify_detached`]);
 //! * `excl_prog_hash` is SHA-256 of the instructions: the kernel binds the exclusive metadata
-//!   map only to a program with that digest (spec §3.0);
-//! * P1/P1b: the loader's check block (spec §3.1) compares `map->sha` with SHA-256 of the data
+//!   map only to a program with that digest (docs/protocol.md §3.0);
+//! * P1/P1b: the loader's check block (docs/protocol.md §3.1) compares `map->sha` with SHA-256 of the data
 //!   blob; the four words built into the instructions must be exactly that hash, or the loader
-//!   refuses the blob (EINVAL). P1b must also check `map->excl` (spec §3.2), P1 must not (the
+//!   refuses the blob (EINVAL). P1b must also check `map->excl` (docs/protocol.md §3.2), P1 must not (the
 //!   P1 kernel refuses that read). P2 must have no such block: the kernel checks the blob
 //!   itself, and the P2 sequence never computes `map->sha`.
 
@@ -77,7 +77,7 @@ const JNE_REG: u8 = 0x5d; // BPF_JMP | BPF_JNE | BPF_X
 const JNE_IMM: u8 = 0x55; // BPF_JMP | BPF_JNE | BPF_K
 const PSEUDO_MAP_IDX: u8 = 5;
 const EINVAL: i32 = 22;
-/// Largest P2 payload (instructions and map values) the 7.3 kernel hashes (spec §3.3).
+/// Largest P2 payload (instructions and map values) the 7.3 kernel hashes (docs/protocol.md §3.3).
 const MAX_P2_PAYLOAD: usize = (16 << 20) - 1;
 
 /// `r1 = map_by_idx(0)` (two slots) at `at`.
@@ -128,7 +128,7 @@ fn excl_check_before(i: &[Insn], at: usize) -> bool {
         && matches!(i.get(start + 4), Some(j) if j.code == JNE_IMM && j.dst == 2 && j.imm == 1)
 }
 
-/// The loader's blob check (spec §3.1, §3.2): the SHA-256 built into its instructions and
+/// The loader's blob check (docs/protocol.md §3.1, §3.2): the SHA-256 built into its instructions and
 /// whether the `map->excl` check precedes it; `None` without a check block.
 struct CheckBlock {
     hash: [u8; 32],
@@ -191,7 +191,7 @@ fn check_loader(v: &Variant, data: &[u8]) -> Vec<String> {
             }
             if v.protocol == Protocol::P1b && !b.excl {
                 errors.push(format!(
-                    "{name}: the loader does not check map->excl before the hash (spec §3.2)"
+                    "{name}: the loader does not check map->excl before the hash (docs/protocol.md §3.2)"
                 ));
             }
             if v.protocol == Protocol::P1 && b.excl {
@@ -274,7 +274,7 @@ pub fn verify(a: VerifyArgs) -> Result<(), Failure> {
                 ))
             }
             (Some(sig), Some(cert)) => {
-                // The protocol's payload, exactly as the kernel assembles it (spec §3).
+                // The protocol's payload, exactly as the kernel assembles it (docs/protocol.md §3).
                 let payload = signed_payload(p, &v.insns, &art.data).unwrap_or_default();
                 let origin = format!("the {name} signature");
                 if let Err(e) = cert.verify_detached(&payload, sig, &origin) {

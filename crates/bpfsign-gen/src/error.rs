@@ -40,7 +40,7 @@ impl fmt::Display for Stage {
     }
 }
 
-/// A loader limit (spec §6.1) or a generator input limit (`parse::limits`) that the object exceeds.
+/// A loader limit (docs/protocol.md §6.1) or a generator input limit (`parse::limits`) that the object exceeds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Limit {
     /// More than 64 maps (`MAX_USED_MAPS`).

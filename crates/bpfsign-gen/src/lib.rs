@@ -59,12 +59,12 @@
 //! of the kernel 7.2.13 / 7.3.4 bpftools, and the unsigned loader to `bpftool gen skeleton -L`
 //! (7.3.4), for the objects bpfsign supports. Deliberate differences:
 //!
-//! * **P1 is hardened** (spec "Decisions" 2): bpfsign's P1 loader is its P1b loader without
+//! * **P1 is hardened** (docs/protocol.md "Decisions" 2): bpfsign's P1 loader is its P1b loader without
 //!   the `map->excl` check. It differs from bpftool-p1 (libbpf 1.7.0) in two places only: the
 //!   check-block jumps land exactly on the cleanup label (1.7.0 lands one instruction late),
 //!   and the run-time ctx cannot override `max_entries` / initial values.
 //!   [`emit::LoaderConfig::bpftool_p1_compat`] reproduces bpftool-p1 for tests.
-//! * **No build-host inputs** (spec "Decisions" 3): `.kconfig` values, `LINUX_KERNEL_VERSION`,
+//! * **No build-host inputs** (docs/protocol.md "Decisions" 3): `.kconfig` values, `LINUX_KERNEL_VERSION`,
 //!   typeless-ksym addresses, the CPU count for `PERF_EVENT_ARRAY` maps with `max_entries 0`
 //!   and the page size for ring buffers come from [`GenOptions`], never from the build host.
 //!   A strong typeless ksym without an address in [`GenOptions::ksym_addrs`] is accepted

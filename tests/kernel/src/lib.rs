@@ -99,7 +99,7 @@ impl Kernel {
     /// Whether the verifier refuses protocol `p`'s loader itself (also unsigned) on this
     /// kernel, and with which errno. The P1b loader reads `map->excl` (`struct bpf_map` offset
     /// 32): 6.18.15 has no such field (offset 32 is `ops`) and 7.3.4 rearranged the struct, so
-    /// the read is refused (spec §3.4, §7.3).
+    /// the read is refused (docs/protocol.md §3.4, §7.3).
     pub fn refuses_loader(self, p: Protocol) -> Option<i32> {
         match (self, p) {
             (Kernel::K6_18_15 | Kernel::K7_3_4, Protocol::P1b) => Some(libc::EACCES),

@@ -1,4 +1,4 @@
-//! The light-skeleton user-space sequence (spec §3, §8) written out with raw `bpf(2)` calls,
+//! The light-skeleton user-space sequence (docs/protocol.md §3, §8) written out with raw `bpf(2)` calls,
 //! independent of bpfsign-runtime, with every knob a hostile or broken host could turn: a
 //! metadata map that is not exclusive, a hash never computed, any `fd_array_cnt`, any signature.
 //! The kernel and the signed loader must defend against those; bpfsign-runtime never does them.
@@ -197,7 +197,7 @@ impl RawLoad<'_> {
 }
 
 /// SHA-256 of `bytes`, computed by the kernel: the hash `BPF_OBJ_GET_INFO_BY_FD` reports for a
-/// frozen array map holding `bytes` (the metadata-map hash of spec §2.6). The test binaries do
+/// frozen array map holding `bytes` (the metadata-map hash of docs/protocol.md §2.6). The test binaries do
 /// not link a SHA-256 implementation; this is the digest the kernel itself compares with.
 pub fn kernel_sha256(bytes: &[u8]) -> io::Result<[u8; 32]> {
     let map = map_create(

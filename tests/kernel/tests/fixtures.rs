@@ -6,7 +6,7 @@
 //!   loads with certificate A in a fresh session keyring; every map and autoload program exists
 //!   as the metadata says (checked with `BPF_OBJ_GET_INFO_BY_FD`); every auto-attachable program
 //!   attaches. On the host (no signature verification) the signed load fails with EOPNOTSUPP.
-//! * unsigned forms: the Unsigned, P1, P1b and P2 loaders run without a signature (spec §3.4,
+//! * unsigned forms: the Unsigned, P1, P1b and P2 loaders run without a signature (docs/protocol.md §3.4,
 //!   §8). On the host: full success for fixtures without trampoline programs; for the others
 //!   the loader passes the verifier and creates the maps, and its inner fentry/fexit/lsm load
 //!   fails with EPERM (this host refuses those everywhere, also through libbpf). In the VMs

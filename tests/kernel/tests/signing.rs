@@ -103,7 +103,7 @@ fn kernel_hello_gcc_signed_loads_and_prints() {
 
 /// Every signed variant of the committed hello forced on every kernel: only the kernel's own
 /// protocol loads (P1 also on P1b kernels, whose loader check it lacks but whose kernel check is
-/// the same); the others fail the way spec §3.4 says.
+/// the same); the others fail the way docs/protocol.md §3.4 says.
 #[test]
 #[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
 fn kernel_signed_variant_matrix() {

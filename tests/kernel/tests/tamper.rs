@@ -4,7 +4,7 @@
 //! * through bpfsign-runtime (`load` with a modified `SkeletonSpec`): a byte of the loader
 //!   instructions, of the data blob, of the signature (its value and its ASN.1 header), of the
 //!   metadata map's `excl_prog_hash`; another variant's signature; a signature by key B, whose
-//!   certificate nobody registered. Each failure must be the kernel's errno of spec §5 at the
+//!   certificate nobody registered. Each failure must be the kernel's errno of docs/protocol.md §5 at the
 //!   stage bpfsign reports, with guidance;
 //! * with raw `bpf(2)` (the host sequence written out in `bpfsign_kernel_tests::raw`, which
 //!   bpfsign-runtime never deviates from): instructions changed and the map re-bound to their
@@ -34,7 +34,7 @@ enum Want {
 
 use Want::{Fails, Loads};
 
-/// The signed protocols whose untampered hello loads on `k` (spec §3.4): the kernel's own, plus
+/// The signed protocols whose untampered hello loads on `k` (docs/protocol.md §3.4): the kernel's own, plus
 /// P1 on the P1b kernel (same kernel check, no loader check). None on the host.
 fn runnable(k: Kernel) -> &'static [Protocol] {
     match k {
@@ -431,7 +431,7 @@ fn kernel_tamper_metadata_map() {
                 // Without fd_array_cnt no map is bound before the signature check, so the kernel
                 // verifies the signature over the instructions alone, and bpfsign's P2 signature
                 // covers instructions ‖ metadata: rejected before the verifier could complain
-                // about the map reached without fd_array_cnt (spec §5's EACCES needs a
+                // about the map reached without fd_array_cnt (the EACCES of docs/protocol.md §5 needs a
                 // signature over the instructions only).
                 (_, Protocol::P2, 0) => prog_load(libc::EKEYREJECTED),
                 // The same map twice in fd_array is one used map.

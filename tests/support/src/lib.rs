@@ -92,7 +92,7 @@ pub fn kcfg_opts() -> GenOptions {
     }
 }
 
-/// The `openssl cms -sign` options of a signature in the form bpftool makes (spec §4.1), as the
+/// The `openssl cms -sign` options of a signature in the form bpftool makes (docs/protocol.md §4.1), as the
 /// documentation gives them: no signed attributes, no certificates, signer named by its
 /// subjectKeyIdentifier.
 pub const CMS_KERNEL_FLAGS: &[&str] = &["-noattr", "-nocerts", "-nosmimecap", "-keyid"];

@@ -1,4 +1,4 @@
-//! The loader emitter: a reimplementation of libbpf's `gen_loader.c` (spec §6) that turns a
+//! The loader emitter: a reimplementation of libbpf's `gen_loader.c` (docs/protocol.md §6) that turns a
 //! [`Linked`] object into loader instructions plus the data blob.
 
 use bpfsign_abi::limits::{MAX_DATA_SIZE, MAX_LOADER_INSNS, MAX_MAPS, MAX_PROGS};
@@ -792,7 +792,7 @@ mod tests {
     fn program_slots_and_prologue_formula() {
         let l = linked(None, vec![prog(Vec::new(), 2)], 32);
         let e = emit(&Ctx::new("t.o"), &l, &P2).unwrap();
-        // goto +C with C = 3 * (2 + P) + 2 + 6 * M (spec §6.5)
+        // goto +C with C = 3 * (2 + P) + 2 + 6 * M (docs/protocol.md §6.5)
         assert_eq!(e.insns[6], Insn::jmp_imm(op::JA, 0, 0, 3 * 34 + 2));
         let l = linked(None, vec![prog(Vec::new(), 2)], 33);
         let err = emit(&Ctx::new("t.o"), &l, &P2).err().unwrap();

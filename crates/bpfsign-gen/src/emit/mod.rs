@@ -1,5 +1,5 @@
 //! Emit: the light-skeleton loader program (`BPF_PROG_TYPE_SYSCALL`) and its data blob, for
-//! every signing protocol, from one linked object (spec §3, §6, §8).
+//! every signing protocol, from one linked object (docs/protocol.md §3, §6, §8).
 //!
 //! The data blob is the same for all variants; the loaders differ only in the check block
 //! after the cleanup code and in whether the run-time ctx may override `max_entries` and
@@ -13,7 +13,7 @@ use crate::error::{Ctx, Error};
 use crate::insn;
 use crate::link::Linked;
 
-/// Integrity check block emitted after the cleanup code (spec §3.1, §3.2).
+/// Integrity check block emitted after the cleanup code (docs/protocol.md §3.1, §3.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CheckBlock {
     /// No check (unsigned loaders, P2).

@@ -1,5 +1,5 @@
 //! CMS (PKCS#7) signatures as bpftool's `sign.c` makes them and the kernel verifies them
-//! (spec §4.1): signing a payload, and checking a detached signature made elsewhere.
+//! (docs/protocol.md §4.1): signing a payload, and checking a detached signature made elsewhere.
 
 use openssl::cms::{CMSOptions, CmsContentInfo};
 use openssl::stack::Stack;
@@ -98,7 +98,7 @@ pub(super) fn verify_detached(
         });
     }
     // OpenSSL accepts forms the kernel refuses (RSA-PSS, sha256WithRSAEncryption, MD5...):
-    // check the SignerInfos against the kernel's parser (spec §4.2).
+    // check the SignerInfos against the kernel's parser (docs/protocol.md §4.2).
     kernel_form::check(signature, cert.info.key_algorithm).map_err(malformed)
 }
 

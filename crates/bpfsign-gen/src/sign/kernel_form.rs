@@ -1,4 +1,4 @@
-//! The CMS forms the kernel's PKCS#7 parser accepts (spec §4.2), checked on the DER of a
+//! The CMS forms the kernel's PKCS#7 parser accepts (docs/protocol.md §4.2), checked on the DER of a
 //! signature OpenSSL has already verified: ContentInfo → SignedData → every SignerInfo.
 //! OpenSSL accepts forms the kernel refuses (RSA-PSS, `sha256WithRSAEncryption`, MD5, …); this
 //! DER walk finds them before a signature goes into an artifact.

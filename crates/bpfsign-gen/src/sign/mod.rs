@@ -1,4 +1,4 @@
-//! PKCS#7 / CMS signing of loader payloads, as the kernel verifies them (spec §4).
+//! PKCS#7 / CMS signing of loader payloads, as the kernel verifies them (docs/protocol.md §4).
 //!
 //! A [`Signer`] holds one private key and its X.509 certificate. It is built from a PEM file
 //! holding both (the seed's `signing_key.pem`), or from separate key and certificate files in
@@ -11,7 +11,7 @@
 //!   anything else (Ed25519, Ed448, RSA-PSS keys, DSA, other curves) is rejected;
 //! * encrypted private keys are rejected with a clear error (no passphrase prompt, ever).
 //!
-//! The signature is what bpftool's `sign.c` produces (spec §4.1): a DER `ContentInfo` with
+//! The signature is what bpftool's `sign.c` produces (docs/protocol.md §4.1): a DER `ContentInfo` with
 //! detached `SignedData`, SHA-256, no certificates, no signed attributes, the signer identified
 //! by its certificate's subjectKeyIdentifier, or by issuer and serial number when the
 //! certificate has no SKID. RSA signatures use the `rsaEncryption` algorithm identifier (the
