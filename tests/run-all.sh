@@ -98,7 +98,7 @@ inject_check() { # inject_check MODE EXPECTED-PATTERN [ARGS...]
 }
 timed "injected failure" inject_check 1 'test failed'
 timed "injected crash" inject_check crash 'GUEST CRASHED'
-timed "injected hang" inject_check hang 'TIMEOUT after 20 s' --timeout 20
+timed "injected hang" inject_check hang 'TIMEOUT after 60 s' --timeout 60
 
 step "8/9 runner selftest (exit status, timeout, crash)"
 timed "runner selftest" cargo vmtest selftest --kernel 7.3.4
