@@ -261,7 +261,8 @@ mod tests {
     #[test]
     fn only_selected_loaders_are_embedded_byte_for_byte() {
         use crate::meta::Protocol;
-        let obj = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/obj/hello.bpf.o");
+        let obj =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/obj/hello.bpf.o");
         let elf = std::fs::read(&obj).unwrap();
         let parsed = parse_object("hello.bpf.o", &elf).unwrap();
         let all = crate::pipeline::generate(&parsed, &GenOptions::default()).unwrap();

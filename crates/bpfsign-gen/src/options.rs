@@ -138,7 +138,9 @@ pub fn parse_protocol_list(text: &str) -> Result<Vec<Protocol>, SelectionError> 
     let mut out = Vec::new();
     for part in text.split(',') {
         let p: Protocol = part.parse().map_err(|e: bpfsign_abi::UnknownProtocol| {
-            SelectionError(format!("{e}; expected a comma-separated list of p1, p1b, p2"))
+            SelectionError(format!(
+                "{e}; expected a comma-separated list of p1, p1b, p2"
+            ))
         })?;
         if !out.contains(&p) {
             out.push(p);
