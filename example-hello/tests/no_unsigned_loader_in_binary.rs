@@ -31,14 +31,18 @@ fn contains_any(haystack: &[u8], needles: &[&[u8]]) -> bool {
     for n in needles {
         first[usize::from(n[0])] = true;
     }
-    haystack.windows(PIECE).any(|w| first[usize::from(w[0])] && needles.contains(&w))
+    haystack
+        .windows(PIECE)
+        .any(|w| first[usize::from(w[0])] && needles.contains(&w))
 }
 
 #[test]
 fn unsigned_loader_is_not_in_the_default_binary() {
     let binary = std::fs::read(env!("CARGO_BIN_EXE_example-hello")).expect("read example-hello");
     let out = loaders();
-    let unsigned = out.loader(Protocol::Unsigned).expect("generate emits every loader");
+    let unsigned = out
+        .loader(Protocol::Unsigned)
+        .expect("generate emits every loader");
     let signed: Vec<&[u8]> = Protocol::SIGNED
         .iter()
         .map(|p| out.loader(*p).expect("a signed loader"))
