@@ -28,7 +28,7 @@ pub enum BuildError {
     /// The object could not be parsed ([`parse_object`]).
     #[error("{0}")]
     Parse(Error),
-    /// The loaders could not be generated ([`generate`]).
+    /// The loaders could not be generated ([`crate::generate_for`]).
     #[error("{0}")]
     Generate(Error),
     /// A key, certificate or signature was refused.
