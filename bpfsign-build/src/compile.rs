@@ -7,6 +7,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::Protocol;
+
 /// Environment variable naming the BPF C compiler (a name on `PATH` or a path).
 pub const COMPILER_ENV: &str = "BPFSIGN_CC";
 
@@ -184,6 +186,10 @@ pub struct BpfCompiler {
     target_arch: Option<String>,
     cargo_output: bool,
     signing_key: Option<PathBuf>,
+    /// Signed protocols of the artifact (`None`: all three).
+    protocols: Option<Vec<Protocol>>,
+    /// Whether the artifact embeds the unsigned loader too.
+    allow_unsigned: bool,
 }
 
 impl BpfCompiler {
@@ -199,6 +205,8 @@ impl BpfCompiler {
             target_arch: None,
             cargo_output: true,
             signing_key: None,
+            protocols: None,
+            allow_unsigned: false,
         }
     }
 
@@ -250,6 +258,24 @@ impl BpfCompiler {
     /// `include_signed_skel!("<name>.skel")`: the signing then happens here, not in the macro.
     pub fn signed_artifact(&mut self, key_pem: impl Into<PathBuf>) -> &mut Self {
         self.signing_key = Some(key_pem.into());
+        self
+    }
+
+    /// With [`BpfCompiler::signed_artifact`]: the signed protocols whose loaders the artifact
+    /// holds (default P1, P1b and P2). A kernel of a protocol left out cannot load the
+    /// skeleton (the runtime says so with `ErrorKind::ProtocolNotEmbedded`). An empty list or
+    /// [`Protocol::Unsigned`] makes [`BpfCompiler::compile`] fail; the unsigned loader is
+    /// [`BpfCompiler::allow_unsigned`].
+    pub fn protocols(&mut self, protocols: &[Protocol]) -> &mut Self {
+        self.protocols = Some(protocols.to_vec());
+        self
+    }
+
+    /// With [`BpfCompiler::signed_artifact`]: also embed the unsigned loader (default `false`).
+    /// Without it the artifact, and any binary embedding it, has no unsigned loader, so
+    /// `BPFSIGN_PROTOCOL=unsigned` cannot make the binary load without a signature.
+    pub fn allow_unsigned(&mut self, on: bool) -> &mut Self {
+        self.allow_unsigned = on;
         self
     }
 
@@ -343,7 +369,11 @@ impl BpfCompiler {
                     println!("cargo:rerun-if-changed={}", key.display());
                 }
                 let skel = out_dir.join(format!("{stem}.skel"));
-                write_signed_artifact(&object, key, &skel)?;
+                let selection = self.selection().map_err(|e| CompileError::Signing {
+                    object: object.clone(),
+                    message: format!("BpfCompiler::protocols: {e}"),
+                })?;
+                write_signed_artifact(&object, key, &skel, &selection)?;
                 Some(skel)
             }
         };
@@ -370,15 +400,37 @@ fn missing_header_hint(stderr: &str) -> Option<&'static str> {
     }
 }
 
-/// Signs `object` with the PEM key + certificate at `key` and writes the artifact to `skel`.
-fn write_signed_artifact(object: &Path, key: &Path, skel: &Path) -> Result<(), CompileError> {
+impl BpfCompiler {
+    /// The loaders of the artifact: [`BpfCompiler::protocols`] + [`BpfCompiler::allow_unsigned`].
+    fn selection(&self) -> Result<bpfsign_gen::ProtocolSelection, bpfsign_gen::SelectionError> {
+        let selection = bpfsign_gen::ProtocolSelection::new().allow_unsigned(self.allow_unsigned);
+        match &self.protocols {
+            Some(list) => selection.with_signed(list),
+            None => Ok(selection),
+        }
+    }
+}
+
+/// Signs `object` with the PEM key + certificate at `key` and writes the artifact with the
+/// `selection`'s loaders to `skel`.
+fn write_signed_artifact(
+    object: &Path,
+    key: &Path,
+    skel: &Path,
+    selection: &bpfsign_gen::ProtocolSelection,
+) -> Result<(), CompileError> {
     let signing = |e: crate::BuildError| CompileError::Signing {
         object: object.to_path_buf(),
         message: e.to_string(),
     };
     let signer = crate::Signer::from_pem_file(key).map_err(|e| signing(e.into()))?;
-    let artifact = bpfsign_gen::sign_object(object, Some(&signer), &crate::GenOptions::default())
-        .map_err(signing)?;
+    let artifact = bpfsign_gen::sign_object_for(
+        object,
+        Some(&signer),
+        &crate::GenOptions::default(),
+        selection,
+    )
+    .map_err(signing)?;
     artifact
         .write_if_changed(skel)
         .map_err(|e| signing(e.into()))?;
@@ -720,6 +772,13 @@ mod tests {
             artifact.missing_signatures().is_empty(),
             "P1, P1b and P2 must be signed"
         );
+        let protocols =
+            |a: &crate::Artifact| a.variants.iter().map(|v| v.protocol).collect::<Vec<_>>();
+        assert_eq!(
+            protocols(&artifact),
+            Protocol::SIGNED,
+            "no unsigned loader unless allowed"
+        );
         let first = fs::read(&skel).unwrap();
         let text = String::from_utf8_lossy(&first);
         assert!(!text.contains("PRIVATE KEY"));
@@ -731,6 +790,33 @@ mod tests {
             .compile()
             .unwrap();
         assert_eq!(fs::read(&skel).unwrap(), first);
+        // Chosen protocols, and the unsigned loader only when allowed.
+        let chosen = BpfCompiler::new(&src)
+            .out_dir(&dir)
+            .cargo_output(false)
+            .signed_artifact(&key)
+            .protocols(&[Protocol::P2, Protocol::P1b])
+            .allow_unsigned(true)
+            .compile()
+            .unwrap();
+        let artifact = crate::Artifact::read(chosen.artifact.unwrap()).unwrap();
+        assert_eq!(
+            protocols(&artifact),
+            [Protocol::Unsigned, Protocol::P1b, Protocol::P2]
+        );
+        assert!(artifact.missing_signatures().is_empty());
+        let err = BpfCompiler::new(&src)
+            .out_dir(&dir)
+            .cargo_output(false)
+            .signed_artifact(&key)
+            .protocols(&[Protocol::Unsigned])
+            .compile()
+            .unwrap_err();
+        assert!(
+            matches!(err, CompileError::Signing { .. })
+                && err.to_string().contains("allow_unsigned"),
+            "{err}"
+        );
         // A bad key is a compile-stage error that names the object and the signing step.
         let err = BpfCompiler::new(&src)
             .out_dir(&dir)

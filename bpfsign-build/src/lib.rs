@@ -2,7 +2,9 @@
 //!
 //! It compiles BPF C with clang or `bpf-unknown-none-gcc` ≥ 14 into `$OUT_DIR/<name>.bpf.o`,
 //! which `bpfsign_macros::include_signed_skel!` then signs and embeds; or, with
-//! [`BpfCompiler::signed_artifact`], signs it here and writes `$OUT_DIR/<name>.skel`.
+//! [`BpfCompiler::signed_artifact`], signs it here and writes `$OUT_DIR/<name>.skel` (with the
+//! P1, P1b and P2 loaders, or those of [`BpfCompiler::protocols`]; the unsigned loader only
+//! with [`BpfCompiler::allow_unsigned`]).
 //!
 //! [`BpfCompiler`] picks the compiler (`$BPFSIGN_CC`, else the first clang, else GCC), adds the
 //! flags a BPF object needs (`-target bpf`, `-g` for BTF, `-D__TARGET_ARCH_<arch>`, libbpf

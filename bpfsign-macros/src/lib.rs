@@ -30,16 +30,23 @@ use proc_macro::TokenStream;
 /// `bpfsign gen`). Further arguments:
 ///
 /// * `key = …` — PEM file with the signing key and certificate; the object is signed during
-///   compilation for every kernel signing protocol. The key never reaches the binary.
+///   compilation for every kernel signing protocol (or those of `protocols`). The key never
+///   reaches the binary.
 /// * `cert = …` — the certificate, when `key` holds only the key, or with `signature`.
 /// * `signature = "P"` — offline signatures `P.p1.sig`, `P.p1b.sig`, `P.p2.sig` (detached DER
 ///   PKCS#7 over the payloads `bpfsign payload` writes), verified against `cert` while
 ///   compiling; a certificate carried inside a signature is never trusted.
 /// * `name = "Hello"` — the generated type name (default: the object name in CamelCase).
-/// * `allow_unsigned = true` — accept loader variants without a signature: an object without
-///   `key`, missing offline signature files, an unsigned or partially signed artifact. Off by
-///   default, so an unfinished offline signing is a compile error naming the missing protocols
-///   and the `bpfsign payload` / `bpfsign attach-sig` commands that complete it.
+/// * `allow_unsigned = true` — also embed the unsigned loader, and accept loader variants
+///   without a signature: an object without `key`, missing offline signature files, an unsigned
+///   or partially signed artifact. Off by default: the binary then has no unsigned loader
+///   (`BPFSIGN_PROTOCOL=unsigned` fails at run time with `ErrorKind::ProtocolNotEmbedded`), and
+///   an unfinished offline signing is a compile error naming the missing protocols and the
+///   `bpfsign payload` / `bpfsign attach-sig` commands that complete it.
+/// * `protocols = [p1b, p2]` — embed only these signed protocols' loaders (idents or strings
+///   of `p1`, `p1b`, `p2`; default all three). A kernel of a protocol left out fails to load
+///   with `ErrorKind::ProtocolNotEmbedded` (a P1b kernel uses an embedded P1 loader if there
+///   is no P1b one).
 ///
 /// Strings may be literals, `env!("VAR")` or `concat!(…)`. Changing the object, the key, the
 /// certificate, a signature or a named environment variable rebuilds the crate.

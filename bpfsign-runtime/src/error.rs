@@ -63,6 +63,24 @@ impl fmt::Display for Stage {
     }
 }
 
+/// What kind of failure an [`Error`] is, where the stage and errno alone do not say it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Any other failure: see [`Error::stage`], [`Error::errno`] and the message.
+    Other,
+    /// The load needs a protocol whose loader the skeleton does not embed: the build left it
+    /// out (a protocol list without it, or the unsigned loader without `allow_unsigned`).
+    /// Stage [`Stage::SelectVariant`]; nothing was loaded.
+    ProtocolNotEmbedded {
+        /// The protocol the load needs: the kernel's (probed), or the one asked for with
+        /// `BPFSIGN_PROTOCOL` or [`crate::LoadOptions::protocol`].
+        needed: Protocol,
+        /// The protocols whose loaders the skeleton embeds, in generator order.
+        embedded: Vec<Protocol>,
+    },
+}
+
 /// Context that sharpens the guidance of an error.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Ctx {
@@ -84,6 +102,7 @@ pub struct Error(Box<Inner>);
 #[derive(Clone, Debug)]
 struct Inner {
     stage: Stage,
+    kind: ErrorKind,
     errno: Option<i32>,
     /// The error of the failing system call (shared so that `Error` stays `Clone`).
     source: Option<Arc<io::Error>>,
@@ -120,6 +139,7 @@ impl Error {
         let guidance = guidance(stage, errno, from_loader, ctx);
         Error(Box::new(Inner {
             stage,
+            kind: ErrorKind::Other,
             errno: Some(errno),
             source: None,
             from_loader,
@@ -139,6 +159,7 @@ impl Error {
     ) -> Self {
         Error(Box::new(Inner {
             stage,
+            kind: ErrorKind::Other,
             errno: None,
             source: None,
             from_loader: false,
@@ -147,6 +168,12 @@ impl Error {
             ctx: ctx.clone(),
             log: None,
         }))
+    }
+
+    /// The same error, of `kind`.
+    pub(crate) fn with_kind(mut self, kind: ErrorKind) -> Self {
+        self.0.kind = kind;
+        self
     }
 
     pub(crate) fn with_log(mut self, log: Option<String>) -> Self {
@@ -159,6 +186,11 @@ impl Error {
     /// The stage that failed.
     pub fn stage(&self) -> Stage {
         self.0.stage
+    }
+
+    /// What kind of failure this is ([`ErrorKind::Other`] unless a more precise kind applies).
+    pub fn kind(&self) -> &ErrorKind {
+        &self.0.kind
     }
 
     /// The positive errno, if the failure came from the kernel (a syscall or the loader's return value).
@@ -265,6 +297,7 @@ impl fmt::Debug for Error {
         let i = &self.0;
         f.debug_struct("Error")
             .field("stage", &i.stage)
+            .field("kind", &i.kind)
             .field("errno", &i.errno)
             .field("from_loader", &i.from_loader)
             .field("protocol", &i.ctx.protocol)
@@ -360,7 +393,9 @@ fn guidance(stage: Stage, errno: i32, from_loader: bool, ctx: &Ctx) -> String {
         None => "the signer".to_string(),
     };
     let loader = protocol_hint(ctx);
-    let unsigned_hint = "set BPFSIGN_PROTOCOL=unsigned to load the unsigned variant";
+    // No guidance here suggests the unsigned loader: a signed skeleton must not be talked into
+    // loading without its signature (the unsigned loader is a build-time opt-in).
+    let no_signing = "signed skeletons need a kernel that verifies BPF program signatures";
     match (stage, errno) {
         (Stage::ProgLoad, libc::ENOKEY) => format!(
             "the kernel found no key for {signer} in {keyring}: register the signing certificate there \
@@ -387,7 +422,7 @@ fn guidance(stage: Stage, errno: i32, from_loader: bool, ctx: &Ctx) -> String {
         ),
         (_, libc::EOPNOTSUPP) if stage != Stage::Attach && stage != Stage::Mmap => format!(
             "this kernel cannot verify BPF program signatures (built without \
-             CONFIG_SYSTEM_DATA_VERIFICATION): {unsigned_hint}, or use a kernel with signature verification"
+             CONFIG_SYSTEM_DATA_VERIFICATION): {no_signing}"
         ),
         (Stage::ProgLoad, libc::EACCES) => format!(
             "protocol mismatch or missing privilege: the kernel refused {loader} after checking its signature \
@@ -402,12 +437,12 @@ fn guidance(stage: Stage, errno: i32, from_loader: bool, ctx: &Ctx) -> String {
         (Stage::ProgLoad, libc::EINVAL) => format!(
             "the kernel rejected the load attributes: {keyring} may not exist (keyring_id does not resolve, or \
              CONFIG_KEYS is off), the signature may exceed 8 KiB, the kernel may predate BPF signing \
-             (Linux < 6.18: {unsigned_hint}), or CAP_PERFMON is missing (bpf_sys_bpf unavailable)"
+             (Linux < 6.18: {no_signing}), or CAP_PERFMON is missing (bpf_sys_bpf unavailable)"
         ),
         (Stage::ProgLoad, libc::E2BIG) | (Stage::MapHash, libc::E2BIG) | (Stage::ProbeKernel, libc::E2BIG) => {
             format!(
                 "the kernel predates BPF program signing (Linux < 6.18 does not know the signature fields): \
-                 {unsigned_hint}"
+                 {no_signing}"
             )
         }
         (Stage::ProgLoad, ENOTSUPP) => {
@@ -417,7 +452,7 @@ fn guidance(stage: Stage, errno: i32, from_loader: bool, ctx: &Ctx) -> String {
             "the verifier log buffer is too small; request a larger one with LoadOptions::verifier_log".to_string()
         }
         (Stage::MapCreate, libc::EINVAL) => format!(
-            "the kernel refused an exclusive map (excl_prog_hash needs Linux 6.18+): {unsigned_hint}"
+            "the kernel refused an exclusive map (excl_prog_hash needs Linux 6.18+): {no_signing}"
         ),
         (_, libc::EPERM) | (_, libc::EACCES)
             if matches!(stage, Stage::MapCreate | Stage::MapUpdate | Stage::ProbeKernel) =>
@@ -531,7 +566,7 @@ mod tests {
     }
 
     #[test]
-    fn eopnotsupp_guidance_mentions_unsigned() {
+    fn eopnotsupp_guidance_does_not_suggest_unsigned() {
         let e = Error::with_errno(
             Stage::ProgLoad,
             libc::EOPNOTSUPP,
@@ -540,7 +575,7 @@ mod tests {
             &Ctx::default(),
         );
         assert!(e.guidance().contains("CONFIG_SYSTEM_DATA_VERIFICATION"));
-        assert!(e.guidance().contains("BPFSIGN_PROTOCOL=unsigned"));
+        assert!(!e.guidance().contains("unsigned"), "{}", e.guidance());
         assert!(!e.is_signature_rejection());
     }
 

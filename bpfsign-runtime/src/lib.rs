@@ -5,7 +5,10 @@
 //! 6.19, 7.0, 7.1.0-4; P1b: 7.2.y, 6.18.40+, 7.1.5+; P2: 7.3+). A bpfsign skeleton carries one
 //! data blob plus a signed loader per protocol; this crate
 //!
-//! * probes the running kernel ([`probe()`], cached; `BPFSIGN_PROTOCOL=p1|p1b|p2|unsigned` overrides),
+//! * probes the running kernel ([`probe()`], cached; `BPFSIGN_PROTOCOL=p1|p1b|p2` overrides) and
+//!   picks an *embedded* loader: a protocol the build left out — the unsigned loader unless the
+//!   build allowed it, a signed protocol missing from its protocol list — fails with
+//!   [`ErrorKind::ProtocolNotEmbedded`] (a probed P1b kernel falls back to an embedded P1 loader),
 //! * runs the matching user-space sequence and the loader ([`load`] → [`LoadedSkeleton`]),
 //! * mmaps `.bss`/`.data`/`.rodata` data maps (typed views: [`LoadedSkeleton::global`],
 //!   [`LoadedSkeleton::read_global`], [`Plain`]), attaches programs ([`LoadedSkeleton::attach_all`] → [`Link`]),
@@ -39,7 +42,7 @@
 //! | [`probe()`], [`probe_uncached`], [`selected_protocol`], [`KernelProbe`], [`SigningSupport`], [`PROTOCOL_ENV`] | Which protocol the running kernel speaks |
 //! | [`register_cert`], [`CertTarget`], [`RegisteredCert`], [`named_keyring`], [`join_new_session_keyring`], [`Keyring`], [`KEY_SPEC_SESSION_KEYRING`], [`KEY_SPEC_USER_KEYRING`] | Keyrings and signing certificates |
 //! | [`cert_to_der`], [`cert_skid`] | Reading a certificate (PEM or DER, subjectKeyIdentifier) |
-//! | [`Error`], [`Stage`], [`errno_name`], [`ENOTSUPP`] | The one error type |
+//! | [`Error`], [`ErrorKind`], [`Stage`], [`errno_name`], [`ENOTSUPP`] | The one error type |
 //!
 //! Everything else is private to the crate: the `bpf(2)` wrappers, the BTF scanner and the load
 //! steps.
@@ -64,7 +67,7 @@ mod tests;
 
 pub use attach::Link;
 pub use cert::{cert_skid, cert_to_der};
-pub use error::{errno_name, Error, Stage, ENOTSUPP};
+pub use error::{errno_name, Error, ErrorKind, Stage, ENOTSUPP};
 pub use global::Plain;
 pub use keyring::{
     join_new_session_keyring, named_keyring, register_cert, CertTarget, Keyring, RegisteredCert,

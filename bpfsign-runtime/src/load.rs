@@ -10,7 +10,7 @@ use std::ptr::NonNull;
 use bpfsign_abi::limits::MAX_CTX_SIZE;
 use bpfsign_abi::{loader_ctx, map_flags};
 
-use crate::error::{Ctx, Error, Stage};
+use crate::error::{Ctx, Error, ErrorKind, Stage};
 use crate::keyring::Keyring;
 use crate::probe::{self, log_string, KernelProbe, PROTOCOL_ENV};
 use crate::spec::{AttachKind, LoaderVariant, Protocol, SkeletonSpec};
@@ -308,6 +308,15 @@ pub(crate) fn load_impl<'p>(
 
 /// Picks the protocol (`opts.protocol`, else `env`, else the probe) and the skeleton's loader
 /// variant for it; records the protocol (and whether a keyring is used) in `ctx`.
+///
+/// Only embedded loaders can be chosen: a protocol the build left out (the unsigned loader
+/// without `allow_unsigned`, a signed protocol missing from the build's protocol list) fails
+/// with [`ErrorKind::ProtocolNotEmbedded`]. One fallback exists: when the *probe* finds a P1b
+/// kernel and the skeleton has no P1b loader but a P1 loader, the P1 loader is used (spec: a P1
+/// loader also passes on P1b kernels). It is no weaker than what the binary already allows:
+/// anyone holding the binary can replay its signed P1 loader on a P1b kernel, so a build that
+/// must not run P1 there leaves P1 out. An explicit protocol (`opts.protocol`,
+/// `BPFSIGN_PROTOCOL`) never falls back.
 fn select_variant<'s, 'p>(
     spec: &SkeletonSpec<'s>,
     opts: &LoadOptions,
@@ -317,29 +326,73 @@ fn select_variant<'s, 'p>(
 ) -> Result<&'s LoaderVariant<'s>, Error> {
     let env_set = env.is_some_and(|v| !v.trim().is_empty());
     let has_signed = spec.variants.iter().any(|v| v.protocol.is_signed());
+    let probed = opts.protocol.is_none() && !env_set;
     // A skeleton built without signed variants has nothing to probe for: its unsigned loader is
     // the only choice. An explicit protocol or `BPFSIGN_PROTOCOL` still wins (and fails below
     // when the skeleton lacks that variant).
-    let protocol = if opts.protocol.is_none() && !env_set && !has_signed {
+    let needed = if probed && !has_signed {
         Protocol::Unsigned
     } else {
         probe::select_with(opts.protocol, env, probe, ctx)?
     };
-    ctx.protocol = Some(protocol);
-    if !protocol.is_signed() || opts.without_signature {
+    let variant = match spec.variant(needed) {
+        Some(v) => Some(v),
+        None if probed && needed == Protocol::P1b => spec.variant(Protocol::P1),
+        None => None,
+    };
+    let Some(variant) = variant else {
+        ctx.protocol = Some(needed);
+        return Err(not_embedded(spec, needed, probed, ctx));
+    };
+    ctx.protocol = Some(variant.protocol);
+    if !variant.protocol.is_signed() || opts.without_signature {
         ctx.keyring = None;
     }
-    spec.variant(protocol).ok_or_else(|| {
-        let have: Vec<&str> = spec.variants.iter().map(|v| v.protocol.as_str()).collect();
-        Error::other(
-            Stage::SelectVariant,
-            format!("the skeleton has no {protocol} loader variant (it has: {})", have.join(", ")),
-            format!(
-                "build the skeleton for all protocols, or set {PROTOCOL_ENV} to one it has and this kernel accepts"
-            ),
-            ctx,
+    Ok(variant)
+}
+
+/// The [`ErrorKind::ProtocolNotEmbedded`] error: which protocol the load needs, which the
+/// skeleton embeds, and how the build embeds the missing one.
+fn not_embedded(spec: &SkeletonSpec<'_>, needed: Protocol, probed: bool, ctx: &Ctx) -> Error {
+    let embedded: Vec<Protocol> = Protocol::ALL
+        .into_iter()
+        .filter(|p| spec.variant(*p).is_some())
+        .collect();
+    let names: Vec<&str> = embedded.iter().map(|p| p.as_str()).collect();
+    let list = if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
+    };
+    let why = if probed {
+        format!("this kernel needs the {needed} loader")
+    } else {
+        format!("the {needed} loader was asked for ({PROTOCOL_ENV} or LoadOptions::protocol)")
+    };
+    let detail = format!("{why}, but the build did not embed it (the skeleton embeds: {list})");
+    let guidance = if needed == Protocol::Unsigned {
+        format!(
+            "the build did not allow unsigned loading, so this binary loads only with a signature; \
+             unset {PROTOCOL_ENV} (and do not force Protocol::Unsigned) to load a signed loader. \
+             Embedding the unsigned loader is a build-time opt-in: `include_signed_skel!(…, \
+             allow_unsigned = true)`, `BpfCompiler::allow_unsigned(true)` or `bpfsign gen --allow-unsigned`"
         )
-    })
+    } else {
+        let unset = if probed {
+            String::new()
+        } else {
+            format!(
+                "unset {PROTOCOL_ENV} / LoadOptions::protocol to use the kernel's protocol, or "
+            )
+        };
+        format!(
+            "{unset}rebuild with {needed} in the protocol list (`protocols = [{needed}, …]` in \
+             include_signed_skel!, `BpfCompiler::protocols`, `bpfsign gen --protocols`); kernels by \
+             protocol: p1 6.18.0–6.18.39, 6.19, 7.0, 7.1.0–7.1.4; p1b 6.18.40+, 7.1.5+, 7.2; p2 7.3+"
+        )
+    };
+    Error::other(Stage::SelectVariant, detail, guidance, ctx)
+        .with_kind(ErrorKind::ProtocolNotEmbedded { needed, embedded })
 }
 
 /// Whether a failed attempt should be retried with a larger verifier log buffer.
@@ -379,7 +432,8 @@ fn validate(
         return Err(Error::other(
             Stage::SelectVariant,
             format!("the {} loader variant carries no signature", v.protocol),
-            format!("build the skeleton signed, or set {PROTOCOL_ENV}=unsigned"),
+            "the build embedded it without a signature (`allow_unsigned`): sign the skeleton \
+             (a key at build time, or `bpfsign payload` + `bpfsign attach-sig`) and rebuild",
             ctx,
         ));
     }

@@ -12,8 +12,8 @@
 //!    `struct bpf_fd_array` in vmlinux BTF (present only on P2 kernels) marks the P2 family.
 //!
 //! A result that determined the protocol family is cached per process; one that did not (for
-//! example a missing capability) is probed again next time. `BPFSIGN_PROTOCOL=p1|p1b|p2|unsigned`
-//! skips probing.
+//! example a missing capability) is probed again next time. `BPFSIGN_PROTOCOL=p1|p1b|p2` skips
+//! probing (`unsigned` too, but only a skeleton built with `allow_unsigned` embeds that loader).
 
 use std::fmt;
 use std::io;
@@ -197,7 +197,7 @@ pub(crate) fn select_with<'p>(
             Error::other(
                 Stage::ProbeKernel,
                 format!("{PROTOCOL_ENV}: {e}"),
-                format!("set {PROTOCOL_ENV} to p1, p1b, p2 or unsigned, or unset it to probe the kernel"),
+                format!("set {PROTOCOL_ENV} to p1, p1b or p2, or unset it to probe the kernel"),
                 ctx,
             )
         });
@@ -218,7 +218,7 @@ pub(crate) fn select_with<'p>(
         (None, None) => Err(Error::other(
             Stage::ProbeKernel,
             format!("{probe}"),
-            format!("set {PROTOCOL_ENV}=p1|p1b|p2|unsigned to choose the loader variant"),
+            format!("set {PROTOCOL_ENV}=p1|p1b|p2 to choose the loader variant"),
             ctx,
         )),
     }

@@ -522,7 +522,7 @@ fn bad_specs_fail_before_any_syscall() {
     };
     let e = run(&k, &spec, &opts(Protocol::P2)).unwrap_err();
     assert_eq!(e.stage(), Stage::SelectVariant);
-    assert!(e.to_string().contains("has: unsigned"), "{e}");
+    assert!(e.to_string().contains("embeds: unsigned"), "{e}");
 
     let unsigned_p2 = [LoaderVariant {
         signature: None,
@@ -718,9 +718,15 @@ fn unsigned_only_spec_loads_without_probe() {
     let k = FakeKernel::new();
     let e = crate::load::load_impl(&k, &spec, &opts(Protocol::P2), None, never).unwrap_err();
     assert_eq!(e.stage(), Stage::SelectVariant);
-    assert!(e.to_string().contains("no p2 loader variant"), "{e}");
+    assert!(e.to_string().contains("the p2 loader was asked for"), "{e}");
     let e = crate::load::load_impl(&k, &spec, &LoadOptions::new(), Some("p1b"), never).unwrap_err();
-    assert!(e.to_string().contains("no p1b loader variant"), "{e}");
+    assert_eq!(
+        e.kind(),
+        &ErrorKind::ProtocolNotEmbedded {
+            needed: Protocol::P1b,
+            embedded: vec![Protocol::Unsigned]
+        }
+    );
     let e = crate::load::load_impl(&k, &spec, &LoadOptions::new(), Some("p9"), never).unwrap_err();
     assert_eq!(e.stage(), Stage::ProbeKernel);
     assert!(k.calls().is_empty());
@@ -818,4 +824,144 @@ fn loader_fd_zero_is_an_fd() {
     let e = run(&k, &hello(), &opts(Protocol::P2)).unwrap_err();
     assert!(e.to_string().contains("no fd for map"), "{e}");
     assert!(k.open_objects().is_empty(), "leaked {:?}", k.open_objects());
+}
+
+/// The default build: P1, P1b, P2 and no unsigned loader.
+fn signed_only() -> SkeletonSpec<'static> {
+    SkeletonSpec {
+        variants: &VARIANTS[1..],
+        ..hello()
+    }
+}
+
+#[test]
+fn default_build_refuses_the_unsigned_override() {
+    let never = || -> &'static KernelProbe { panic!("an explicit protocol needs no probe") };
+    let want = ErrorKind::ProtocolNotEmbedded {
+        needed: Protocol::Unsigned,
+        embedded: Protocol::SIGNED.to_vec(),
+    };
+    for (o, env) in [
+        (LoadOptions::new(), Some("unsigned")),
+        (LoadOptions::new(), Some(" UNSIGNED ")),
+        (opts(Protocol::Unsigned), None),
+        (opts(Protocol::Unsigned), Some("p2")),
+    ] {
+        let k = FakeKernel::new().loader(good_loader());
+        let e = crate::load::load_impl(&k, &signed_only(), &o, env, never).unwrap_err();
+        assert_eq!(e.kind(), &want, "{e}");
+        assert_eq!(e.stage(), Stage::SelectVariant);
+        assert_eq!(e.protocol(), Some(Protocol::Unsigned));
+        assert_eq!(e.errno(), None);
+        let text = e.to_string();
+        assert!(text.contains("did not allow unsigned"), "{text}");
+        assert!(text.contains("embeds: p1, p1b, p2"), "{text}");
+        assert!(text.contains("allow_unsigned = true"), "{text}");
+        assert!(k.calls().is_empty(), "nothing may reach the kernel");
+    }
+    // The same spec loads its signed loader when nothing forces the unsigned one.
+    let p = supported(Protocol::P2);
+    let k = FakeKernel::new().loader(good_loader());
+    let sk = crate::load::load_impl(&k, &signed_only(), &LoadOptions::new(), None, || &p).unwrap();
+    assert_eq!(sk.protocol(), Protocol::P2);
+}
+
+#[test]
+fn an_allow_unsigned_build_honours_the_override() {
+    let never = || -> &'static KernelProbe { panic!("an explicit protocol needs no probe") };
+    let k = FakeKernel::new().loader(good_loader());
+    let sk =
+        crate::load::load_impl(&k, &hello(), &LoadOptions::new(), Some("unsigned"), never).unwrap();
+    assert_eq!(sk.protocol(), Protocol::Unsigned);
+}
+
+#[test]
+fn chosen_protocols_refuse_other_kernels_with_a_typed_error() {
+    const P1B_P2: fn() -> SkeletonSpec<'static> = || SkeletonSpec {
+        variants: &VARIANTS[2..],
+        ..hello()
+    };
+    // A probed P1 kernel needs a loader the build left out.
+    let p1 = supported(Protocol::P1);
+    let k = FakeKernel::new().loader(good_loader());
+    let e = crate::load::load_impl(&k, &P1B_P2(), &LoadOptions::new(), None, || &p1).unwrap_err();
+    assert_eq!(
+        e.kind(),
+        &ErrorKind::ProtocolNotEmbedded {
+            needed: Protocol::P1,
+            embedded: vec![Protocol::P1b, Protocol::P2]
+        }
+    );
+    let text = e.to_string();
+    assert!(text.contains("this kernel needs the p1 loader"), "{text}");
+    assert!(text.contains("embeds: p1b, p2"), "{text}");
+    assert!(text.contains("protocols = [p1"), "{text}");
+    assert!(!text.contains("unsigned"), "no unsigned override: {text}");
+    assert!(k.calls().is_empty());
+    // Kernels of the embedded protocols load.
+    for p in [Protocol::P1b, Protocol::P2] {
+        let probe = supported(p);
+        let k = FakeKernel::new().loader(good_loader());
+        let sk =
+            crate::load::load_impl(&k, &P1B_P2(), &LoadOptions::new(), None, || &probe).unwrap();
+        assert_eq!(sk.protocol(), p);
+    }
+}
+
+#[test]
+fn a_probed_p1b_kernel_falls_back_to_an_embedded_p1_loader_only() {
+    static P1_P2: [LoaderVariant<'static>; 2] = [VARIANTS[1], VARIANTS[3]];
+    let spec = SkeletonSpec {
+        variants: &P1_P2,
+        ..hello()
+    };
+    let p1b = supported(Protocol::P1b);
+    let k = FakeKernel::new().loader(good_loader());
+    let sk = crate::load::load_impl(&k, &spec, &LoadOptions::new(), None, || &p1b).unwrap();
+    assert_eq!(sk.protocol(), Protocol::P1);
+    let calls = k.calls();
+    let load = calls.iter().find(|c| c.cmd == BPF_PROG_LOAD).unwrap();
+    assert_eq!(load.insns.as_deref(), Some(P1_INSNS));
+    drop(sk);
+    // An explicit P1b never falls back.
+    let k = FakeKernel::new();
+    let e = run(&k, &spec, &opts(Protocol::P1b)).unwrap_err();
+    assert!(
+        matches!(
+            e.kind(),
+            ErrorKind::ProtocolNotEmbedded {
+                needed: Protocol::P1b,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("unset BPFSIGN_PROTOCOL"), "{e}");
+    // Nor does a P2 kernel (P1 loaders fail there) or a P1 kernel without P1.
+    let p2_only = SkeletonSpec {
+        variants: &P1_P2[1..],
+        ..hello()
+    };
+    let p1 = supported(Protocol::P1);
+    let e = crate::load::load_impl(&k, &p2_only, &LoadOptions::new(), None, || &p1).unwrap_err();
+    assert!(
+        matches!(
+            e.kind(),
+            ErrorKind::ProtocolNotEmbedded {
+                needed: Protocol::P1,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let p1b_only = SkeletonSpec {
+        variants: &VARIANTS[2..3],
+        ..hello()
+    };
+    let e = crate::load::load_impl(&k, &p1b_only, &LoadOptions::new(), None, || &p1).unwrap_err();
+    assert!(
+        matches!(e.kind(), ErrorKind::ProtocolNotEmbedded { .. }),
+        "{e}"
+    );
+    assert!(k.calls().is_empty());
 }

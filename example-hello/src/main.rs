@@ -20,8 +20,8 @@
 //! * `--guard-status` prints the pinned guard's state (policy, counters, recorded loads) and
 //!   exits; `--guard-remove` removes it and exits (exit 1 when none is installed).
 //!
-//! The runtime picks the loader for the running kernel; `BPFSIGN_PROTOCOL=p1|p1b|p2|unsigned`
-//! forces one; `EXAMPLE_HELLO_LOG=1` asks for the verifier log (printed on failure). Output: `protocol = …`, `load = 0`, `attach = 0`, `trace: <line>`.
+//! The runtime picks the loader for the running kernel; `BPFSIGN_PROTOCOL=p1|p1b|p2` forces
+//! one (the binary embeds no unsigned loader: `unsigned` is refused); `EXAMPLE_HELLO_LOG=1` asks for the verifier log (printed on failure). Output: `protocol = …`, `load = 0`, `attach = 0`, `trace: <line>`.
 //! Exit status: 0 success; 3 the kernel rejected the signature (errno name and guidance are
 //! printed); 1 any other failure; 2 bad command line.
 

@@ -347,8 +347,14 @@ fn build_hello(
     let elf =
         fs::read(&compiled.object).map_err(|e| format!("{}: {e}", compiled.object.display()))?;
     let comment = elf_comment(&elf);
-    let art = bpfsign_gen::sign_object(&compiled.object, Some(signer), &GenOptions::default())
-        .map_err(|e| e.to_string())?;
+    // With the unsigned loader: the host (no signature verification) runs it.
+    let art = bpfsign_gen::sign_object_for(
+        &compiled.object,
+        Some(signer),
+        &GenOptions::default(),
+        &bpfsign_gen::ProtocolSelection::new().allow_unsigned(true),
+    )
+    .map_err(|e| e.to_string())?;
     let dir = out.join("hello").join(label);
     let art = write_artifact(&art, &dir, "hello")?;
     let origin = format!(

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! bpfsign gen OBJ.bpf.o (--key KEY.pem [--cert CERT] | --unsigned) [--name NAME] -o OUT.skel
+//!             [--protocols p1,p1b,p2] [--allow-unsigned]
 //!             [--kconfig FILE]... [--kconfig-value CONFIG_X=VALUE]... [--kernel-version 6.18.44]
 //!             [--ksym-addr NAME=0xADDR]... [--possible-cpus N] [--page-size N]
 //! bpfsign dump OUT.skel --protocol unsigned|p1|p1b|p2 --what insns|data|sig|excl -o FILE|-
@@ -21,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use bpfsign_gen::artifact::{protocol_name, Artifact, ArtifactError};
-use bpfsign_gen::{BuildError, Certificate, GenOptions, Protocol, Signer};
+use bpfsign_gen::{BuildError, Certificate, GenOptions, Protocol, ProtocolSelection, Signer};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod inspect;
@@ -39,8 +40,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Generate the loaders of every signing protocol (unsigned, p1, p1b, p2) for a BPF object
-    /// and write the artifact (left untouched when unchanged).
+    /// Generate the signed loaders (p1, p1b, p2, or those of --protocols; the unsigned loader
+    /// only with --allow-unsigned or --unsigned) for a BPF object and write the artifact (left
+    /// untouched when unchanged).
     Gen(GenArgs),
     /// Write one part of an artifact as raw bytes.
     Dump(DumpArgs),
@@ -86,9 +88,18 @@ struct GenArgs {
         conflicts_with = "unsigned"
     )]
     cert: Option<PathBuf>,
-    /// Write an unsigned artifact (sign it later with `payload` and `attach-sig`).
+    /// Write an unsigned artifact (sign it later with `payload` and `attach-sig`). Implies
+    /// --allow-unsigned.
     #[arg(long, conflicts_with = "key")]
     unsigned: bool,
+    /// Also embed the unsigned loader. Off by default: without it the artifact (and any binary
+    /// embedding it) carries no unsigned loader, so `BPFSIGN_PROTOCOL=unsigned` cannot load it.
+    #[arg(long)]
+    allow_unsigned: bool,
+    /// The signed protocols whose loaders the artifact holds, comma-separated (default
+    /// p1,p1b,p2). A kernel of a protocol left out cannot load the skeleton.
+    #[arg(long, value_name = "p1,p1b,p2", value_parser = protocol_list)]
+    protocols: Option<ProtocolList>,
     /// Object name (prefix of internal map names); default: the file name without .bpf.o,
     /// non-identifier characters replaced by '_'.
     #[arg(long, value_name = "NAME")]
@@ -304,6 +315,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// The value of `--protocols p1b,p2` (one argument; a newtype so clap does not read it as a
+/// repeated option).
+#[derive(Clone, Debug)]
+struct ProtocolList(Vec<Protocol>);
+
+/// Parses `--protocols p1b,p2`.
+fn protocol_list(text: &str) -> Result<ProtocolList, String> {
+    bpfsign_gen::parse_protocol_list(text)
+        .map(ProtocolList)
+        .map_err(|e| e.to_string())
+}
+
 impl BuildInputs {
     fn apply(self, opts: &mut GenOptions) -> Result<(), Failure> {
         for file in &self.kconfig {
@@ -336,8 +359,14 @@ fn gen(g: GenArgs) -> Result<(), Failure> {
         ..Default::default()
     };
     g.inputs.apply(&mut opts)?;
-    let artifact =
-        bpfsign_gen::sign_object(&g.object, signer.as_ref(), &opts).map_err(|e| match e {
+    let mut selection = ProtocolSelection::new().allow_unsigned(g.allow_unsigned || g.unsigned);
+    if let Some(ProtocolList(list)) = &g.protocols {
+        selection = selection
+            .with_signed(list)
+            .map_err(|e| fail("usage", format!("--protocols: {e}")))?;
+    }
+    let artifact = bpfsign_gen::sign_object_for(&g.object, signer.as_ref(), &opts, &selection)
+        .map_err(|e| match e {
             BuildError::Io { .. } => fail("read", e),
             BuildError::Parse(_) => fail("parse", e),
             BuildError::Generate(_) => fail("generate", e),

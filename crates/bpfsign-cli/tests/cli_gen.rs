@@ -4,7 +4,9 @@
 use std::ffi::OsStr;
 use std::path::PathBuf;
 
-use bpfsign_gen::{sign_object, Artifact, GenOptions, Protocol, Signer};
+use bpfsign_gen::{
+    sign_object, sign_object_for, Artifact, GenOptions, Protocol, ProtocolSelection, Signer,
+};
 
 #[macro_use]
 mod common;
@@ -29,7 +31,9 @@ fn scratch(test: &str) -> PathBuf {
 fn build_input_flags_equal_library_output() {
     let dir = scratch("inputs");
     let obj = kcfg_obj();
-    let expected = sign_object(&obj, None, &kcfg_opts()).unwrap();
+    // `--unsigned` implies `--allow-unsigned`: the unsigned loader is embedded too.
+    let with_unsigned = ProtocolSelection::new().allow_unsigned(true);
+    let expected = sign_object_for(&obj, None, &kcfg_opts(), &with_unsigned).unwrap();
 
     // --kconfig-value flags, release-style kernel version.
     let flags_skel = dir.join("flags.skel");
@@ -141,7 +145,10 @@ fn build_input_flags_equal_library_output() {
         ..Default::default()
     };
     let got = Artifact::read(&misc_skel).unwrap();
-    assert_eq!(got, sign_object(&misc, None, &opts).unwrap());
+    assert_eq!(
+        got,
+        sign_object_for(&misc, None, &opts, &with_unsigned).unwrap()
+    );
     let rb = |a: &Artifact| {
         a.meta
             .maps
@@ -340,5 +347,100 @@ fn usage_errors_exit_1_with_stage() {
         ok(&o);
         assert!(!o.stdout.is_empty());
     }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn protocols_and_allow_unsigned_choose_the_loaders() {
+    let dir = scratch("protocols");
+    let obj = fixtures().join("obj/hello.bpf.o");
+    let protocols = |skel: &PathBuf| -> Vec<Protocol> {
+        Artifact::read(skel)
+            .unwrap()
+            .variants
+            .iter()
+            .map(|v| v.protocol)
+            .collect()
+    };
+    let signed = dir.join("signed.skel");
+    ok(&bpfsign(os!["gen", &obj, "--key", &key_a(), "-o", &signed]));
+    assert_eq!(
+        protocols(&signed),
+        Protocol::SIGNED,
+        "no unsigned loader by default"
+    );
+    let signer = Signer::from_pem_file(key_a()).unwrap();
+    assert_eq!(
+        read(&signed),
+        sign_object(&obj, Some(&signer), &GenOptions::default())
+            .unwrap()
+            .to_bytes()
+    );
+
+    let two = dir.join("two.skel");
+    ok(&bpfsign(os![
+        "gen",
+        &obj,
+        "--key",
+        &key_a(),
+        "--protocols",
+        "p2,p1b",
+        "-o",
+        &two
+    ]));
+    assert_eq!(protocols(&two), [Protocol::P1b, Protocol::P2]);
+    let all = dir.join("all.skel");
+    ok(&bpfsign(os![
+        "gen",
+        &obj,
+        "--key",
+        &key_a(),
+        "--allow-unsigned",
+        "-o",
+        &all
+    ]));
+    assert_eq!(protocols(&all), Protocol::ALL);
+    let offline = dir.join("offline.skel");
+    ok(&bpfsign(os![
+        "gen",
+        &obj,
+        "--unsigned",
+        "--protocols",
+        "p2",
+        "-o",
+        &offline
+    ]));
+    assert_eq!(protocols(&offline), [Protocol::Unsigned, Protocol::P2]);
+    // The loaders are the library's, byte for byte.
+    let sel = ProtocolSelection::new()
+        .with_signed(&[Protocol::P1b, Protocol::P2])
+        .unwrap();
+    assert_eq!(
+        read(&two),
+        sign_object_for(&obj, Some(&signer), &GenOptions::default(), &sel)
+            .unwrap()
+            .to_bytes()
+    );
+
+    for (bad, want) in [
+        ("p3", "unknown"),
+        ("unsigned", "allow_unsigned"),
+        ("", "p1, p1b, p2"),
+    ] {
+        let out = bpfsign(os![
+            "gen",
+            &obj,
+            "--key",
+            &key_a(),
+            "--protocols",
+            bad,
+            "-o",
+            &dir.join("x.skel")
+        ]);
+        assert!(!out.status.success(), "{bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "--protocols {bad:?}: {err}");
+    }
+    assert!(!dir.join("x.skel").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -18,7 +18,8 @@ fn cli_gen_and_dump_match_goldens_for_hello() {
         .arg(fixtures().join("obj/hello.bpf.o"))
         .arg("--key")
         .arg(fixtures().join("keys/TEST-ONLY-key-a.pem"))
-        .args(["--name", "hello", "-o"])
+        // The unsigned loader is compared with its golden too, so embed it.
+        .args(["--name", "hello", "--allow-unsigned", "-o"])
         .arg(&skel)
         .output()
         .unwrap();

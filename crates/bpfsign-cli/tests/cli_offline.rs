@@ -26,8 +26,15 @@ fn payload_and_attach_sig_reproduce_bpfsign_gen_key() {
     let unsigned = dir.join("hello.skel");
     let reference = dir.join("reference.skel");
     ok(&bpfsign(os!["gen", &obj, "--unsigned", "-o", &unsigned]));
+    // `--unsigned` implies `--allow-unsigned`; the reference embeds the unsigned loader too.
     ok(&bpfsign(os![
-        "gen", &obj, "--key", &key_a, "-o", &reference
+        "gen",
+        &obj,
+        "--key",
+        &key_a,
+        "--allow-unsigned",
+        "-o",
+        &reference
     ]));
     let art = Artifact::read(&unsigned).unwrap();
 

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use crate::artifact::{Artifact, ArtifactError};
 use crate::error::Error;
-use crate::options::GenOptions;
-use crate::pipeline::{generate, parse_object};
+use crate::options::{GenOptions, ProtocolSelection};
+use crate::pipeline::{generate_for, parse_object};
 use crate::sign::{SignError, Signer};
 
 /// Any error of the one-call API ([`sign_object`]) and the build-input helpers
@@ -28,7 +28,7 @@ pub enum BuildError {
     /// The object could not be parsed ([`parse_object`]).
     #[error("{0}")]
     Parse(Error),
-    /// The loaders could not be generated ([`generate`]).
+    /// The loaders could not be generated ([`crate::generate_for`]).
     #[error("{0}")]
     Generate(Error),
     /// A key, certificate or signature was refused.
@@ -48,12 +48,24 @@ pub enum BuildError {
 }
 
 /// Reads, parses, generates and (with a signer) signs one BPF object: the one-call form of
-/// [`parse_object`] + [`generate`] + [`Artifact::from_generated`]. The object's file name
-/// (without directories) names it in errors and gives the default object name.
+/// [`parse_object`] + [`generate_for`] + [`Artifact::from_generated`], with the default
+/// [`ProtocolSelection`] (the P1, P1b and P2 loaders; no unsigned loader). The object's file
+/// name (without directories) names it in errors and gives the default object name.
 pub fn sign_object(
     path: impl AsRef<Path>,
     signer: Option<&Signer>,
     opts: &GenOptions,
+) -> Result<Artifact, BuildError> {
+    sign_object_for(path, signer, opts, &ProtocolSelection::default())
+}
+
+/// [`sign_object`] embedding the loaders `selection` names (chosen signed protocols, and the
+/// unsigned loader only with [`ProtocolSelection::allow_unsigned`]).
+pub fn sign_object_for(
+    path: impl AsRef<Path>,
+    signer: Option<&Signer>,
+    opts: &GenOptions,
+    selection: &ProtocolSelection,
 ) -> Result<Artifact, BuildError> {
     let path = path.as_ref();
     let elf = std::fs::read(path).map_err(|source| BuildError::Io {
@@ -65,7 +77,7 @@ pub fn sign_object(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string());
     let obj = parse_object(&file_name, &elf).map_err(BuildError::Parse)?;
-    let generated = generate(&obj, opts).map_err(BuildError::Generate)?;
+    let generated = generate_for(&obj, opts, selection).map_err(BuildError::Generate)?;
     Ok(Artifact::from_generated(generated, signer)?)
 }
 
@@ -244,6 +256,42 @@ mod tests {
         let e = read_kconfig(dir.join("missing")).unwrap_err();
         assert!(matches!(e, BuildError::Io { .. }), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn only_selected_loaders_are_embedded_byte_for_byte() {
+        use crate::meta::Protocol;
+        let obj =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/obj/hello.bpf.o");
+        let elf = std::fs::read(&obj).unwrap();
+        let parsed = parse_object("hello.bpf.o", &elf).unwrap();
+        let all = crate::pipeline::generate(&parsed, &GenOptions::default()).unwrap();
+        let protocols = |a: &Artifact| a.variants.iter().map(|v| v.protocol).collect::<Vec<_>>();
+
+        let default = sign_object(&obj, None, &GenOptions::default()).unwrap();
+        assert_eq!(protocols(&default), Protocol::SIGNED);
+        let sel = ProtocolSelection::new()
+            .with_signed(&[Protocol::P2, Protocol::P1b])
+            .unwrap();
+        let two = sign_object_for(&obj, None, &GenOptions::default(), &sel).unwrap();
+        assert_eq!(protocols(&two), [Protocol::P1b, Protocol::P2]);
+        let with_unsigned = sign_object_for(
+            &obj,
+            None,
+            &GenOptions::default(),
+            &sel.clone().allow_unsigned(true),
+        )
+        .unwrap();
+        assert_eq!(
+            protocols(&with_unsigned),
+            [Protocol::Unsigned, Protocol::P1b, Protocol::P2]
+        );
+        for a in [&default, &two, &with_unsigned] {
+            assert_eq!(a.data, all.data);
+            for v in &a.variants {
+                assert_eq!(Some(v.insns.as_slice()), all.loader(v.protocol));
+            }
+        }
     }
 
     #[test]

@@ -28,12 +28,15 @@
 //!
 //! # Public API
 //!
-//! * One call: [`sign_object`] → [`Artifact`], errors as [`BuildError`]; build inputs for
-//!   [`GenOptions`]: [`read_kconfig`], [`parse_kconfig_assignment`], [`parse_kernel_version`],
-//!   [`kernel_version`].
-//! * Step by step: [`parse_object`] → [`Object`], [`generate`] → [`Generated`] (or
-//!   [`generate_with_config`] for one [`emit::LoaderConfig`]); errors as [`Error`]
-//!   ([`ErrorKind`], [`Limit`], [`Stage`]).
+//! * One call: [`sign_object`] (or [`sign_object_for`] with a [`ProtocolSelection`]) →
+//!   [`Artifact`], errors as [`BuildError`]; build inputs for [`GenOptions`]: [`read_kconfig`],
+//!   [`parse_kconfig_assignment`], [`parse_kernel_version`], [`kernel_version`].
+//! * Which loaders to embed: [`ProtocolSelection`] (default P1, P1b, P2; the unsigned loader
+//!   only with [`ProtocolSelection::allow_unsigned`]), [`parse_protocol_list`],
+//!   [`SelectionError`].
+//! * Step by step: [`parse_object`] → [`Object`], [`generate_for`] (the selected loaders) or
+//!   [`generate`] (all four) → [`Generated`] (or [`generate_with_config`] for one
+//!   [`emit::LoaderConfig`]); errors as [`Error`] ([`ErrorKind`], [`Limit`], [`Stage`]).
 //! * [`meta`]: the skeleton metadata ([`meta::SkeletonMeta`] and its parts, [`Protocol`]).
 //! * [`sign`]: [`Signer`], [`Certificate`], [`sign::SignerDescription`], [`sign::SignerId`],
 //!   [`sign::KeyAlgorithm`], [`sign::SignError`].
@@ -97,12 +100,12 @@ pub mod sign;
 
 pub use api::{
     kernel_version, parse_kconfig_assignment, parse_kernel_version, read_kconfig, sign_object,
-    BuildError,
+    sign_object_for, BuildError,
 };
 pub use artifact::Artifact;
 pub use error::{Error, ErrorKind, Limit, Stage};
 pub use meta::Protocol;
-pub use options::GenOptions;
+pub use options::{parse_protocol_list, GenOptions, ProtocolSelection, SelectionError};
 pub use parse::Object;
-pub use pipeline::{generate, generate_with_config, parse_object, Generated};
+pub use pipeline::{generate, generate_for, generate_with_config, parse_object, Generated};
 pub use sign::{Certificate, Signer};

@@ -1,7 +1,10 @@
 //! [`GenOptions`]: the build inputs of the generator (object name, `.kconfig` values, kernel
-//! version, ksym addresses, page size, CPU count). Nothing is read from the build host.
+//! version, ksym addresses, page size, CPU count; nothing is read from the build host), and
+//! [`ProtocolSelection`]: which loaders an artifact embeds.
 
 use std::collections::BTreeMap;
+
+use bpfsign_abi::Protocol;
 
 /// Options of [`crate::generate`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,6 +35,159 @@ impl Default for GenOptions {
             ksym_addrs: BTreeMap::new(),
             page_size: 4096,
             possible_cpus: None,
+        }
+    }
+}
+
+/// Which loaders go into an artifact: the signed protocols to embed (default all three: P1,
+/// P1b, P2) and, only when asked for, the unsigned loader.
+///
+/// Signed-only is the default on purpose: a binary that carries the unsigned loader can be
+/// made to load without any signature check (`BPFSIGN_PROTOCOL=unsigned`), so the unsigned
+/// loader is embedded only when the build opts in ([`ProtocolSelection::allow_unsigned`]).
+/// Each protocol left out is one loader (and one signature) fewer in the binary; a kernel
+/// that needs it then fails with a typed error at load time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProtocolSelection {
+    /// Signed protocols, in generator order, without duplicates, never empty.
+    signed: Vec<Protocol>,
+    /// Whether the unsigned loader is embedded too.
+    allow_unsigned: bool,
+}
+
+impl Default for ProtocolSelection {
+    fn default() -> Self {
+        ProtocolSelection {
+            signed: Protocol::SIGNED.to_vec(),
+            allow_unsigned: false,
+        }
+    }
+}
+
+/// Why a protocol list was refused (see [`ProtocolSelection::with_signed`] and
+/// [`parse_protocol_list`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SelectionError(String);
+
+impl ProtocolSelection {
+    /// The default: every signed protocol, no unsigned loader.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Embeds only the signed protocols in `protocols` (any order; duplicates ignored).
+    /// Refuses an empty list and [`Protocol::Unsigned`] (that is [`Self::allow_unsigned`]).
+    pub fn with_signed(mut self, protocols: &[Protocol]) -> Result<Self, SelectionError> {
+        if protocols.contains(&Protocol::Unsigned) {
+            return Err(SelectionError(
+                "`unsigned` is not a signing protocol: the unsigned loader is embedded with \
+                 allow_unsigned (macro `allow_unsigned = true`, `BpfCompiler::allow_unsigned(true)`, \
+                 `bpfsign gen --allow-unsigned`)"
+                    .to_string(),
+            ));
+        }
+        if protocols.is_empty() {
+            return Err(SelectionError(
+                "the protocol list is empty: name at least one of p1, p1b, p2".to_string(),
+            ));
+        }
+        self.signed = Protocol::SIGNED
+            .into_iter()
+            .filter(|p| protocols.contains(p))
+            .collect();
+        Ok(self)
+    }
+
+    /// Also embeds the unsigned loader (`on = true`); off by default.
+    pub fn allow_unsigned(mut self, on: bool) -> Self {
+        self.allow_unsigned = on;
+        self
+    }
+
+    /// The signed protocols embedded, in generator order.
+    pub fn signed(&self) -> &[Protocol] {
+        &self.signed
+    }
+
+    /// Whether the unsigned loader is embedded.
+    pub fn allows_unsigned(&self) -> bool {
+        self.allow_unsigned
+    }
+
+    /// Whether `protocol`'s loader is embedded.
+    pub fn contains(&self, protocol: Protocol) -> bool {
+        match protocol {
+            Protocol::Unsigned => self.allow_unsigned,
+            p => self.signed.contains(&p),
+        }
+    }
+
+    /// Every embedded protocol, in generator order ([`Protocol::ALL`]).
+    pub fn protocols(&self) -> Vec<Protocol> {
+        Protocol::ALL
+            .into_iter()
+            .filter(|p| self.contains(*p))
+            .collect()
+    }
+}
+
+/// Parses a comma-separated list of signed protocols (`p1b,p2`; case and spaces around the
+/// names ignored), as `bpfsign gen --protocols` takes it.
+pub fn parse_protocol_list(text: &str) -> Result<Vec<Protocol>, SelectionError> {
+    let mut out = Vec::new();
+    for part in text.split(',') {
+        let p: Protocol = part.parse().map_err(|e: bpfsign_abi::UnknownProtocol| {
+            SelectionError(format!(
+                "{e}; expected a comma-separated list of p1, p1b, p2"
+            ))
+        })?;
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    // Checks the list (no `unsigned`, not empty) the way the selection does.
+    ProtocolSelection::new().with_signed(&out)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_selection_is_signed_only() {
+        let s = ProtocolSelection::default();
+        assert_eq!(s.protocols(), Protocol::SIGNED);
+        assert!(!s.contains(Protocol::Unsigned));
+        let s = s.allow_unsigned(true);
+        assert_eq!(s.protocols(), Protocol::ALL);
+    }
+
+    #[test]
+    fn chosen_protocols_keep_generator_order() {
+        let s = ProtocolSelection::new()
+            .with_signed(&[Protocol::P2, Protocol::P1b, Protocol::P2])
+            .unwrap();
+        assert_eq!(s.protocols(), [Protocol::P1b, Protocol::P2]);
+        assert!(!s.contains(Protocol::P1));
+        let e = ProtocolSelection::new().with_signed(&[]).unwrap_err();
+        assert!(e.to_string().contains("empty"), "{e}");
+        let e = ProtocolSelection::new()
+            .with_signed(&[Protocol::Unsigned, Protocol::P2])
+            .unwrap_err();
+        assert!(e.to_string().contains("allow_unsigned"), "{e}");
+    }
+
+    #[test]
+    fn protocol_lists_parse() {
+        assert_eq!(
+            parse_protocol_list("p1b,p2").unwrap(),
+            [Protocol::P1b, Protocol::P2]
+        );
+        assert_eq!(parse_protocol_list(" P2 , p2").unwrap(), [Protocol::P2]);
+        for bad in ["", "p1b,", "p3", "unsigned", "p1;p2"] {
+            assert!(parse_protocol_list(bad).is_err(), "{bad}");
         }
     }
 }

@@ -1,11 +1,11 @@
-//! The generator's steps as functions: [`parse_object`] (parse), then [`generate`] (link →
-//! emit → meta), giving [`Generated`]: the data blob, one loader per protocol and the skeleton
-//! metadata. [`crate::artifact`] signs and stores the result.
+//! The generator's steps as functions: [`parse_object`] (parse), then [`generate`] or
+//! [`generate_for`] (link → emit → meta), giving [`Generated`]: the data blob, one loader per
+//! protocol and the skeleton metadata. [`crate::artifact`] signs and stores the result.
 
 use bpfsign_abi::Protocol;
 
 use crate::error::Error;
-use crate::options::GenOptions;
+use crate::options::{GenOptions, ProtocolSelection};
 use crate::{emit, link, meta, parse};
 
 /// Output of [`generate`].
@@ -13,7 +13,8 @@ use crate::{emit, link, meta, parse};
 pub struct Generated {
     /// The data blob, identical for all protocols.
     pub data: Vec<u8>,
-    /// Loader instructions for Unsigned, P1, P1b, P2 (in that order).
+    /// Loader instructions per protocol, in the order Unsigned, P1, P1b, P2 (all four from
+    /// [`generate`], the selected ones from [`generate_for`]).
     pub loaders: Vec<(Protocol, Vec<u8>)>,
     /// Skeleton metadata.
     pub meta: meta::SkeletonMeta,
@@ -43,16 +44,38 @@ pub(crate) fn default_object_name(file_name: &str) -> String {
     meta::sanitize_ident(base)
 }
 
-/// Links `obj` and emits the data blob and all loader variants.
+/// Links `obj` and emits the data blob and all four loader variants (unsigned, P1, P1b, P2):
+/// what tests and tools that compare every loader want. Artifacts to embed are built from
+/// [`generate_for`], which emits only the selected loaders.
 pub fn generate(obj: &parse::Object, opts: &GenOptions) -> Result<Generated, Error> {
+    generate_loaders(obj, opts, &Protocol::ALL)
+}
+
+/// Links `obj` and emits the data blob and the loaders `selection` names (by default the
+/// three signed ones, no unsigned loader), in generator order. Each emitted loader is byte for
+/// byte the one [`generate`] emits for its protocol.
+pub fn generate_for(
+    obj: &parse::Object,
+    opts: &GenOptions,
+    selection: &ProtocolSelection,
+) -> Result<Generated, Error> {
+    generate_loaders(obj, opts, &selection.protocols())
+}
+
+/// [`generate`] for `protocols` (never empty: a [`ProtocolSelection`] holds at least one).
+fn generate_loaders(
+    obj: &parse::Object,
+    opts: &GenOptions,
+    protocols: &[Protocol],
+) -> Result<Generated, Error> {
     let name = opts
         .name
         .clone()
         .unwrap_or_else(|| default_object_name(&obj.file));
     let linked = link::link(obj, opts, &name)?;
-    let mut loaders = Vec::with_capacity(4);
+    let mut loaders = Vec::with_capacity(protocols.len());
     let mut data: Option<Vec<u8>> = None;
-    for p in Protocol::ALL {
+    for p in Protocol::ALL.into_iter().filter(|p| protocols.contains(p)) {
         let l = emit::emit_loader(&obj.file, &linked, &emit::LoaderConfig::for_protocol(p))?;
         match &data {
             None => data = Some(l.data),

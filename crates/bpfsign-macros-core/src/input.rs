@@ -5,7 +5,9 @@
 //! (the proc macro sees the tokens unexpanded), and each variable read is recorded so the
 //! expansion can repeat `env!("VAR")` and rustc tracks it.
 
+use bpfsign_gen::meta::Protocol;
 use proc_macro2::{Span, TokenStream};
+use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::{Ident, LitStr, Token};
 
@@ -149,13 +151,62 @@ pub struct MacroInput {
     pub signature: Option<StrArg>,
     /// `name = "Hello"`: the skeleton's type name.
     pub name: Option<(String, Span)>,
-    /// `allow_unsigned = true`: embed loader variants that have no signature (an unsigned or
-    /// partially signed artifact, an object without `key`). Off by default.
+    /// `allow_unsigned = true`: also embed the unsigned loader (generated, or kept from an
+    /// artifact), and accept loader variants that have no signature (an unsigned or partially
+    /// signed artifact, an object without `key`). Off by default: the binary then carries no
+    /// unsigned loader and only loads with a signature.
     pub allow_unsigned: bool,
+    /// `protocols = [p1b, p2]`: the signed protocols whose loaders are embedded (default p1,
+    /// p1b, p2), with the span of the list for errors.
+    pub protocols: Option<(Vec<Protocol>, Span)>,
 }
 
 /// Argument names accepted after the path.
-pub(crate) const KNOWN_ARGS: &[&str] = &["key", "cert", "signature", "name", "allow_unsigned"];
+pub(crate) const KNOWN_ARGS: &[&str] = &[
+    "key",
+    "cert",
+    "signature",
+    "name",
+    "allow_unsigned",
+    "protocols",
+];
+
+/// Parses `[p1b, p2]` / `["p1b", "p2"]`: a bracketed list of protocol names, as idents or
+/// string literals, checked like [`bpfsign_gen::ProtocolSelection::with_signed`].
+fn parse_protocols(input: ParseStream<'_>) -> syn::Result<(Vec<Protocol>, Span)> {
+    let usage =
+        "bpfsign: `protocols` takes a bracketed list of p1, p1b, p2, e.g. protocols = [p1b, p2]";
+    let content;
+    let bracket = syn::bracketed!(content in input);
+    let span = bracket.span.join();
+    let mut out = Vec::new();
+    while !content.is_empty() {
+        let (name, at) = if content.peek(LitStr) {
+            let lit: LitStr = content.parse()?;
+            (lit.value(), lit.span())
+        } else if content.peek(Ident::peek_any) {
+            let id: Ident = content.call(syn::ext::IdentExt::parse_any)?;
+            (id.to_string(), id.span())
+        } else {
+            return Err(content.error(usage));
+        };
+        let p = name
+            .parse::<Protocol>()
+            .map_err(|e| syn::Error::new(at, format!("bpfsign: {e}; expected p1, p1b or p2")))?;
+        if !out.contains(&p) {
+            out.push(p);
+        }
+        if !content.is_empty() {
+            content
+                .parse::<Token![,]>()
+                .map_err(|e| syn::Error::new(e.span(), usage))?;
+        }
+    }
+    bpfsign_gen::ProtocolSelection::new()
+        .with_signed(&out)
+        .map_err(|e| syn::Error::new(span, format!("bpfsign: `protocols`: {e}")))?;
+    Ok((out, span))
+}
 
 impl Parse for MacroInput {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
@@ -173,6 +224,7 @@ impl Parse for MacroInput {
             signature: None,
             name: None,
             allow_unsigned: false,
+            protocols: None,
         };
         let mut seen_allow = false;
         while !input.is_empty() {
@@ -213,6 +265,19 @@ impl Parse for MacroInput {
                     ));
                 }
                 out.name = Some((value, lit.span()));
+                continue;
+            }
+            if arg == "protocols" {
+                if !input.peek(syn::token::Bracket) {
+                    return Err(input.error(
+                        "bpfsign: `protocols` takes a bracketed list of p1, p1b, p2, e.g. protocols = [p1b, p2]",
+                    ));
+                }
+                let list = parse_protocols(input)?;
+                if out.protocols.is_some() {
+                    return Err(dup());
+                }
+                out.protocols = Some(list);
                 continue;
             }
             if arg == "allow_unsigned" {
@@ -280,6 +345,15 @@ mod tests {
     }
 
     #[test]
+    fn protocols_take_a_list_of_idents_or_strings() {
+        let m = parse(quote!("x.o", protocols = [p2, p1b])).unwrap();
+        assert_eq!(m.protocols.unwrap().0, [Protocol::P2, Protocol::P1b]);
+        let m = parse(quote!("x.o", protocols = ["P1", "p2",], key = "k")).unwrap();
+        assert_eq!(m.protocols.unwrap().0, [Protocol::P1, Protocol::P2]);
+        assert!(parse(quote!("x.o")).unwrap().protocols.is_none());
+    }
+
+    #[test]
     fn all_arguments_and_trailing_comma() {
         let m = parse(quote!(
             concat!(env!("OUT_DIR"), "/hello.bpf.o"),
@@ -338,6 +412,28 @@ mod tests {
             (
                 quote!("x.o", allow_unsigned = true, allow_unsigned = true),
                 "`allow_unsigned` is given twice",
+            ),
+            (
+                quote!("x.o", protocols = p2),
+                "`protocols` takes a bracketed list",
+            ),
+            (quote!("x.o", protocols = []), "the protocol list is empty"),
+            (quote!("x.o", protocols = [p3]), "expected p1, p1b or p2"),
+            (
+                quote!("x.o", protocols = [unsigned, p2]),
+                "allow_unsigned = true",
+            ),
+            (
+                quote!("x.o", protocols = [p1 p2]),
+                "`protocols` takes a bracketed list",
+            ),
+            (
+                quote!("x.o", protocols = [5]),
+                "`protocols` takes a bracketed list",
+            ),
+            (
+                quote!("x.o", protocols = [p2], protocols = [p1]),
+                "`protocols` is given twice",
             ),
         ];
         for (tokens, want) in cases {

@@ -9,7 +9,8 @@
 //! include_signed_skel!("hello.bpf.o", key = "dev.key", cert = "dev.crt")  // key without cert
 //! include_signed_skel!("hello.bpf.o", cert = "dev.crt", signature = "sig/hello") // offline
 //! include_signed_skel!("hello.skel")                                     // artifact from build.rs / `bpfsign gen`
-//! include_signed_skel!("hello.skel", allow_unsigned = true)              // not (fully) signed
+//! include_signed_skel!("hello.skel", allow_unsigned = true)              // + the unsigned loader
+//! include_signed_skel!("hello.bpf.o", key = env!("BPF_KEY"), protocols = [p1b, p2])
 //! ```
 //!
 //! Every string argument may be a literal, `env!("VAR")` or `concat!(…)` of those. `env!` is
@@ -48,13 +49,26 @@
 //!   the macro does not take). Alternatively finish the artifact itself with
 //!   `bpfsign attach-sig hello.skel --protocol p --sig P.p.sig --cert CERT` for each protocol
 //!   and embed `hello.skel`.
-//! * **`allow_unsigned = true`** — accept loader variants without a signature: an object
-//!   without `key`/`cert`/`signature`, missing offline signature files, an unsigned or
-//!   partially signed artifact ([`bpfsign_gen::artifact::Artifact::missing_signatures`]). Off by
-//!   default: embedding an artifact whose offline signing is unfinished is a compile error
-//!   that names the missing protocols and the `bpfsign payload` / `bpfsign attach-sig`
-//!   commands. With it, the runtime refuses a variant without a signature when it picks that
-//!   protocol; `BPFSIGN_PROTOCOL=unsigned` loads where the kernel does not enforce signatures.
+//! * **`allow_unsigned = true`** — also embed the **unsigned loader**, and accept loader
+//!   variants without a signature: an object without `key`/`cert`/`signature`, missing
+//!   offline signature files, an unsigned or partially signed artifact
+//!   ([`bpfsign_gen::artifact::Artifact::missing_signatures`]). Off by default, and then the
+//!   unsigned loader is neither generated nor embedded (an artifact's unsigned variant is
+//!   dropped): the binary loads only with a signature, and `BPFSIGN_PROTOCOL=unsigned` or
+//!   `Protocol::Unsigned` fail at run time with `ErrorKind::ProtocolNotEmbedded`. Embedding an
+//!   artifact whose offline signing is unfinished is a compile error that names the missing
+//!   protocols and the `bpfsign payload` / `bpfsign attach-sig` commands. With the flag, the
+//!   runtime refuses a variant without a signature when it picks that protocol, and
+//!   `BPFSIGN_PROTOCOL=unsigned` loads the unsigned loader where the kernel does not enforce
+//!   signatures.
+//! * **`protocols = [p1b, p2]`** — the signed protocols whose loaders are embedded (a
+//!   bracketed list of `p1`, `p1b`, `p2`, as idents or strings; default all three). For an
+//!   object only those loaders are generated (and signed); an artifact's other variants are
+//!   dropped, and a listed protocol the artifact lacks is a compile error. A kernel whose
+//!   protocol is not embedded fails to load with `ErrorKind::ProtocolNotEmbedded`, except that
+//!   a P1b kernel uses an embedded P1 loader when there is no P1b one (see the README's
+//!   Security section for the P1 trade-off). The unsigned loader is not a protocol here: it
+//!   comes only with `allow_unsigned = true`.
 //! * **`name`** — the skeleton's type name (default: the object name in CamelCase, `hello` →
 //!   `Hello`).
 //!
@@ -100,6 +114,7 @@ mod codegen;
 mod input;
 mod naming;
 mod resolve;
+mod select;
 #[cfg(test)]
 mod tests;
 

@@ -239,7 +239,7 @@ impl ResolveContext<'_> {
         let resolved = match (&input.key, &input.cert, &input.signature) {
             (Some(key), cert, None) => {
                 let signer = self.signer(key, cert.as_ref(), key_bases, tracked_files)?;
-                let generated = generate(file_name, bytes, &input.path)?;
+                let generated = generate(file_name, bytes, input)?;
                 let art = Artifact::from_generated(generated, Some(&signer))
                     .map_err(|e| err(key, format!("signing {file_name} failed: {e}")))?;
                 (art, format!("`{file_name}`, signed at build time"))
@@ -251,7 +251,7 @@ impl ResolveContext<'_> {
                 let certificate = Certificate::from_file(&cert_path)
                     .map_err(|e| err(cert, format!("bad certificate: {e}")))?;
                 let prefix = self.eval(sig, "signature")?;
-                let generated = generate(file_name, bytes, &input.path)?;
+                let generated = generate(file_name, bytes, input)?;
                 let (art, sig_files) = offline::attach_signatures(
                     generated,
                     &certificate,
@@ -273,7 +273,7 @@ impl ResolveContext<'_> {
                 return Err(err(cert, "`cert` alone cannot sign: add `key = …` to sign now, or `signature = …` for offline signatures"));
             }
             (None, None, None) if input.allow_unsigned => {
-                let generated = generate(file_name, bytes, &input.path)?;
+                let generated = generate(file_name, bytes, input)?;
                 let art = Artifact::from_generated(generated, None).map_err(|e| {
                     err(
                         &input.path,
@@ -310,7 +310,7 @@ fn read_artifact(
     file_name: &str,
     bytes: &[u8],
 ) -> syn::Result<(Artifact, String)> {
-    let art = Artifact::from_bytes(bytes).map_err(|e| {
+    let mut art = Artifact::from_bytes(bytes).map_err(|e| {
         err(
             &input.path,
             format!(
@@ -336,6 +336,8 @@ fn read_artifact(
             format!("{file_name} is {what}: remove `key`, `cert` and `signature`"),
         ));
     }
+    crate::select::select_variants(&mut art, input)
+        .map_err(|e| err(&input.path, format!("{}: {e}", obj_path.display())))?;
     let missing = art.missing_signatures();
     if !missing.is_empty() && !input.allow_unsigned {
         return Err(err(
@@ -413,10 +415,17 @@ fn missing_signatures_message(path: &Path, art: &Artifact, missing: &[Protocol])
     )
 }
 
-fn generate(file_name: &str, bytes: &[u8], at: &StrArg) -> syn::Result<bpfsign_gen::Generated> {
+/// The loaders `input` selects (`protocols`, `allow_unsigned`) of the object `bytes`.
+fn generate(
+    file_name: &str,
+    bytes: &[u8],
+    input: &MacroInput,
+) -> syn::Result<bpfsign_gen::Generated> {
+    let at = &input.path;
     let obj = bpfsign_gen::parse_object(file_name, bytes)
         .map_err(|e| err(at, format!("cannot parse BPF object: {e}")))?;
-    bpfsign_gen::generate(&obj, &bpfsign_gen::GenOptions::default())
+    let selection = crate::select::selection(input);
+    bpfsign_gen::generate_for(&obj, &bpfsign_gen::GenOptions::default(), &selection)
         .map_err(|e| err(at, format!("cannot generate the light skeleton: {e}")))
 }
 

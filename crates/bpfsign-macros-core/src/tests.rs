@@ -779,3 +779,100 @@ fn allow_unsigned_embeds_an_object_without_key_and_tolerates_missing_offline_sig
     assert!(msg.contains("no offline signature found"), "{msg}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The protocols of the `SkeletonSpec` variants in expanded code, in order.
+fn embedded_protocols(code: &str) -> Vec<String> {
+    let flat: String = code.split_whitespace().collect();
+    flat.split("protocol:::bpfsign_runtime::Protocol::")
+        .skip(1)
+        .map(|rest| rest.split(',').next().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn only_allow_unsigned_embeds_the_unsigned_loader() {
+    let env = TestEnv::new();
+    let key = "keys/TEST-ONLY-key-a.pem";
+    let code = expand_ok(quote!("obj/hello.bpf.o", key = #key), &env);
+    assert_eq!(embedded_protocols(&code), ["P1", "P1b", "P2"]);
+    assert!(!code.contains("INSNS_UNSIGNED"), "no unsigned loader bytes");
+    assert!(code.contains("`BPFSIGN_PROTOCOL=p1|p1b|p2` overrides"));
+
+    let code = expand_ok(
+        quote!("obj/hello.bpf.o", key = #key, allow_unsigned = true),
+        &env,
+    );
+    assert_eq!(embedded_protocols(&code), ["Unsigned", "P1", "P1b", "P2"]);
+    assert!(code.contains("INSNS_UNSIGNED"));
+
+    // The embedded unsigned loader is the generator's, byte for byte.
+    let tokens = expand_with(
+        quote!("obj/hello.bpf.o", key = #key, allow_unsigned = true),
+        &env,
+    )
+    .unwrap()
+    .to_string();
+    let obj = std::fs::read(fixtures().join("obj/hello.bpf.o")).unwrap();
+    let parsed = bpfsign_gen::parse_object("hello.bpf.o", &obj).unwrap();
+    let all = bpfsign_gen::generate(&parsed, &bpfsign_gen::GenOptions::default()).unwrap();
+    let unsigned = all.loader(bpfsign_gen::Protocol::Unsigned).unwrap();
+    let lit = proc_macro2::Literal::byte_string(unsigned).to_string();
+    assert!(
+        tokens.contains(&lit),
+        "the unsigned loader's bytes are embedded"
+    );
+    let default = expand_with(quote!("obj/hello.bpf.o", key = #key), &env)
+        .unwrap()
+        .to_string();
+    assert!(!default.contains(&lit), "and absent by default");
+}
+
+#[test]
+fn protocols_choose_the_embedded_loaders() {
+    let env = TestEnv::new();
+    let key = "keys/TEST-ONLY-key-a.pem";
+    let code = expand_ok(
+        quote!("obj/hello.bpf.o", key = #key, protocols = [p2, p1b]),
+        &env,
+    );
+    assert_eq!(embedded_protocols(&code), ["P1b", "P2"]);
+    assert!(code.contains("`BPFSIGN_PROTOCOL=p1b|p2` overrides"));
+    let code = expand_ok(
+        quote!("obj/hello.bpf.o", key = #key, protocols = ["p2"], allow_unsigned = true),
+        &env,
+    );
+    assert_eq!(embedded_protocols(&code), ["Unsigned", "P2"]);
+
+    // From an artifact: the list filters its variants; the unsigned one needs allow_unsigned.
+    let dir = std::env::temp_dir().join(format!("bpfsign-skel-protocols-{}", std::process::id()));
+    write_artifact(&dir);
+    let env = TestEnv::new().with("OUT_DIR", dir.display().to_string());
+    let code = expand_ok(quote!("hello.skel"), &env);
+    assert_eq!(embedded_protocols(&code), ["P1", "P1b", "P2"]);
+    let code = expand_ok(quote!("hello.skel", protocols = [p1b]), &env);
+    assert_eq!(embedded_protocols(&code), ["P1b"]);
+    let code = expand_ok(quote!("hello.skel", allow_unsigned = true), &env);
+    assert_eq!(embedded_protocols(&code), ["Unsigned", "P1", "P1b", "P2"]);
+
+    // Offline signing of the chosen protocols only: P2 signed, P1/P1b left out.
+    write_partial_artifact(&dir, &[bpfsign_gen::Protocol::P2]);
+    let code = expand_ok(quote!("hello.skel", protocols = [p2]), &env);
+    assert_eq!(embedded_protocols(&code), ["P2"]);
+
+    // An artifact without a listed protocol is refused, naming what it has.
+    let obj = fixtures().join("obj/hello.bpf.o");
+    let signer = bpfsign_gen::sign::Signer::from_pem_file(key_a()).unwrap();
+    let sel = bpfsign_gen::ProtocolSelection::new()
+        .with_signed(&[bpfsign_gen::Protocol::P2])
+        .unwrap();
+    let art = bpfsign_gen::sign_object_for(&obj, Some(&signer), &Default::default(), &sel).unwrap();
+    art.write_if_changed(dir.join("hello.skel")).unwrap();
+    let msg = expand_err(quote!("hello.skel", protocols = [p1b, p2]), &env);
+    assert!(
+        msg.contains("`protocols` asks for p1b but the artifact has no such loader (it has: p2)"),
+        "{msg}"
+    );
+    let code = expand_ok(quote!("hello.skel"), &env);
+    assert_eq!(embedded_protocols(&code), ["P2"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

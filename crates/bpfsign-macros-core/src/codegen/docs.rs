@@ -68,13 +68,20 @@ fn skeleton_doc(code: &SkelCode<'_>, names: &Names) -> String {
     format!(
         "Signed light skeleton of the BPF object `{obj_name}` (from {origin}).\n\n\
          Loader variants: {variants}; the runtime probes the kernel and picks one \
-         (`BPFSIGN_PROTOCOL=p1|p1b|p2|unsigned` overrides). {signer}\n\n\
+         (`BPFSIGN_PROTOCOL={overrides}` overrides; a kernel that needs another protocol fails \
+         with `ErrorKind::ProtocolNotEmbedded`). {signer}\n\n\
          Programs:\n{programs}\n\
          Load with [`{ty}::builder()`]`.keyring(..).load()`, which returns [`{loaded}`].\n\n\
          {INITIAL_VALUES_NOTE}",
         obj_name = art.meta.name,
         origin = code.origin,
         variants = variants_doc(art),
+        overrides = art
+            .variants
+            .iter()
+            .map(|v| protocol_name(v.protocol))
+            .collect::<Vec<_>>()
+            .join("|"),
         signer = signer_doc(art),
         programs = prog_list_doc(&art.meta.progs),
     )

@@ -21,12 +21,6 @@ pub mod globals_skel {
     pub static DATA: Aligned<5912usize> = Aligned(
         *b"<5912 bytes>",
     );
-    ///Loader instructions for protocol `unsigned` (531 insns).
-    pub static INSNS_UNSIGNED: Aligned<4248usize> = Aligned(
-        *b"<4248 bytes>",
-    );
-    ///SHA-256 of the `unsigned` loader instructions: 9a3f7ea16cac2bfad2f8ac03a2f86181d347fa495fcf4c7906d640719b0590ff.
-    pub static EXCL_HASH_UNSIGNED: [u8; 32] = *b"<32 bytes>";
     ///Loader instructions for protocol `p1` (469 insns).
     pub static INSNS_P1: Aligned<3752usize> = Aligned(
         *b"<3752 bytes>",
@@ -56,12 +50,6 @@ pub mod globals_skel {
         name: "globals",
         data: &DATA.0,
         variants: &[
-            ::bpfsign_runtime::LoaderVariant {
-                protocol: ::bpfsign_runtime::Protocol::Unsigned,
-                insns: &INSNS_UNSIGNED.0,
-                excl_prog_hash: EXCL_HASH_UNSIGNED,
-                signature: ::core::option::Option::None,
-            },
             ::bpfsign_runtime::LoaderVariant {
                 protocol: ::bpfsign_runtime::Protocol::P1,
                 insns: &INSNS_P1.0,
@@ -334,7 +322,7 @@ pub mod globals_skel {
     }
     /**Signed light skeleton of the BPF object `globals` (from `globals.bpf.o`, signed at build time).
 
-Loader variants: `unsigned` (unsigned), `p1` (signed), `p1b` (signed), `p2` (signed); the runtime probes the kernel and picks one (`BPFSIGN_PROTOCOL=p1|p1b|p2|unsigned` overrides). Signed by `CN=bpfsign TEST-ONLY key a (do not trust)` (rsa-2048, SKID `b47dc1af906c3b717fd2649abebb975afff02a48`).
+Loader variants: `p1` (signed), `p1b` (signed), `p2` (signed); the runtime probes the kernel and picks one (`BPFSIGN_PROTOCOL=p1|p1b|p2` overrides; a kernel that needs another protocol fails with `ErrorKind::ProtocolNotEmbedded`). Signed by `CN=bpfsign TEST-ONLY key a (do not trust)` (rsa-2048, SKID `b47dc1af906c3b717fd2649abebb975afff02a48`).
 
 Programs:
 - `touch_all` (`SEC("fentry/__do_sys_getpid")`), attaches to BTF target `__do_sys_getpid`.

@@ -22,12 +22,6 @@ pub mod hello_skel {
     pub static DATA: Aligned<2424usize> = Aligned(
         *b"<2424 bytes>",
     );
-    ///Loader instructions for protocol `unsigned` (261 insns).
-    pub static INSNS_UNSIGNED: Aligned<2088usize> = Aligned(
-        *b"<2088 bytes>",
-    );
-    ///SHA-256 of the `unsigned` loader instructions: 4e368c86543d34c506576662611f0ce33a44846b7d09aee2bc084e0a2806b5c3.
-    pub static EXCL_HASH_UNSIGNED: [u8; 32] = *b"<32 bytes>";
     ///Loader instructions for protocol `p1` (259 insns).
     pub static INSNS_P1: Aligned<2072usize> = Aligned(
         *b"<2072 bytes>",
@@ -57,12 +51,6 @@ pub mod hello_skel {
         name: "hello",
         data: &DATA.0,
         variants: &[
-            ::bpfsign_runtime::LoaderVariant {
-                protocol: ::bpfsign_runtime::Protocol::Unsigned,
-                insns: &INSNS_UNSIGNED.0,
-                excl_prog_hash: EXCL_HASH_UNSIGNED,
-                signature: ::core::option::Option::None,
-            },
             ::bpfsign_runtime::LoaderVariant {
                 protocol: ::bpfsign_runtime::Protocol::P1,
                 insns: &INSNS_P1.0,
@@ -140,7 +128,7 @@ pub mod hello_skel {
     }
     /**Signed light skeleton of the BPF object `hello` (from `hello.bpf.o`, signed at build time).
 
-Loader variants: `unsigned` (unsigned), `p1` (signed), `p1b` (signed), `p2` (signed); the runtime probes the kernel and picks one (`BPFSIGN_PROTOCOL=p1|p1b|p2|unsigned` overrides). Signed by `CN=bpfsign TEST-ONLY key a (do not trust)` (rsa-2048, SKID `b47dc1af906c3b717fd2649abebb975afff02a48`).
+Loader variants: `p1` (signed), `p1b` (signed), `p2` (signed); the runtime probes the kernel and picks one (`BPFSIGN_PROTOCOL=p1|p1b|p2` overrides; a kernel that needs another protocol fails with `ErrorKind::ProtocolNotEmbedded`). Signed by `CN=bpfsign TEST-ONLY key a (do not trust)` (rsa-2048, SKID `b47dc1af906c3b717fd2649abebb975afff02a48`).
 
 Programs:
 - `hello` (`SEC("fentry/__do_sys_getpid")`), attaches to BTF target `__do_sys_getpid`.

@@ -21,12 +21,6 @@ pub mod multi_skel {
     pub static DATA: Aligned<4696usize> = Aligned(
         *b"<4696 bytes>",
     );
-    ///Loader instructions for protocol `unsigned` (541 insns).
-    pub static INSNS_UNSIGNED: Aligned<4328usize> = Aligned(
-        *b"<4328 bytes>",
-    );
-    ///SHA-256 of the `unsigned` loader instructions: a48c632e1f1e0bcba28652b52b67234299581569e3c41d21d40c2fe8468c4f25.
-    pub static EXCL_HASH_UNSIGNED: [u8; 32] = *b"<32 bytes>";
     ///Loader instructions for protocol `p1` (554 insns).
     pub static INSNS_P1: Aligned<4432usize> = Aligned(
         *b"<4432 bytes>",
@@ -56,12 +50,6 @@ pub mod multi_skel {
         name: "multi",
         data: &DATA.0,
         variants: &[
-            ::bpfsign_runtime::LoaderVariant {
-                protocol: ::bpfsign_runtime::Protocol::Unsigned,
-                insns: &INSNS_UNSIGNED.0,
-                excl_prog_hash: EXCL_HASH_UNSIGNED,
-                signature: ::core::option::Option::None,
-            },
             ::bpfsign_runtime::LoaderVariant {
                 protocol: ::bpfsign_runtime::Protocol::P1,
                 insns: &INSNS_P1.0,
@@ -202,7 +190,7 @@ pub mod multi_skel {
     }
     /**Signed light skeleton of the BPF object `multi` (from `multi.bpf.o`, signed at build time).
 
-Loader variants: `unsigned` (unsigned), `p1` (signed), `p1b` (signed), `p2` (signed); the runtime probes the kernel and picks one (`BPFSIGN_PROTOCOL=p1|p1b|p2|unsigned` overrides). Signed by `CN=bpfsign TEST-ONLY key a (do not trust)` (rsa-2048, SKID `b47dc1af906c3b717fd2649abebb975afff02a48`).
+Loader variants: `p1` (signed), `p1b` (signed), `p2` (signed); the runtime probes the kernel and picks one (`BPFSIGN_PROTOCOL=p1|p1b|p2` overrides; a kernel that needs another protocol fails with `ErrorKind::ProtocolNotEmbedded`). Signed by `CN=bpfsign TEST-ONLY key a (do not trust)` (rsa-2048, SKID `b47dc1af906c3b717fd2649abebb975afff02a48`).
 
 Programs:
 - `getpid_entry` (`SEC("fentry/__do_sys_getpid")`), attaches to BTF target `__do_sys_getpid`.
