@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::meta::{Protocol, SkeletonMeta};
-use crate::sign::{Certificate, SignError, Signer, SignerDescription};
+use crate::sign::{Certificate, ExternalSigner, SignError, Signer, SignerDescription};
 
 mod verify;
 pub use verify::{VerifyError, VerifyErrors, MAX_P2_PAYLOAD};
@@ -280,6 +280,26 @@ impl Artifact {
         next.certificate.get_or_insert_with(|| cert.der().to_vec());
         next.check()?;
         *self = next;
+        Ok(())
+    }
+
+    /// Signs every variant still without a signature ([`Artifact::missing_signatures`]) by
+    /// running the external signer on its protocol's payload; each signature is verified with
+    /// the signer's certificate before it is attached ([`Artifact::attach_signature`]). On an
+    /// error the artifact keeps the signatures attached so far.
+    pub fn sign_externally(&mut self, signer: &ExternalSigner) -> Result<(), ArtifactError> {
+        for protocol in self.missing_signatures() {
+            let name = protocol_name(protocol);
+            let payload = self.payload(protocol).unwrap_or_default();
+            let sig = signer
+                .sign(&payload, &format!("the {name} payload"))
+                .map_err(|source| ArtifactError::Sign {
+                    protocol: name.clone(),
+                    source,
+                })?;
+            let origin = format!("the {name} signature made by `{}`", signer.command());
+            self.attach_signature(protocol, sig, Some(signer.certificate()), &origin)?;
+        }
         Ok(())
     }
 
@@ -773,6 +793,33 @@ mod tests {
         a.variants.pop();
         let e = a.verify_protocol(Protocol::P2, &cert);
         assert!(matches!(e[..], [VerifyError::NoVariant { .. }]), "{e:?}");
+    }
+
+    #[test]
+    fn external_signer_signs_every_missing_protocol() {
+        let pem = fixtures().join("keys/TEST-ONLY-key-a.pem");
+        let pem = pem.to_str().unwrap();
+        let cmd = format!(
+            "openssl cms -sign -binary -noattr -nocerts -nosmimecap -keyid -md sha256 \
+             -signer '{pem}' -inkey '{pem}' -in {{payload}} -outform DER -out {{out}}"
+        );
+        let cert = signer().certificate().clone();
+        let external = ExternalSigner::new(&cmd, cert.clone()).unwrap();
+        let mut a = Artifact::from_generated(golden_generated(), None).unwrap();
+        a.sign_externally(&external).unwrap();
+        assert!(a.missing_signatures().is_empty());
+        a.verify(&cert).unwrap();
+        // RSA: the same artifact as signing with the key in-process.
+        let direct = Artifact::from_generated(golden_generated(), Some(&signer())).unwrap();
+        assert_eq!(a.to_bytes(), direct.to_bytes());
+
+        // A signer with another key than the certificate: nothing is attached.
+        let b = Signer::from_pem_file(fixtures().join("keys/TEST-ONLY-key-b.pem")).unwrap();
+        let wrong = ExternalSigner::new(&cmd, b.certificate().clone()).unwrap();
+        let mut a = Artifact::from_generated(golden_generated(), None).unwrap();
+        let e = a.sign_externally(&wrong).unwrap_err();
+        assert!(matches!(e, ArtifactError::Sign { .. }), "{e}");
+        assert_eq!(a.missing_signatures().len(), 3);
     }
 
     #[cfg(unix)]
