@@ -96,6 +96,7 @@
 
 #![forbid(unsafe_code)]
 
+mod check;
 mod codegen;
 mod input;
 mod naming;
@@ -110,17 +111,40 @@ pub use input::{EnvLookup, MacroInput, ProcessEnv, StrArg, StrExpr};
 pub use resolve::{resolve, Resolved};
 
 /// Expands `include_signed_skel!` input with the process environment; failures become a
-/// `compile_error!` invocation.
+/// `compile_error!` invocation. The build warnings ([`Resolved::warnings`]) follow the items
+/// as `deprecated` lint warnings ([`warning_tokens`]).
 pub fn expand(input: TokenStream) -> TokenStream {
-    match expand_with(input, &ProcessEnv) {
+    let expanded = expand_resolved(input, &ProcessEnv).map(|(mut tokens, resolved)| {
+        tokens.extend(warning_tokens(&resolved.warnings));
+        tokens
+    });
+    match expanded {
         Ok(tokens) => tokens,
         Err(e) => e.to_compile_error(),
     }
 }
 
 /// Expands with an explicit environment (`CARGO_MANIFEST_DIR`, `OUT_DIR` and the variables
-/// that `env!` arguments name are read from it).
+/// that `env!` arguments name are read from it): the skeleton's items, without the build
+/// warnings (see [`expand`]).
 pub fn expand_with(input: TokenStream, env: &dyn EnvLookup) -> syn::Result<TokenStream> {
+    expand_resolved(input, env).map(|(tokens, _)| tokens)
+}
+
+/// The build warnings as compile warnings: per message, a `#[deprecated(note = "bpfsign: …")]`
+/// item used inside a `const _: () = { … };`, so rustc reports `use of deprecated …` with the
+/// message at the macro call. It is the `deprecated` lint: `-D warnings` makes it an error,
+/// and `#[allow(deprecated)]` on an enclosing module (not on the macro call itself, which
+/// rustc ignores) accepts it knowingly.
+pub fn warning_tokens(messages: &[String]) -> TokenStream {
+    check::warning_tokens(messages)
+}
+
+/// [`expand_with`] plus what was resolved.
+fn expand_resolved(
+    input: TokenStream,
+    env: &dyn EnvLookup,
+) -> syn::Result<(TokenStream, Resolved)> {
     let parsed = input::parse(input)?;
     let resolved = resolve(&parsed, env)?;
     let code = SkelCode {
@@ -130,9 +154,10 @@ pub fn expand_with(input: TokenStream, env: &dyn EnvLookup) -> syn::Result<Token
         tracked_files: resolved.tracked_files.clone(),
         tracked_env: resolved.tracked_env.clone(),
     };
-    generate_skeleton(&code).map_err(|msg| {
+    let tokens = generate_skeleton(&code).map_err(|msg| {
         parsed
             .path
             .error(format!("bpfsign: cannot generate the skeleton: {msg}"))
-    })
+    })?;
+    Ok((tokens, resolved))
 }
