@@ -112,12 +112,15 @@ fn tampered_artifacts_do_not_compile() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// One change to an artifact.
+type Change = Box<dyn Fn(&mut Artifact)>;
+
 #[test]
 fn hostile_names_are_errors_not_panics() {
     let dir = scratch("names");
     let good = signed_hello();
     let long = "m".repeat(10 * 1024);
-    let cases: Vec<(&str, Box<dyn Fn(&mut Artifact)>)> = vec![
+    let cases: Vec<(&str, Change)> = vec![
         (
             "map \"a b\"",
             Box::new(|a| a.meta.maps[0].ident = "a b".into()),
