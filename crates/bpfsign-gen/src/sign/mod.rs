@@ -248,14 +248,17 @@ pub fn signing_warnings(signer: &SignerDescription, key_file: Option<&Path>) -> 
     let mut out = Vec::new();
     if signer.is_test_only() {
         out.push(format!(
-            "signed with the TEST-ONLY key '{}': its private key is published with bpfsign, so              anyone can sign for it; never register its certificate in a real kernel keyring, and              sign real builds with your own key (BPF_KEY / `key = …`, or BPFSIGN_SIGNER)",
+            "signed with the TEST-ONLY key '{}': its private key is published with bpfsign, so \
+             anyone can sign for it; never register its certificate in a real kernel keyring, and \
+             sign real builds with your own key (BPF_KEY / `key = …`, or BPFSIGN_SIGNER)",
             signer.subject
         ));
     }
     if let Some(path) = key_file {
         if let Some(mode) = loose_mode(path) {
             out.push(format!(
-                "the private key file {} is readable by other users (mode {mode:o}): restrict it                  with `chmod 600 {}`",
+                "the private key file {} is readable by other users (mode {mode:04o}): restrict it \
+                 with `chmod 600 {}`",
                 path.display(),
                 path.display()
             ));
@@ -444,7 +447,7 @@ mod tests {
             assert_eq!(w.len(), usize::from(warns), "{mode:o}: {w:?}");
             if warns {
                 assert!(
-                    w[0].contains("chmod 600") && w[0].contains(&format!("{mode:o}")),
+                    w[0].contains("chmod 600") && w[0].contains(&format!("{mode:04o}")),
                     "{w:?}"
                 );
             }
