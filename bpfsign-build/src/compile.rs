@@ -7,6 +7,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use bpfsign_gen::sign::{signing_warnings, Certificate, ExternalSigner, SIGNER_ENV};
+
 /// Environment variable naming the BPF C compiler (a name on `PATH` or a path).
 pub const COMPILER_ENV: &str = "BPFSIGN_CC";
 
@@ -170,6 +172,9 @@ pub struct Compiled {
     pub compiler: ResolvedCompiler,
     /// The signed artifact `<name>.skel`, when [`BpfCompiler::signed_artifact`] asked for one.
     pub artifact: Option<PathBuf>,
+    /// Warnings about the signing key (a TEST-ONLY certificate, a private key file others can
+    /// read), one sentence each; also printed as `cargo:warning=` lines with cargo output on.
+    pub warnings: Vec<String>,
 }
 
 /// Builder for compiling one BPF C source file into a `.bpf.o`.
@@ -184,6 +189,7 @@ pub struct BpfCompiler {
     target_arch: Option<String>,
     cargo_output: bool,
     signing_key: Option<PathBuf>,
+    signer_command: Option<String>,
 }
 
 impl BpfCompiler {
@@ -199,6 +205,7 @@ impl BpfCompiler {
             target_arch: None,
             cargo_output: true,
             signing_key: None,
+            signer_command: None,
         }
     }
 
@@ -248,8 +255,23 @@ impl BpfCompiler {
     /// Also generates and signs the light skeleton with the key + certificate PEM at `key_pem`
     /// and writes it as `<out_dir>/<name>.skel` (only if its bytes changed), for
     /// `include_signed_skel!("<name>.skel")`: the signing then happens here, not in the macro.
+    ///
+    /// With a signer command ([`BpfCompiler::signer_command`], or `$BPFSIGN_SIGNER`),
+    /// `key_pem` only needs to hold the certificate (PEM or DER): the command signs each
+    /// protocol's payload (see [`bpfsign_gen::sign::ExternalSigner`]) and every signature is
+    /// verified with that certificate. Either way the finished artifact is verified as the
+    /// kernel will ([`crate::Artifact::verify`]) before it is written, and a TEST-ONLY
+    /// certificate or a private key file others can read gives a `cargo:warning`.
     pub fn signed_artifact(&mut self, key_pem: impl Into<PathBuf>) -> &mut Self {
         self.signing_key = Some(key_pem.into());
+        self
+    }
+
+    /// Signs [`BpfCompiler::signed_artifact`] with an external command instead of a private
+    /// key file: `cmd … {payload} … {out}` (split with shell quoting rules and run without a
+    /// shell; see [`bpfsign_gen::sign::ExternalSigner`]). Default: `$BPFSIGN_SIGNER` when set.
+    pub fn signer_command(&mut self, command: impl Into<String>) -> &mut Self {
+        self.signer_command = Some(command.into());
         self
     }
 
@@ -336,15 +358,25 @@ impl BpfCompiler {
                 println!("cargo:rerun-if-changed={}", input.display());
             }
         }
-        let artifact = match &self.signing_key {
-            None => None,
+        let (artifact, warnings) = match &self.signing_key {
+            None => (None, Vec::new()),
             Some(key) => {
                 if self.cargo_output {
                     println!("cargo:rerun-if-changed={}", key.display());
+                    println!("cargo:rerun-if-env-changed={SIGNER_ENV}");
                 }
+                let command = match &self.signer_command {
+                    Some(c) => Some(c.clone()),
+                    None => std::env::var(SIGNER_ENV).ok().filter(|c| !c.is_empty()),
+                };
                 let skel = out_dir.join(format!("{stem}.skel"));
-                write_signed_artifact(&object, key, &skel)?;
-                Some(skel)
+                let warnings = write_signed_artifact(&object, key, command.as_deref(), &skel)?;
+                if self.cargo_output {
+                    for w in &warnings {
+                        println!("cargo:warning=bpfsign: {w}");
+                    }
+                }
+                (Some(skel), warnings)
             }
         };
         Ok(Compiled {
@@ -353,6 +385,7 @@ impl BpfCompiler {
             changed,
             compiler,
             artifact,
+            warnings,
         })
     }
 }
@@ -370,19 +403,50 @@ fn missing_header_hint(stderr: &str) -> Option<&'static str> {
     }
 }
 
-/// Signs `object` with the PEM key + certificate at `key` and writes the artifact to `skel`.
-fn write_signed_artifact(object: &Path, key: &Path, skel: &Path) -> Result<(), CompileError> {
-    let signing = |e: crate::BuildError| CompileError::Signing {
+/// Signs `object` with the PEM key + certificate at `key` (or, with `command`, by running that
+/// signer with the certificate at `key`), verifies the result and writes the artifact to
+/// `skel`. Returns the warnings about the signing key.
+fn write_signed_artifact(
+    object: &Path,
+    key: &Path,
+    command: Option<&str>,
+    skel: &Path,
+) -> Result<Vec<String>, CompileError> {
+    let signing = |message: String| CompileError::Signing {
         object: object.to_path_buf(),
-        message: e.to_string(),
+        message,
     };
-    let signer = crate::Signer::from_pem_file(key).map_err(|e| signing(e.into()))?;
-    let artifact = bpfsign_gen::sign_object(object, Some(&signer), &crate::GenOptions::default())
-        .map_err(signing)?;
+    let options = crate::GenOptions::default();
+    let (artifact, cert, warnings) = match command {
+        Some(command) => {
+            let cert = Certificate::from_file(key).map_err(|e| signing(e.to_string()))?;
+            let signer =
+                ExternalSigner::new(command, cert.clone()).map_err(|e| signing(e.to_string()))?;
+            let mut artifact = bpfsign_gen::sign_object(object, None, &options)
+                .map_err(|e| signing(e.to_string()))?;
+            artifact
+                .sign_externally(&signer)
+                .map_err(|e| signing(e.to_string()))?;
+            let warnings = signing_warnings(cert.info(), None);
+            (artifact, cert, warnings)
+        }
+        None => {
+            let signer = crate::Signer::from_pem_file(key).map_err(|e| signing(e.to_string()))?;
+            let artifact = bpfsign_gen::sign_object(object, Some(&signer), &options)
+                .map_err(|e| signing(e.to_string()))?;
+            let warnings = signing_warnings(signer.info(), Some(key));
+            (artifact, signer.certificate().clone(), warnings)
+        }
+    };
+    artifact.verify(&cert).map_err(|e| {
+        signing(format!(
+            "the signed artifact does not verify as the kernel will check it: {e}"
+        ))
+    })?;
     artifact
         .write_if_changed(skel)
-        .map_err(|e| signing(e.into()))?;
-    Ok(())
+        .map_err(|e| signing(e.to_string()))?;
+    Ok(warnings)
 }
 
 /// The object stem for a source path: `src/bpf/hello.bpf.c` → `hello`.
@@ -742,6 +806,61 @@ mod tests {
             err.to_string().contains("signed light skeleton of"),
             "{err}"
         );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn signed_artifact_with_a_signer_command_and_warnings() {
+        let dir = std::env::temp_dir().join(format!("bpfsign-cc-signer-{}", std::process::id()));
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let src = root.join("example-hello/src/bpf/hello.bpf.c");
+        let keys = root.join("tests/fixtures/keys");
+        let command = |pem: &str| {
+            let pem = keys.join(pem);
+            format!(
+                "openssl cms -sign -binary -noattr -nocerts -nosmimecap -keyid -md sha256 \
+                 -signer '{p}' -inkey '{p}' -in {{payload}} -outform DER -out {{out}}",
+                p = pem.display()
+            )
+        };
+        let compiled = BpfCompiler::new(&src)
+            .out_dir(&dir)
+            .cargo_output(false)
+            .signed_artifact(keys.join("TEST-ONLY-key-a.der"))
+            .signer_command(command("TEST-ONLY-key-a.pem"))
+            .compile()
+            .unwrap();
+        let artifact = crate::Artifact::read(compiled.artifact.unwrap()).unwrap();
+        assert!(artifact.missing_signatures().is_empty());
+        // The certificate is a TEST-ONLY one; no key file was read.
+        assert!(
+            compiled.warnings.len() == 1 && compiled.warnings[0].contains("TEST-ONLY key"),
+            "{:?}",
+            compiled.warnings
+        );
+        // The command signs with another key than the certificate's: an error, nothing written.
+        fs::remove_file(dir.join("hello.skel")).unwrap();
+        let err = BpfCompiler::new(&src)
+            .out_dir(&dir)
+            .cargo_output(false)
+            .signed_artifact(keys.join("TEST-ONLY-key-a.der"))
+            .signer_command(command("TEST-ONLY-key-b.pem"))
+            .compile()
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("does not verify with the certificate"),
+            "{err}"
+        );
+        assert!(!dir.join("hello.skel").exists());
+        let err = BpfCompiler::new(&src)
+            .out_dir(&dir)
+            .cargo_output(false)
+            .signed_artifact(keys.join("TEST-ONLY-key-a.der"))
+            .signer_command("false {payload} {out}")
+            .compile()
+            .unwrap_err();
+        assert!(err.to_string().contains("BPFSIGN_SIGNER"), "{err}");
         fs::remove_dir_all(&dir).unwrap();
     }
 

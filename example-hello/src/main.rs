@@ -24,7 +24,18 @@ use std::time::{Duration, Instant};
 
 use bpfsign_runtime::{CertTarget, Keyring};
 
-bpfsign_macros::include_signed_skel!("hello.bpf.o", key = env!("BPF_KEY"));
+/// The signed skeleton (`Hello`, `hello_skel`, …, re-exported below).
+///
+/// `allow(deprecated)`: the workspace signs with the TEST-ONLY key A by default (`BPF_KEY` in
+/// .cargo/config.toml, so the kernel tests can register its certificate), and bpfsign reports
+/// a TEST-ONLY key, or a private key file others can read, as a `deprecated` lint warning at
+/// the macro call, which the workspace's `-D warnings` would turn into an error. Allowed here
+/// knowingly; a copy of this example built with a real key should drop the wrapper.
+#[allow(deprecated)]
+mod skel {
+    bpfsign_macros::include_signed_skel!("hello.bpf.o", key = env!("BPF_KEY"));
+}
+use skel::*;
 
 /// The parsed command line.
 struct Args {
