@@ -8,6 +8,7 @@
 //! include_signed_skel!("hello.bpf.o", key = "keys/dev.pem", name = "Greeter")
 //! include_signed_skel!("hello.bpf.o", key = "dev.key", cert = "dev.crt")  // key without cert
 //! include_signed_skel!("hello.bpf.o", cert = "dev.crt", signature = "sig/hello") // offline
+//! include_signed_skel!("hello.bpf.o", cert = "hsm.crt")   // signed by $BPFSIGN_SIGNER
 //! include_signed_skel!("hello.skel")                                     // artifact from build.rs / `bpfsign gen`
 //! include_signed_skel!("hello.skel", allow_unsigned = true)              // not (fully) signed
 //! ```
@@ -48,6 +49,14 @@
 //!   the macro does not take). Alternatively finish the artifact itself with
 //!   `bpfsign attach-sig hello.skel --protocol p --sig P.p.sig --cert CERT` for each protocol
 //!   and embed `hello.skel`.
+//! * **`cert` alone + `$BPFSIGN_SIGNER`** — an external signer (HSM tool, signing service):
+//!   `BPFSIGN_SIGNER="cmd … {payload} … {out}"` in the compiler's environment. For each
+//!   protocol the payload is written to a private temporary file, `{payload}` and `{out}` are
+//!   replaced by the paths, and the command must write the detached DER CMS signature to
+//!   `{out}`; each signature is then verified with `cert`. The command is split with POSIX
+//!   shell quoting rules and run without a shell, so a path is always exactly one argument and
+//!   nothing is expanded ([`bpfsign_gen::sign::ExternalSigner`]). A failing command, no
+//!   output or a signature by another key is a compile error quoting the command's stderr.
 //! * **`allow_unsigned = true`** — accept loader variants without a signature: an object
 //!   without `key`/`cert`/`signature`, missing offline signature files, an unsigned or
 //!   partially signed artifact ([`bpfsign_gen::artifact::Artifact::missing_signatures`]). Off by
@@ -78,6 +87,30 @@
 //!
 //! Errors (unset variable, missing file, bad key, bad object, bad signature, bad arguments)
 //! become `compile_error!` with what to do.
+//!
+//! # Checks of what is embedded
+//!
+//! Whatever made the artifact (signing here, build.rs, `bpfsign gen`, offline signatures), it
+//! is verified before it is embedded, as `bpfsign verify` does
+//! ([`bpfsign_gen::Artifact::verify`]): every signature over its protocol's payload (P2:
+//! instructions ‖ data; P1/P1b: instructions) with the certificate it was signed with, every
+//! `excl_prog_hash`, and the data-blob hash built into the P1/P1b loaders. A tampered artifact,
+//! a signature of another protocol or an empty one is a compile error. The names that become
+//! Rust identifiers (maps, programs, global-data sections and variables) must be C identifiers
+//! of at most 511 bytes, distinct where they name fields of one struct; a hostile `.skel` is a
+//! compile error, never a proc-macro panic.
+//!
+//! # Warnings
+//!
+//! Signing with (or embedding an artifact signed with) a certificate whose subject contains
+//! `TEST-ONLY`, and signing with a private key file other users can read, give a warning on
+//! every build. Stable Rust has no warning API for proc macros, so [`expand`] emits a
+//! `#[deprecated(note = "bpfsign: …")]` item used inside a `const _: () = { … };`: rustc prints
+//! `use of deprecated unit struct …: bpfsign: …` at the macro call. It is the `deprecated`
+//! lint, so `-D warnings` makes it an error (on purpose: a CI with `-D warnings` does not ship a
+//! binary signed with a test key unnoticed). To accept it knowingly, put the call in a module
+//! with `#[allow(deprecated)]` (`#[allow]` on the macro call itself is ignored by rustc) and
+//! `use` its items.
 //!
 //! # Public API
 //!
