@@ -300,8 +300,18 @@ impl BpfCompiler {
             .clone()
             .unwrap_or_else(|| object_stem(&self.source));
         let object = out_dir.join(format!("{stem}.bpf.o"));
-        let tmp_object = out_dir.join(format!("{stem}.bpf.o.tmp"));
-        let depfile = out_dir.join(format!("{stem}.bpf.d"));
+        // The compiler's outputs go to a fresh private directory (random name, mode 0700)
+        // inside the output directory, removed when done: no predictable path a planted link
+        // could redirect. The object then replaces `object` atomically, if its bytes changed.
+        let scratch = tempfile::Builder::new()
+            .prefix(&format!(".{stem}.bpf."))
+            .tempdir_in(&out_dir)
+            .map_err(|source| CompileError::Io {
+                path: out_dir.clone(),
+                source,
+            })?;
+        let tmp_object = scratch.path().join(format!("{stem}.bpf.o"));
+        let depfile = scratch.path().join(format!("{stem}.bpf.d"));
         let arch = self
             .target_arch
             .clone()
