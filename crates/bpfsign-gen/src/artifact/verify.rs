@@ -284,8 +284,11 @@ fn loader_errors(
 }
 
 impl Artifact {
-    /// The loader-side checks of the `protocol` variant (see the [module docs](self)), without
-    /// its signature: empty when the loader would accept this artifact's data blob.
+    /// The loader-side checks of the `protocol` variant, without its signature: `excl_prog_hash`
+    /// is SHA-256 of the instructions; a P1/P1b loader checks the data blob against its SHA-256
+    /// (P1b after checking `map->excl`, P1 without), a P2 or unsigned loader has no such check;
+    /// a P2 payload fits the kernel's limit. Empty when the loader would accept this artifact's
+    /// data blob.
     pub fn check_loader(&self, protocol: Protocol) -> Vec<VerifyError> {
         match self.variant(protocol) {
             None => vec![VerifyError::NoVariant { protocol }],

@@ -32,8 +32,16 @@ pub const OUT_PLACEHOLDER: &str = "{out}";
 /// Most bytes of the command's standard error quoted in an error.
 const STDERR_QUOTE: usize = 2000;
 
-/// A signing command plus the certificate its signatures must verify with. See the
-/// [module docs](self).
+/// A signing command plus the certificate its signatures must verify with.
+///
+/// The command line (`cmd … {payload} … {out}`, usually from [`SIGNER_ENV`]) is split into
+/// words with POSIX shell quoting rules, `{payload}` and `{out}` are replaced inside each word
+/// by the paths of the payload file and of the signature to write, and the program runs
+/// directly, without a shell: a path is always exactly one argument, and nothing is expanded
+/// (no `$VAR`, globs, pipes or `;`); a pipeline needs an explicit
+/// `sh -c '… "$1" … "$2"' sh {payload} {out}`. Both files live in a fresh private temporary
+/// directory (mode 0700), removed afterwards. The signature is verified with the certificate
+/// before it is returned.
 #[derive(Clone)]
 pub struct ExternalSigner {
     command: String,
@@ -51,7 +59,7 @@ impl fmt::Debug for ExternalSigner {
 }
 
 impl ExternalSigner {
-    /// Parses `command` (see the [module docs](self)); it must name a program and contain
+    /// Parses `command` (see [`ExternalSigner`]); it must name a program and contain
     /// both `{payload}` and `{out}`.
     pub fn new(command: &str, cert: Certificate) -> Result<ExternalSigner> {
         let bad = |reason: &str| SignError::ExternalSigner {
