@@ -288,3 +288,35 @@ fn external_signer_signs_with_cert_alone() {
     assert!(e.contains("does not contain {payload}"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn every_fixture_object_passes_the_checks_of_what_is_embedded() {
+    // The name rules and the verification accept everything the generator makes: each fixture
+    // object the generator supports resolves (signed with key A, verified, names checked).
+    let dir = scratch("fixtures");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(fixtures().join("obj")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let bytes = std::fs::read(&path).unwrap();
+        let generates = bpfsign_gen::parse_object(&name, &bytes)
+            .ok()
+            .and_then(|o| bpfsign_gen::generate(&o, &bpfsign_gen::GenOptions::default()).ok())
+            .is_some();
+        if !generates {
+            continue;
+        }
+        let p = path.display().to_string();
+        let r = resolve_in(
+            &dir,
+            quote!(#p, key = "keys/TEST-ONLY-key-a.pem", name = "Fixture"),
+            &[],
+        );
+        if let Err(e) = r {
+            panic!("{name}: {e}");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} fixture objects generated");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
