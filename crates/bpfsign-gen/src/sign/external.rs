@@ -255,14 +255,15 @@ mod tests {
 
     #[test]
     fn paths_are_single_arguments_and_nothing_is_expanded() {
-        // `$HOME` and `;` reach the program literally; the placeholders become whole paths.
+        // The third argument reaches the program literally (exit 7 if a shell had expanded
+        // `$HOME` or split at `;`); `{payload}.x` is the payload path plus `.x` in one word
+        // (exit 8 otherwise). Exit 9 proves both.
         let signer = ExternalSigner::new(
-            "sh -c 'test \"$3\" = \"\\$HOME;x\" && test -f \"$1\" && cp \"$2\" \"$1.sig\" && exit 9' sh {payload}.x {out} '$HOME;x'",
+            r#"sh -c 'test "$3" = "\$HOME;x" || exit 7; test -f "${1%.x}" || exit 8; exit 9' sh {payload}.x {out} '$HOME;x'"#,
             cert("TEST-ONLY-key-a.der"),
         )
         .unwrap();
         let e = signer.sign(b"x", "p").unwrap_err().to_string();
-        // `test -f {payload}.x` fails (no such file), so the script exits 1, not 9.
-        assert!(e.contains("exit status: 1"), "{e}");
+        assert!(e.contains("exit status: 9"), "{e}");
     }
 }
