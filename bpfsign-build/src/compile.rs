@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::Protocol;
+use bpfsign_gen::sign::{signing_warnings, Certificate, ExternalSigner, SIGNER_ENV};
 
 /// Environment variable naming the BPF C compiler (a name on `PATH` or a path).
 pub const COMPILER_ENV: &str = "BPFSIGN_CC";
@@ -172,6 +173,9 @@ pub struct Compiled {
     pub compiler: ResolvedCompiler,
     /// The signed artifact `<name>.skel`, when [`BpfCompiler::signed_artifact`] asked for one.
     pub artifact: Option<PathBuf>,
+    /// Warnings about the signing key (a TEST-ONLY certificate, a private key file others can
+    /// read), one sentence each; also printed as `cargo:warning=` lines with cargo output on.
+    pub warnings: Vec<String>,
 }
 
 /// Builder for compiling one BPF C source file into a `.bpf.o`.
@@ -190,6 +194,7 @@ pub struct BpfCompiler {
     protocols: Option<Vec<Protocol>>,
     /// Whether the artifact embeds the unsigned loader too.
     allow_unsigned: bool,
+    signer_command: Option<String>,
 }
 
 impl BpfCompiler {
@@ -207,6 +212,7 @@ impl BpfCompiler {
             signing_key: None,
             protocols: None,
             allow_unsigned: false,
+            signer_command: None,
         }
     }
 
@@ -256,6 +262,13 @@ impl BpfCompiler {
     /// Also generates and signs the light skeleton with the key + certificate PEM at `key_pem`
     /// and writes it as `<out_dir>/<name>.skel` (only if its bytes changed), for
     /// `include_signed_skel!("<name>.skel")`: the signing then happens here, not in the macro.
+    ///
+    /// With a signer command ([`BpfCompiler::signer_command`], or `$BPFSIGN_SIGNER`),
+    /// `key_pem` only needs to hold the certificate (PEM or DER): the command signs each
+    /// protocol's payload (see [`bpfsign_gen::sign::ExternalSigner`]) and every signature is
+    /// verified with that certificate. Either way the finished artifact is verified as the
+    /// kernel will ([`crate::Artifact::verify`]) before it is written, and a TEST-ONLY
+    /// certificate or a private key file others can read gives a `cargo:warning`.
     pub fn signed_artifact(&mut self, key_pem: impl Into<PathBuf>) -> &mut Self {
         self.signing_key = Some(key_pem.into());
         self
@@ -276,6 +289,14 @@ impl BpfCompiler {
     /// `BPFSIGN_PROTOCOL=unsigned` cannot make the binary load without a signature.
     pub fn allow_unsigned(&mut self, on: bool) -> &mut Self {
         self.allow_unsigned = on;
+        self
+    }
+
+    /// Signs [`BpfCompiler::signed_artifact`] with an external command instead of a private
+    /// key file: `cmd … {payload} … {out}` (split with shell quoting rules and run without a
+    /// shell; see [`bpfsign_gen::sign::ExternalSigner`]). Default: `$BPFSIGN_SIGNER` when set.
+    pub fn signer_command(&mut self, command: impl Into<String>) -> &mut Self {
+        self.signer_command = Some(command.into());
         self
     }
 
@@ -304,8 +325,18 @@ impl BpfCompiler {
             .clone()
             .unwrap_or_else(|| object_stem(&self.source));
         let object = out_dir.join(format!("{stem}.bpf.o"));
-        let tmp_object = out_dir.join(format!("{stem}.bpf.o.tmp"));
-        let depfile = out_dir.join(format!("{stem}.bpf.d"));
+        // The compiler's outputs go to a fresh private directory (random name, mode 0700)
+        // inside the output directory, removed when done: no predictable path a planted link
+        // could redirect. The object then replaces `object` atomically, if its bytes changed.
+        let scratch = tempfile::Builder::new()
+            .prefix(&format!(".{stem}.bpf."))
+            .tempdir_in(&out_dir)
+            .map_err(|source| CompileError::Io {
+                path: out_dir.clone(),
+                source,
+            })?;
+        let tmp_object = scratch.path().join(format!("{stem}.bpf.o"));
+        let depfile = scratch.path().join(format!("{stem}.bpf.d"));
         let arch = self
             .target_arch
             .clone()
@@ -362,19 +393,30 @@ impl BpfCompiler {
                 println!("cargo:rerun-if-changed={}", input.display());
             }
         }
-        let artifact = match &self.signing_key {
-            None => None,
+        let (artifact, warnings) = match &self.signing_key {
+            None => (None, Vec::new()),
             Some(key) => {
                 if self.cargo_output {
                     println!("cargo:rerun-if-changed={}", key.display());
+                    println!("cargo:rerun-if-env-changed={SIGNER_ENV}");
                 }
+                let command = match &self.signer_command {
+                    Some(c) => Some(c.clone()),
+                    None => std::env::var(SIGNER_ENV).ok().filter(|c| !c.is_empty()),
+                };
                 let skel = out_dir.join(format!("{stem}.skel"));
                 let selection = self.selection().map_err(|e| CompileError::Signing {
                     object: object.clone(),
                     message: format!("BpfCompiler::protocols: {e}"),
                 })?;
-                write_signed_artifact(&object, key, &skel, &selection)?;
-                Some(skel)
+                let warnings =
+                    write_signed_artifact(&object, key, command.as_deref(), &skel, &selection)?;
+                if self.cargo_output {
+                    for w in &warnings {
+                        println!("cargo:warning=bpfsign: {w}");
+                    }
+                }
+                (Some(skel), warnings)
             }
         };
         Ok(Compiled {
@@ -383,6 +425,7 @@ impl BpfCompiler {
             changed,
             compiler,
             artifact,
+            warnings,
         })
     }
 }
@@ -411,30 +454,51 @@ impl BpfCompiler {
     }
 }
 
-/// Signs `object` with the PEM key + certificate at `key` and writes the artifact with the
-/// `selection`'s loaders to `skel`.
+/// Signs `object` with the PEM key + certificate at `key` (or, with `command`, by running that
+/// signer with the certificate at `key`), verifies the result and writes the artifact with the
+/// `selection`'s loaders to `skel`. Returns the warnings about the signing key.
 fn write_signed_artifact(
     object: &Path,
     key: &Path,
+    command: Option<&str>,
     skel: &Path,
     selection: &bpfsign_gen::ProtocolSelection,
-) -> Result<(), CompileError> {
-    let signing = |e: crate::BuildError| CompileError::Signing {
+) -> Result<Vec<String>, CompileError> {
+    let signing = |message: String| CompileError::Signing {
         object: object.to_path_buf(),
-        message: e.to_string(),
+        message,
     };
-    let signer = crate::Signer::from_pem_file(key).map_err(|e| signing(e.into()))?;
-    let artifact = bpfsign_gen::sign_object_for(
-        object,
-        Some(&signer),
-        &crate::GenOptions::default(),
-        selection,
-    )
-    .map_err(signing)?;
+    let options = crate::GenOptions::default();
+    let (artifact, cert, warnings) = match command {
+        Some(command) => {
+            let cert = Certificate::from_file(key).map_err(|e| signing(e.to_string()))?;
+            let signer =
+                ExternalSigner::new(command, cert.clone()).map_err(|e| signing(e.to_string()))?;
+            let mut artifact = bpfsign_gen::sign_object_for(object, None, &options, selection)
+                .map_err(|e| signing(e.to_string()))?;
+            artifact
+                .sign_externally(&signer)
+                .map_err(|e| signing(e.to_string()))?;
+            let warnings = signing_warnings(cert.info(), None);
+            (artifact, cert, warnings)
+        }
+        None => {
+            let signer = crate::Signer::from_pem_file(key).map_err(|e| signing(e.to_string()))?;
+            let artifact = bpfsign_gen::sign_object_for(object, Some(&signer), &options, selection)
+                .map_err(|e| signing(e.to_string()))?;
+            let warnings = signing_warnings(signer.info(), Some(key));
+            (artifact, signer.certificate().clone(), warnings)
+        }
+    };
+    artifact.verify(&cert).map_err(|e| {
+        signing(format!(
+            "the signed artifact does not verify as the kernel will check it: {e}"
+        ))
+    })?;
     artifact
         .write_if_changed(skel)
-        .map_err(|e| signing(e.into()))?;
-    Ok(())
+        .map_err(|e| signing(e.to_string()))?;
+    Ok(warnings)
 }
 
 /// The object stem for a source path: `src/bpf/hello.bpf.c` → `hello`.
@@ -828,6 +892,61 @@ mod tests {
             err.to_string().contains("signed light skeleton of"),
             "{err}"
         );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn signed_artifact_with_a_signer_command_and_warnings() {
+        let dir = std::env::temp_dir().join(format!("bpfsign-cc-signer-{}", std::process::id()));
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let src = root.join("example-hello/src/bpf/hello.bpf.c");
+        let keys = root.join("tests/fixtures/keys");
+        let command = |pem: &str| {
+            let pem = keys.join(pem);
+            format!(
+                "openssl cms -sign -binary -noattr -nocerts -nosmimecap -keyid -md sha256 \
+                 -signer '{p}' -inkey '{p}' -in {{payload}} -outform DER -out {{out}}",
+                p = pem.display()
+            )
+        };
+        let compiled = BpfCompiler::new(&src)
+            .out_dir(&dir)
+            .cargo_output(false)
+            .signed_artifact(keys.join("TEST-ONLY-key-a.der"))
+            .signer_command(command("TEST-ONLY-key-a.pem"))
+            .compile()
+            .unwrap();
+        let artifact = crate::Artifact::read(compiled.artifact.unwrap()).unwrap();
+        assert!(artifact.missing_signatures().is_empty());
+        // The certificate is a TEST-ONLY one; no key file was read.
+        assert!(
+            compiled.warnings.len() == 1 && compiled.warnings[0].contains("TEST-ONLY key"),
+            "{:?}",
+            compiled.warnings
+        );
+        // The command signs with another key than the certificate's: an error, nothing written.
+        fs::remove_file(dir.join("hello.skel")).unwrap();
+        let err = BpfCompiler::new(&src)
+            .out_dir(&dir)
+            .cargo_output(false)
+            .signed_artifact(keys.join("TEST-ONLY-key-a.der"))
+            .signer_command(command("TEST-ONLY-key-b.pem"))
+            .compile()
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("does not verify with the certificate"),
+            "{err}"
+        );
+        assert!(!dir.join("hello.skel").exists());
+        let err = BpfCompiler::new(&src)
+            .out_dir(&dir)
+            .cargo_output(false)
+            .signed_artifact(keys.join("TEST-ONLY-key-a.der"))
+            .signer_command("false {payload} {out}")
+            .compile()
+            .unwrap_err();
+        assert!(err.to_string().contains("BPFSIGN_SIGNER"), "{err}");
         fs::remove_dir_all(&dir).unwrap();
     }
 

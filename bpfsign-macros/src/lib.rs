@@ -32,7 +32,9 @@ use proc_macro::TokenStream;
 /// * `key = …` — PEM file with the signing key and certificate; the object is signed during
 ///   compilation for every kernel signing protocol (or those of `protocols`). The key never
 ///   reaches the binary.
-/// * `cert = …` — the certificate, when `key` holds only the key, or with `signature`.
+/// * `cert = …` — the certificate, when `key` holds only the key, or with `signature`; alone,
+///   with `$BPFSIGN_SIGNER="cmd … {payload} … {out}"` set, an external command signs each
+///   payload (run without a shell) and its signatures are verified with `cert`.
 /// * `signature = "P"` — offline signatures `P.p1.sig`, `P.p1b.sig`, `P.p2.sig` (detached DER
 ///   PKCS#7 over the payloads `bpfsign payload` writes), verified against `cert` while
 ///   compiling; a certificate carried inside a signature is never trusted.
@@ -50,6 +52,13 @@ use proc_macro::TokenStream;
 ///
 /// Strings may be literals, `env!("VAR")` or `concat!(…)`. Changing the object, the key, the
 /// certificate, a signature or a named environment variable rebuilds the crate.
+///
+/// Every embedded artifact is verified while compiling (signatures over each protocol's
+/// payload, exclusive-map hashes, the P1/P1b blob hash), and its names must be C identifiers:
+/// a tampered or hostile `.skel` is a compile error. Signing with a `TEST-ONLY` certificate or
+/// a private key file others can read gives a `deprecated` lint warning on every build (an
+/// error under `-D warnings`; allow it knowingly with `#[allow(deprecated)]` on a module
+/// around the call).
 ///
 /// Accessors of the loaded skeleton return `Result` instead of panicking; the global-data
 /// views (`bss()`, `bss_mut()`) are references to memory the BPF programs change concurrently,

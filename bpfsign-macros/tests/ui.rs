@@ -135,13 +135,71 @@ fn write_offline_inputs() -> std::path::PathBuf {
     dir
 }
 
+/// Tampered copies of hello's artifact signed with key A, in `dir/tampered/`: `data.skel` (one
+/// data byte changed), `swapped.skel` (the p1b signature in the p2 slot), `emptied.skel` (an
+/// empty p1 signature), `hostile-name.skel` (a map named "a b"). Each is still a consistent
+/// artifact file; only the macro's checks find the problem.
+fn write_tampered_inputs(dir: &std::path::Path) {
+    use bpfsign_gen::Protocol;
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures");
+    let signer =
+        bpfsign_gen::sign::Signer::from_pem_file(format!("{fixtures}/keys/TEST-ONLY-key-a.pem"))
+            .unwrap();
+    let elf = std::fs::read(format!("{fixtures}/obj/hello.bpf.o")).unwrap();
+    let obj = bpfsign_gen::parse_object("hello.bpf.o", &elf).unwrap();
+    let generated = bpfsign_gen::generate(&obj, &bpfsign_gen::GenOptions::default()).unwrap();
+    let good = bpfsign_gen::artifact::Artifact::from_generated(generated, Some(&signer)).unwrap();
+    let out = dir.join("tampered");
+    std::fs::create_dir_all(&out).unwrap();
+    let slot = |a: &mut bpfsign_gen::artifact::Artifact, p| {
+        a.variants.iter().position(|v| v.protocol == p).unwrap()
+    };
+    let mut data = good.clone();
+    let last = data.data.len() - 1;
+    data.data[last] ^= 1;
+    let mut swapped = good.clone();
+    let (p1b, p2) = (
+        slot(&mut swapped, Protocol::P1b),
+        slot(&mut swapped, Protocol::P2),
+    );
+    swapped.variants[p2].signature = swapped.variants[p1b].signature.clone();
+    let mut emptied = good.clone();
+    let p1 = slot(&mut emptied, Protocol::P1);
+    emptied.variants[p1].signature = Some(Vec::new());
+    let mut hostile = good.clone();
+    hostile.meta.maps[0].ident = "a b".into();
+    for (name, art) in [
+        ("data", data),
+        ("swapped", swapped),
+        ("emptied", emptied),
+        ("hostile-name", hostile),
+    ] {
+        art.write_if_changed(out.join(format!("{name}.skel")))
+            .unwrap();
+    }
+}
+
 fn set_env() {
     let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures");
     let fixtures = std::fs::canonicalize(fixtures).expect("tests/fixtures exists");
     std::env::set_var("BPFSIGN_FIXTURES", fixtures);
     std::env::remove_var("BPFSIGN_UI_SURELY_UNSET_KEY");
     std::env::set_var("BPFSIGN_UI_SYNTHETIC", write_synthetic_artifact());
-    std::env::set_var("BPFSIGN_UI_DIR", write_offline_inputs());
+    let dir = write_offline_inputs();
+    write_tampered_inputs(&dir);
+    std::env::set_var("BPFSIGN_UI_DIR", dir);
+    // The external signer of tests/pass/external_signer.rs: `openssl cms` with TEST-ONLY key A,
+    // the command bpfsign's docs give.
+    let key = std::path::Path::new(&std::env::var_os("BPFSIGN_FIXTURES").unwrap())
+        .join("keys/TEST-ONLY-key-a.pem");
+    std::env::set_var(
+        "BPFSIGN_SIGNER",
+        format!(
+            "openssl cms -sign -binary -noattr -nocerts -nosmimecap -keyid -md sha256 \
+             -signer '{k}' -inkey '{k}' -in {{payload}} -outform DER -out {{out}}",
+            k = key.display()
+        ),
+    );
 }
 
 #[test]

@@ -400,7 +400,9 @@ fn guidance(stage: Stage, errno: i32, from_loader: bool, ctx: &Ctx) -> String {
         (Stage::ProgLoad, libc::ENOKEY) => format!(
             "the kernel found no key for {signer} in {keyring}: register the signing certificate there \
              (bpfsign_runtime::register_cert, or `keyctl padd asymmetric '' @s < cert.der` for the session \
-             keyring) or load with the keyring that holds it"
+             keyring) or load with the keyring that holds it; if the skeleton was signed with a TEST-ONLY \
+             key (bpfsign warned about it at build time), do not register that certificate outside a \
+             throwaway test system (its private key is public): rebuild with your own key"
         ),
         (Stage::ProgLoad, libc::EKEYREJECTED) => format!(
             "the signer's key was found but the signature does not match the signed bytes: {loader} does not \
@@ -561,6 +563,11 @@ mod tests {
         assert!(s.contains("session keyring"), "{s}");
         assert!(s.contains("subjectKeyIdentifier f2d4"), "{s}");
         assert!(s.contains("[protocol p2]"), "{s}");
+        // The hint never asks to register a TEST-ONLY certificate on a real system.
+        assert!(
+            s.contains("TEST-ONLY") && s.contains("do not register that certificate"),
+            "{s}"
+        );
         assert!(e.is_signature_rejection());
         assert_eq!(e.errno_name(), Some("ENOKEY"));
     }

@@ -32,7 +32,18 @@ use std::time::{Duration, Instant};
 use bpfsign_guard::{Guard, GuardStatus, DEFAULT_PIN};
 use bpfsign_runtime::{CertTarget, Keyring};
 
-bpfsign_macros::include_signed_skel!("hello.bpf.o", key = env!("BPF_KEY"));
+/// The signed skeleton (`Hello`, `hello_skel`, …, re-exported below).
+///
+/// `allow(deprecated)`: the workspace signs with the TEST-ONLY key A by default (`BPF_KEY` in
+/// .cargo/config.toml, so the kernel tests can register its certificate), and bpfsign reports
+/// a TEST-ONLY key, or a private key file others can read, as a `deprecated` lint warning at
+/// the macro call, which the workspace's `-D warnings` would turn into an error. Allowed here
+/// knowingly; a copy of this example built with a real key should drop the wrapper.
+#[allow(deprecated)]
+mod skel {
+    bpfsign_macros::include_signed_skel!("hello.bpf.o", key = env!("BPF_KEY"));
+}
+use skel::*;
 
 /// The parsed command line.
 struct Args {
@@ -195,6 +206,9 @@ fn guard_management(args: &Args) -> Option<ExitCode> {
 }
 
 /// Installs the guard signed with `BPF_KEY`, pinned at [`DEFAULT_PIN`].
+// The workspace's default BPF_KEY is the TEST-ONLY key, which warns (`deprecated`) on every
+// build; accepted knowingly for the example.
+#[allow(deprecated)]
 fn install_guard(mode: GuardMode, keyring: Keyring) -> Result<(), ExitCode> {
     let spec = bpfsign_guard::signed_guard!(key = env!("BPF_KEY"));
     match Guard::builder(spec)

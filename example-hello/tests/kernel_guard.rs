@@ -210,6 +210,7 @@ fn kernel_guard_audit_mode_records_and_allows() {
 /// `keyring_id` the loader passed (-3), which is not that serial, so the load is refused.
 #[test]
 #[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
+#[allow(deprecated)] // the TEST-ONLY key warns on every build
 fn kernel_guard_keyring_filter() {
     let session = bpfsign_runtime::join_new_session_keyring().expect("join a new session keyring");
     let spec = bpfsign_guard::signed_guard!(key = env!("BPF_KEY"));

@@ -1,5 +1,8 @@
 //! The expansion is warning-free and fully documented in a strict crate.
 #![deny(warnings, missing_docs, unreachable_pub, clippy::all)]
+// Signed with the TEST-ONLY key: bpfsign's build warning for it (a `deprecated` lint warning)
+// is expected here and allowed knowingly; everything else must be warning-free.
+#![allow(deprecated)]
 // The richer fixture compiles (layout assertions included) and exposes the expected API.
 bpfsign_macros::include_signed_skel!(
     concat!(env!("BPFSIGN_FIXTURES"), "/obj/globals.bpf.o"),

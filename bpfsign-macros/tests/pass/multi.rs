@@ -1,6 +1,9 @@
 //! A multi-program object: fentry, fexit, raw_tp, raw_tracepoint, tp_btf and a `SEC("?...")`
 //! program with autoload off. Compiled warning-free and run: the spec and the typed API agree.
 #![deny(warnings, missing_docs, unreachable_pub, clippy::all)]
+// Signed with the TEST-ONLY key: bpfsign's build warning for it (a `deprecated` lint warning)
+// is expected here and allowed knowingly; everything else must be warning-free.
+#![allow(deprecated)]
 bpfsign_macros::include_signed_skel!(
     concat!(env!("BPFSIGN_FIXTURES"), "/obj/multi.bpf.o"),
     key = concat!(env!("BPFSIGN_FIXTURES"), "/keys/TEST-ONLY-key-a.pem"),

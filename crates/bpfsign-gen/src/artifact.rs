@@ -12,6 +12,11 @@
 //! protocol to the signing device, and put the detached signatures back with
 //! [`Artifact::attach_signature`], which verifies each against the certificate first. Until all
 //! three are attached the artifact is partially signed ([`Artifact::missing_signatures`]).
+//!
+//! [`Artifact::verify`] checks a finished artifact the way the kernel and the loader will at
+//! load time (every signature over its protocol's payload with a certificate, the exclusive-map
+//! hashes, the data-blob hash built into the P1/P1b loaders), with typed per-protocol errors
+//! ([`VerifyError`]); `bpfsign verify` and `include_signed_skel!` both use it.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -19,7 +24,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::meta::{Protocol, SkeletonMeta};
-use crate::sign::{Certificate, SignError, Signer, SignerDescription};
+use crate::sign::{Certificate, ExternalSigner, SignError, Signer, SignerDescription};
+
+mod verify;
+pub use verify::{VerifyError, VerifyErrors, MAX_P2_PAYLOAD};
 
 /// The artifact format this crate writes and reads.
 ///
@@ -275,6 +283,26 @@ impl Artifact {
         Ok(())
     }
 
+    /// Signs every variant still without a signature ([`Artifact::missing_signatures`]) by
+    /// running the external signer on its protocol's payload; each signature is verified with
+    /// the signer's certificate before it is attached ([`Artifact::attach_signature`]). On an
+    /// error the artifact keeps the signatures attached so far.
+    pub fn sign_externally(&mut self, signer: &ExternalSigner) -> Result<(), ArtifactError> {
+        for protocol in self.missing_signatures() {
+            let name = protocol_name(protocol);
+            let payload = self.payload(protocol).unwrap_or_default();
+            let sig = signer
+                .sign(&payload, &format!("the {name} payload"))
+                .map_err(|source| ArtifactError::Sign {
+                    protocol: name.clone(),
+                    source,
+                })?;
+            let origin = format!("the {name} signature made by `{}`", signer.command());
+            self.attach_signature(protocol, sig, Some(signer.certificate()), &origin)?;
+        }
+        Ok(())
+    }
+
     /// Serialises to the deterministic JSON form.
     pub fn to_bytes(&self) -> Vec<u8> {
         // Serialising plain data with string keys cannot fail.
@@ -452,7 +480,13 @@ pub(crate) fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool, Artifa
 
 /// The I/O of [`Artifact::write_if_changed`], shared with the compile stage: compares, then writes a
 /// temporary file beside `path` and renames it over, so readers never see a partial file.
+///
+/// The temporary file has a random name and is created exclusively (`O_CREAT | O_EXCL`, which
+/// never follows a symbolic link), with mode 0644 before the umask: a link or file planted at
+/// a predictable temporary name cannot redirect the write. The final rename replaces `path`
+/// itself, also when `path` is a symbolic link (the link is replaced, its target untouched).
 pub fn write_file_if_changed(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
+    use std::io::Write;
     match std::fs::read(path) {
         Ok(old) if old == bytes => return Ok(false),
         Ok(_) => {}
@@ -463,11 +497,23 @@ pub fn write_file_if_changed(path: &Path, bytes: &[u8]) -> std::io::Result<bool>
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{file_name}.tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let prefix = format!(".{file_name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    let mut tmp = builder.tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    // On failure the temporary file is removed when the error (which owns it) is dropped.
+    tmp.persist(path).map_err(|e| e.error)?;
     Ok(true)
 }
 
@@ -762,6 +808,153 @@ mod tests {
         }
         // Brackets inside strings do not nest.
         assert_eq!(json_nesting_depth(br#"{"a":"[[[{\"[","b":[1]}"#), 2);
+    }
+
+    #[test]
+    fn verify_accepts_the_signed_artifact_and_names_each_tampered_protocol() {
+        let golden = Artifact::from_generated(golden_generated(), Some(&signer())).unwrap();
+        // The golden P1 slot is bpftool-p1's loader, which differs from bpfsign's only in jump
+        // offsets: the verifier accepts it as a P1 loader.
+        let cert = signer().certificate().clone();
+        golden.verify(&cert).unwrap();
+        for p in Protocol::SIGNED {
+            assert!(golden.verify_protocol(p, &cert).is_empty(), "{p:?}");
+        }
+
+        // One data byte changed: P2's signature (over insns ‖ data) and the blob hash built
+        // into P1/P1b fail; nothing else.
+        let mut a = golden.clone();
+        a.data[0] ^= 1;
+        let e = a.verify(&cert).unwrap_err().0;
+        let kinds: Vec<(Protocol, bool)> = e
+            .iter()
+            .map(|e| (e.protocol(), matches!(e, VerifyError::DataHash { .. })))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (Protocol::P1, true),
+                (Protocol::P1b, true),
+                (Protocol::P2, false)
+            ],
+            "{e:?}"
+        );
+        assert!(matches!(e[2], VerifyError::Signature { .. }), "{e:?}");
+
+        // Another protocol's signature, an emptied one, another certificate.
+        let mut a = golden.clone();
+        let p1b_sig = a.variant(Protocol::P1b).unwrap().signature.clone();
+        a.variants[3].signature = p1b_sig;
+        let e = a.verify(&cert).unwrap_err().0;
+        assert!(
+            matches!(
+                e[..],
+                [VerifyError::Signature {
+                    protocol: Protocol::P2,
+                    ..
+                }]
+            ),
+            "{e:?}"
+        );
+        let mut a = golden.clone();
+        a.variants[1].signature = Some(Vec::new());
+        let e = a.verify(&cert).unwrap_err();
+        assert!(
+            matches!(
+                e.0[..],
+                [VerifyError::Signature {
+                    protocol: Protocol::P1,
+                    ..
+                }]
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().starts_with("p1: the p1 signature"), "{e}");
+        let other = Signer::from_pem_file(fixtures().join("keys/TEST-ONLY-key-b.pem")).unwrap();
+        let e = golden.verify(other.certificate()).unwrap_err().0;
+        assert_eq!(e.len(), 3, "{e:?}");
+
+        // A missing signature is not an error of `verify`, but of `verify_protocol`.
+        let mut a = golden.clone();
+        a.variants[2].signature = None;
+        a.verify(&cert).unwrap();
+        let e = a.verify_protocol(Protocol::P1b, &cert);
+        assert!(matches!(e[..], [VerifyError::NoSignature { .. }]), "{e:?}");
+        let e = a.verify_protocol(Protocol::Unsigned, &cert);
+        assert!(e.is_empty(), "{e:?}");
+        a.variants.pop();
+        let e = a.verify_protocol(Protocol::P2, &cert);
+        assert!(matches!(e[..], [VerifyError::NoVariant { .. }]), "{e:?}");
+    }
+
+    #[test]
+    fn external_signer_signs_every_missing_protocol() {
+        let pem = fixtures().join("keys/TEST-ONLY-key-a.pem");
+        let pem = pem.to_str().unwrap();
+        let cmd = format!(
+            "openssl cms -sign -binary -noattr -nocerts -nosmimecap -keyid -md sha256 \
+             -signer '{pem}' -inkey '{pem}' -in {{payload}} -outform DER -out {{out}}"
+        );
+        let cert = signer().certificate().clone();
+        let external = ExternalSigner::new(&cmd, cert.clone()).unwrap();
+        let mut a = Artifact::from_generated(golden_generated(), None).unwrap();
+        a.sign_externally(&external).unwrap();
+        assert!(a.missing_signatures().is_empty());
+        a.verify(&cert).unwrap();
+        // RSA: the same artifact as signing with the key in-process.
+        let direct = Artifact::from_generated(golden_generated(), Some(&signer())).unwrap();
+        assert_eq!(a.to_bytes(), direct.to_bytes());
+
+        // A signer with another key than the certificate: nothing is attached.
+        let b = Signer::from_pem_file(fixtures().join("keys/TEST-ONLY-key-b.pem")).unwrap();
+        let wrong = ExternalSigner::new(&cmd, b.certificate().clone()).unwrap();
+        let mut a = Artifact::from_generated(golden_generated(), None).unwrap();
+        let e = a.sign_externally(&wrong).unwrap_err();
+        assert!(matches!(e, ArtifactError::Sign { .. }), "{e}");
+        assert_eq!(a.missing_signatures().len(), 3);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn write_never_follows_a_planted_link() {
+        let dir =
+            std::env::temp_dir().join(format!("bpfsign-artifact-link-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let victim = dir.join("victim");
+        std::fs::write(&victim, b"keep").unwrap();
+        let path = dir.join("hello.skel");
+        // The old predictable temporary name, and a few guesses at new ones, point at `victim`.
+        for name in [
+            format!(".hello.skel.tmp{}", std::process::id()),
+            ".hello.skel.tmp".to_string(),
+            ".hello.skel..tmp".to_string(),
+        ] {
+            std::os::unix::fs::symlink(&victim, dir.join(name)).unwrap();
+        }
+        assert!(write_file_if_changed(&path, b"new bytes").unwrap());
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+        assert_eq!(std::fs::read(&path).unwrap(), b"new bytes");
+        assert!(!std::fs::symlink_metadata(&path)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & 0o600, 0o600, "{mode:o}");
+        // Only the planted links and the result remain: no temporary file is left behind.
+        let left = std::fs::read_dir(&dir).unwrap().count();
+        assert_eq!(left, 5);
+        // A link at the destination itself is replaced, not written through.
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        assert!(write_file_if_changed(&path, b"other").unwrap());
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+        assert!(!std::fs::symlink_metadata(&path)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

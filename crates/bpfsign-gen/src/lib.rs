@@ -39,10 +39,13 @@
 //!   [`emit::LoaderConfig`]); errors as [`Error`] ([`ErrorKind`], [`Limit`], [`Stage`]).
 //! * [`meta`]: the skeleton metadata ([`meta::SkeletonMeta`] and its parts, [`Protocol`]).
 //! * [`sign`]: [`Signer`], [`Certificate`], [`sign::SignerDescription`], [`sign::SignerId`],
-//!   [`sign::KeyAlgorithm`], [`sign::SignError`].
+//!   [`sign::KeyAlgorithm`], [`sign::SignError`]; external signer commands
+//!   ([`sign::ExternalSigner`], `$BPFSIGN_SIGNER`) and the build warnings about a signing key
+//!   ([`sign::signing_warnings`]: TEST-ONLY certificates, readable key files).
 //! * [`artifact`]: the `.skel` file ([`Artifact`], [`artifact::Variant`],
-//!   [`artifact::ArtifactError`]) and its helpers ([`artifact::signed_payload`],
-//!   [`artifact::sha256`], [`artifact::protocol_name`], …).
+//!   [`artifact::ArtifactError`]), its verification as the kernel will check it
+//!   ([`Artifact::verify`], [`artifact::VerifyError`]) and its helpers
+//!   ([`artifact::signed_payload`], [`artifact::sha256`], [`artifact::protocol_name`], …).
 //! * [`emit`]: [`emit::LoaderConfig`] and [`emit::CheckBlock`], to emit a loader other than
 //!   the protocol's own (tests).
 //! * [`insn`]: BPF instruction encoding ([`insn::Insn`], [`insn::decode`], [`insn::disasm`]),

@@ -8,6 +8,7 @@
 //! include_signed_skel!("hello.bpf.o", key = "keys/dev.pem", name = "Greeter")
 //! include_signed_skel!("hello.bpf.o", key = "dev.key", cert = "dev.crt")  // key without cert
 //! include_signed_skel!("hello.bpf.o", cert = "dev.crt", signature = "sig/hello") // offline
+//! include_signed_skel!("hello.bpf.o", cert = "hsm.crt")   // signed by $BPFSIGN_SIGNER
 //! include_signed_skel!("hello.skel")                                     // artifact from build.rs / `bpfsign gen`
 //! include_signed_skel!("hello.skel", allow_unsigned = true)              // + the unsigned loader
 //! include_signed_skel!("hello.bpf.o", key = env!("BPF_KEY"), protocols = [p1b, p2])
@@ -49,6 +50,14 @@
 //!   the macro does not take). Alternatively finish the artifact itself with
 //!   `bpfsign attach-sig hello.skel --protocol p --sig P.p.sig --cert CERT` for each protocol
 //!   and embed `hello.skel`.
+//! * **`cert` alone + `$BPFSIGN_SIGNER`** — an external signer (HSM tool, signing service):
+//!   `BPFSIGN_SIGNER="cmd … {payload} … {out}"` in the compiler's environment. For each
+//!   protocol the payload is written to a private temporary file, `{payload}` and `{out}` are
+//!   replaced by the paths, and the command must write the detached DER CMS signature to
+//!   `{out}`; each signature is then verified with `cert`. The command is split with POSIX
+//!   shell quoting rules and run without a shell, so a path is always exactly one argument and
+//!   nothing is expanded ([`bpfsign_gen::sign::ExternalSigner`]). A failing command, no
+//!   output or a signature by another key is a compile error quoting the command's stderr.
 //! * **`allow_unsigned = true`** — also embed the **unsigned loader**, and accept loader
 //!   variants without a signature: an object without `key`/`cert`/`signature`, missing
 //!   offline signature files, an unsigned or partially signed artifact
@@ -93,6 +102,30 @@
 //! Errors (unset variable, missing file, bad key, bad object, bad signature, bad arguments)
 //! become `compile_error!` with what to do.
 //!
+//! # Checks of what is embedded
+//!
+//! Whatever made the artifact (signing here, build.rs, `bpfsign gen`, offline signatures), it
+//! is verified before it is embedded, as `bpfsign verify` does
+//! ([`bpfsign_gen::Artifact::verify`]): every signature over its protocol's payload (P2:
+//! instructions ‖ data; P1/P1b: instructions) with the certificate it was signed with, every
+//! `excl_prog_hash`, and the data-blob hash built into the P1/P1b loaders. A tampered artifact,
+//! a signature of another protocol or an empty one is a compile error. The names that become
+//! Rust identifiers (maps, programs, global-data sections and variables) must be C identifiers
+//! of at most 511 bytes, distinct where they name fields of one struct; a hostile `.skel` is a
+//! compile error, never a proc-macro panic.
+//!
+//! # Warnings
+//!
+//! Signing with (or embedding an artifact signed with) a certificate whose subject contains
+//! `TEST-ONLY`, and signing with a private key file other users can read, give a warning on
+//! every build. Stable Rust has no warning API for proc macros, so [`expand`] emits a
+//! `#[deprecated(note = "bpfsign: …")]` item used inside a `const _: () = { … };`: rustc prints
+//! `use of deprecated unit struct …: bpfsign: …` at the macro call. It is the `deprecated`
+//! lint, so `-D warnings` makes it an error (on purpose: a CI with `-D warnings` does not ship a
+//! binary signed with a test key unnoticed). To accept it knowingly, put the call in a module
+//! with `#[allow(deprecated)]` (`#[allow]` on the macro call itself is ignored by rustc) and
+//! `use` its items.
+//!
 //! # Public API
 //!
 //! * [`expand`] / [`expand_with`] — the whole macro: tokens in, items (or `compile_error!`) out.
@@ -110,6 +143,7 @@
 
 #![forbid(unsafe_code)]
 
+mod check;
 mod codegen;
 mod input;
 mod naming;
@@ -125,17 +159,40 @@ pub use input::{EnvLookup, MacroInput, ProcessEnv, StrArg, StrExpr};
 pub use resolve::{resolve, Resolved};
 
 /// Expands `include_signed_skel!` input with the process environment; failures become a
-/// `compile_error!` invocation.
+/// `compile_error!` invocation. The build warnings ([`Resolved::warnings`]) follow the items
+/// as `deprecated` lint warnings ([`warning_tokens`]).
 pub fn expand(input: TokenStream) -> TokenStream {
-    match expand_with(input, &ProcessEnv) {
+    let expanded = expand_resolved(input, &ProcessEnv).map(|(mut tokens, resolved)| {
+        tokens.extend(warning_tokens(&resolved.warnings));
+        tokens
+    });
+    match expanded {
         Ok(tokens) => tokens,
         Err(e) => e.to_compile_error(),
     }
 }
 
 /// Expands with an explicit environment (`CARGO_MANIFEST_DIR`, `OUT_DIR` and the variables
-/// that `env!` arguments name are read from it).
+/// that `env!` arguments name are read from it): the skeleton's items, without the build
+/// warnings (see [`expand`]).
 pub fn expand_with(input: TokenStream, env: &dyn EnvLookup) -> syn::Result<TokenStream> {
+    expand_resolved(input, env).map(|(tokens, _)| tokens)
+}
+
+/// The build warnings as compile warnings: per message, a `#[deprecated(note = "bpfsign: …")]`
+/// item used inside a `const _: () = { … };`, so rustc reports `use of deprecated …` with the
+/// message at the macro call. It is the `deprecated` lint: `-D warnings` makes it an error,
+/// and `#[allow(deprecated)]` on an enclosing module (not on the macro call itself, which
+/// rustc ignores) accepts it knowingly.
+pub fn warning_tokens(messages: &[String]) -> TokenStream {
+    check::warning_tokens(messages)
+}
+
+/// [`expand_with`] plus what was resolved.
+fn expand_resolved(
+    input: TokenStream,
+    env: &dyn EnvLookup,
+) -> syn::Result<(TokenStream, Resolved)> {
     let parsed = input::parse(input)?;
     let resolved = resolve(&parsed, env)?;
     let code = SkelCode {
@@ -145,9 +202,10 @@ pub fn expand_with(input: TokenStream, env: &dyn EnvLookup) -> syn::Result<Token
         tracked_files: resolved.tracked_files.clone(),
         tracked_env: resolved.tracked_env.clone(),
     };
-    generate_skeleton(&code).map_err(|msg| {
+    let tokens = generate_skeleton(&code).map_err(|msg| {
         parsed
             .path
             .error(format!("bpfsign: cannot generate the skeleton: {msg}"))
-    })
+    })?;
+    Ok((tokens, resolved))
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use bpfsign_gen::artifact::{protocol_name, Artifact};
 use bpfsign_gen::meta::Protocol;
-use bpfsign_gen::sign::{Certificate, Signer};
+use bpfsign_gen::sign::{Certificate, ExternalSigner, Signer, SIGNER_ENV};
 
 use crate::input::{EnvLookup, MacroInput, StrArg};
 use crate::naming::camel_case;
@@ -24,6 +24,9 @@ pub struct Resolved {
     pub tracked_files: Vec<PathBuf>,
     /// Environment variables rustc must track.
     pub tracked_env: Vec<String>,
+    /// Build warnings about the signing key (a TEST-ONLY certificate, a private key file
+    /// others can read), one sentence each; [`crate::expand`] emits them as compile warnings.
+    pub warnings: Vec<String>,
 }
 
 fn err(at: &StrArg, msg: impl std::fmt::Display) -> syn::Error {
@@ -40,6 +43,8 @@ struct ResolveContext<'a> {
     manifest_dir: Option<PathBuf>,
     /// `$OUT_DIR` of that crate (where `bpfsign_build` writes objects).
     out_dir: Option<PathBuf>,
+    /// The private key file signing read, if any (its permissions are checked).
+    key_file: Option<PathBuf>,
 }
 
 impl ResolveContext<'_> {
@@ -121,6 +126,7 @@ impl ResolveContext<'_> {
         let key_rel = self.eval(key, "key")?;
         let key_path = absolute(self.find(key, &key_rel, "key", bases)?);
         tracked.push(key_path.clone());
+        self.key_file = Some(key_path.clone());
         let Some(cert) = cert else {
             let pem = read(key, &key_path, "key")?;
             if !pem.windows(12).any(|w| w == b"PRIVATE KEY-") {
@@ -183,6 +189,7 @@ pub fn resolve(input: &MacroInput, env: &dyn EnvLookup) -> syn::Result<Resolved>
         used_env: Vec::new(),
         manifest_dir: env.var("CARGO_MANIFEST_DIR").map(PathBuf::from),
         out_dir: env.var("OUT_DIR").map(PathBuf::from),
+        key_file: None,
     };
     let cwd = std::env::current_dir().ok();
     let rel = ctx.eval(&input.path, "object")?;
@@ -215,6 +222,8 @@ pub fn resolve(input: &MacroInput, env: &dyn EnvLookup) -> syn::Result<Resolved>
     } else {
         read_artifact(input, &obj_path, &file_name, &bytes)?
     };
+    let warnings = check_artifact(&artifact, &file_name, ctx.key_file.as_deref())
+        .map_err(|msg| err(&input.path, msg))?;
     let type_name = type_name(input, &artifact)?;
     Ok(Resolved {
         artifact,
@@ -222,6 +231,7 @@ pub fn resolve(input: &MacroInput, env: &dyn EnvLookup) -> syn::Result<Resolved>
         origin,
         tracked_files,
         tracked_env: ctx.used_env,
+        warnings,
     })
 }
 
@@ -269,9 +279,12 @@ impl ResolveContext<'_> {
             (None, None, Some(sig)) => {
                 return Err(err(sig, "`signature` needs `cert = \"…\"`: the certificate of the key that made the signatures"));
             }
-            (None, Some(cert), None) => {
-                return Err(err(cert, "`cert` alone cannot sign: add `key = …` to sign now, or `signature = …` for offline signatures"));
-            }
+            (None, Some(cert), None) => match self.env.var(SIGNER_ENV) {
+                Some(command) => {
+                    self.sign_with_command(&command, cert, file_name, bytes, input, key_bases, tracked_files)?
+                }
+                None => return Err(err(cert, format!("`cert` alone cannot sign: add `key = …` to sign now, `signature = …` for offline signatures, or set {SIGNER_ENV} to a signer command (`{SIGNER_ENV}=\"cmd … {{payload}} … {{out}}\"`)"))),
+            },
             (None, None, None) if input.allow_unsigned => {
                 let generated = generate(file_name, bytes, input)?;
                 let art = Artifact::from_generated(generated, None).map_err(|e| {
@@ -299,6 +312,61 @@ impl ResolveContext<'_> {
             }
         };
         Ok(resolved)
+    }
+}
+
+/// The checks of the artifact about to be embedded, whatever made it ([`crate::check`]): its
+/// signatures and loaders, and the names that become identifiers. Returns the build warnings
+/// about its signer (and the private key file `key_file` signing read).
+fn check_artifact(
+    artifact: &Artifact,
+    file_name: &str,
+    key_file: Option<&Path>,
+) -> Result<Vec<String>, String> {
+    crate::check::verify_embedded(artifact, file_name)?;
+    crate::check::check_names(artifact)?;
+    Ok(match &artifact.signer {
+        Some(signer) => bpfsign_gen::sign::signing_warnings(signer, key_file),
+        None => Vec::new(),
+    })
+}
+
+impl ResolveContext<'_> {
+    /// `cert` + the external signer `command` ([`SIGNER_ENV`]): the object's artifact with
+    /// every protocol signed by the command, each signature verified with `cert`.
+    #[allow(clippy::too_many_arguments)]
+    fn sign_with_command(
+        &mut self,
+        command: &str,
+        cert: &StrArg,
+        file_name: &str,
+        bytes: &[u8],
+        input: &MacroInput,
+        key_bases: &[(&str, Option<&PathBuf>)],
+        tracked_files: &mut Vec<PathBuf>,
+    ) -> syn::Result<(Artifact, String)> {
+        if !self.used_env.iter().any(|v| v == SIGNER_ENV) {
+            self.used_env.push(SIGNER_ENV.to_string());
+        }
+        let cert_rel = self.eval(cert, "cert")?;
+        let cert_path = absolute(self.find(cert, &cert_rel, "certificate", key_bases)?);
+        tracked_files.push(cert_path.clone());
+        let certificate = Certificate::from_file(&cert_path)
+            .map_err(|e| err(cert, format!("bad certificate: {e}")))?;
+        let signer = ExternalSigner::new(command, certificate).map_err(|e| err(cert, e))?;
+        let generated = generate(file_name, bytes, input)?;
+        let mut art = Artifact::from_generated(generated, None)
+            .map_err(|e| err(cert, format!("cannot build the artifact: {e}")))?;
+        art.sign_externally(&signer).map_err(|e| {
+            err(
+                cert,
+                format!("signing {file_name} with {SIGNER_ENV} failed: {e}"),
+            )
+        })?;
+        Ok((
+            art,
+            format!("`{file_name}`, signed at build time by `{SIGNER_ENV}`"),
+        ))
     }
 }
 

@@ -32,7 +32,13 @@ use std::time::Instant;
 
 use bpfsign_runtime::{CertTarget, Keyring};
 
-bpfsign_macros::include_signed_skel!("hello.bpf.o", key = env!("BPF_KEY"));
+/// The signed skeleton, with the TEST-ONLY key A by default (`BPF_KEY` in .cargo/config.toml):
+/// bpfsign's build warning for that key (a `deprecated` lint warning) is allowed knowingly.
+#[allow(deprecated)]
+mod skel {
+    bpfsign_macros::include_signed_skel!("hello.bpf.o", key = env!("BPF_KEY"));
+}
+use skel::*;
 
 /// The BPF object the skeleton above was made from (written by build.rs).
 const OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/hello.bpf.o"));

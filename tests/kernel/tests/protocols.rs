@@ -17,29 +17,34 @@ use bpfsign_kernel_tests::leak::assert_no_leak;
 use bpfsign_kernel_tests::*;
 use bpfsign_runtime::{load, ErrorKind, Keyring, LoadOptions, Protocol, SkeletonSpec, Stage};
 
-bpfsign_macros::include_signed_skel!(
-    "../fixtures/obj/probes.bpf.o",
-    key = "../fixtures/keys/TEST-ONLY-key-a.pem",
-    name = "SignedOnly",
-);
-bpfsign_macros::include_signed_skel!(
-    "../fixtures/obj/probes.bpf.o",
-    key = "../fixtures/keys/TEST-ONLY-key-a.pem",
-    name = "NewKernels",
-    protocols = [p1b, p2],
-);
-bpfsign_macros::include_signed_skel!(
-    "../fixtures/obj/probes.bpf.o",
-    key = "../fixtures/keys/TEST-ONLY-key-a.pem",
-    name = "P1AndP2",
-    protocols = [p1, p2],
-);
-bpfsign_macros::include_signed_skel!(
-    "../fixtures/obj/probes.bpf.o",
-    key = "../fixtures/keys/TEST-ONLY-key-a.pem",
-    name = "WithUnsigned",
-    allow_unsigned = true,
-);
+// The TEST-ONLY key warns on every build (a `deprecated` warning); accepted knowingly here.
+#[allow(deprecated)]
+mod skels {
+    bpfsign_macros::include_signed_skel!(
+        "../fixtures/obj/probes.bpf.o",
+        key = "../fixtures/keys/TEST-ONLY-key-a.pem",
+        name = "SignedOnly",
+    );
+    bpfsign_macros::include_signed_skel!(
+        "../fixtures/obj/probes.bpf.o",
+        key = "../fixtures/keys/TEST-ONLY-key-a.pem",
+        name = "NewKernels",
+        protocols = [p1b, p2],
+    );
+    bpfsign_macros::include_signed_skel!(
+        "../fixtures/obj/probes.bpf.o",
+        key = "../fixtures/keys/TEST-ONLY-key-a.pem",
+        name = "P1AndP2",
+        protocols = [p1, p2],
+    );
+    bpfsign_macros::include_signed_skel!(
+        "../fixtures/obj/probes.bpf.o",
+        key = "../fixtures/keys/TEST-ONLY-key-a.pem",
+        name = "WithUnsigned",
+        allow_unsigned = true,
+    );
+}
+use skels::*;
 
 /// Selects the mode of [`env_child`]; the parent sets it.
 const CHILD_ENV: &str = "BPFSIGN_PROTOCOLS_CHILD";

@@ -35,10 +35,13 @@ use openssl::x509::X509;
 use serde::{Deserialize, Serialize};
 
 mod cms;
+mod external;
 mod kernel_form;
 mod keys;
 #[cfg(test)]
 mod testutil;
+
+pub use external::{ExternalSigner, OUT_PLACEHOLDER, PAYLOAD_PLACEHOLDER, SIGNER_ENV};
 
 /// Largest signature bpftool accepts (`MAX_SIG_SIZE` in its `main.h`); kept for every protocol.
 pub use bpfsign_abi::limits::MAX_SIGNATURE_SIZE;
@@ -142,6 +145,15 @@ pub enum SignError {
         /// Which check failed (bpfsign's words).
         detail: String,
     },
+    /// The external signer command ([`SIGNER_ENV`]) is malformed, failed or wrote no
+    /// signature.
+    #[error("the signer command `{command}` ({SIGNER_ENV}): {reason}")]
+    ExternalSigner {
+        /// The command line as given.
+        command: String,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 /// OpenSSL's reasons for `e`, joined by `; `: without the library/function names and source
@@ -216,6 +228,56 @@ pub struct SignerDescription {
     pub key_algorithm: KeyAlgorithm,
     /// Certificate subject, `SN=value` pairs joined by `, `.
     pub subject: String,
+}
+
+impl SignerDescription {
+    /// Whether the certificate marks itself as a test key: its subject contains `TEST-ONLY`
+    /// (the repository's fixture keys, whose private halves are public).
+    pub fn is_test_only(&self) -> bool {
+        self.subject.contains(TEST_ONLY_MARK)
+    }
+}
+
+/// The subject marker of test keys ([`SignerDescription::is_test_only`]).
+pub const TEST_ONLY_MARK: &str = "TEST-ONLY";
+
+/// What a build that signs with `signer` should warn about, one sentence each: a TEST-ONLY
+/// certificate, and (Unix) a private key file `key_file` that users other than its owner may
+/// read. Empty when there is nothing to say.
+pub fn signing_warnings(signer: &SignerDescription, key_file: Option<&Path>) -> Vec<String> {
+    let mut out = Vec::new();
+    if signer.is_test_only() {
+        out.push(format!(
+            "signed with the TEST-ONLY key '{}': its private key is published with bpfsign, so \
+             anyone can sign for it; never register its certificate in a real kernel keyring, and \
+             sign real builds with your own key (BPF_KEY / `key = …`, or BPFSIGN_SIGNER)",
+            signer.subject
+        ));
+    }
+    if let Some(path) = key_file {
+        if let Some(mode) = loose_mode(path) {
+            out.push(format!(
+                "the private key file {} is readable by other users (mode {mode:04o}): restrict it \
+                 with `chmod 600 {}`",
+                path.display(),
+                path.display()
+            ));
+        }
+    }
+    out
+}
+
+/// The permission bits of `path` when group or others may read or write it (Unix).
+#[cfg(unix)]
+fn loose_mode(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o066 != 0).then_some(mode)
+}
+
+#[cfg(not(unix))]
+fn loose_mode(_: &Path) -> Option<u32> {
+    None
 }
 
 /// A validated signing key and certificate. See the [module docs](self).
@@ -355,6 +417,43 @@ impl Signer {
 mod tests {
     use super::testutil::key;
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn warns_about_test_keys_and_readable_key_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let a = Signer::from_pem_file(key("TEST-ONLY-key-a.pem")).unwrap();
+        assert!(a.info().is_test_only());
+        let w = signing_warnings(a.info(), None);
+        assert!(w.len() == 1 && w[0].contains("TEST-ONLY key"), "{w:?}");
+        let mut real = a.info().clone();
+        real.subject = "CN=production".into();
+        assert!(!real.is_test_only());
+        assert!(signing_warnings(&real, None).is_empty());
+
+        let dir = std::env::temp_dir().join(format!("bpfsign-key-mode-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("k.pem");
+        std::fs::write(&file, b"x").unwrap();
+        for (mode, warns) in [
+            (0o600, false),
+            (0o400, false),
+            (0o640, true),
+            (0o604, true),
+            (0o620, true),
+        ] {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+            let w = signing_warnings(&real, Some(&file));
+            assert_eq!(w.len(), usize::from(warns), "{mode:o}: {w:?}");
+            if warns {
+                assert!(
+                    w[0].contains("chmod 600") && w[0].contains(&format!("{mode:04o}")),
+                    "{w:?}"
+                );
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn debug_does_not_leak_key() {
