@@ -29,7 +29,7 @@ use std::fs;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use bpfsign_guard::{Guard, GuardStatus, DEFAULT_PIN};
+use bpfsign_guard::{Guard, GuardStatus, KeyringKind, DEFAULT_PIN};
 use bpfsign_runtime::{CertTarget, Keyring};
 
 /// The signed skeleton (`Hello`, `hello_skel`, …, re-exported below).
@@ -211,7 +211,16 @@ fn guard_management(args: &Args) -> Option<ExitCode> {
 #[allow(deprecated)]
 fn install_guard(mode: GuardMode, keyring: Keyring) -> Result<(), ExitCode> {
     let spec = bpfsign_guard::signed_guard!(key = env!("BPF_KEY"));
+    // A development policy: the demo registers its certificate in the session keyring, so the
+    // guard must accept user/session keyrings too. Any process can add its own certificate to
+    // its own session keyring; production policies keep the default (the system keyrings).
     match Guard::builder(spec)
+        .keyrings(&[
+            KeyringKind::Builtin,
+            KeyringKind::Secondary,
+            KeyringKind::Platform,
+            KeyringKind::User,
+        ])
         .audit(mode == GuardMode::Audit)
         .load_keyring(keyring)
         .install_pinned(DEFAULT_PIN)

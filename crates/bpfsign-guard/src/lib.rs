@@ -185,7 +185,7 @@ impl Guard {
         GuardBuilder {
             spec,
             audit: false,
-            keyrings: Vec::new(),
+            keyrings: SYSTEM_KEYRINGS.to_vec(),
             user_serial: 0,
             load: LoadOptions::new().keyring(Keyring::Session),
         }
@@ -215,6 +215,14 @@ impl Guard {
     }
 }
 
+/// The keyrings whose signatures the guard accepts by default: the kernel's own (builtin,
+/// secondary and platform). User and session keyrings count only when asked for.
+pub const SYSTEM_KEYRINGS: [KeyringKind; 3] = [
+    KeyringKind::Builtin,
+    KeyringKind::Secondary,
+    KeyringKind::Platform,
+];
+
 /// Options of the guard; [`GuardBuilder::install_pinned`] loads, configures, attaches and pins it.
 #[derive(Debug)]
 pub struct GuardBuilder {
@@ -232,9 +240,18 @@ impl GuardBuilder {
         self
     }
 
-    /// Accept only signatures checked against these keyring kinds (default: any keyring).
+    /// Accept only signatures checked against these keyring kinds. Default: the kernel's
+    /// system keyrings ([`SYSTEM_KEYRINGS`]: builtin, secondary, platform), whose certificates
+    /// only the kernel build, the administrator or the firmware put there.
+    /// [`KeyringKind::User`] (any user or session keyring — also one a process creates and adds
+    /// its own certificate to) is accepted only when listed here; pin it to one keyring with
+    /// [`GuardBuilder::user_keyring_serial`]. An empty list means the default.
     pub fn keyrings(mut self, kinds: &[KeyringKind]) -> Self {
-        self.keyrings = kinds.to_vec();
+        self.keyrings = if kinds.is_empty() {
+            SYSTEM_KEYRINGS.to_vec()
+        } else {
+            kinds.to_vec()
+        };
         self
     }
 

@@ -89,7 +89,27 @@ pub(crate) fn map_fd_by_id(id: u32) -> io::Result<OwnedFd> {
 }
 
 /// `BPF_MAP_LOOKUP_ELEM` of a `u32` key into `value`.
+///
+/// The kernel writes the map's whole value (times the CPU count for per-CPU maps) into
+/// `value`, so the map is checked first: a plain array (`BPF_MAP_TYPE_ARRAY`) with 4-byte keys
+/// and values of exactly `value.len()` bytes; anything else is `InvalidData`, never a lookup.
 pub(crate) fn map_lookup(map: BorrowedFd<'_>, key: u32, value: &mut [u8]) -> io::Result<()> {
+    const BPF_MAP_TYPE_ARRAY: u32 = 2;
+    let mut info = [0u8; 80];
+    obj_info(map, &mut info)?;
+    let field =
+        |off: usize| u32::from_ne_bytes([info[off], info[off + 1], info[off + 2], info[off + 3]]);
+    let (map_type, key_size, value_size) = (field(0), field(8), field(12));
+    if map_type != BPF_MAP_TYPE_ARRAY || key_size != 4 || value_size as usize != value.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "not a guard map: type {map_type}, key size {key_size}, value size {value_size} \
+                 (expected an array with 4-byte keys and {}-byte values)",
+                value.len()
+            ),
+        ));
+    }
     let k = key.to_ne_bytes();
     let mut a = [0u8; 32];
     put32(&mut a, 0, fd_u32(map));
