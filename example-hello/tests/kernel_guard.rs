@@ -128,7 +128,10 @@ fn kernel_guard_refuses_unsigned_and_lets_signed_through() {
         // sees nothing); a second unsigned load from this process is refused by the guard.
         let r = run_with(&["--seconds", "1"], Some("unsigned"));
         assert_eq!(r.code, Some(1));
-        assert!(r.stdout.contains("did not allow unsigned"), "refused by the build");
+        assert!(
+            r.stdout.contains("did not allow unsigned"),
+            "refused by the build"
+        );
         let e = unsigned_socket_filter().expect_err("a second unsigned load must be refused");
         assert_eq!(e.raw_os_error(), Some(libc::EPERM), "{e}");
 
