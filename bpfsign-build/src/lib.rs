@@ -27,10 +27,10 @@
 //! [`Artifact`], [`Protocol`], [`BuildError`].
 #![forbid(unsafe_code)]
 
-mod compile;
+mod compiler;
 
 pub use bpfsign_gen::{Artifact, BuildError, GenOptions, Protocol, Signer};
-pub use compile::{
+pub use compiler::{
     parse_depfile, resolve_compiler, target_arch_define, write_if_changed, BpfCompiler,
     CompileError, Compiled, Compiler, ResolvedCompiler, COMPILER_ENV,
 };
@@ -39,4 +39,31 @@ pub use compile::{
 /// `BpfCompiler::new(source).compile()`.
 pub fn compile(source: impl Into<std::path::PathBuf>) -> Result<Compiled, CompileError> {
     BpfCompiler::new(source).compile()
+}
+
+/// The builder under its earlier name, for build scripts written against bpfsign 0.1's first
+/// layout (`bpfsign_build::compile::Skeleton::new(src).compile()`).
+pub mod compile {
+    /// Earlier name of [`BpfCompiler`](crate::BpfCompiler).
+    #[deprecated(note = "renamed to `bpfsign_build::BpfCompiler`")]
+    pub type Skeleton = crate::BpfCompiler;
+}
+
+#[cfg(test)]
+mod tests {
+    /// Build scripts written against the earlier name still compile and configure the builder.
+    #[test]
+    #[allow(deprecated)]
+    fn earlier_builder_name_still_works() {
+        let mut b = super::compile::Skeleton::new("src/bpf/x.bpf.c");
+        b.include("include").object_name("x");
+        assert_eq!(
+            format!("{b:?}"),
+            format!("{:?}", {
+                let mut n = super::BpfCompiler::new("src/bpf/x.bpf.c");
+                n.include("include").object_name("x");
+                n
+            })
+        );
+    }
 }
