@@ -190,6 +190,7 @@ mod tests {
     const fn prog(name: &str, autoload: bool) -> ProgSpec<'_> {
         ProgSpec {
             name,
+            section: "fentry/__do_sys_getpid",
             prog_type: 26,
             expected_attach_type: 24,
             autoload,

@@ -38,6 +38,7 @@
 //! | [`BPF_F_MMAPABLE`], [`BPF_F_RDONLY_PROG`] | Map flags that mark data maps in a [`MapSpec`] |
 //! | [`load`], [`LoadOptions`], [`VerifierLog`] | Loading a skeleton |
 //! | [`LoadedSkeleton`], [`Plain`] | A loaded skeleton: fds, data maps, typed views of globals |
+//! | [`Program`] | A loaded program of a skeleton: its fd and every way to attach it |
 //! | [`Link`] | An attached program ([`LoadedSkeleton::attach_prog`], [`LoadedSkeleton::attach_all`]) |
 //! | [`probe()`], [`probe_uncached`], [`selected_protocol`], [`KernelProbe`], [`SigningSupport`], [`PROTOCOL_ENV`] | Which protocol the running kernel speaks |
 //! | [`register_cert`], [`CertTarget`], [`RegisteredCert`], [`named_keyring`], [`join_new_session_keyring`], [`Keyring`], [`KEY_SPEC_SESSION_KEYRING`], [`KEY_SPEC_USER_KEYRING`] | Keyrings and signing certificates |
@@ -59,6 +60,7 @@ mod global;
 mod keyring;
 mod load;
 mod probe;
+mod program;
 mod spec;
 mod sys;
 
@@ -77,6 +79,7 @@ pub use load::{load, LoadOptions, LoadedSkeleton, VerifierLog};
 pub use probe::{
     probe, probe_uncached, selected_protocol, KernelProbe, SigningSupport, PROTOCOL_ENV,
 };
+pub use program::Program;
 pub use spec::{
     AttachKind, LoaderVariant, MapSpec, ProgSpec, Protocol, SkeletonSpec, UnknownProtocol,
     BPF_F_MMAPABLE, BPF_F_RDONLY_PROG,

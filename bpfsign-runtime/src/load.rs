@@ -119,7 +119,9 @@ struct LoadedMap {
 #[derive(Debug)]
 pub(crate) struct LoadedProg {
     pub(crate) name: String,
+    pub(crate) section: String,
     pub(crate) prog_type: u32,
+    pub(crate) expected_attach_type: u32,
     pub(crate) attach: AttachKind<String>,
     pub(crate) fd: Option<OwnedFd>,
 }
@@ -757,7 +759,9 @@ fn loaded_progs(
         };
         progs.push(LoadedProg {
             name: p.name.to_string(),
+            section: p.section.to_string(),
             prog_type: p.prog_type,
+            expected_attach_type: p.expected_attach_type,
             attach: owned_attach(p.attach),
             fd,
         });

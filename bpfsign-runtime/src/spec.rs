@@ -82,6 +82,9 @@ pub struct MapSpec<'a> {
 pub struct ProgSpec<'a> {
     /// Program name.
     pub name: &'a str,
+    /// ELF section name without the `?` autoload marker (`kprobe/do_unlinkat`, `xdp`), from
+    /// which automatic attachment takes its target.
+    pub section: &'a str,
     /// `BPF_PROG_TYPE_*`.
     pub prog_type: u32,
     /// `BPF_*` attach type the program was loaded with.

@@ -58,6 +58,7 @@ mod rawtp_iter {
         // BPF_PROG_TYPE_RAW_TRACEPOINT
         ProgSpec {
             name: "on_enter",
+            section: "raw_tp/sys_enter",
             prog_type: 17,
             expected_attach_type: 0,
             autoload: true,
@@ -67,6 +68,7 @@ mod rawtp_iter {
         },
         ProgSpec {
             name: "never",
+            section: "raw_tp/sys_exit",
             prog_type: 17,
             expected_attach_type: 0,
             autoload: false,
@@ -77,6 +79,7 @@ mod rawtp_iter {
         // BPF_PROG_TYPE_TRACING, BPF_TRACE_ITER
         ProgSpec {
             name: "dump",
+            section: "iter/task",
             prog_type: 26,
             expected_attach_type: 28,
             autoload: true,

@@ -78,6 +78,7 @@ pub(crate) const MAPS: &[MapSpec<'static>] = &[
 
 pub(crate) const PROGS: &[ProgSpec<'static>] = &[ProgSpec {
     name: "hello",
+    section: "fentry/__do_sys_getpid",
     prog_type: 26,            // BPF_PROG_TYPE_TRACING
     expected_attach_type: 24, // BPF_TRACE_FENTRY
     autoload: true,

@@ -201,12 +201,17 @@ fn map_tokens(m: &MapMeta) -> TokenStream {
 
 /// One `::bpfsign_runtime::ProgSpec { .. }`.
 fn prog_tokens(p: &ProgMeta) -> TokenStream {
-    let (name, prog_type, eat, autoload) =
-        (&p.name, p.prog_type, p.expected_attach_type, p.autoload);
+    let (name, section, prog_type, eat, autoload) = (
+        &p.name,
+        &p.section,
+        p.prog_type,
+        p.expected_attach_type,
+        p.autoload,
+    );
     let attach = runtime_attach_tokens(&p.attach);
     quote! {
         ::bpfsign_runtime::ProgSpec {
-            name: #name, prog_type: #prog_type, expected_attach_type: #eat,
+            name: #name, section: #section, prog_type: #prog_type, expected_attach_type: #eat,
             autoload: #autoload, attach: #attach,
         }
     }

@@ -128,6 +128,7 @@ pub mod globals_skel {
         progs: &[
             ::bpfsign_runtime::ProgSpec {
                 name: "touch_all",
+                section: "fentry/__do_sys_getpid",
                 prog_type: 26u32,
                 expected_attach_type: 24u32,
                 autoload: true,

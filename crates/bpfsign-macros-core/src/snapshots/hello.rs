@@ -93,6 +93,7 @@ pub mod hello_skel {
         progs: &[
             ::bpfsign_runtime::ProgSpec {
                 name: "hello",
+                section: "fentry/__do_sys_getpid",
                 prog_type: 26u32,
                 expected_attach_type: 24u32,
                 autoload: true,

@@ -83,6 +83,7 @@ pub mod multi_skel {
         progs: &[
             ::bpfsign_runtime::ProgSpec {
                 name: "getpid_entry",
+                section: "fentry/__do_sys_getpid",
                 prog_type: 26u32,
                 expected_attach_type: 24u32,
                 autoload: true,
@@ -92,6 +93,7 @@ pub mod multi_skel {
             },
             ::bpfsign_runtime::ProgSpec {
                 name: "getpid_exit",
+                section: "fexit/__do_sys_getpid",
                 prog_type: 26u32,
                 expected_attach_type: 25u32,
                 autoload: true,
@@ -101,6 +103,7 @@ pub mod multi_skel {
             },
             ::bpfsign_runtime::ProgSpec {
                 name: "nanosleep_entry",
+                section: "fentry/do_nanosleep",
                 prog_type: 26u32,
                 expected_attach_type: 24u32,
                 autoload: true,
@@ -110,6 +113,7 @@ pub mod multi_skel {
             },
             ::bpfsign_runtime::ProgSpec {
                 name: "raw_sys_enter",
+                section: "raw_tp/sys_enter",
                 prog_type: 17u32,
                 expected_attach_type: 0u32,
                 autoload: true,
@@ -119,6 +123,7 @@ pub mod multi_skel {
             },
             ::bpfsign_runtime::ProgSpec {
                 name: "on_switch",
+                section: "tp_btf/sched_switch",
                 prog_type: 26u32,
                 expected_attach_type: 23u32,
                 autoload: true,
@@ -128,6 +133,7 @@ pub mod multi_skel {
             },
             ::bpfsign_runtime::ProgSpec {
                 name: "raw_sys_exit",
+                section: "raw_tracepoint/sys_exit",
                 prog_type: 17u32,
                 expected_attach_type: 0u32,
                 autoload: true,
@@ -137,6 +143,7 @@ pub mod multi_skel {
             },
             ::bpfsign_runtime::ProgSpec {
                 name: "getppid_optional",
+                section: "fentry/__do_sys_getppid",
                 prog_type: 26u32,
                 expected_attach_type: 24u32,
                 autoload: false,
