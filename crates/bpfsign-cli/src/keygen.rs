@@ -8,9 +8,8 @@
 //! The result is loaded back with [`Signer::from_pem_file`], so a key the signer would refuse is
 //! never reported as usable.
 
-use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use bpfsign_gen::Signer;
@@ -144,64 +143,76 @@ fn self_signed(key: &PKey<Private>, cn: &str, days: u32) -> Result<X509, Failure
     Ok(b.build())
 }
 
-/// Creates `path` with `mode`, refusing to replace an existing file unless `force` (then the
-/// old file is removed first, so the new one never inherits its permissions).
-fn create(path: &Path, mode: u32, force: bool) -> Result<File, Failure> {
+/// A finished file in a private temporary name next to `path`, with exactly `mode`.
+fn stage_file(path: &Path, mode: u32, bytes: &[u8]) -> Result<tempfile::NamedTempFile, Failure> {
     let write_err = |e: std::io::Error| fail("write", format!("{}: {e}", path.display()));
-    if force {
-        match std::fs::remove_file(path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(write_err(e)),
-        }
-    }
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                fail(
-                    "write",
-                    format!(
-                        "{} exists; not replacing a key (pass --force to overwrite)",
-                        path.display()
-                    ),
-                )
-            } else {
-                write_err(e)
-            }
-        })?;
-    // The umask may have removed bits of `mode`; set exactly `mode`.
-    file.set_permissions(std::fs::Permissions::from_mode(mode))
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".bpfsign-keygen-")
+        .permissions(std::fs::Permissions::from_mode(0o600))
+        .tempfile_in(dir)
         .map_err(write_err)?;
-    Ok(file)
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        // The umask may have removed bits of `mode`; set exactly `mode`.
+        .and_then(|()| {
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(mode))
+        })
+        .map_err(write_err)?;
+    Ok(tmp)
 }
 
-fn write_file(path: &Path, mode: u32, force: bool, bytes: &[u8]) -> Result<(), Failure> {
-    let mut file = create(path, mode, force)?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| fail("write", format!("{}: {e}", path.display())))
+/// Moves a staged file to `path`: atomically replacing an old file with `force`, else only
+/// if nothing is there.
+fn install(tmp: tempfile::NamedTempFile, path: &Path, force: bool) -> Result<(), Failure> {
+    let r = if force {
+        tmp.persist(path).map(|_| ())
+    } else {
+        tmp.persist_noclobber(path).map(|_| ())
+    };
+    r.map_err(|e| {
+        if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+            exists(path)
+        } else {
+            fail("write", format!("{}: {}", path.display(), e.error))
+        }
+    })
+}
+
+fn exists(path: &Path) -> Failure {
+    fail(
+        "write",
+        format!(
+            "{} exists; not replacing a key (pass --force to overwrite)",
+            path.display()
+        ),
+    )
+}
+
+/// Refuses destinations that exist without `force`, and those no file can replace (a
+/// directory), before anything is written.
+fn check_destination(path: &Path, force: bool) -> Result<(), Failure> {
+    match path.symlink_metadata() {
+        Err(_) => Ok(()),
+        Ok(_) if !force => Err(exists(path)),
+        Ok(m) if m.is_dir() => Err(fail(
+            "write",
+            format!("{} is a directory; not replacing it", path.display()),
+        )),
+        Ok(_) => Ok(()),
+    }
 }
 
 /// `bpfsign keygen`.
 pub fn keygen(a: KeygenArgs) -> Result<(), Failure> {
     let pem_path = with_ext(&a.prefix, ".pem");
     let der_path = with_ext(&a.prefix, ".der");
-    if !a.force {
-        for p in [&pem_path, &der_path] {
-            if p.symlink_metadata().is_ok() {
-                return Err(fail(
-                    "write",
-                    format!(
-                        "{} exists; not replacing a key (pass --force to overwrite)",
-                        p.display()
-                    ),
-                ));
-            }
-        }
+    for p in [&pem_path, &der_path] {
+        check_destination(p, a.force)?;
     }
     let key = new_key(&a)?;
     let cert = self_signed(&key, &a.cn, a.days)?;
@@ -211,20 +222,19 @@ pub fn keygen(a: KeygenArgs) -> Result<(), Failure> {
     pem.extend(cert.to_pem().map_err(ssl("encoding the certificate"))?);
     let der = cert.to_der().map_err(ssl("encoding the certificate"))?;
 
-    write_file(&pem_path, 0o600, a.force, &pem)?;
-    if let Err(f) = write_file(&der_path, 0o644, a.force, &der) {
-        let _ = std::fs::remove_file(&pem_path);
+    // Both files are written and the key is checked under temporary names first: a failure
+    // leaves any old key pair as it was; the certificate is installed before the key.
+    let pem_tmp = stage_file(&pem_path, 0o600, &pem)?;
+    let der_tmp = stage_file(&der_path, 0o644, &der)?;
+    // Everything the signer (and so the kernel) would refuse is caught here.
+    let signer = Signer::from_pem_file(pem_tmp.path()).map_err(|e| fail("key", e))?;
+    install(der_tmp, &der_path, a.force)?;
+    if let Err(f) = install(pem_tmp, &pem_path, a.force) {
+        if !a.force {
+            let _ = std::fs::remove_file(&der_path);
+        }
         return Err(f);
     }
-    // Everything the signer (and so the kernel) would refuse is caught here.
-    let signer = match Signer::from_pem_file(&pem_path) {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = std::fs::remove_file(&pem_path);
-            let _ = std::fs::remove_file(&der_path);
-            return Err(fail("key", e));
-        }
-    };
     let info = signer.info();
     let skid = signer.skid().map(hex).unwrap_or_default();
     println!(

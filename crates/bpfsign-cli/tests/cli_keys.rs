@@ -194,6 +194,24 @@ fn keygen_never_replaces_a_key_without_force() {
     assert_ne!(read(&pem), first);
     assert_eq!(mode(&pem), 0o600);
     Signer::from_pem_file(&pem).unwrap();
+
+    // A --force that cannot finish leaves the old pair as it was, and no temporary file.
+    let second = read(&pem);
+    let der = dir.join("k.der");
+    std::fs::remove_file(&der).unwrap();
+    std::fs::create_dir(&der).unwrap();
+    let err = fails(
+        &bpfsign(os!["keygen", "-o", &prefix, "--ec", "p256", "--force"]),
+        "write",
+    );
+    assert!(err.contains("k.der"), "{err}");
+    assert_eq!(read(&pem), second, "the old key survives a failed --force");
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with(".bpfsign-keygen-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
 #[test]
