@@ -69,6 +69,21 @@ pub enum Limit {
     NameBytes,
 }
 
+impl Limit {
+    /// Whether this is one of the generator's own input limits (`parse::limits`, against
+    /// hostile objects) rather than a limit of the loader program or the kernel.
+    pub fn is_input_limit(self) -> bool {
+        matches!(
+            self,
+            Limit::ObjectSize
+                | Limit::Sections
+                | Limit::Symbols
+                | Limit::BtfTypes
+                | Limit::NameBytes
+        )
+    }
+}
+
 /// What went wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -99,6 +114,9 @@ impl fmt::Display for ErrorKind {
             ErrorKind::BadBtf => f.write_str("bad BTF"),
             ErrorKind::UnknownSection => f.write_str("unknown program section"),
             ErrorKind::Unsupported => f.write_str("unsupported"),
+            ErrorKind::Limit(l) if l.is_input_limit() => {
+                write!(f, "input limit exceeded ({l:?})")
+            }
             ErrorKind::Limit(l) => write!(f, "loader limit exceeded ({l:?})"),
             ErrorKind::MissingInput => f.write_str("missing build input"),
         }

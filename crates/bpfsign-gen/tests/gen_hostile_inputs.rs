@@ -927,6 +927,18 @@ fn input_limits_are_typed_errors() {
     big.resize(MAX_OBJECT_SIZE + 1, 0);
     let out = run("too_big.bpf.o", &big);
     assert_eq!(out.kind(), Some(ErrorKind::Limit(Limit::ObjectSize)));
+    assert!(Limit::ObjectSize.is_input_limit() && !Limit::InsnCount.is_input_limit());
+    // Misaligned input takes the copying path: refused before any copy is made.
+    let mut shifted = vec![0u8; big.len() + 8];
+    let off = (1..8)
+        .find(|o| shifted[*o..].as_ptr().align_offset(8) != 0)
+        .unwrap();
+    shifted[off..off + big.len()].copy_from_slice(&big);
+    let input = &shifted[off..off + big.len()];
+    let misaligned = bpfsign_gen::parse_object("too_big.bpf.o", input);
+    let e = misaligned.expect_err("still over the limit");
+    assert_eq!(e.kind, ErrorKind::Limit(Limit::ObjectSize));
+    assert!(e.to_string().contains("input limit"), "{e}");
 
     // Section count (extended numbering: the count is in section 0): at the limit the
     // empty sections are ignored; past it the object is refused.

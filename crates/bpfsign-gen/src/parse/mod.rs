@@ -383,8 +383,10 @@ type SectionTable<'d> =
 pub fn parse(file_name: &str, data: &[u8]) -> Result<Object, Error> {
     // The ELF reader needs 8-byte aligned input; a slice of a larger buffer or
     // `include_bytes!` data need not be, so parse an aligned copy of such input.
+    // Checked before the copy too: an oversized input is refused without allocating.
+    check_ident(&Ctx::new(file_name), data)?;
     let misalignment = data.as_ptr().align_offset(8);
-    if misalignment == 0 || data.is_empty() {
+    if misalignment == 0 {
         return parse_aligned(file_name, data);
     }
     let mut buf = vec![0u8; data.len() + 7];
