@@ -7,8 +7,7 @@ use crate::fake::{Call, FakeKernel, Loader};
 use crate::sys::*;
 use crate::*;
 
-#[path = "../../tests/common/mod.rs"]
-mod common;
+use crate::tests::common;
 
 /// A program of the test skeleton: (name, section, prog_type, expected_attach_type, attach).
 type P = (
