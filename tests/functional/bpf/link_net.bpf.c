@@ -22,7 +22,6 @@ __u64 cgroup_egress_hits;
 __u64 sock_creates;
 __u64 filter_seen;
 __u64 lookup_hits;
-__u64 dissect_runs;
 
 /* Whether the Ethernet frame [data, end) is a UDP/IPv4 packet to target_port. */
 static __always_inline int udp_to_target(void *data, void *end)
@@ -107,10 +106,10 @@ int lookup_count(struct bpf_sk_lookup *ctx)
 	return SK_PASS;
 }
 
+/* Leaves every packet to the kernel's own dissector; the test checks the link only. */
 SEC("flow_dissector")
 int dissect(struct __sk_buff *skb)
 {
-	__sync_fetch_and_add(&dissect_runs, 1);
 	return BPF_FLOW_DISSECTOR_CONTINUE;
 }
 

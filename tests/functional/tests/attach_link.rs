@@ -9,14 +9,16 @@
 
 use std::ffi::CString;
 use std::fs::File;
-use std::io::{ErrorKind, Read};
+use std::io::{ErrorKind, Read, Write};
 use std::net::UdpSocket;
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bpfsign_functional_tests::leak::Snapshot;
 use bpfsign_functional_tests::link::link_net_skel::types::Bss;
-use bpfsign_functional_tests::link::{LinkIter, LinkNet, LoadedLinkNet};
+use bpfsign_functional_tests::link::{LinkIter, LinkNet, LinkSockmap, LoadedLinkNet};
 use bpfsign_functional_tests::load;
 use bpfsign_runtime::{Link, TcxDirection, XdpFlags};
 
@@ -561,4 +563,85 @@ fn kernel_attach_link_pinned_xdp_outlives_the_link_until_detach() {
     }
     drop(udp);
     snap.assert_nothing_new("pinned xdp link");
+}
+
+/// `BPF_MAP_UPDATE_ELEM(map, &key, &fd)` on a sockmap with raw bpf(2) (the typed map API is
+/// not what this test is about).
+fn sockmap_insert(map: BorrowedFd<'_>, key: u32, socket: BorrowedFd<'_>) -> std::io::Result<()> {
+    let value = socket.as_raw_fd() as u64;
+    // union bpf_attr { map_fd u32 @0; key u64 @8; value u64 @16; flags u64 @24 }
+    let mut attr = [0u64; 4];
+    attr[0] = map.as_raw_fd() as u32 as u64;
+    attr[1] = &key as *const u32 as u64;
+    attr[2] = &value as *const u64 as u64;
+    // SAFETY: a 32-byte attr whose pointers refer to live locals.
+    let r = unsafe { libc::syscall(libc::SYS_bpf, 2 as libc::c_long, attr.as_mut_ptr(), 32usize) };
+    if r < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+#[test]
+#[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
+fn kernel_attach_link_sockmap_sk_msg_and_sk_skb() {
+    let snap = Snapshot::take();
+    enter_new_netns();
+    {
+        let skel = load!(LinkSockmap).unwrap_or_else(|e| panic!("load link_sockmap: {e}"));
+        let progs = skel.progs();
+        let e = progs
+            .msg_verdict
+            .attach()
+            .expect_err("attach() of SEC(\"sk_msg\")");
+        assert!(e.to_string().contains("attach_sockmap"), "{e}");
+        let map_index = skel
+            .inner()
+            .map_index("sock_map")
+            .expect("sock_map in the skeleton");
+        let map = skel.inner().map_fd(map_index).expect("sock_map fd");
+
+        // Programs first: a socket takes the map's programs when it is added.
+        let msg = progs
+            .msg_verdict
+            .attach_sockmap(map)
+            .unwrap_or_else(|e| panic!("sk_msg: {e}"));
+        let skb = progs
+            .skb_verdict
+            .attach_sockmap(map)
+            .unwrap_or_else(|e| panic!("sk_skb: {e}"));
+        assert_eq!(msg.info().expect("info").type_name(), "sockmap");
+
+        let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
+        let mut client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        let (mut server, _) = listener.accept().expect("accept");
+        server
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .expect("timeout");
+        client
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .expect("timeout");
+        sockmap_insert(map, 0, client.as_fd()).expect("add the client to the sockmap");
+        sockmap_insert(map, 1, server.as_fd()).expect("add the server to the sockmap");
+
+        client.write_all(b"hello sockmap").expect("send");
+        let mut buf = [0u8; 13];
+        server
+            .read_exact(&mut buf)
+            .expect("SK_PASS delivers the message");
+        assert_eq!(&buf, b"hello sockmap");
+        let bss = skel.read_bss().expect("bss");
+        assert!(bss.msg_count >= 1, "sk_msg did not run");
+        assert_eq!(bss.msg_bytes, 13);
+        assert!(
+            bss.skb_count >= 1,
+            "sk_skb stream verdict did not run on the server's receive"
+        );
+
+        drop((client, server, listener));
+        skb.detach().expect("BPF_LINK_DETACH of a sockmap link");
+        drop(msg);
+    }
+    snap.assert_nothing_new("sockmap links");
 }
