@@ -63,6 +63,7 @@ mod probe;
 mod program;
 mod spec;
 mod sys;
+mod timing;
 
 #[cfg(test)]
 mod tests;
@@ -84,3 +85,4 @@ pub use spec::{
     AttachKind, LoaderVariant, MapSpec, ProgSpec, Protocol, SkeletonSpec, UnknownProtocol,
     BPF_F_MMAPABLE, BPF_F_RDONLY_PROG,
 };
+pub use timing::{take_stage_timings, StageTiming, STAGE_TIMING_ENABLED};
