@@ -137,6 +137,44 @@ fn name_is(strs: &[u8], off: u32, name: &str) -> bool {
     }
 }
 
+/// `BTF_KIND_STRUCT`.
+const KIND_STRUCT: usize = 4;
+/// [`KIND_FIXED`] of a kind this scanner does not know.
+const UNKNOWN_KIND: u8 = u8::MAX;
+/// Bytes that follow a type's 12-byte header regardless of `vlen`, per BTF kind (index = kind).
+const KIND_FIXED: [u8; 32] = {
+    let mut t = [UNKNOWN_KIND; 32];
+    // PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, FLOAT, TYPE_TAG.
+    let none = [2, 7, 8, 9, 10, 11, 12, 16, 18];
+    let mut i = 0;
+    while i < none.len() {
+        t[none[i]] = 0;
+        i += 1;
+    }
+    t[1] = 4; // INT
+    t[14] = 4; // VAR
+    t[17] = 4; // DECL_TAG
+    t[3] = 12; // ARRAY
+    t[4] = 0; // STRUCT (vlen members)
+    t[5] = 0; // UNION (vlen members)
+    t[15] = 0; // DATASEC (vlen vars)
+    t[19] = 0; // ENUM64 (vlen values)
+    t[6] = 0; // ENUM (vlen values)
+    t[13] = 0; // FUNC_PROTO (vlen params)
+    t
+};
+/// Bytes per `vlen` entry after a type's header, per BTF kind (index = kind).
+const KIND_PER_VLEN: [u8; 32] = {
+    let mut t = [0; 32];
+    t[4] = 12; // STRUCT: btf_member
+    t[5] = 12; // UNION: btf_member
+    t[15] = 12; // DATASEC: btf_var_secinfo
+    t[19] = 12; // ENUM64: btf_enum64
+    t[6] = 8; // ENUM: btf_enum
+    t[13] = 8; // FUNC_PROTO: btf_param
+    t
+};
+
 /// The first `struct <name>` in raw BTF; `None` if there is no such struct, an error if the BTF
 /// is malformed. Scans the type section in place and stops at the match: types are skipped by
 /// their kind and `vlen`, and only STRUCT names are compared (without building anything).
@@ -164,21 +202,30 @@ pub(crate) fn find_struct<'b>(
     let strs = section(16, "string")?;
     let mut pos = 0usize;
     while pos < types.len() {
-        let name_off = rd32(types, pos)?;
-        let info = rd32(types, pos + 4)?;
-        let vlen = (info & 0xffff) as usize;
-        let kind = (info >> 24) & 0x1f;
-        let body = pos + 12;
-        let extra = match kind {
-            1 | 14 | 17 => 4,             // INT, VAR, DECL_TAG
-            3 => 12,                      // ARRAY
-            4 | 5 | 15 | 19 => vlen * 12, // STRUCT, UNION, DATASEC, ENUM64
-            6 | 13 => vlen * 8,           // ENUM, FUNC_PROTO
-            2 | 7..=12 | 16 | 18 => 0, // PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, FLOAT, TYPE_TAG
-            k => return Err(BtfError(format!("unknown BTF kind {k} at type byte {pos}"))),
+        let Some(rec) = types.get(pos..).and_then(<[u8]>::first_chunk::<8>) else {
+            return Err(BtfError(format!("truncated at byte {pos}")));
         };
-        let end = body + extra;
-        if kind == 4 && name_is(strs, name_off, name) {
+        let info = u32::from_ne_bytes([rec[4], rec[5], rec[6], rec[7]]);
+        let kind = ((info >> 24) & 0x1f) as usize;
+        // Table lookups instead of a `match`: no indirect jump per type, which is what a
+        // jump table costs most under binary translation (qemu TCG), on the ~10^5 types
+        // vmlinux BTF has before `struct bpf_map` in name-sorted BTF (7.2+).
+        let fixed = KIND_FIXED[kind];
+        if fixed == UNKNOWN_KIND {
+            return Err(BtfError(format!(
+                "unknown BTF kind {kind} at type byte {pos}"
+            )));
+        }
+        let body = pos + 12;
+        let end =
+            body + usize::from(fixed) + usize::from(KIND_PER_VLEN[kind]) * (info & 0xffff) as usize;
+        if kind == KIND_STRUCT
+            && name_is(
+                strs,
+                u32::from_ne_bytes([rec[0], rec[1], rec[2], rec[3]]),
+                name,
+            )
+        {
             let members = types
                 .get(body..end)
                 .ok_or_else(|| BtfError(format!("struct {name} truncated at byte {pos}")))?;

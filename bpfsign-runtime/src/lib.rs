@@ -64,6 +64,7 @@ mod probe;
 mod program;
 mod spec;
 mod sys;
+mod timing;
 
 #[cfg(test)]
 mod tests;
@@ -85,3 +86,4 @@ pub use spec::{
     AttachKind, LoaderVariant, MapSpec, ProgSpec, Protocol, SkeletonSpec, UnknownProtocol,
     BPF_F_MMAPABLE, BPF_F_RDONLY_PROG,
 };
+pub use timing::{take_stage_timings, StageTiming, STAGE_TIMING_ENABLED};

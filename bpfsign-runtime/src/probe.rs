@@ -24,6 +24,7 @@ use crate::btf_scan::{find_struct, struct_member_bit_offset, BtfBytes, VMLINUX_B
 use crate::error::{errno_name, Ctx, Error, Stage};
 use crate::spec::Protocol;
 use crate::sys::{self, LogBuf, MapCreate, ProgLoad, RealKernel, Sys};
+use crate::timing::timed;
 
 /// The environment variable that overrides the probe.
 pub const PROTOCOL_ENV: &str = "BPFSIGN_PROTOCOL";
@@ -234,7 +235,7 @@ pub(crate) fn probe_with(
     sys: &dyn Sys,
     read_btf: impl FnOnce() -> io::Result<BtfBytes>,
 ) -> KernelProbe {
-    let (support, p2, evidence) = junk_signature_probe(sys);
+    let (support, p2, evidence) = timed("probe:junk-signature", || junk_signature_probe(sys));
     let mut probe = KernelProbe {
         family: None,
         support,
@@ -252,7 +253,7 @@ pub(crate) fn probe_with(
     if !p1_family {
         return probe;
     }
-    let btf = read_btf().map_err(|e| e.to_string());
+    let btf = timed("probe:btf-open", read_btf).map_err(|e| e.to_string());
     if support == SigningSupport::NoKeys {
         // Without CONFIG_KEYS the probe fails before P2's metadata-map check, so EINVAL does not
         // tell the family. The weaker BTF hint (docs/protocol.md §7.2): only P2 kernels have struct bpf_fd_array.
@@ -271,7 +272,11 @@ pub(crate) fn probe_with(
         }
     }
     match btf.and_then(|btf| {
-        struct_member_bit_offset(btf.as_ref(), "bpf_map", "excl").map_err(|e| e.to_string())
+        let found = timed("probe:btf-scan", || {
+            struct_member_bit_offset(btf.as_ref(), "bpf_map", "excl")
+        });
+        timed("probe:btf-close", || drop(btf));
+        found.map_err(|e| e.to_string())
     }) {
         Ok(Some(256)) => {
             probe.family = Some(Protocol::P1b);

@@ -54,21 +54,25 @@ pub(crate) struct RealKernel;
 
 impl Sys for RealKernel {
     fn bpf(&self, cmd: u32, attr: &mut [u8]) -> io::Result<i64> {
-        // SAFETY: `attr` is a valid, writable buffer of `attr.len()` bytes; every pointer stored in it by
-        // the wrappers below refers to memory that outlives this call.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_bpf,
-                cmd as libc::c_long,
-                attr.as_mut_ptr(),
-                attr.len() as libc::c_long,
-            )
-        };
-        if r < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(r)
-        }
+        // Recorded only with the `stage-timing` feature (the cold-start benchmark). errno is read
+        // inside the closure, before the timing hook runs any code of its own.
+        crate::timing::timed(crate::timing::bpf_cmd_stage(cmd), || {
+            // SAFETY: `attr` is a valid, writable buffer of `attr.len()` bytes; every pointer
+            // stored in it by the wrappers below refers to memory that outlives this call.
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_bpf,
+                    cmd as libc::c_long,
+                    attr.as_mut_ptr(),
+                    attr.len() as libc::c_long,
+                )
+            };
+            if r < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(r)
+            }
+        })
     }
 }
 

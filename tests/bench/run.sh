@@ -1,7 +1,8 @@
 #!/bin/bash
 # Reproduces the load+attach and build-time benchmarks of BENCHMARKS.md.
 #
-# usage: tests/bench/run.sh [latency] [latency-static] [startup] [build]   (default: all four)
+# usage: tests/bench/run.sh [latency] [latency-static] [latency-nopie] [startup] [build] [check] [size]
+#        (default: latency latency-static startup build)
 #
 # latency: builds bpfsign-bench (release), writes its embedded hello.bpf.o, makes a signed light
 #   skeleton of it with each reference bpftool (same TEST-ONLY key A as the Rust build), compiles
@@ -10,6 +11,13 @@
 #   7.3.4 (bpftool-p2).
 # latency-static: the same with bpfsign-bench linked statically (static-pie, crt-static), to
 #   separate process start-up (dynamic loading) from the loading itself.
+# latency-nopie: the same with bpfsign-bench a static executable at a fixed address (crt-static,
+#   relocation-model=static: not position-independent), linked the way `gcc -static` links the C
+#   loader; under TCG, code at a fixed address keeps its translations across processes.
+# check: `cargo check` after touching the calling file, a crate embedding hello with the macro
+#   vs the same crate without the macro call (BENCH_BUILD_RUNS runs each, interleaved).
+# size: what the hello skeleton adds to example-hello (release): the skeleton's symbols (nm),
+#   against the C light skeleton's opts_* arrays in lskel-bench-<proto> (see BENCHMARKS.md).
 # startup: spawn-to-exit time of empty C and Rust programs (static, dynamic) and of the two bench
 #   programs loading nothing, in one VM (BENCH_STARTUP_KERNEL, default 7.3.4).
 # build: no-op `cargo build -p example-hello` vs a plain `cargo new` bin crate, and the rebuild
@@ -64,10 +72,12 @@ payload() {
 	local dir=$1 link=${2:-dynamic} c=$1.c
 	rm -rf "$dir" "$c"
 	mkdir -p "$dir" "$c"
-	if [ "$link" = static ]; then
-		local host
+	if [ "$link" = static ] || [ "$link" = nopie ]; then
+		local host flags="-C target-feature=+crt-static"
 		host=$(rustc -vV | sed -n 's/^host: //p')
-		RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
+		# nopie: a static executable at a fixed address, like `gcc -static` makes the C loader.
+		[ "$link" = nopie ] && flags="$flags -C relocation-model=static"
+		RUSTFLAGS="${RUSTFLAGS:-} $flags" \
 			cargo build -q -j2 --release -p bpfsign-bench --target "$host"
 		cp "$CARGO_TARGET_DIR/$host/release/bpfsign-bench" "$dir/"
 	else
@@ -111,10 +121,11 @@ header() {
 latency() {
 	local link=${1:-dynamic} dir=$OUT/payload res=$OUT/latency.txt
 	[ "$link" = static ] && res=$OUT/latency-static.txt
+	[ "$link" = nopie ] && res=$OUT/latency-nopie.txt
 	payload "$dir" "$link"
 	{
 		header
-		echo "bpfsign-bench: release, $link ($(file -b "$dir/bpfsign-bench" | grep -o -e 'static-pie linked' -e 'dynamically linked'))"
+		echo "bpfsign-bench: release, $link ($(file -b "$dir/bpfsign-bench" | grep -o -e 'static-pie linked' -e 'dynamically linked' -e 'statically linked'))"
 		echo
 	} > "$res"
 	for kp in $KERNELS; do
@@ -261,12 +272,117 @@ build() {
 	echo "build results: $OUT/build.txt"
 }
 
+# check_crate DIR NAME WITH_MACRO: a workspace member compiling example-hello's BPF source in
+# build.rs (as example-hello does) whose main.rs either embeds it with include_signed_skel! and
+# loads it, or (the baseline) has the same dependencies and build script but no macro call.
+check_crate() {
+	mkdir -p "$1/src/bpf"
+	cp example-hello/src/bpf/hello.bpf.c "$1/src/bpf/"
+	printf '[package]\nname = "%s"\nversion = "0.1.0"\nedition = "2021"\npublish = false\n\n[dependencies]\nbpfsign-macros = { path = "../bpfsign-macros" }\nbpfsign-runtime = { path = "../bpfsign-runtime" }\n\n[build-dependencies]\nbpfsign-build = { path = "../bpfsign-build" }\n' "$2" > "$1/Cargo.toml"
+	printf 'fn main() {\n    if let Err(e) = bpfsign_build::compile("src/bpf/hello.bpf.c") {\n        eprintln!("{e}");\n        std::process::exit(1);\n    }\n}\n' > "$1/build.rs"
+	if [ "$3" = yes ]; then
+		printf '#[allow(deprecated)]\nmod skel {\n    bpfsign_macros::include_signed_skel!("hello.bpf.o", key = env!("BPF_KEY"));\n}\n\nfn main() {\n    match skel::Hello::builder().load() {\n        Ok(s) => println!("loaded {}", s.protocol()),\n        Err(e) => eprintln!("{e}"),\n    }\n}\n' > "$1/src/main.rs"
+	else
+		printf 'fn main() {\n    match bpfsign_runtime::selected_protocol(None) {\n        Ok(p) => println!("protocol {p}"),\n        Err(e) => eprintln!("{e}"),\n    }\n}\n' > "$1/src/main.rs"
+	fi
+}
+
+# check: `cargo check` of a crate embedding hello with include_signed_skel! after touching its
+# main.rs (what every edit of the calling file costs), against the same crate without the macro
+# call; in a workspace snapshot with its own target dir, like `build`.
+check() {
+	local ws=$OUT/check-workspace
+	rm -rf "$ws"
+	mkdir -p "$ws"
+	git ls-files -z --cached --others --exclude-standard \
+		| xargs -0 tar --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C "$ws"
+	check_crate "$ws/check-with-macro" check-with-macro yes
+	check_crate "$ws/check-without-macro" check-without-macro no
+	sed -i 's/^members = \[/members = [\n    "check-with-macro",\n    "check-without-macro",/' "$ws/Cargo.toml"
+	local -x CARGO_TARGET_DIR=$OUT/check-target
+	{
+		machine
+		echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at start"
+		echo "target dir: $CARGO_TARGET_DIR (dev profile, cargo check); workspace snapshot: $ws"
+		echo
+	} > "$OUT/check.txt"
+	(cd "$ws" && BPF_KEY=$ws/$KEY cargo check -q -j2 -p check-with-macro -p check-without-macro)
+	local with="cd $ws && BPF_KEY=$ws/$KEY cargo check -q -j2 -p check-with-macro"
+	local without="cd $ws && BPF_KEY=$ws/$KEY cargo check -q -j2 -p check-without-macro"
+	echo "== interleaved, $BUILD_RUNS runs each" | tee -a "$OUT/check.txt"
+	interleave "$BUILD_RUNS" \
+		"check-with-macro after touch src/main.rs" "touch $ws/check-with-macro/src/main.rs" "$with" \
+		"check-without-macro after touch src/main.rs" "touch $ws/check-without-macro/src/main.rs" "$without" \
+		"check-with-macro, no-op" : "$with" \
+		"check-without-macro, no-op" : "$without" | tee -a "$OUT/check.txt"
+	echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at the end" | tee -a "$OUT/check.txt"
+	echo "check results: $OUT/check.txt"
+}
+
+# size: the hello skeleton's bytes in example-hello (release) by symbol, against the C light
+# skeleton's opts_* arrays (its .rodata for the object) in lskel-bench-<proto>, per protocol.
+size() {
+	local res=$OUT/size.txt dir=$OUT/payload
+	payload "$dir" dynamic
+	cargo build -q -j2 --release -p example-hello
+	local bin=$CARGO_TARGET_DIR/release/example-hello
+	{
+		machine
+		echo "example-hello: $bin ($(stat -c %s "$bin") bytes, release, $(file -b "$bin" | grep -o -e 'dynamically linked' -e 'static-pie linked'))"
+		echo
+	} > "$res"
+	nm -S --size-sort -C "$bin" > "$OUT/example-hello.nm"
+	for kp in $KERNELS; do
+		nm -S "$dir/lskel-bench-${kp#*:}" > "$OUT/lskel-${kp#*:}.nm"
+	done
+	python3 - "$OUT" $KERNELS <<-'PY' | tee -a "$res"
+	import re, sys
+	out, kernels = sys.argv[1], [k.split(":")[1] for k in sys.argv[2:]]
+	rust = {}
+	code = 0
+	for line in open(f"{out}/example-hello.nm"):
+	    parts = line.split(None, 3)
+	    if len(parts) < 4 or "hello_skel" not in parts[3]:
+	        continue
+	    size, kind, name = int(parts[1], 16), parts[2], parts[3].strip()
+	    short = name.rsplit("::", 1)[-1]
+	    if kind in "rRdD" and re.fullmatch(r"(DATA|SPEC|INSNS_\w+|SIG_\w+|EXCL_HASH_\w+)", short):
+	        rust[short] = rust.get(short, 0) + size
+	    elif kind in "tT":
+	        code += size
+	print("| skeleton symbol (example-hello, release) | bytes |")
+	print("|---|---|")
+	for k in sorted(rust):
+	    print(f"| {k} | {rust[k]} |")
+	print(f"| functions with hello_skel in their name (not inlined) | {code} |")
+	print()
+	print("| protocol | Rust: DATA + INSNS + SIG + EXCL_HASH (B) | C: opts_data + opts_insn + opts_sig + opts_excl_hash (B) | ratio |")
+	print("|---|---|---|---|")
+	for p in kernels:
+	    c = 0
+	    for line in open(f"{out}/lskel-{p}.nm"):
+	        parts = line.split()
+	        if len(parts) == 4 and re.fullmatch(r"opts_(data|insn|sig|excl_hash)(\.\d+)?", parts[3]):
+	            c += int(parts[1], 16)
+	    up = p.upper()
+	    r = rust.get("DATA", 0) + rust.get(f"INSNS_{up}", 0) + rust.get(f"SIG_{up}", 0) + rust.get(f"EXCL_HASH_{up}", 0)
+	    print(f"| {p} | {r} | {c} | {r / c:.3f}x |")
+	alls = sum(v for k, v in rust.items())
+	print()
+	print(f"all protocols: every skeleton symbol above = {alls} B (+ {code} B of non-inlined skeleton functions)")
+	PY
+	echo "size results: $res"
+}
+
 for w in $WHAT; do
 	case $w in
 	latency) latency dynamic ;;
 	latency-static) latency static ;;
+	latency-nopie) latency nopie ;;
 	startup) startup ;;
 	build) build ;;
-	*) echo "usage: tests/bench/run.sh [latency] [latency-static] [startup] [build]" >&2; exit 2 ;;
+	size) size ;;
+	check) check ;;
+	*) echo "usage: tests/bench/run.sh [latency] [latency-static] [latency-nopie] [startup] [build] [check] [size]" >&2; exit 2 ;;
 	esac
 done

@@ -7,7 +7,13 @@
 //!
 //! env: `BPFSIGN_REFERENCE_BIN` (dir with `bpftool-p2`; default `../shared/reference/bin` relative
 //! to the repo root), `BPFSIGN_BENCH_RUNS` (runs per tool and object, default 30),
-//! `BPFSIGN_BENCH_OBJECTS` (comma-separated fixture stems, default hello,maps,kfunc,largest).
+//! `BPFSIGN_BENCH_OBJECTS` (comma-separated fixture stems, default hello,maps,kfunc,largest; an
+//! entry with a `/` is an object path relative to the repository root, e.g.
+//! `tests/bench/fixtures/many.bpf.o`).
+//!
+//! Peak memory: after the timed runs, each tool runs `BPFSIGN_BENCH_MEM_RUNS` more times (default
+//! 5, alternating) under GNU time (`/usr/bin/time -f %M`, maximum resident set size); the
+//! median is reported. Without `/usr/bin/time` the memory columns show `-`.
 //!
 //! Both tools run as processes with the same TEST-ONLY RSA-2048 key, alternating, output to a
 //! temporary directory. bpfsign generates four loaders (unsigned, P1, P1b, P2) and signs three;
@@ -79,10 +85,29 @@ fn main() {
 
     println!("runs per tool and object: {runs} (alternating); times are medians in ms");
     println!();
-    println!("| object | size (B) | bpfsign gen | bpftool-p2 gen skeleton -L -S | ratio bpfsign/bpftool | bpfsign library (in-process) |");
-    println!("|---|---|---|---|---|---|");
-    for stem in stems.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let obj = fixtures.join("obj").join(format!("{stem}.bpf.o"));
+    let mem_runs: usize = std::env::var("BPFSIGN_BENCH_MEM_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let gnu_time = Path::new("/usr/bin/time");
+    println!("| object | size (B) | bpfsign gen | bpftool-p2 gen skeleton -L -S | ratio bpfsign/bpftool | bpfsign library (in-process) | peak RSS bpfsign (KiB) | peak RSS bpftool (KiB) | RSS ratio |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for entry in stems.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (obj, stem) = if entry.contains('/') {
+            let stem = Path::new(entry)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or(entry)
+                .trim_end_matches(".bpf.o")
+                .to_string();
+            (root.join(entry), stem)
+        } else {
+            (
+                fixtures.join("obj").join(format!("{entry}.bpf.o")),
+                entry.to_string(),
+            )
+        };
+        let stem = stem.as_str();
         let name = stem.trim_end_matches(".gcc");
         let size = std::fs::metadata(&obj)
             .map(|m| m.len())
@@ -136,12 +161,65 @@ fn main() {
             }
         }
         let (a, b, c) = (median(&mut ours), median(&mut theirs), median(&mut lib));
+        // Peak memory, alternating, under GNU time (not part of the timed runs above).
+        let (mut rss_ours, mut rss_theirs) = (Vec::new(), Vec::new());
+        if gnu_time.is_file() {
+            let rss_file = tmp.join("rss");
+            let measure = |args: Vec<std::ffi::OsString>, what: &str| -> Option<u64> {
+                let mut cmd = Command::new(gnu_time);
+                cmd.arg("-f").arg("%M").arg("-o").arg(&rss_file).args(args);
+                run(&mut cmd, what);
+                std::fs::read_to_string(&rss_file).ok()?.trim().parse().ok()
+            };
+            for _ in 0..mem_runs {
+                let _ = std::fs::remove_file(&out);
+                let ours_args: Vec<std::ffi::OsString> = vec![
+                    bpfsign.into(),
+                    "gen".into(),
+                    obj.clone().into(),
+                    "--key".into(),
+                    key.clone().into(),
+                    "--name".into(),
+                    name.into(),
+                    "-o".into(),
+                    out.clone().into(),
+                ];
+                rss_ours.extend(measure(ours_args, "bpfsign gen (memory)"));
+                let theirs_args: Vec<std::ffi::OsString> = vec![
+                    bpftool.clone().into(),
+                    "gen".into(),
+                    "skeleton".into(),
+                    "-L".into(),
+                    "-S".into(),
+                    "-k".into(),
+                    key.clone().into(),
+                    "-i".into(),
+                    cert.clone().into(),
+                    obj.clone().into(),
+                    "name".into(),
+                    name.into(),
+                ];
+                rss_theirs.extend(measure(theirs_args, "bpftool-p2 (memory)"));
+            }
+        }
+        let med = |v: &mut Vec<u64>| {
+            v.sort_unstable();
+            v.get(v.len() / 2).copied()
+        };
+        let (ro, rt) = (med(&mut rss_ours), med(&mut rss_theirs));
+        let show = |v: Option<u64>| v.map_or("-".to_string(), |k| k.to_string());
+        let rss_ratio = match (ro, rt) {
+            (Some(o), Some(t)) if t > 0 => format!("{:.2}×", o as f64 / t as f64),
+            _ => "-".to_string(),
+        };
         println!(
-            "| {stem} | {size} | {:.2} | {:.2} | {:.2}× | {:.2} |",
+            "| {stem} | {size} | {:.2} | {:.2} | {:.2}× | {:.2} | {} | {} | {rss_ratio} |",
             ms(a),
             ms(b),
             a.as_secs_f64() / b.as_secs_f64(),
-            ms(c)
+            ms(c),
+            show(ro),
+            show(rt)
         );
     }
     let _ = std::fs::remove_dir_all(&tmp);

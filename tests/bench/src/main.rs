@@ -142,12 +142,21 @@ fn ratio(a: u64, b: u64) -> String {
 /// `time_probe`, the runtime's (cached) protocol probe runs first and is timed on its own, so the
 /// first load no longer includes it.
 fn run_loop(n: usize, warmup: usize, time_probe: bool) -> Result<(), String> {
+    // Stages recorded before (none, unless the runtime ran something) are not this run's.
+    let _ = bpfsign_runtime::take_stage_timings();
     let probe_ns = time_probe.then(|| {
         // What the first load does first: BPFSIGN_PROTOCOL, else the (cached) probe.
         let t = Instant::now();
         let _ = std::hint::black_box(bpfsign_runtime::selected_protocol(None));
         t.elapsed().as_nanos() as u64
     });
+    // With --time-probe: the probe's stages, then (below) the first load's bpf(2) calls
+    // (`stage` lines; recorded only with the runtime's `stage-timing` feature, which this
+    // crate enables).
+    let mut stages: Vec<(String, u64)> = bpfsign_runtime::take_stage_timings()
+        .into_iter()
+        .map(|s| (s.stage.to_string(), s.took.as_nanos() as u64))
+        .collect();
     let mut samples = Vec::with_capacity(n);
     let mut protocol = None;
     for i in 0..warmup + n {
@@ -157,6 +166,13 @@ fn run_loop(n: usize, warmup: usize, time_probe: bool) -> Result<(), String> {
             .load()
             .map_err(|e| format!("load: {e}\nguidance: {}", e.guidance()))?;
         let t1 = Instant::now();
+        if time_probe && i == 0 {
+            stages.extend(
+                bpfsign_runtime::take_stage_timings()
+                    .into_iter()
+                    .map(|s| (format!("load:{}", s.stage), s.took.as_nanos() as u64)),
+            );
+        }
         let links = skel
             .attach()
             .map_err(|e| format!("attach: {e}\nguidance: {}", e.guidance()))?;
@@ -181,10 +197,46 @@ fn run_loop(n: usize, warmup: usize, time_probe: bool) -> Result<(), String> {
     if let Some(ns) = probe_ns {
         writeln!(out, "probe {ns}").map_err(w)?;
     }
+    if time_probe {
+        for (name, ns) in &stages {
+            writeln!(out, "stage {name} {ns}").map_err(w)?;
+        }
+    }
     for s in &samples {
         writeln!(out, "sample {} {} {}", s.load, s.attach, s.destroy).map_err(w)?;
     }
     Ok(())
+}
+
+/// Minor page faults and user+system CPU time (ns) of all waited-for children so far.
+fn children_usage() -> (u64, u64) {
+    // SAFETY: an all-zero `rusage` is valid; getrusage only writes into it.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is a valid, writable rusage.
+    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) } != 0 {
+        return (0, 0);
+    }
+    let ns = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1000;
+    (ru.ru_minflt as u64, ns(ru.ru_utime) + ns(ru.ru_stime))
+}
+
+/// Sums the `stage NAME NS` lines of a `loop --time-probe` run per stage name, in first-seen order.
+fn parse_stages(out: &str) -> Vec<(String, u64)> {
+    let mut v: Vec<(String, u64)> = Vec::new();
+    for line in out.lines() {
+        let Some((name, ns)) = line
+            .strip_prefix("stage ")
+            .and_then(|r| r.rsplit_once(' '))
+            .and_then(|(n, ns)| Some((n, ns.parse::<u64>().ok()?)))
+        else {
+            continue;
+        };
+        match v.iter_mut().find(|(n, _)| n == name) {
+            Some((_, sum)) => *sum += ns,
+            None => v.push((name.to_string(), ns)),
+        }
+    }
+    v
 }
 
 /// Runs `cmd`, returns its stdout; fails with its output when it exits non-zero.
@@ -306,6 +358,11 @@ impl Compare {
         let mut rust_probe = Vec::new();
         let mut rust_empty = Vec::new();
         let mut c_empty = Vec::new();
+        // Per cold process: minor faults and CPU time (from RUSAGE_CHILDREN deltas), and the
+        // Rust child's stage timings.
+        let (mut rust_faults, mut c_faults, mut rust_cpu, mut c_cpu) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut rust_stages: Vec<(String, Vec<u64>)> = Vec::new();
         for (n, time_probe) in [(1, true), (0, false)] {
             for i in 0..self.processes {
                 let order = if i % 2 == 0 {
@@ -315,9 +372,12 @@ impl Compare {
                 };
                 for side in order {
                     let mut cmd = self.command(side, n, 0, time_probe)?;
+                    let (f0, cpu0) = children_usage();
                     let t = Instant::now();
                     let out = run_child(&mut cmd)?;
                     let wall = t.elapsed().as_nanos() as u64;
+                    let (f1, cpu1) = children_usage();
+                    let (faults, cpu) = (f1.saturating_sub(f0), cpu1.saturating_sub(cpu0));
                     let s = parse_samples(&out)?;
                     if s.len() != n {
                         return Err(format!("expected {n} samples, got {}:\n{out}", s.len()));
@@ -326,6 +386,14 @@ impl Compare {
                         (Side::Rust, 0) => rust_empty.push(wall),
                         (Side::C, 0) => c_empty.push(wall),
                         (Side::Rust, _) => {
+                            rust_faults.push(faults);
+                            rust_cpu.push(cpu);
+                            for (name, ns) in parse_stages(&out) {
+                                match rust_stages.iter_mut().find(|(n, _)| *n == name) {
+                                    Some((_, v)) => v.push(ns),
+                                    None => rust_stages.push((name, vec![ns])),
+                                }
+                            }
                             rust_wall.push(wall);
                             rust_cold.extend(s);
                             rust_probe.extend(
@@ -335,6 +403,8 @@ impl Compare {
                             );
                         }
                         (Side::C, _) => {
+                            c_faults.push(faults);
+                            c_cpu.push(cpu);
                             c_wall.push(wall);
                             c_cold.extend(s);
                         }
@@ -441,7 +511,45 @@ impl Compare {
             "protocol probe, uncached, repeated in one process (Rust only)",
             stats(probe),
         );
+        row(
+            "whole process, 1 load+attach+destroy: user+sys CPU (RUSAGE_CHILDREN)",
+            stats(rust_cpu),
+            stats(c_cpu),
+        );
         println!();
+        // Page faults are counts, not times: their own small table.
+        if let (Some(r), Some(c)) = (stats(rust_faults), stats(c_faults)) {
+            println!("| {} minor page faults per whole process (1 load) | Rust median | Rust min-max | C median | C min-max | ratio |", self.label);
+            println!("|---|---|---|---|---|---|");
+            println!(
+                "| minor faults | {} | {}-{} | {} | {}-{} | {} |",
+                r.median,
+                r.min,
+                r.max,
+                c.median,
+                c.min,
+                c.max,
+                ratio(r.median, c.median)
+            );
+            println!();
+        }
+        if !rust_stages.is_empty() {
+            println!("| {} cold stages, Rust (first probe and first load of a fresh process) | median | p90 | min-max | processes |", self.label);
+            println!("|---|---|---|---|---|");
+            for (name, v) in rust_stages {
+                let n = v.len();
+                if let Some(s) = stats(v) {
+                    println!(
+                        "| {name} | {} | {} | {}-{} | {n} |",
+                        ms(s.median),
+                        ms(s.p90),
+                        ms(s.min),
+                        ms(s.max)
+                    );
+                }
+            }
+            println!();
+        }
         println!("bench: times in ms");
         Ok(())
     }
