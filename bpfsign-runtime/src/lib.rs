@@ -78,15 +78,15 @@ pub use keyring::{
     KEY_SPEC_SESSION_KEYRING, KEY_SPEC_USER_KEYRING,
 };
 pub use load::{load, LoadOptions, LoadedSkeleton, VerifierLog};
-pub use probe::{
-    probe, probe_uncached, selected_protocol, KernelProbe, SigningSupport, PROTOCOL_ENV,
-};
+#[cfg(feature = "tokio")]
+pub use maps::AsyncRingBufReader;
 pub use maps::{
     HashMap, Map, MapFlags, MapIter, MapKeys, MapOfMaps, PerCpuMap, PerfEventArray, PerfReader,
     ProgArray, RingBuf, RingBufReader,
 };
-#[cfg(feature = "tokio")]
-pub use maps::AsyncRingBufReader;
+pub use probe::{
+    probe, probe_uncached, selected_protocol, KernelProbe, SigningSupport, PROTOCOL_ENV,
+};
 pub use program::Program;
 pub use spec::{
     AttachKind, LoaderVariant, MapSpec, ProgSpec, Protocol, SkeletonSpec, UnknownProtocol,

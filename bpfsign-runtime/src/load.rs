@@ -217,7 +217,11 @@ impl LoadedSkeleton {
     pub(crate) fn map_parts(
         &self,
         i: usize,
-    ) -> Option<(&str, crate::maps::MapInfo, Option<&crate::maps::RingMapping>)> {
+    ) -> Option<(
+        &str,
+        crate::maps::MapInfo,
+        Option<&crate::maps::RingMapping>,
+    )> {
         let m = self.maps.get(i)?;
         Some((m.name.as_str(), m.info, m.ring.as_ref()))
     }

@@ -67,8 +67,7 @@ impl<'a, K: Plain, V: Plain> HashMap<'a, K, V> {
     /// Sets the value of `key` ([`MapFlags::NOEXIST`] to create only, [`MapFlags::EXIST`] to
     /// replace only).
     pub fn update(&self, key: &K, value: &V, flags: MapFlags) -> Result<(), Error> {
-        self.map
-            .update(plain_bytes(key), plain_bytes(value), flags)
+        self.map.update(plain_bytes(key), plain_bytes(value), flags)
     }
 
     /// Deletes `key`; `Ok(false)` when there was no such element.
@@ -130,10 +129,7 @@ impl<'a, K: Plain, V: Plain> HashMap<'a, K, V> {
                 Ok(()) => false,
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => true,
                 Err(e) => {
-                    return Err(m.sys_error(
-                        &e,
-                        format!("BPF_MAP_LOOKUP_BATCH on map {}", m.name()),
-                    ))
+                    return Err(m.sys_error(&e, format!("BPF_MAP_LOOKUP_BATCH on map {}", m.name())))
                 }
             };
             let count = (count.min(chunk)) as usize;
@@ -236,9 +232,7 @@ pub struct MapKeys<'a, K> {
 impl<K: Plain> Iterator for MapKeys<'_, K> {
     type Item = Result<K, Error>;
     fn next(&mut self) -> Option<Self::Item> {
-        self.inner
-            .next()
-            .map(|r| r.map(|b| read_plain::<K>(&b)))
+        self.inner.next().map(|r| r.map(|b| read_plain::<K>(&b)))
     }
 }
 

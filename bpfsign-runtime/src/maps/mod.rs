@@ -6,11 +6,11 @@
 //! implements [`AsFd`] and can be pinned in bpffs (`pin`). Keys and values are [`Plain`] types
 //! whose sizes are checked against the map when the typed handle is made.
 
-mod cpus;
+pub(crate) mod cpus;
 mod hash;
 mod of_maps;
 mod percpu;
-mod perf;
+pub(crate) mod perf;
 mod prog_array;
 mod ringbuf;
 pub(crate) mod sys;
@@ -222,7 +222,10 @@ impl<'a> Map<'a> {
             )
         })?;
         sys::obj_pin(self.sys, self.fd, &c).map_err(|e| {
-            self.sys_error(&e, format!("BPF_OBJ_PIN of map {} at {}", self.name, path.display()))
+            self.sys_error(
+                &e,
+                format!("BPF_OBJ_PIN of map {} at {}", self.name, path.display()),
+            )
         })
     }
 

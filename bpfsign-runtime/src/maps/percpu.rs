@@ -89,8 +89,6 @@ impl<'a, K: Plain, V: Plain> PerCpuMap<'a, K, V> {
 
     /// Iterates over the keys.
     pub fn keys(&self) -> impl Iterator<Item = Result<K, Error>> + 'a {
-        self.map
-            .keys()
-            .map(|r| r.map(|b| read_plain::<K>(&b)))
+        self.map.keys().map(|r| r.map(|b| read_plain::<K>(&b)))
     }
 }

@@ -57,9 +57,8 @@ impl<'a> PerfEventArray<'a> {
                 "pass a power of two (libbpf's default is 64 pages)",
             ));
         }
-        let online = cpus::online().map_err(|e| {
-            m.sys_error(&e, "reading /sys/devices/system/cpu/online".into())
-        })?;
+        let online = cpus::online()
+            .map_err(|e| m.sys_error(&e, "reading /sys/devices/system/cpu/online".into()))?;
         let page = super::super::load::page_size();
         let len = page
             .checked_mul(page_count + 1)
@@ -73,7 +72,10 @@ impl<'a> PerfEventArray<'a> {
         };
         for cpu in online.into_iter().filter(|c| *c < m.max_entries()) {
             let fd = perf_event_open_bpf_output(cpu).map_err(|e| {
-                m.sys_error(&e, format!("perf_event_open of a BPF output event on CPU {cpu}"))
+                m.sys_error(
+                    &e,
+                    format!("perf_event_open of a BPF output event on CPU {cpu}"),
+                )
             })?;
             // SAFETY: a fresh shared mapping of a perf event fd.
             let p = unsafe {
@@ -112,7 +114,10 @@ impl<'a> PerfEventArray<'a> {
             .map_err(|e| {
                 m.sys_error(
                     &e,
-                    format!("BPF_MAP_UPDATE_ELEM of CPU {cpu}'s perf event into {}", m.name()),
+                    format!(
+                        "BPF_MAP_UPDATE_ELEM of CPU {cpu}'s perf event into {}",
+                        m.name()
+                    ),
                 )
             })?;
         }
@@ -161,7 +166,7 @@ fn perf_event_open_bpf_output(cpu: u32) -> std::io::Result<OwnedFd> {
     a.0[16..24].copy_from_slice(&1u64.to_ne_bytes()); // sample_period
     a.0[24..32].copy_from_slice(&PERF_SAMPLE_RAW.to_ne_bytes());
     a.0[48..52].copy_from_slice(&1u32.to_ne_bytes()); // wakeup_events
-    // SAFETY: `a` is a valid perf_event_attr of the size it declares.
+                                                      // SAFETY: `a` is a valid perf_event_attr of the size it declares.
     let r = unsafe {
         libc::syscall(
             libc::SYS_perf_event_open,
@@ -205,10 +210,8 @@ impl CpuBuf {
         unsafe {
             let head = AtomicU64::from_ptr(self.base.as_ptr().add(DATA_HEAD).cast());
             let tail = AtomicU64::from_ptr(self.base.as_ptr().add(DATA_TAIL).cast());
-            let data = std::slice::from_raw_parts(
-                self.base.as_ptr().add(self.page),
-                self.len - self.page,
-            );
+            let data =
+                std::slice::from_raw_parts(self.base.as_ptr().add(self.page), self.len - self.page);
             drain_records(head, tail, data, scratch, lost, &mut |b| f(self.cpu, b))
         }
     }
@@ -294,7 +297,11 @@ impl PerfReader<'_> {
 
     /// Waits up to `timeout` for samples on any CPU (returns at once if some are there),
     /// hands them to `f(cpu, bytes)` and returns how many there were (0 on timeout).
-    pub fn poll(&mut self, timeout: Duration, mut f: impl FnMut(u32, &[u8])) -> Result<usize, Error> {
+    pub fn poll(
+        &mut self,
+        timeout: Duration,
+        mut f: impl FnMut(u32, &[u8]),
+    ) -> Result<usize, Error> {
         let n = self.consume(&mut f);
         if n > 0 {
             return Ok(n);

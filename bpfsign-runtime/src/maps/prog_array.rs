@@ -12,7 +12,7 @@ pub struct ProgArray<'a> {
     map: Map<'a>,
 }
 
-handle_common!(ProgArray<>);
+handle_common!(ProgArray);
 
 impl<'a> ProgArray<'a> {
     /// The handle, after checking the map type.

@@ -316,10 +316,7 @@ pub(crate) fn epoll_for(fds: &[(BorrowedFd<'_>, u64)]) -> std::io::Result<OwnedF
 /// `epoll_wait` for up to `timeout` (milliseconds, rounded up); returns the tags of the ready
 /// fds (none on timeout or `EINTR`).
 pub(crate) fn epoll_wait(epfd: i32, timeout: Duration) -> std::io::Result<Vec<u64>> {
-    let ms = timeout
-        .as_nanos()
-        .div_ceil(1_000_000)
-        .min(i32::MAX as u128) as i32;
+    let ms = timeout.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32;
     let mut events = [libc::epoll_event { events: 0, u64: 0 }; 64];
     // SAFETY: `events` has room for 64 events.
     let n = unsafe { libc::epoll_wait(epfd, events.as_mut_ptr(), 64, ms) };

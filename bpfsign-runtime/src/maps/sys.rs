@@ -131,14 +131,7 @@ pub(crate) fn next_key(
     key: Option<&[u8]>,
     next: &mut [u8],
 ) -> io::Result<()> {
-    elem(
-        sys,
-        BPF_MAP_GET_NEXT_KEY,
-        map,
-        key,
-        next.as_mut_ptr(),
-        0,
-    )
+    elem(sys, BPF_MAP_GET_NEXT_KEY, map, key, next.as_mut_ptr(), 0)
 }
 
 /// Arguments of a batch command (`struct bpf_attr::batch`): `in_batch` at 0, `out_batch` at 8,

@@ -30,15 +30,18 @@ impl<'a> RingBuf<'a> {
                 "call it from async code running on a tokio runtime with I/O enabled",
             ));
         }
-        let dup = self
-            .fd()
-            .try_clone_to_owned()
-            .map_err(|e| map.sys_error(&e, format!("dup of the fd of ring buffer {}", map.name())))?;
+        let dup = self.fd().try_clone_to_owned().map_err(|e| {
+            map.sys_error(&e, format!("dup of the fd of ring buffer {}", map.name()))
+        })?;
         // SAFETY: `dup` is an fd we own; the AsyncFd owns it from here on, so it stays open and
         // refers to the same map for the AsyncFd's whole life.
-        let fd = unsafe { AsyncFd::register_with_interest(dup, Interest::READABLE) }.map_err(
-            |e| map.sys_error(&e.into_parts().1, "registering a ring buffer with tokio".into()),
-        )?;
+        let fd =
+            unsafe { AsyncFd::register_with_interest(dup, Interest::READABLE) }.map_err(|e| {
+                map.sys_error(
+                    &e.into_parts().1,
+                    "registering a ring buffer with tokio".into(),
+                )
+            })?;
         Ok(AsyncRingBufReader {
             reader: self.reader(),
             fd,
