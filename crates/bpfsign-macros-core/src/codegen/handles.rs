@@ -1,6 +1,6 @@
 //! The typed API around the runtime's handle: the skeleton type (`Hello`), its builder
-//! (`HelloBuilder`), the loaded skeleton (`LoadedHello`) with its fd structs (`HelloProgs`,
-//! `HelloMaps`) and the global-data accessors (`bss()`, `bss_mut()`, `read_bss()`, …).
+//! (`HelloBuilder`), the loaded skeleton (`LoadedHello`) with its program fd struct
+//! (`HelloProgs`; the maps struct is in `maps.rs`) and the global-data accessors (`bss()`, `bss_mut()`, `read_bss()`, …).
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -83,7 +83,10 @@ pub(super) fn builder_type(names: &Names, docs: &ItemDocs) -> TokenStream {
             /// the programs; then maps the global data. Nothing stays loaded on error.
             pub fn load(self) -> ::core::result::Result<#loaded, ::bpfsign_runtime::Error> {
                 let skel = ::bpfsign_runtime::load(&SPEC, &self.options)?;
-                ::core::result::Result::Ok(#loaded { skel })
+                let loaded = #loaded { skel };
+                // The typed map handles, checked once here so that `maps()` cannot fail.
+                loaded.__bpfsign_maps_checked()?;
+                ::core::result::Result::Ok(loaded)
             }
         }
     }
@@ -91,21 +94,11 @@ pub(super) fn builder_type(names: &Names, docs: &ItemDocs) -> TokenStream {
 
 /// The loaded skeleton's struct and the structs of its program and map fds.
 pub(super) fn loaded_types(names: &Names, docs: &ItemDocs, meta: &SkeletonMeta) -> TokenStream {
-    let Names {
-        loaded,
-        progs,
-        maps,
-        ..
-    } = names;
-    let (loaded_doc, progs_doc, maps_doc) = (&docs.loaded, &docs.progs, &docs.maps);
+    let Names { loaded, progs, .. } = names;
+    let (loaded_doc, progs_doc) = (&docs.loaded, &docs.progs);
     let prog_fields = meta.progs.iter().filter(|p| p.autoload).map(|p| {
         let f = rust_ident(&p.name, "prog");
         let doc = docs::prog_field_doc(p);
-        quote!(#[doc = #doc] pub #f: ::std::os::fd::BorrowedFd<'a>)
-    });
-    let map_fields = meta.maps.iter().map(|m| {
-        let f = rust_ident(&m.ident, "map");
-        let doc = docs::map_field_doc(m);
         quote!(#[doc = #doc] pub #f: ::std::os::fd::BorrowedFd<'a>)
     });
     quote! {
@@ -121,13 +114,6 @@ pub(super) fn loaded_types(names: &Names, docs: &ItemDocs, meta: &SkeletonMeta) 
             #(#prog_fields,)*
             _skel: ::core::marker::PhantomData<&'a ()>,
         }
-
-        #[doc = #maps_doc]
-        #[derive(Clone, Copy, Debug)]
-        pub struct #maps<'a> {
-            #(#map_fields,)*
-            _skel: ::core::marker::PhantomData<&'a ()>,
-        }
     }
 }
 
@@ -139,12 +125,7 @@ pub(super) fn loaded_impl(
     attach_methods: TokenStream,
     globals: &[GlobalSection],
 ) -> TokenStream {
-    let Names {
-        loaded,
-        progs,
-        maps,
-        ..
-    } = names;
+    let Names { loaded, progs, .. } = names;
     // Programs with autoload off have no fd (the signed loader never loads them); the index
     // stays the program's index in the object.
     let prog_inits = meta
@@ -156,10 +137,6 @@ pub(super) fn loaded_impl(
             let f = rust_ident(&p.name, "prog");
             quote!(#f: self.skel.loaded_prog_fd(#i)?)
         });
-    let map_inits = meta.maps.iter().enumerate().map(|(i, m)| {
-        let f = rust_ident(&m.ident, "map");
-        quote!(#f: self.skel.loaded_map_fd(#i)?)
-    });
     let accessors = globals.iter().map(global_accessors);
     quote! {
         impl #loaded {
@@ -170,11 +147,6 @@ pub(super) fn loaded_impl(
                 ::core::result::Result::Ok(#progs { #(#prog_inits,)* _skel: ::core::marker::PhantomData })
             }
 
-            /// Map file descriptors. An error means the skeleton is not loaded as this code
-            /// expects (it does not happen after a successful load).
-            pub fn maps(&self) -> ::core::result::Result<#maps<'_>, ::bpfsign_runtime::Error> {
-                ::core::result::Result::Ok(#maps { #(#map_inits,)* _skel: ::core::marker::PhantomData })
-            }
 
             /// The protocol whose loader was used.
             pub fn protocol(&self) -> ::bpfsign_runtime::Protocol {

@@ -382,7 +382,9 @@ Initial values of global variables are fixed when the skeleton is signed: the si
             self,
         ) -> ::core::result::Result<LoadedGlobals, ::bpfsign_runtime::Error> {
             let skel = ::bpfsign_runtime::load(&SPEC, &self.options)?;
-            ::core::result::Result::Ok(LoadedGlobals { skel })
+            let loaded = LoadedGlobals { skel };
+            loaded.__bpfsign_maps_checked()?;
+            ::core::result::Result::Ok(loaded)
         }
     }
     ///A loaded [`Globals`]: owns every map and program fd and the mmapped global data; dropping it closes them (links already made stay until they are dropped).
@@ -395,23 +397,6 @@ Initial values of global variables are fixed when the skeleton is signed: the si
     pub struct GlobalsProgs<'a> {
         ///Program `touch_all` (`SEC("fentry/__do_sys_getpid")`).
         pub touch_all: ::std::os::fd::BorrowedFd<'a>,
-        _skel: ::core::marker::PhantomData<&'a ()>,
-    }
-    ///File descriptors of the maps of [`LoadedGlobals`].
-    #[derive(Clone, Copy, Debug)]
-    pub struct GlobalsMaps<'a> {
-        ///Map `data` (kernel name `globals.data`).
-        pub data: ::std::os::fd::BorrowedFd<'a>,
-        ///Map `bss` (kernel name `globals.bss`).
-        pub bss: ::std::os::fd::BorrowedFd<'a>,
-        ///Map `rodata` (kernel name `globals.rodata`).
-        pub rodata: ::std::os::fd::BorrowedFd<'a>,
-        ///Map `data_foo` (kernel name `.data.foo`).
-        pub data_foo: ::std::os::fd::BorrowedFd<'a>,
-        ///Map `rodata_bar` (kernel name `.rodata.bar`).
-        pub rodata_bar: ::std::os::fd::BorrowedFd<'a>,
-        ///Map `rodata_str1_1` (kernel name `.rodata.str1.1`).
-        pub rodata_str1_1: ::std::os::fd::BorrowedFd<'a>,
         _skel: ::core::marker::PhantomData<&'a ()>,
     }
     ///Links made by [`LoadedGlobals::attach`], one per loaded program that attaches automatically (fentry, fexit, fmod_ret, tp_btf, lsm, raw_tp, iter); each detaches when dropped.
@@ -435,21 +420,6 @@ Initial values of global variables are fixed when the skeleton is signed: the si
         ) -> ::core::result::Result<GlobalsProgs<'_>, ::bpfsign_runtime::Error> {
             ::core::result::Result::Ok(GlobalsProgs {
                 touch_all: self.skel.loaded_prog_fd(0usize)?,
-                _skel: ::core::marker::PhantomData,
-            })
-        }
-        /// Map file descriptors. An error means the skeleton is not loaded as this code
-        /// expects (it does not happen after a successful load).
-        pub fn maps(
-            &self,
-        ) -> ::core::result::Result<GlobalsMaps<'_>, ::bpfsign_runtime::Error> {
-            ::core::result::Result::Ok(GlobalsMaps {
-                data: self.skel.loaded_map_fd(0usize)?,
-                bss: self.skel.loaded_map_fd(1usize)?,
-                rodata: self.skel.loaded_map_fd(2usize)?,
-                data_foo: self.skel.loaded_map_fd(3usize)?,
-                rodata_bar: self.skel.loaded_map_fd(4usize)?,
-                rodata_str1_1: self.skel.loaded_map_fd(5usize)?,
                 _skel: ::core::marker::PhantomData,
             })
         }
@@ -569,6 +539,51 @@ The memory is mmapped and shared with the BPF programs, which may store to it at
             &self,
         ) -> ::core::result::Result<types::RodataBar, ::bpfsign_runtime::Error> {
             self.skel.read_global::<types::RodataBar>(4usize)
+        }
+    }
+    ///Typed handles on the maps of [`LoadedGlobals`] (`HashMap`, `RingBuf`, …; `Map` for data maps).
+    #[derive(Clone, Copy, Debug)]
+    pub struct GlobalsMaps<'a> {
+        ///Map `data` (kernel name `globals.data`).
+        pub data: ::bpfsign_runtime::Map<'a>,
+        ///Map `bss` (kernel name `globals.bss`).
+        pub bss: ::bpfsign_runtime::Map<'a>,
+        ///Map `rodata` (kernel name `globals.rodata`).
+        pub rodata: ::bpfsign_runtime::Map<'a>,
+        ///Map `data_foo` (kernel name `.data.foo`).
+        pub data_foo: ::bpfsign_runtime::Map<'a>,
+        ///Map `rodata_bar` (kernel name `.rodata.bar`).
+        pub rodata_bar: ::bpfsign_runtime::Map<'a>,
+        ///Map `rodata_str1_1` (kernel name `.rodata.str1.1`).
+        pub rodata_str1_1: ::bpfsign_runtime::Map<'a>,
+        _skel: ::core::marker::PhantomData<&'a ()>,
+    }
+    impl LoadedGlobals {
+        /// Typed handles on the maps. `load()` checked them against the loaded
+        /// skeleton (map types, key and value sizes), so this needs no `Result`.
+        pub fn maps(&self) -> GlobalsMaps<'_> {
+            GlobalsMaps {
+                data: self.skel.__checked_map(0usize),
+                bss: self.skel.__checked_map(1usize),
+                rodata: self.skel.__checked_map(2usize),
+                data_foo: self.skel.__checked_map(3usize),
+                rodata_bar: self.skel.__checked_map(4usize),
+                rodata_str1_1: self.skel.__checked_map(5usize),
+                _skel: ::core::marker::PhantomData,
+            }
+        }
+        /// Makes every map handle with its checks; `load()` calls it once.
+        #[doc(hidden)]
+        pub fn __bpfsign_maps_checked(
+            &self,
+        ) -> ::core::result::Result<(), ::bpfsign_runtime::Error> {
+            self.skel.map(0usize)?;
+            self.skel.map(1usize)?;
+            self.skel.map(2usize)?;
+            self.skel.map(3usize)?;
+            self.skel.map(4usize)?;
+            self.skel.map(5usize)?;
+            ::core::result::Result::Ok(())
         }
     }
 }

@@ -262,7 +262,9 @@ Initial values of global variables are fixed when the skeleton is signed: the si
             self,
         ) -> ::core::result::Result<LoadedMulti, ::bpfsign_runtime::Error> {
             let skel = ::bpfsign_runtime::load(&SPEC, &self.options)?;
-            ::core::result::Result::Ok(LoadedMulti { skel })
+            let loaded = LoadedMulti { skel };
+            loaded.__bpfsign_maps_checked()?;
+            ::core::result::Result::Ok(loaded)
         }
     }
     ///A loaded [`Multi`]: owns every map and program fd and the mmapped global data; dropping it closes them (links already made stay until they are dropped).
@@ -285,13 +287,6 @@ Initial values of global variables are fixed when the skeleton is signed: the si
         pub on_switch: ::std::os::fd::BorrowedFd<'a>,
         ///Program `raw_sys_exit` (`SEC("raw_tracepoint/sys_exit")`).
         pub raw_sys_exit: ::std::os::fd::BorrowedFd<'a>,
-        _skel: ::core::marker::PhantomData<&'a ()>,
-    }
-    ///File descriptors of the maps of [`LoadedMulti`].
-    #[derive(Clone, Copy, Debug)]
-    pub struct MultiMaps<'a> {
-        ///Map `bss` (kernel name `multi.bss`).
-        pub bss: ::std::os::fd::BorrowedFd<'a>,
         _skel: ::core::marker::PhantomData<&'a ()>,
     }
     ///Links made by [`LoadedMulti::attach`], one per loaded program that attaches automatically (fentry, fexit, fmod_ret, tp_btf, lsm, raw_tp, iter); each detaches when dropped.
@@ -335,16 +330,6 @@ Initial values of global variables are fixed when the skeleton is signed: the si
                 raw_sys_enter: self.skel.loaded_prog_fd(3usize)?,
                 on_switch: self.skel.loaded_prog_fd(4usize)?,
                 raw_sys_exit: self.skel.loaded_prog_fd(5usize)?,
-                _skel: ::core::marker::PhantomData,
-            })
-        }
-        /// Map file descriptors. An error means the skeleton is not loaded as this code
-        /// expects (it does not happen after a successful load).
-        pub fn maps(
-            &self,
-        ) -> ::core::result::Result<MultiMaps<'_>, ::bpfsign_runtime::Error> {
-            ::core::result::Result::Ok(MultiMaps {
-                bss: self.skel.loaded_map_fd(0usize)?,
                 _skel: ::core::marker::PhantomData,
             })
         }
@@ -427,6 +412,31 @@ The memory is mmapped and shared with the BPF programs, which may store to it at
             &mut self,
         ) -> ::core::result::Result<&mut types::Bss, ::bpfsign_runtime::Error> {
             self.skel.global_mut::<types::Bss>(0usize)
+        }
+    }
+    ///Typed handles on the maps of [`LoadedMulti`] (`HashMap`, `RingBuf`, …; `Map` for data maps).
+    #[derive(Clone, Copy, Debug)]
+    pub struct MultiMaps<'a> {
+        ///Map `bss` (kernel name `multi.bss`).
+        pub bss: ::bpfsign_runtime::Map<'a>,
+        _skel: ::core::marker::PhantomData<&'a ()>,
+    }
+    impl LoadedMulti {
+        /// Typed handles on the maps. `load()` checked them against the loaded
+        /// skeleton (map types, key and value sizes), so this needs no `Result`.
+        pub fn maps(&self) -> MultiMaps<'_> {
+            MultiMaps {
+                bss: self.skel.__checked_map(0usize),
+                _skel: ::core::marker::PhantomData,
+            }
+        }
+        /// Makes every map handle with its checks; `load()` calls it once.
+        #[doc(hidden)]
+        pub fn __bpfsign_maps_checked(
+            &self,
+        ) -> ::core::result::Result<(), ::bpfsign_runtime::Error> {
+            self.skel.map(0usize)?;
+            ::core::result::Result::Ok(())
         }
     }
 }
