@@ -482,6 +482,9 @@ pub(crate) fn plain_bytes<T: Plain>(v: &T) -> &[u8] {
 
 /// Implements `AsFd`, `fd()`, `pin()`, `map()` for a typed handle holding a `map: Map<'a>`.
 macro_rules! handle_common {
+    ($ty:ident) => {
+        $crate::maps::handle_common!($ty<>);
+    };
     ($ty:ident < $($gen:ident),* >) => {
         impl<'a, $($gen),*> $ty<'a, $($gen),*> {
             /// The map's fd.

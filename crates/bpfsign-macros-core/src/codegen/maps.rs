@@ -105,15 +105,15 @@ pub(super) fn maps_items(
         let (ty, ctor) = match (kind(m), k, v) {
             (Kind::Hash, Some(k), Some(v)) => (
                 quote!(#rt::HashMap<'a, types::#k, types::#v>),
-                Some(quote!(#rt::HashMap)),
+                Some(quote!(#rt::HashMap::<types::#k, types::#v>)),
             ),
             (Kind::PerCpu, Some(k), Some(v)) => (
                 quote!(#rt::PerCpuMap<'a, types::#k, types::#v>),
-                Some(quote!(#rt::PerCpuMap)),
+                Some(quote!(#rt::PerCpuMap::<types::#k, types::#v>)),
             ),
             (Kind::MapOfMaps, Some(k), _) => (
                 quote!(#rt::MapOfMaps<'a, types::#k>),
-                Some(quote!(#rt::MapOfMaps)),
+                Some(quote!(#rt::MapOfMaps::<types::#k>)),
             ),
             (Kind::RingBuf, _, _) => (quote!(#rt::RingBuf<'a>), Some(quote!(#rt::RingBuf))),
             (Kind::PerfEventArray, _, _) => (
