@@ -294,7 +294,8 @@ pub struct PerfReader<'a> {
 
 impl PerfReader<'_> {
     /// Hands every sample already in the buffers to `f(cpu, bytes)` without waiting; returns
-    /// how many there were.
+    /// how many there were. A sample holds the bytes the program output followed by the
+    /// kernel's padding up to the next 8-byte boundary of the record (up to 7 bytes).
     pub fn consume(&mut self, mut f: impl FnMut(u32, &[u8])) -> usize {
         let mut n = 0;
         for b in &self.bufs {
