@@ -56,12 +56,15 @@ fn kind(m: &MapMeta) -> Kind {
     }
 }
 
+/// The `types` aliases of one map's key and value (`None` where its handle names none).
+pub(crate) type KvAliases = (Option<Ident>, Option<Ident>);
+
 /// The `types` aliases (`CountsKey`, `CountsValue`) of every map whose handle names its key
 /// or value, in metadata order.
 pub(super) fn kv_aliases(
     types: &mut TypeGen,
     meta: &SkeletonMeta,
-) -> Result<Vec<(Option<Ident>, Option<Ident>)>, String> {
+) -> Result<Vec<KvAliases>, String> {
     meta.maps
         .iter()
         .map(|m| {
@@ -89,7 +92,7 @@ pub(super) fn maps_items(
     names: &Names,
     docs: &ItemDocs,
     meta: &SkeletonMeta,
-    kv: &[(Option<Ident>, Option<Ident>)],
+    kv: &[KvAliases],
 ) -> TokenStream {
     let Names { loaded, maps, .. } = names;
     let maps_doc = &docs.maps;
