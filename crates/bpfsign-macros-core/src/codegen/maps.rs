@@ -75,11 +75,25 @@ pub(super) fn kv_aliases(
             };
             let base = camel_case(&m.ident);
             let k = key
-                .then(|| types.map_kv_alias(&format!("{base}Key"), m.key_type.as_ref(), m.key_size))
+                .then(|| {
+                    let what = format!("key of map `{}`", m.ident);
+                    types.map_kv_alias(
+                        &format!("{base}Key"),
+                        &what,
+                        m.key_type.as_ref(),
+                        m.key_size,
+                    )
+                })
                 .transpose()?;
             let v = value
                 .then(|| {
-                    types.map_kv_alias(&format!("{base}Value"), m.value_type.as_ref(), m.value_size)
+                    let what = format!("value of map `{}`", m.ident);
+                    types.map_kv_alias(
+                        &format!("{base}Value"),
+                        &what,
+                        m.value_type.as_ref(),
+                        m.value_size,
+                    )
                 })
                 .transpose()?;
             Ok((k, v))

@@ -159,11 +159,11 @@ pub mod maps_skel {
     };
     /// `#[repr(C)]` layouts of the global-data sections and the C types they use.
     pub mod types {
-        ///The map's C PidCountsKey type (4 bytes).
+        ///The C type of the key of map `pid_counts` (4 bytes).
         pub type PidCountsKey = ::core::primitive::u32;
-        ///The map's C PidCountsValue type (8 bytes).
+        ///The C type of the value of map `pid_counts` (8 bytes).
         pub type PidCountsValue = ::core::primitive::u64;
-        ///The map's C SparseKey type (8 bytes).
+        ///The C type of the key of map `sparse` (8 bytes).
         pub type SparseKey = ::core::primitive::u64;
         ///C `struct event` (16 bytes).
         #[repr(C)]
@@ -189,27 +189,27 @@ pub mod maps_skel {
             assert!(::core::mem::offset_of!(event, cpu) == 4usize);
             assert!(::core::mem::offset_of!(event, ts) == 8usize);
         };
-        ///The map's C SparseValue type (16 bytes).
+        ///The C type of the value of map `sparse` (16 bytes).
         pub type SparseValue = event;
-        ///The map's C SlotsKey type (4 bytes).
+        ///The C type of the key of map `slots` (4 bytes).
         pub type SlotsKey = ::core::primitive::u32;
-        ///The map's C SlotsValue type (8 bytes).
+        ///The C type of the value of map `slots` (8 bytes).
         pub type SlotsValue = ::core::primitive::u64;
-        ///The map's C ScratchKey type (4 bytes).
+        ///The C type of the key of map `scratch` (4 bytes).
         pub type ScratchKey = ::core::primitive::u32;
-        ///The map's C ScratchValue type (16 bytes).
+        ///The C type of the value of map `scratch` (16 bytes).
         pub type ScratchValue = event;
-        ///The map's C CpuCountsKey type (4 bytes).
+        ///The C type of the key of map `cpu_counts` (4 bytes).
         pub type CpuCountsKey = ::core::primitive::u32;
-        ///The map's C CpuCountsValue type (8 bytes).
+        ///The C type of the value of map `cpu_counts` (8 bytes).
         pub type CpuCountsValue = ::core::primitive::u64;
-        ///The map's C RecentKey type (4 bytes).
+        ///The C type of the key of map `recent` (4 bytes).
         pub type RecentKey = ::core::primitive::u32;
-        ///The map's C RecentValue type (8 bytes).
+        ///The C type of the value of map `recent` (8 bytes).
         pub type RecentValue = ::core::primitive::u64;
-        ///The map's C RecentCpuKey type (4 bytes).
+        ///The C type of the key of map `recent_cpu` (4 bytes).
         pub type RecentCpuKey = ::core::primitive::u32;
-        ///The map's C RecentCpuValue type (4 bytes).
+        ///The C type of the value of map `recent_cpu` (4 bytes).
         pub type RecentCpuValue = ::core::primitive::u32;
     }
     /**Signed light skeleton of the BPF object `maps` (from `maps.bpf.o`, signed at build time).
