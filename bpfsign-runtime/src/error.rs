@@ -79,6 +79,18 @@ pub enum ErrorKind {
         /// The protocols whose loaders the skeleton embeds, in generator order.
         embedded: Vec<Protocol>,
     },
+    /// A typed map handle or a buffer does not fit the map: its map type, key size or value
+    /// size differs from the map's. Stage [`Stage::Access`]; no system call was made.
+    MapMismatch {
+        /// The map's skeleton identifier.
+        map: String,
+        /// What differs: `"map type"`, `"key size"`, `"value size"`, `"key"` or `"value"`.
+        what: &'static str,
+        /// The map's value: its `BPF_MAP_TYPE_*`, or its size in bytes.
+        expected: u64,
+        /// The handle's or buffer's value (for a map type: the first type the handle accepts).
+        found: u64,
+    },
 }
 
 /// Context that sharpens the guidance of an error.
