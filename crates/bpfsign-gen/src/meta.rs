@@ -4,7 +4,6 @@
 use bpfsign_abi::{attach_type, map_flags};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Ctx, Error, ErrorKind, Stage};
 use crate::link::Linked;
 use crate::parse::btf::{self, kind, Btf};
 use crate::parse::secdef;
@@ -343,7 +342,7 @@ fn type_meta_depth(btf: &Btf, id: u32, depth: usize, budget: &mut u32) -> TypeMe
 }
 
 /// Builds the skeleton metadata of a linked object.
-pub(crate) fn build(obj: &Object, linked: &Linked, name: &str) -> Result<SkeletonMeta, Error> {
+pub(crate) fn build(obj: &Object, linked: &Linked, name: &str) -> SkeletonMeta {
     let mut maps = Vec::new();
     let mut datasecs = Vec::new();
     let mut total_budget = SKELETON_TYPE_META_BUDGET;
@@ -418,18 +417,7 @@ pub(crate) fn build(obj: &Object, linked: &Linked, name: &str) -> Result<Skeleto
         } else {
             p.expected_attach_type
         };
-        let attach = attach::attach_kind(def, &p.sec_name, p.prog_type, eat).map_err(|msg| {
-            Ctx::new(&obj.file).err(
-                Stage::Programs,
-                ErrorKind::UnknownSection,
-                Some(&p.sec_name),
-                format!("program {}: {msg}", p.name),
-                "write the section as libbpf auto-attaches it (kprobe/FUNC[+OFF], ksyscall/NAME, \
-                 kprobe.multi/GLOB, uprobe/PATH:FUNC[+OFF], uprobe.multi/PATH:GLOB, tp/CAT/NAME), \
-                 or drop the target (SEC(\"kprobe\"), SEC(\"uprobe\"), ...) and attach the program \
-                 explicitly at run time",
-            )
-        })?;
+        let attach = attach::attach_kind(def, &p.sec_name, p.prog_type, eat);
         progs.push(ProgMeta {
             name: p.name.clone(),
             section: p.sec_name.clone(),
@@ -445,12 +433,12 @@ pub(crate) fn build(obj: &Object, linked: &Linked, name: &str) -> Result<Skeleto
             attach,
         });
     }
-    Ok(SkeletonMeta {
+    SkeletonMeta {
         name: name.to_string(),
         maps,
         progs,
         datasecs,
-    })
+    }
 }
 
 fn truncate15(s: &str) -> String {

@@ -83,7 +83,7 @@ fn generate_loaders(
         }
         loaders.push((p, l.insns));
     }
-    let meta = meta::build(obj, &linked, &name)?;
+    let meta = meta::build(obj, &linked, &name);
     Ok(Generated {
         data: data.unwrap_or_default(),
         loaders,

@@ -5,8 +5,10 @@
 //! A section without a target (`kprobe`, `uprobe`, `tp`, `xdp`, `tc`, `cgroup_skb/ingress`, …)
 //! is [`AttachKind::Manual`]: libbpf does not auto-attach it either. A section whose target
 //! libbpf's auto-attach rejects (`kprobe/+1`, `uprobe/bin` without `:func`, `tp/cat`,
-//! `kretprobe/f+8`) makes the skeleton's `attach()` fail in libbpf; here it is a generator error
-//! (`Err(message)`), so the mistake shows at build time.
+//! `kretprobe/f+8`) still loads in libbpf (only its skeleton attach fails); here it is
+//! [`AttachKind::Manual`] too, so the object still builds and loads, the generated `attach()`
+//! leaves the program out, and the program's explicit attach methods work.
+//! [`parse_target`] tells why a target was rejected.
 //!
 //! Not auto-attached here (so [`AttachKind::Manual`]): USDT (`usdt/...`), `kprobe.session`,
 //! `uprobe.session`.
@@ -17,8 +19,18 @@ use super::AttachKind;
 use crate::parse::secdef::SecDef;
 
 /// The attach kind of a program in section `sec_name` matched by `def`, loaded as `prog_type`
-/// with expected attach type `eat`.
+/// with expected attach type `eat`; a malformed target gives [`AttachKind::Manual`].
 pub(crate) fn attach_kind(
+    def: Option<&SecDef>,
+    sec_name: &str,
+    prog_type_: u32,
+    eat: u32,
+) -> AttachKind {
+    parse_target(def, sec_name, prog_type_, eat).unwrap_or(AttachKind::Manual)
+}
+
+/// [`attach_kind`], or why libbpf's auto-attach would reject the section's target.
+pub(crate) fn parse_target(
     def: Option<&SecDef>,
     sec_name: &str,
     prog_type_: u32,
@@ -198,7 +210,13 @@ mod tests {
 
     fn kind(sec: &str) -> Result<AttachKind, String> {
         let def = find_sec_def(sec).unwrap_or_else(|| panic!("no sec def for {sec}"));
-        attach_kind(Some(def), sec, def.prog_type, def.attach)
+        let k = parse_target(Some(def), sec, def.prog_type, def.attach);
+        // Malformed targets are left for explicit attach.
+        assert_eq!(
+            attach_kind(Some(def), sec, def.prog_type, def.attach),
+            k.clone().unwrap_or(AttachKind::Manual)
+        );
+        k
     }
 
     fn s(x: &str) -> String {

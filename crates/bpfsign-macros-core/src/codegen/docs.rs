@@ -53,9 +53,10 @@ impl ItemDocs {
             progs: progs_doc(&code.artifact.meta.progs, names),
             maps: format!("File descriptors of the maps of [`{loaded}`]."),
             links: format!(
-                "Links made by [`{loaded}::attach`], one per loaded program that attaches \
-                 automatically (fentry, fexit, fmod_ret, tp_btf, lsm, raw_tp, iter); each detaches \
-                 when dropped."
+                "Links made by [`{loaded}::attach`], one per loaded program whose section names \
+                 its target (fentry, fexit, fmod_ret, tp_btf, lsm, raw_tp, iter, kprobe, \
+                 kretprobe, kprobe.multi, ksyscall, uprobe, uretprobe, uprobe.multi, tracepoint); \
+                 each detaches when dropped."
             ),
         }
     }
