@@ -12,6 +12,8 @@ use std::sync::OnceLock;
 
 use bpfsign_runtime::{register_cert, CertTarget, Keyring, Protocol};
 
+pub mod perf;
+
 pub use bpfsign_kernel_tests::{leak, test_kernel};
 
 /// TEST-ONLY certificate (DER) of key A, which signs every skeleton of this crate.
