@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Functional test "perf_kmulti": kprobe.multi and kretprobe.multi links on the getppid(2)
- * entries of every arch ABI (a glob over available_filter_functions), counting in .bss. */
+/* Functional test "perf_kmulti": kprobe.multi and kretprobe.multi links on the traceable
+ * getppid(2) functions (a glob over available_filter_functions: __do_sys_getppid and the arch
+ * entries ftrace lists), counting in .bss. */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>

@@ -316,7 +316,7 @@ fn kernel_attach_perf_kprobe_multi() {
             "kprobe.multi through attach_kprobe_multi",
             || {
                 prog(skel.inner(), "on_multi")
-                    .attach_kprobe_multi("__x64_sys_getpp?d", false)
+                    .attach_kprobe_multi("__*sys_getpp?d", false)
                     .expect("attach_kprobe_multi")
             },
             &entry,
