@@ -8,7 +8,7 @@ use crate::sys::*;
 use crate::*;
 
 #[path = "../tests/common/mod.rs"]
-mod common;
+pub(crate) mod common;
 use common::*;
 
 fn hello() -> SkeletonSpec<'static> {
