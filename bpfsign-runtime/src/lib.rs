@@ -71,7 +71,7 @@ mod timing;
 #[cfg(test)]
 mod tests;
 
-pub use attach::{Link, LinkInfo, NetkitSide, SocketFilter, TcxDirection, XdpFlags};
+pub use attach::{Link, LinkInfo, NetkitSide, SocketFilter, TcxDirection, UprobeTarget, XdpFlags};
 pub use cert::{cert_skid, cert_to_der};
 pub use error::{errno_name, Error, ErrorKind, Stage, ENOTSUPP};
 pub use global::Plain;

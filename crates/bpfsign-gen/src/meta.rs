@@ -1,13 +1,15 @@
 //! Skeleton metadata: what the macro and the runtime need to know about the maps, programs and
 //! global-data layouts of a generated light skeleton (serde, deterministic).
 
-use bpfsign_abi::{attach_type, map_flags, prog_type};
+use bpfsign_abi::{attach_type, map_flags};
 use serde::{Deserialize, Serialize};
 
 use crate::link::Linked;
 use crate::parse::btf::{self, kind, Btf};
 use crate::parse::secdef;
 use crate::parse::Object;
+
+mod attach;
 
 pub use bpfsign_abi::Protocol;
 
@@ -438,19 +440,7 @@ pub(crate) fn build(obj: &Object, linked: &Linked, name: &str) -> SkeletonMeta {
             } else {
                 p.expected_attach_type
             };
-            let attach = match p.prog_type {
-                prog_type::RAW_TRACEPOINT => match &target {
-                    Some(t) => AttachKind::RawTracepoint {
-                        tp_name: Some(t.clone()),
-                    },
-                    None => AttachKind::Manual,
-                },
-                prog_type::TRACING | prog_type::LSM if eat == attach_type::TRACE_ITER => {
-                    AttachKind::Iter
-                }
-                prog_type::TRACING | prog_type::LSM => AttachKind::RawTracepoint { tp_name: None },
-                _ => AttachKind::Manual,
-            };
+            let attach = attach::attach_kind(def, &p.sec_name, p.prog_type, eat);
             ProgMeta {
                 name: p.name.clone(),
                 section: p.sec_name.clone(),
@@ -515,6 +505,52 @@ mod tests {
             ),
             (AttachKind::Iter, r#""Iter""#),
             (AttachKind::Manual, r#""Manual""#),
+            (
+                AttachKind::Kprobe {
+                    func: "f".to_string(),
+                    offset: 8,
+                    retprobe: false,
+                },
+                r#"{"Kprobe":{"func":"f","offset":8,"retprobe":false}}"#,
+            ),
+            (
+                AttachKind::KprobeMulti {
+                    pattern: "f*".to_string(),
+                    retprobe: true,
+                },
+                r#"{"KprobeMulti":{"pattern":"f*","retprobe":true}}"#,
+            ),
+            (
+                AttachKind::Ksyscall {
+                    name: "getpid".to_string(),
+                    retprobe: false,
+                },
+                r#"{"Ksyscall":{"name":"getpid","retprobe":false}}"#,
+            ),
+            (
+                AttachKind::Uprobe {
+                    path: "/b".to_string(),
+                    func: "f".to_string(),
+                    offset: 0,
+                    retprobe: true,
+                },
+                r#"{"Uprobe":{"path":"/b","func":"f","offset":0,"retprobe":true}}"#,
+            ),
+            (
+                AttachKind::UprobeMulti {
+                    path: "/b".to_string(),
+                    pattern: "f?".to_string(),
+                    retprobe: false,
+                },
+                r#"{"UprobeMulti":{"path":"/b","pattern":"f?","retprobe":false}}"#,
+            ),
+            (
+                AttachKind::Tracepoint {
+                    category: "sched".to_string(),
+                    name: "sched_switch".to_string(),
+                },
+                r#"{"Tracepoint":{"category":"sched","name":"sched_switch"}}"#,
+            ),
         ];
         for (kind, json) in cases {
             assert_eq!(serde_json::to_string(&kind).unwrap(), json);

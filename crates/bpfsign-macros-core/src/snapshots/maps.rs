@@ -150,7 +150,11 @@ pub mod maps_skel {
                 prog_type: 2u32,
                 expected_attach_type: 0u32,
                 autoload: true,
-                attach: ::bpfsign_runtime::AttachKind::Manual,
+                attach: ::bpfsign_runtime::AttachKind::Kprobe {
+                    func: "do_nanosleep",
+                    offset: 0u64,
+                    retprobe: false,
+                },
             },
         ],
         signer_skid: ::core::option::Option::Some(
@@ -217,7 +221,7 @@ pub mod maps_skel {
 Loader variants: `p1` (signed), `p1b` (signed), `p2` (signed); the runtime probes the kernel and picks one (`BPFSIGN_PROTOCOL=p1|p1b|p2` overrides; a kernel that needs another protocol fails with `ErrorKind::ProtocolNotEmbedded`). Signed by `CN=bpfsign TEST-ONLY key a (do not trust)` (rsa-2048, SKID `b47dc1af906c3b717fd2649abebb975afff02a48`).
 
 Programs:
-- `nanosleep_probe` (`SEC("kprobe/do_nanosleep")`), attaches to nothing automatically (attach it yourself through its fd).
+- `nanosleep_probe` (`SEC("kprobe/do_nanosleep")`), attaches to kernel function `do_nanosleep` (kprobe).
 
 Load with [`Maps::builder()`]`.keyring(..).load()`, which returns [`LoadedMaps`].
 
@@ -309,12 +313,18 @@ Initial values of global variables are fixed when the skeleton is signed: the si
             ::core::result::Result::Ok(())
         }
     }
-    ///Links made by [`LoadedMaps::attach`], one per loaded program that attaches automatically (fentry, fexit, fmod_ret, tp_btf, lsm, raw_tp, iter); each detaches when dropped.
+    ///Links made by [`LoadedMaps::attach`], one per loaded program whose section names its target (fentry, fexit, fmod_ret, tp_btf, lsm, raw_tp, iter, kprobe, kretprobe, kprobe.multi, ksyscall, uprobe, uretprobe, uprobe.multi, tracepoint); each detaches when dropped.
     #[derive(Debug)]
-    pub struct MapsLinks {}
+    #[must_use = "dropping the links detaches every program; keep them (or call forget()) while the programs should run"]
+    pub struct MapsLinks {
+        ///Link of program `nanosleep_probe`; detaches on drop.
+        pub nanosleep_probe: ::bpfsign_runtime::Link,
+    }
     impl MapsLinks {
         /// Leaves every program attached after this process exits or drops the links.
-        pub fn forget(self) {}
+        pub fn forget(self) {
+            ::bpfsign_runtime::Link::forget(self.nanosleep_probe);
+        }
     }
     impl LoadedMaps {
         /// The protocol whose loader was used.
@@ -330,7 +340,15 @@ Initial values of global variables are fixed when the skeleton is signed: the si
         pub fn attach(
             &self,
         ) -> ::core::result::Result<MapsLinks, ::bpfsign_runtime::Error> {
-            ::core::result::Result::Ok(MapsLinks {})
+            ::core::result::Result::Ok(MapsLinks {
+                nanosleep_probe: self.attach_nanosleep_probe()?,
+            })
+        }
+        ///Attaches program `nanosleep_probe` to kernel function `do_nanosleep` (kprobe). The link detaches when dropped (see [`::bpfsign_runtime::Link::forget`]).
+        pub fn attach_nanosleep_probe(
+            &self,
+        ) -> ::core::result::Result<::bpfsign_runtime::Link, ::bpfsign_runtime::Error> {
+            self.skel.attach_prog(0usize)
         }
     }
     ///Typed handles on the maps of [`LoadedMaps`] (`HashMap`, `RingBuf`, …; `Map` for data maps).
