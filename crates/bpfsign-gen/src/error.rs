@@ -93,7 +93,7 @@ pub enum ErrorKind {
     /// A value the build must provide is missing (e.g. a `.kconfig` extern).
     MissingInput,
     /// A build configuration value does not match the object ([`ConfigError`]).
-    Config(ConfigError),
+    Config(Box<ConfigError>),
 }
 
 /// Why a build configuration value ([`crate::GenOptions::globals`],

@@ -25,7 +25,7 @@ fn config_error(obj: &Object, opts: &GenOptions) -> ConfigError {
     let e = generate(obj, opts).unwrap_err();
     assert_eq!(e.stage, Stage::Config, "{e}");
     match e.kind.clone() {
-        ErrorKind::Config(c) => c,
+        ErrorKind::Config(c) => *c,
         other => panic!("expected a config error, got {other:?}: {e}"),
     }
 }

@@ -16,7 +16,7 @@ const INT_BOOL: u32 = 4;
 fn config_error(file: &str, section: Option<&str>, e: ConfigError, hint: &str) -> Error {
     Ctx::new(file).err(
         Stage::Config,
-        ErrorKind::Config(e.clone()),
+        ErrorKind::Config(Box::new(e.clone())),
         section,
         e.to_string(),
         hint,
