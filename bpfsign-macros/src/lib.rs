@@ -49,6 +49,18 @@ use proc_macro::TokenStream;
 ///   of `p1`, `p1b`, `p2`; default all three). A kernel of a protocol left out fails to load
 ///   with `ErrorKind::ProtocolNotEmbedded` (a P1b kernel uses an embedded P1 loader if there
 ///   is no P1b one).
+/// * Build configuration (objects only; signed with everything else, so it is what the
+///   kernel loads): `rodata = { target_pid: 42, threshold: 7u64, name: "abc" }`,
+///   `data = { … }`, `bss = { … }` (initial values of the variables of those sections, named
+///   as in C; a variable of another section is an error) or `globals = { … }` (any section);
+///   `max_entries = { events: 1 << 20 }` (BTF-defined maps); `kconfig = { CONFIG_HZ: 250,
+///   CONFIG_X: y, CONFIG_S: "str" }`; `kernel_version = "6.18.0"` (`LINUX_KERNEL_VERSION`);
+///   `page_size = 4096` (ring buffer rounding); `cpus = 8` (perf event arrays declared with
+///   `max_entries` 0). Values: integer literals and constant expressions of them (`-`, `+`, `*`,
+///   `<<`, `>>`, `|`, `&`), `true`/`false`, strings for `char` arrays (NUL-terminated, zero
+///   padded) and byte strings (exactly the variable's size). Each value is checked against the
+///   object's BTF (unknown names, integers out of the type's range, sizes): the compile error
+///   points at the name or value.
 ///
 /// Strings may be literals, `env!("VAR")` or `concat!(…)`. Changing the object, the key, the
 /// certificate, a signature or a named environment variable rebuilds the crate.

@@ -45,9 +45,9 @@
 //!   ```
 //!
 //!   The macro regenerates the same unsigned loaders from the object (the generator is
-//!   deterministic; `bpfsign gen` must run on an object of the same file name and without
-//!   `--name`/`--kconfig`/`--ksym-addr`/… options, which
-//!   the macro does not take). Alternatively finish the artifact itself with
+//!   deterministic; `bpfsign gen` must run on an object of the same file name with the same
+//!   build configuration — see below — and without `--name`/`--ksym-addr`, which the macro
+//!   does not take). Alternatively finish the artifact itself with
 //!   `bpfsign attach-sig hello.skel --protocol p --sig P.p.sig --cert CERT` for each protocol
 //!   and embed `hello.skel`.
 //! * **`cert` alone + `$BPFSIGN_SIGNER`** — an external signer (HSM tool, signing service):
@@ -78,6 +78,13 @@
 //!   a P1b kernel uses an embedded P1 loader when there is no P1b one (see the README's
 //!   Security section for the P1 trade-off). The unsigned loader is not a protocol here: it
 //!   comes only with `allow_unsigned = true`.
+//! * **Build configuration** (objects only, see [`MacroConfig`]) — `rodata = { var: 42 }`,
+//!   `data = { … }`, `bss = { … }`, `globals = { … }` (initial values of global variables by
+//!   name; the section groups check the variable's section), `max_entries = { map: 1 << 20 }`,
+//!   `kconfig = { CONFIG_HZ: 250 }`, `kernel_version = "6.18.0"`, `page_size = 4096`,
+//!   `cpus = 8`. They become [`bpfsign_gen::GenOptions`] before generating and signing, so the
+//!   signed loader and the verification at expansion cover them; a value the object's BTF
+//!   refuses is a compile error at that value (or name).
 //! * **`name`** — the skeleton's type name (default: the object name in CamelCase, `hello` →
 //!   `Hello`).
 //!
@@ -145,6 +152,7 @@
 
 mod check;
 mod codegen;
+mod config;
 mod input;
 mod naming;
 mod resolve;
@@ -155,6 +163,7 @@ mod tests;
 use proc_macro2::TokenStream;
 
 pub use codegen::{generate_skeleton, spec_tokens, ArtifactPart, SkelCode, SpecBytes};
+pub use config::{Entry, Group, MacroConfig};
 pub use input::{EnvLookup, MacroInput, ProcessEnv, StrArg, StrExpr};
 pub use resolve::{resolve, Resolved};
 
