@@ -16,8 +16,8 @@ use proc_macro::TokenStream;
 /// # );
 /// use bpfsign_runtime::Keyring;
 ///
-/// let mut skel = Hello::builder().keyring(Keyring::Session).load()?;
-/// skel.bss_mut()?.prog_A = 1; // globals change after load, through the mmapped .bss
+/// let skel = Hello::builder().keyring(Keyring::Session).load()?;
+/// skel.bss_vars()?.prog_A.store(1); // globals change after load, through the mmapped .bss
 /// let links = skel.attach()?; // detached when `links` is dropped
 /// let now = skel.read_bss()?.prog_A; // a volatile copy: sees what the program stores
 /// # let _ = now;
@@ -72,9 +72,12 @@ use proc_macro::TokenStream;
 /// error under `-D warnings`; allow it knowingly with `#[allow(deprecated)]` on a module
 /// around the call).
 ///
-/// Accessors of the loaded skeleton return `Result` instead of panicking; the global-data
-/// views (`bss()`, `bss_mut()`) are references to memory the BPF programs change concurrently,
-/// `read_bss()` copies it with volatile reads.
+/// Accessors of the loaded skeleton return `Result` instead of panicking. Globals the BPF
+/// programs write (`.bss`, `.data`) are accessed per variable (`bss_vars()?.x.load()` /
+/// `.store(v)`: atomic for naturally aligned integers, volatile copies otherwise) or copied
+/// whole (`read_bss()`, volatile reads); the reference views `bss()` / `bss_mut()` are
+/// `unsafe fn`s, because a program's store while the reference lives is a data race.
+/// `rodata()` is a safe `&Rodata`: the section is frozen and read-only for everyone.
 ///
 /// The expansion refers to `::bpfsign_runtime`, so the crate needs `bpfsign-runtime` as a
 /// dependency. See [`bpfsign_macros_core`] for the full description of the output.

@@ -100,11 +100,19 @@
 //! Nothing in the generated code panics. `progs()` and `maps()` return the fds as
 //! `Result<HelloProgs, _>` / `Result<HelloMaps, _>`; programs with autoload off
 //! (`SEC("?...")`) have no fd field, no `attach_<name>()` and no link (the signed loader never
-//! loads them; the type docs list them). Per mmapable section `s`: `s()` → `Result<&S, _>`,
-//! `s_mut()` → `Result<&mut S, _>` (writable sections only) and `read_s()` → `Result<S, _>`, a
-//! copy made with volatile reads. The references alias memory the BPF programs write
-//! concurrently (as libbpf-rs skeletons do): use them briefly, and poll changing values through
-//! `read_s()`.
+//! loads them; the type docs list them). Per mmapable section `s` (type `types::S`):
+//!
+//! * `s_vars()` → `Result<vars::S<'_>, _>`: one handle per variable; for writable sections
+//!   `bpfsign_runtime::GlobalVarMut` (`.load()`, `.store(v)`: atomic, relaxed, for naturally
+//!   aligned 1/2/4/8-byte values, volatile byte copies otherwise), for read-only ones
+//!   `bpfsign_runtime::GlobalVar` (`.get()`);
+//! * `read_s()` → `Result<S, _>`: a copy of the section made with volatile reads;
+//! * `s()` → `Result<&S, _>`: safe for read-only sections (`.rodata*`, `.kconfig`: the programs
+//!   cannot write them, the signed loader froze them, user space maps them read-only, so
+//!   nothing changes them while borrowed); an `unsafe fn` for writable sections, as is
+//!   `s_mut()` → `Result<&mut S, _>`: a BPF program's store while such a reference lives is a
+//!   data race, so the caller must ensure no program that writes the section runs (before
+//!   attaching, after detaching).
 //!
 //! Errors (unset variable, missing file, bad key, bad object, bad signature, bad arguments)
 //! become `compile_error!` with what to do.

@@ -3,14 +3,14 @@
 //! `HelloMaps`) and the global-data accessors (`bss()`, `bss_mut()`, `read_bss()`, …).
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::quote;
 
 use bpfsign_gen::meta::SkeletonMeta;
 
 use super::docs::{self, ItemDocs};
 use super::layouts::GlobalSection;
 use super::Names;
-use crate::naming::{rust_ident, unraw};
+use crate::naming::rust_ident;
 
 /// The skeleton type: a unit struct with the object name, `builder()` and `spec()`.
 pub(super) fn skeleton_type(names: &Names, docs: &ItemDocs, obj_name: &str) -> TokenStream {
@@ -160,7 +160,7 @@ pub(super) fn loaded_impl(
         let f = rust_ident(&m.ident, "map");
         quote!(#f: self.skel.loaded_map_fd(#i)?)
     });
-    let accessors = globals.iter().map(global_accessors);
+    let accessors = super::globals::accessors(globals);
     quote! {
         impl #loaded {
             /// Program file descriptors (programs with autoload off have none). An error
@@ -188,44 +188,7 @@ pub(super) fn loaded_impl(
 
             #attach_methods
 
-            #(#accessors)*
+            #accessors
         }
-    }
-}
-
-/// `bss()`, `read_bss()` and, unless the section is read-only, `bss_mut()`.
-fn global_accessors(g: &GlobalSection) -> TokenStream {
-    let GlobalSection {
-        section,
-        ident,
-        type_ident: sty,
-        map_index: idx,
-        read_only,
-    } = g;
-    let getter = rust_ident(ident, "data");
-    let base = unraw(&getter);
-    let read_name = format_ident!("read_{}", base);
-    let getter_doc = docs::global_ref_doc(section, *read_only, &read_name.to_string());
-    let read_doc = docs::global_read_doc(section);
-    let mut_accessor = (!read_only).then(|| {
-        let mut_name = format_ident!("{}_mut", base);
-        let mut_doc = docs::global_mut_doc(section, &read_name.to_string());
-        quote! {
-            #[doc = #mut_doc]
-            pub fn #mut_name(&mut self) -> ::core::result::Result<&mut types::#sty, ::bpfsign_runtime::Error> {
-                self.skel.global_mut::<types::#sty>(#idx)
-            }
-        }
-    });
-    quote! {
-        #[doc = #getter_doc]
-        pub fn #getter(&self) -> ::core::result::Result<&types::#sty, ::bpfsign_runtime::Error> {
-            self.skel.global::<types::#sty>(#idx)
-        }
-        #[doc = #read_doc]
-        pub fn #read_name(&self) -> ::core::result::Result<types::#sty, ::bpfsign_runtime::Error> {
-            self.skel.read_global::<types::#sty>(#idx)
-        }
-        #mut_accessor
     }
 }

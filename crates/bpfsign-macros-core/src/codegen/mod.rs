@@ -8,12 +8,14 @@
 //!
 //! * [`spec`] — the embedded bytes and the runtime's `SkeletonSpec` (maps, programs, variants);
 //! * [`layouts`] — the global-data types (`types::Bss` …);
-//! * [`handles`] — the skeleton type, builder, loaded skeleton, fd structs, global accessors;
+//! * [`handles`] — the skeleton type, builder, loaded skeleton, fd structs;
+//! * [`globals`] — the global-data accessors and per-variable handles (`vars`);
 //! * [`attach`] — `attach()`, `attach_<prog>()` and the links struct;
 //! * [`docs`] — the doc comments of all of these.
 
 mod attach;
 mod docs;
+mod globals;
 mod handles;
 mod layouts;
 mod spec;
@@ -93,6 +95,7 @@ pub fn generate_skeleton(code: &SkelCode<'_>) -> Result<TokenStream, String> {
     let statics = spec::embedded_statics(art);
     let spec = spec::spec_static(art);
     let types = globals.types_module();
+    let vars = globals::vars_module(&globals.sections);
     let skeleton = handles::skeleton_type(&names, &docs, &meta.name);
     let builder = handles::builder_type(&names, &docs);
     let loaded = handles::loaded_types(&names, &docs, meta);
@@ -125,6 +128,8 @@ pub fn generate_skeleton(code: &SkelCode<'_>) -> Result<TokenStream, String> {
             #spec
 
             #types
+
+            #vars
 
             #skeleton
 
