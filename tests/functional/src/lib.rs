@@ -58,3 +58,5 @@ macro_rules! load {
         b.load()
     }};
 }
+
+pub mod config;
