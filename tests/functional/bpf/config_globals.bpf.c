@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Build-time configuration: every knob below is set by the include_signed_skel! call in
  * src/config.rs (rodata/data values, max_entries, kconfig, kernel version) and signed with the
- * loader. When this process calls getppid() the program copies what it sees into .bss. */
+ * loader. When this process enters a syscall the program copies what it sees into .bss (a raw
+ * tracepoint: the host kernel refuses fentry programs). */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -40,8 +41,8 @@ __u32 seen_version;
 char seen_tag[8];
 __u64 hits;
 
-SEC("fentry/__do_sys_getppid")
-int BPF_PROG(on_getppid)
+SEC("raw_tp/sys_enter")
+int BPF_PROG(on_sys_enter, void *regs, long id)
 {
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
 	__u32 key = 0;

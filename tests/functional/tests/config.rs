@@ -75,7 +75,7 @@ fn kernel_config_values_reach_the_program() {
     while bss.hits.load() == 0 {
         assert!(
             Instant::now() < deadline,
-            "the program never ran for getppid()"
+            "the program never ran for this process's syscalls"
         );
         // SAFETY: getppid has no preconditions.
         unsafe { libc::getppid() };
