@@ -48,5 +48,20 @@ mod g {
         rodata = { ro_limit: "seven" },
     );
 }
+mod h {
+    // An artifact is generated already: its configuration is given where it is generated.
+    bpfsign_macros::include_signed_skel!(
+        concat!(env!("BPFSIGN_UI_DIR"), "/partial/hello.skel"),
+        allow_unsigned = true,
+        page_size = 4096,
+    );
+}
+mod i {
+    bpfsign_macros::include_signed_skel!(
+        concat!(env!("BPFSIGN_FIXTURES"), "/obj/globals.bpf.o"),
+        key = concat!(env!("BPFSIGN_FIXTURES"), "/keys/TEST-ONLY-key-a.pem"),
+        page_size = 1000,
+    );
+}
 
 fn main() {}

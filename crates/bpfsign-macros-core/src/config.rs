@@ -355,8 +355,11 @@ impl MacroConfig {
                 if v == 0 {
                     return Err(error(expr.span(), format!("`{arg}` must not be 0")));
                 }
-                if arg == "page_size" && !v.is_power_of_two() {
-                    return Err(error(expr.span(), "`page_size` must be a power of two"));
+                if arg == "page_size" && (!v.is_power_of_two() || v < 4096) {
+                    return Err(error(
+                        expr.span(),
+                        "`page_size` must be a power of two, at least 4096",
+                    ));
                 }
                 let slot = if arg == "page_size" {
                     &mut self.page_size
