@@ -195,6 +195,8 @@ pub struct BpfCompiler {
     /// Whether the artifact embeds the unsigned loader too.
     allow_unsigned: bool,
     signer_command: Option<String>,
+    /// Build configuration of the signed artifact (`crate::config`'s methods).
+    pub(crate) gen_options: crate::GenOptions,
 }
 
 impl BpfCompiler {
@@ -213,6 +215,7 @@ impl BpfCompiler {
             protocols: None,
             allow_unsigned: false,
             signer_command: None,
+            gen_options: crate::GenOptions::default(),
         }
     }
 
@@ -409,8 +412,14 @@ impl BpfCompiler {
                     object: object.clone(),
                     message: format!("BpfCompiler::protocols: {e}"),
                 })?;
-                let warnings =
-                    write_signed_artifact(&object, key, command.as_deref(), &skel, &selection)?;
+                let warnings = write_signed_artifact(
+                    &object,
+                    key,
+                    command.as_deref(),
+                    &skel,
+                    &selection,
+                    &self.gen_options,
+                )?;
                 if self.cargo_output {
                     for w in &warnings {
                         println!("cargo:warning=bpfsign: {w}");
@@ -463,18 +472,18 @@ fn write_signed_artifact(
     command: Option<&str>,
     skel: &Path,
     selection: &bpfsign_gen::ProtocolSelection,
+    options: &crate::GenOptions,
 ) -> Result<Vec<String>, CompileError> {
     let signing = |message: String| CompileError::Signing {
         object: object.to_path_buf(),
         message,
     };
-    let options = crate::GenOptions::default();
     let (artifact, cert, warnings) = match command {
         Some(command) => {
             let cert = Certificate::from_file(key).map_err(|e| signing(e.to_string()))?;
             let signer =
                 ExternalSigner::new(command, cert.clone()).map_err(|e| signing(e.to_string()))?;
-            let mut artifact = bpfsign_gen::sign_object_for(object, None, &options, selection)
+            let mut artifact = bpfsign_gen::sign_object_for(object, None, options, selection)
                 .map_err(|e| signing(e.to_string()))?;
             artifact
                 .sign_externally(&signer)
@@ -484,7 +493,7 @@ fn write_signed_artifact(
         }
         None => {
             let signer = crate::Signer::from_pem_file(key).map_err(|e| signing(e.to_string()))?;
-            let artifact = bpfsign_gen::sign_object_for(object, Some(&signer), &options, selection)
+            let artifact = bpfsign_gen::sign_object_for(object, Some(&signer), options, selection)
                 .map_err(|e| signing(e.to_string()))?;
             let warnings = signing_warnings(signer.info(), Some(key));
             (artifact, signer.certificate().clone(), warnings)

@@ -28,6 +28,7 @@
 #![forbid(unsafe_code)]
 
 mod compiler;
+mod config;
 
 pub use bpfsign_gen::{Artifact, BuildError, GenOptions, Protocol, Signer};
 pub use compiler::{

@@ -16,8 +16,8 @@ use proc_macro::TokenStream;
 /// # );
 /// use bpfsign_runtime::Keyring;
 ///
-/// let mut skel = Hello::builder().keyring(Keyring::Session).load()?;
-/// skel.bss_mut()?.prog_A = 1; // globals change after load, through the mmapped .bss
+/// let skel = Hello::builder().keyring(Keyring::Session).load()?;
+/// skel.bss_vars()?.prog_A.store(1); // globals change after load, through the mmapped .bss
 /// let links = skel.attach()?; // detached when `links` is dropped
 /// let now = skel.read_bss()?.prog_A; // a volatile copy: sees what the program stores
 /// # let _ = now;
@@ -49,6 +49,18 @@ use proc_macro::TokenStream;
 ///   of `p1`, `p1b`, `p2`; default all three). A kernel of a protocol left out fails to load
 ///   with `ErrorKind::ProtocolNotEmbedded` (a P1b kernel uses an embedded P1 loader if there
 ///   is no P1b one).
+/// * Build configuration (objects only; signed with everything else, so it is what the
+///   kernel loads): `rodata = { target_pid: 42, threshold: 7u64, name: "abc" }`,
+///   `data = { … }`, `bss = { … }` (initial values of the variables of those sections, named
+///   as in C; a variable of another section is an error) or `globals = { … }` (any section);
+///   `max_entries = { events: 1 << 20 }` (BTF-defined maps); `kconfig = { CONFIG_HZ: 250,
+///   CONFIG_X: y, CONFIG_S: "str" }`; `kernel_version = "6.18.0"` (`LINUX_KERNEL_VERSION`);
+///   `page_size = 4096` (ring buffer rounding); `cpus = 8` (perf event arrays declared with
+///   `max_entries` 0). Values: integer literals and constant expressions of them (`-`, `+`, `*`,
+///   `<<`, `>>`, `|`, `&`), `true`/`false`, strings for `char` arrays (NUL-terminated, zero
+///   padded) and byte strings (exactly the variable's size). Each value is checked against the
+///   object's BTF (unknown names, integers out of the type's range, sizes): the compile error
+///   points at the name or value.
 ///
 /// Strings may be literals, `env!("VAR")` or `concat!(…)`. Changing the object, the key, the
 /// certificate, a signature or a named environment variable rebuilds the crate.
@@ -60,9 +72,12 @@ use proc_macro::TokenStream;
 /// error under `-D warnings`; allow it knowingly with `#[allow(deprecated)]` on a module
 /// around the call).
 ///
-/// Accessors of the loaded skeleton return `Result` instead of panicking; the global-data
-/// views (`bss()`, `bss_mut()`) are references to memory the BPF programs change concurrently,
-/// `read_bss()` copies it with volatile reads.
+/// Accessors of the loaded skeleton return `Result` instead of panicking. Globals the BPF
+/// programs write (`.bss`, `.data`) are accessed per variable (`bss_vars()?.x.load()` /
+/// `.store(v)`: atomic for naturally aligned integers, volatile copies otherwise) or copied
+/// whole (`read_bss()`, volatile reads); the reference views `bss()` / `bss_mut()` are
+/// `unsafe fn`s, because a program's store while the reference lives is a data race.
+/// `rodata()` is a safe `&Rodata`: the section is frozen and read-only for everyone.
 ///
 /// The expansion refers to `::bpfsign_runtime`, so the crate needs `bpfsign-runtime` as a
 /// dependency. See [`bpfsign_macros_core`] for the full description of the output.

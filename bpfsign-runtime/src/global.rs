@@ -4,8 +4,11 @@
 //!
 //! See [`Plain`] for what sharing memory with BPF programs means.
 
+use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 use std::os::fd::BorrowedFd;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 use crate::error::{Ctx, Error, Stage};
 use crate::load::LoadedSkeleton;
@@ -19,22 +22,31 @@ use crate::load::LoadedSkeleton;
 /// # Memory shared with BPF programs
 ///
 /// A global-data map is mmapped memory that the BPF programs read and write while user space
-/// holds a view of it. A `&T` from [`LoadedSkeleton::global`] (or `&mut T` from
-/// [`LoadedSkeleton::global_mut`]) tells the compiler the memory does not change while it is
-/// borrowed, which is not true of what the programs store: a value read twice through one
-/// reference may be read once, a loop polling a field may never see it change, and a multi-byte
-/// value may be torn by a concurrent store. libbpf-rs skeletons hand out the same references
-/// with the same caveat. Short-lived references (take one, read or write a field, drop it) are
-/// how they are meant to be used; to observe values the programs change, copy the section with
-/// [`LoadedSkeleton::read_global`], whose volatile reads happen on every call. Neither makes
-/// accesses atomic or ordered with the programs' accesses: use the programs' atomics
-/// (`__sync_fetch_and_add`) on their side, and treat values read here as snapshots.
+/// holds a view of it. A Rust reference to such memory would promise the compiler that it
+/// does not change while borrowed (`&T`) or that nothing else accesses it (`&mut T`), which the
+/// programs' stores break: that is a data race. So the safe accessors never hand one out for a
+/// writable section:
+///
+/// * [`LoadedSkeleton::read_global`] copies a whole section with volatile reads (a snapshot;
+///   values the programs change meanwhile may be torn);
+/// * [`LoadedSkeleton::global_var_mut`] gives a [`GlobalVarMut`] per variable, loaded and
+///   stored atomically when it is a naturally aligned 1/2/4/8-byte value (volatile copies
+///   otherwise);
+/// * [`LoadedSkeleton::global`] gives a `&T` only for read-only, frozen sections (`.rodata*`,
+///   `.kconfig`), which nothing writes after load; [`LoadedSkeleton::global_var`] their
+///   variables one by one.
+///
+/// [`LoadedSkeleton::global_shared`] and [`LoadedSkeleton::global_mut`] are the `unsafe`
+/// reference views of writable sections, for when no program that writes the section runs
+/// (before attaching, after detaching).
 ///
 /// # Safety
 ///
 /// Every bit pattern of `size_of::<Self>()` bytes must be a valid value of the type (integers,
 /// floats, arrays, and `#[repr(C)]` structs or unions made only of such types; no `bool`,
-/// `char`, enums, references, pointers or niches), and the type must hold no resources.
+/// `char`, enums, references, pointers or niches), the type must hold no resources, and it
+/// must have no implicit padding bytes (make padding an explicit field, as the generated
+/// layouts do): values are copied to and from map memory byte for byte.
 pub unsafe trait Plain: Copy + 'static {}
 
 macro_rules! plain {
@@ -136,30 +148,274 @@ impl LoadedSkeleton {
         Ok(ptr.cast())
     }
 
-    /// Data map `i` viewed as a `T` (see the [`Plain`](crate::Plain#memory-shared-with-bpf-programs) on memory shared with BPF
-    /// programs: the programs may change it while the reference lives).
+    /// Read-only data map `i` (`.rodata*`, `.kconfig`) viewed as a `&T`.
+    ///
+    /// Safe because nothing writes that memory while the skeleton lives: the map is created
+    /// with `BPF_F_RDONLY_PROG` (programs cannot store to it), the signed loader freezes it
+    /// after writing its initial value (no `bpf(BPF_MAP_UPDATE_ELEM)` or writable mapping can
+    /// follow), and user space maps it read-only. A writable map (`.bss`, `.data`) is an error:
+    /// read it with [`LoadedSkeleton::read_global`] or per variable
+    /// ([`LoadedSkeleton::global_var`]), or take the reference with the `unsafe`
+    /// [`LoadedSkeleton::global_shared`].
     pub fn global<T: Plain>(&self, i: usize) -> Result<&T, Error> {
         let ptr = self.global_ptr::<T>(i, false)?;
+        if self.map_data_writable(i) {
+            return Err(self.access_error(
+                format!(
+                    "map {} is written by the BPF programs: a shared reference to it would race with them",
+                    self.map_name(i).unwrap_or("?")
+                ),
+                "copy it with read_global (read_<section>() in a skeleton) or use the \
+                 per-variable accessors (<section>_vars())",
+            ));
+        }
         // SAFETY: checked mapping of at least size_of::<T>() readable, aligned bytes that lives
-        // as long as `self`; every bit pattern is a valid `T`.
+        // as long as `self`; every bit pattern is a valid `T`; the map is frozen and read-only
+        // for the programs and for user space, so the memory does not change while borrowed.
+        Ok(unsafe { ptr.as_ref() })
+    }
+
+    /// Data map `i` viewed as a `&T`, whatever its permissions.
+    ///
+    /// # Safety
+    ///
+    /// For a writable map (`.bss`, `.data`) the BPF programs may store to the memory at any
+    /// time, which is a data race with every read made through the reference: the caller must
+    /// make sure no program that writes the map runs while the reference lives (not attached
+    /// yet, or detached), and that no other user-space access writes it (through
+    /// [`LoadedSkeleton::global_var_mut`] handles or another process's mapping). Prefer
+    /// [`LoadedSkeleton::read_global`] and the per-variable handles.
+    pub unsafe fn global_shared<T: Plain>(&self, i: usize) -> Result<&T, Error> {
+        let ptr = self.global_ptr::<T>(i, false)?;
+        // SAFETY: checked, aligned, readable, valid for any bits; the caller excludes writers.
         Ok(unsafe { ptr.as_ref() })
     }
 
     /// Writable data map `i` viewed as a `&mut T` (an error for read-only maps). Stores reach
-    /// the BPF programs at once; they may change the memory too (see the [`Plain`](crate::Plain#memory-shared-with-bpf-programs)).
-    pub fn global_mut<T: Plain>(&mut self, i: usize) -> Result<&mut T, Error> {
+    /// the BPF programs at once.
+    ///
+    /// # Safety
+    ///
+    /// The BPF programs may read and write the memory at any time: the caller must make sure no
+    /// program that accesses the map runs while the reference lives (not attached yet, or
+    /// detached), and that nothing else (per-variable handles, another mapping) accesses it.
+    /// Prefer the per-variable handles ([`LoadedSkeleton::global_var_mut`]).
+    pub unsafe fn global_mut<T: Plain>(&mut self, i: usize) -> Result<&mut T, Error> {
         let mut ptr = self.global_ptr::<T>(i, true)?;
-        // SAFETY: as in `global`, and the mapping is writable; `&mut self` makes this the only
-        // reference user space holds to it.
+        // SAFETY: as in `global_shared`, and the mapping is writable; `&mut self` makes this the
+        // only reference user space holds to it; the caller excludes the programs.
         Ok(unsafe { ptr.as_mut() })
     }
 
     /// A copy of data map `i` as a `T`, read with volatile reads on every call, so that values
-    /// the BPF programs change are seen (not atomic: see the [`Plain`](crate::Plain#memory-shared-with-bpf-programs)).
+    /// the BPF programs change are seen (not atomic: a value the programs change meanwhile may
+    /// be torn; see [`GlobalVarMut`] for single variables).
     pub fn read_global<T: Plain>(&self, i: usize) -> Result<T, Error> {
         let ptr = self.global_ptr::<T>(i, false)?;
         // SAFETY: checked, aligned, readable for size_of::<T>() bytes; any bits are a valid `T`.
         Ok(unsafe { ptr.as_ptr().read_volatile() })
+    }
+
+    /// The address of a `T` at byte `offset` of data map `i`, after checking that it lies
+    /// inside the value (and that the map is writable if `writable`).
+    fn var_ptr<T: Plain>(
+        &self,
+        i: usize,
+        offset: usize,
+        writable: bool,
+    ) -> Result<NonNull<u8>, Error> {
+        let name = self.map_name(i).unwrap_or("?");
+        // SAFETY: only the address is used; accesses stay within the checked length.
+        let (ptr, len) =
+            match (unsafe { self.map_data_ptr(i) }, self.map_data_len(i)) {
+                (Some(p), Some(len)) => (p, len),
+                _ => return Err(self.access_error(
+                    format!("map #{i} ({name}) is not a mmapped global-data map"),
+                    "only mmapable single-value maps (.bss, .data, .rodata, .data.*) are mapped",
+                )),
+            };
+        let size = size_of::<T>();
+        if offset.checked_add(size).is_none_or(|end| end > len) {
+            return Err(self.access_error(
+                format!("a {size}-byte variable at byte {offset} does not fit the {len}-byte value of map {name}"),
+                "the type does not describe this map; rebuild the crate after changing the object",
+            ));
+        }
+        if writable && !self.map_data_writable(i) {
+            return Err(self.access_error(
+                format!("map {name} is read-only (BPF_F_RDONLY_PROG or BPF_F_RDONLY)"),
+                "read-only globals (.rodata) keep the values fixed at signing; set them at build \
+                 time (the macro's rodata = { .. }) instead",
+            ));
+        }
+        // SAFETY: offset + size <= len, inside the mapping.
+        Ok(unsafe { ptr.add(offset) })
+    }
+
+    /// Variable of type `T` at byte `offset` of read-only data map `i` (`.rodata*`), read with
+    /// [`GlobalVar::get`]. An error for a writable map (use [`Self::global_var_mut`]).
+    pub fn global_var<T: Plain>(&self, i: usize, offset: usize) -> Result<GlobalVar<'_, T>, Error> {
+        let ptr = self.var_ptr::<T>(i, offset, false)?;
+        if self.map_data_writable(i) {
+            return Err(self.access_error(
+                format!("map {} is writable", self.map_name(i).unwrap_or("?")),
+                "use global_var_mut for variables of writable sections",
+            ));
+        }
+        Ok(GlobalVar {
+            ptr,
+            _skel: PhantomData,
+        })
+    }
+
+    /// Variable of type `T` at byte `offset` of writable data map `i` (`.bss*`, `.data*`):
+    /// [`GlobalVarMut::load`] and [`GlobalVarMut::store`] are atomic (relaxed) for naturally
+    /// aligned 1/2/4/8-byte values, volatile copies otherwise.
+    pub fn global_var_mut<T: Plain>(
+        &self,
+        i: usize,
+        offset: usize,
+    ) -> Result<GlobalVarMut<'_, T>, Error> {
+        let ptr = self.var_ptr::<T>(i, offset, true)?;
+        Ok(GlobalVarMut {
+            ptr,
+            _skel: PhantomData,
+        })
+    }
+}
+
+/// A variable of a read-only, frozen section (`.rodata*`): nothing writes it after load, so
+/// [`GlobalVar::get`] is a plain copy.
+#[derive(Clone, Copy)]
+pub struct GlobalVar<'a, T> {
+    ptr: NonNull<u8>,
+    _skel: PhantomData<(&'a LoadedSkeleton, T)>,
+}
+
+impl<T: Plain> GlobalVar<'_, T> {
+    /// The variable's value.
+    pub fn get(&self) -> T {
+        // SAFETY: `ptr` points at size_of::<T>() readable bytes of a live, frozen mapping
+        // (checked by `global_var`); any bits are a valid `T`; unaligned reads are allowed.
+        unsafe { self.ptr.as_ptr().cast::<T>().read_unaligned() }
+    }
+}
+
+/// A variable of a writable section (`.bss*`, `.data*`) that the BPF programs may access
+/// concurrently. Nothing hands out a Rust reference to the memory:
+///
+/// * a value of 1, 2, 4 or 8 bytes at an address aligned to its size (every naturally aligned
+///   C integer, enum, float or pointer-sized value) is loaded and stored with one atomic
+///   instruction (`AtomicU*::from_ptr`, [`Ordering::Relaxed`]): never torn, but not ordered
+///   with other memory accesses — pair it with the programs' own atomics
+///   (`__sync_fetch_and_add`, `__atomic_store_n`) when it signals other data;
+/// * any other value (structs, arrays, packed fields) is copied byte by byte with volatile
+///   accesses: a store or load racing with a program's may see a mix of old and new bytes.
+///
+/// Handles are neither `Send` nor `Sync`: each thread takes its own from the skeleton
+/// (`bss_vars()`), and several threads storing the same non-atomic variable must synchronise
+/// among themselves.
+pub struct GlobalVarMut<'a, T> {
+    ptr: NonNull<u8>,
+    _skel: PhantomData<(&'a LoadedSkeleton, T)>,
+}
+
+impl<T> std::fmt::Debug for GlobalVar<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GlobalVar")
+            .field("addr", &self.ptr)
+            .field("type", &std::any::type_name::<T>())
+            .finish()
+    }
+}
+
+impl<T> std::fmt::Debug for GlobalVarMut<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GlobalVarMut")
+            .field("addr", &self.ptr)
+            .field("type", &std::any::type_name::<T>())
+            .finish()
+    }
+}
+
+/// Whether a `T` at `p` is accessed atomically: size 1/2/4/8 and aligned to it.
+fn atomic_width<T>(p: *mut u8) -> Option<usize> {
+    let size = size_of::<T>();
+    (matches!(size, 1 | 2 | 4 | 8) && (p as usize).is_multiple_of(size)).then_some(size)
+}
+
+impl<T: Plain> GlobalVarMut<'_, T> {
+    /// Whether loads and stores of this variable are single atomic accesses.
+    pub fn is_atomic(&self) -> bool {
+        atomic_width::<T>(self.ptr.as_ptr()).is_some()
+    }
+
+    /// The variable's current value.
+    pub fn load(&self) -> T {
+        let p = self.ptr.as_ptr();
+        let mut out = MaybeUninit::<T>::uninit();
+        let dst = out.as_mut_ptr().cast::<u8>();
+        // SAFETY: `p` points at size_of::<T>() readable and writable bytes of a live mapping
+        // (checked by `global_var_mut`), aligned to the atomic width when one is used; the
+        // memory is only ever accessed through atomics of that width or volatile byte copies
+        // by user space. `dst` is a local buffer of size_of::<T>() bytes; every bit pattern is
+        // a valid `T` (`Plain`), so `assume_init` is sound once all bytes are written.
+        unsafe {
+            match atomic_width::<T>(p) {
+                Some(1) => dst.write(AtomicU8::from_ptr(p).load(Ordering::Relaxed)),
+                Some(2) => dst.cast::<[u8; 2]>().write_unaligned(
+                    AtomicU16::from_ptr(p.cast())
+                        .load(Ordering::Relaxed)
+                        .to_ne_bytes(),
+                ),
+                Some(4) => dst.cast::<[u8; 4]>().write_unaligned(
+                    AtomicU32::from_ptr(p.cast())
+                        .load(Ordering::Relaxed)
+                        .to_ne_bytes(),
+                ),
+                Some(_) => dst.cast::<[u8; 8]>().write_unaligned(
+                    AtomicU64::from_ptr(p.cast())
+                        .load(Ordering::Relaxed)
+                        .to_ne_bytes(),
+                ),
+                None => {
+                    for k in 0..size_of::<T>() {
+                        dst.add(k).write(p.add(k).read_volatile());
+                    }
+                }
+            }
+            out.assume_init()
+        }
+    }
+
+    /// Stores `value` into the variable; the BPF programs see it at once.
+    pub fn store(&self, value: T) {
+        let p = self.ptr.as_ptr();
+        let src = (&raw const value).cast::<u8>();
+        // SAFETY: as in `load`; `src` points at size_of::<T>() initialised bytes of `value`
+        // (`Plain` types have no padding-dependent invariants: their bytes are copied as is).
+        unsafe {
+            match atomic_width::<T>(p) {
+                Some(1) => AtomicU8::from_ptr(p).store(src.read(), Ordering::Relaxed),
+                Some(2) => AtomicU16::from_ptr(p.cast()).store(
+                    u16::from_ne_bytes(src.cast::<[u8; 2]>().read_unaligned()),
+                    Ordering::Relaxed,
+                ),
+                Some(4) => AtomicU32::from_ptr(p.cast()).store(
+                    u32::from_ne_bytes(src.cast::<[u8; 4]>().read_unaligned()),
+                    Ordering::Relaxed,
+                ),
+                Some(_) => AtomicU64::from_ptr(p.cast()).store(
+                    u64::from_ne_bytes(src.cast::<[u8; 8]>().read_unaligned()),
+                    Ordering::Relaxed,
+                ),
+                None => {
+                    for k in 0..size_of::<T>() {
+                        p.add(k).write_volatile(src.add(k).read());
+                    }
+                } // (`Plain` types have no padding, so every byte of `value` is initialised.)
+            }
+        }
     }
 }
 
@@ -274,10 +530,12 @@ mod tests {
     fn typed_views_share_the_map_memory() {
         let k = fake();
         let mut sk = loaded(&k);
-        let bss = sk.global_mut::<Bss>(0).unwrap();
+        // SAFETY: no BPF program runs in the fake kernel.
+        let bss = unsafe { sk.global_mut::<Bss>(0) }.unwrap();
         bss.counter = 41;
         bss.flag = 1;
-        assert_eq!(sk.global::<Bss>(0).unwrap().counter, 41);
+        // SAFETY: as above.
+        assert_eq!(unsafe { sk.global_shared::<Bss>(0) }.unwrap().counter, 41);
         // Another writer (standing in for a BPF program) changes the map through its fd; the
         // volatile copy sees it.
         let fd = sk.loaded_map_fd(0).unwrap().as_raw_fd();
@@ -287,27 +545,78 @@ mod tests {
         let snap: Bss = sk.read_global(0).unwrap();
         assert_eq!((snap.counter, snap.flag), (42, 1));
         assert_eq!(sk.read_global::<[u8; 4]>(0).unwrap(), [42, 0, 0, 0]);
-        // Read-only maps read fine and refuse `&mut`.
+        // Read-only maps read fine, by reference too, and refuse `&mut`.
         assert_eq!(sk.read_global::<u64>(1).unwrap(), 0);
-        let e = sk.global_mut::<u64>(1).unwrap_err();
+        assert_eq!(*sk.global::<u64>(1).unwrap(), 0);
+        // SAFETY: as above.
+        let e = unsafe { sk.global_mut::<u64>(1) }.unwrap_err();
         assert!(e.to_string().contains("map rodata is read-only"), "{e}");
+        // The safe shared reference is refused for a writable map.
+        let e = sk.global::<Bss>(0).unwrap_err();
+        assert!(e.to_string().contains("written by the BPF programs"), "{e}");
+        assert!(e.guidance().contains("read_global"), "{e}");
+    }
+
+    #[test]
+    fn variables_are_loaded_and_stored_in_place() {
+        let k = fake();
+        let sk = loaded(&k);
+        let counter = sk.global_var_mut::<u64>(0, 0).unwrap();
+        let flag = sk.global_var_mut::<u32>(0, 8).unwrap();
+        assert!(counter.is_atomic() && flag.is_atomic());
+        counter.store(0x1122_3344_5566_7788);
+        flag.store(7);
+        assert_eq!(counter.load(), 0x1122_3344_5566_7788);
+        let snap: Bss = sk.read_global(0).unwrap();
+        assert_eq!((snap.counter, snap.flag), (0x1122_3344_5566_7788, 7));
+        // A writer behind the handle's back (a BPF program) is seen by the next load.
+        let fd = sk.loaded_map_fd(0).unwrap().as_raw_fd();
+        let v = 9u32.to_ne_bytes();
+        // SAFETY: writes 4 bytes from a local buffer to an fd the skeleton owns.
+        assert_eq!(unsafe { libc::pwrite(fd, v.as_ptr().cast(), 4, 8) }, 4);
+        assert_eq!(flag.load(), 9);
+        // Unaligned and odd-sized values are copied byte by byte.
+        let odd = sk.global_var_mut::<u16>(0, 1).unwrap();
+        assert!(!odd.is_atomic());
+        let arr = sk.global_var_mut::<[u8; 3]>(0, 8).unwrap();
+        assert!(!arr.is_atomic());
+        arr.store([1, 2, 3]);
+        assert_eq!(flag.load(), u32::from_ne_bytes([1, 2, 3, 0]));
+        odd.store(0xabcd);
+        assert_eq!(counter.load().to_ne_bytes()[1..3], 0xabcdu16.to_ne_bytes());
+        assert_eq!(odd.load(), 0xabcd);
+        // Bounds and permissions.
+        let e = sk.global_var_mut::<u64>(0, 8).unwrap_err();
+        assert!(
+            e.to_string().contains("does not fit the 12-byte value"),
+            "{e}"
+        );
+        assert!(sk.global_var_mut::<u8>(0, usize::MAX).is_err());
+        let e = sk.global_var_mut::<u32>(1, 0).unwrap_err();
+        assert!(e.to_string().contains("read-only"), "{e}");
+        assert_eq!(sk.global_var::<u32>(1, 4).unwrap().get(), 0);
+        assert!(
+            sk.global_var::<u32>(0, 0).is_err(),
+            "writable: use global_var_mut"
+        );
+        assert!(sk.global_var_mut::<u32>(2, 0).is_err(), "not mmapped");
     }
 
     #[test]
     fn views_that_do_not_fit_are_errors() {
         let k = fake();
         let mut sk = loaded(&k);
-        let e = sk.global::<[u64; 3]>(0).unwrap_err();
+        let e = sk.read_global::<[u64; 3]>(0).unwrap_err();
         assert!(
             e.to_string()
                 .contains("a 24-byte view does not fit the 12-byte value of map bss"),
             "{e}"
         );
         assert!(
-            sk.global::<u128>(0).is_ok(),
+            sk.read_global::<u128>(0).is_ok(),
             "rounded up to the type's alignment"
         );
-        assert!(sk.global::<[u8; 17]>(0).is_err());
+        assert!(sk.read_global::<[u8; 17]>(0).is_err());
         for i in [2, 9] {
             let e = sk.read_global::<u32>(i).unwrap_err();
             assert_eq!(e.stage(), Stage::Access);
@@ -315,7 +624,8 @@ mod tests {
                 e.to_string().contains("is not a mmapped global-data map"),
                 "{e}"
             );
-            assert!(sk.global_mut::<u32>(i).is_err());
+            // SAFETY: no BPF program runs in the fake kernel.
+            assert!(unsafe { sk.global_mut::<u32>(i) }.is_err());
         }
     }
 }

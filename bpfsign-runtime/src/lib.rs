@@ -74,7 +74,7 @@ mod tests;
 pub use attach::{Link, LinkInfo, NetkitSide, SocketFilter, TcxDirection, UprobeTarget, XdpFlags};
 pub use cert::{cert_skid, cert_to_der};
 pub use error::{errno_name, Error, ErrorKind, Stage, ENOTSUPP};
-pub use global::Plain;
+pub use global::{GlobalVar, GlobalVarMut, Plain};
 pub use keyring::{
     join_new_session_keyring, named_keyring, register_cert, CertTarget, Keyring, RegisteredCert,
     KEY_SPEC_SESSION_KEYRING, KEY_SPEC_USER_KEYRING,

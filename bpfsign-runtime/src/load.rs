@@ -249,20 +249,36 @@ impl LoadedSkeleton {
             .is_some_and(|d| d.writable)
     }
 
-    /// The value of data map `i` as bytes. BPF programs may change it at any time.
-    pub fn map_data(&self, i: usize) -> Option<&[u8]> {
+    /// The value of data map `i` as bytes.
+    ///
+    /// # Safety
+    ///
+    /// BPF programs may store to a writable map (`.bss`, `.data`) at any time, a data race with
+    /// reads through the slice: call this only while no program that writes the map runs
+    /// (before attaching, after detaching) and nothing else stores to it. Read-only maps
+    /// (`.rodata`) never change after load. The safe accessors are
+    /// [`LoadedSkeleton::read_global`] and [`LoadedSkeleton::global_var_mut`].
+    pub unsafe fn map_data(&self, i: usize) -> Option<&[u8]> {
         let d = self.maps.get(i)?.data.as_ref()?;
-        // SAFETY: a live mapping of at least `len` readable bytes owned by `self`.
+        // SAFETY: a live mapping of at least `len` readable bytes owned by `self`; the caller
+        // excludes concurrent writers.
         Some(unsafe { std::slice::from_raw_parts(d.ptr.as_ptr(), d.len) })
     }
 
     /// The value of writable data map `i` as mutable bytes (`None` for read-only maps).
-    pub fn map_data_mut(&mut self, i: usize) -> Option<&mut [u8]> {
+    ///
+    /// # Safety
+    ///
+    /// BPF programs may read and store the memory at any time: call this only while no program
+    /// that accesses the map runs (before attaching, after detaching). The safe accessor is
+    /// [`LoadedSkeleton::global_var_mut`].
+    pub unsafe fn map_data_mut(&mut self, i: usize) -> Option<&mut [u8]> {
         let d = self.maps.get_mut(i)?.data.as_mut()?;
         if !d.writable {
             return None;
         }
-        // SAFETY: a live writable mapping of at least `len` bytes, exclusively borrowed via `&mut self`.
+        // SAFETY: a live writable mapping of at least `len` bytes, exclusively borrowed via
+        // `&mut self`; the caller excludes the programs.
         Some(unsafe { std::slice::from_raw_parts_mut(d.ptr.as_ptr(), d.len) })
     }
 }

@@ -336,11 +336,15 @@ fn loaded_skeleton_owns_fds_and_maps_bss() {
     assert!(sk.prog_fd(0).is_some() && sk.prog_fd(1).is_none());
     assert_eq!(sk.map_data_len(0), Some(4));
     assert!(sk.map_data_writable(0));
-    assert_eq!(sk.map_data(1), None, "rodata is not a skeleton data map");
-    sk.map_data_mut(0)
-        .unwrap()
-        .copy_from_slice(&1u32.to_ne_bytes());
-    assert_eq!(sk.map_data(0).unwrap(), &1u32.to_ne_bytes());
+    // SAFETY: no BPF program runs in the fake kernel.
+    let rodata = unsafe { sk.map_data(1) };
+    assert_eq!(rodata, None, "rodata is not a skeleton data map");
+    // SAFETY: as above.
+    let bss = unsafe { sk.map_data_mut(0) };
+    bss.unwrap().copy_from_slice(&1u32.to_ne_bytes());
+    // SAFETY: as above.
+    let bss = unsafe { sk.map_data(0) };
+    assert_eq!(bss.unwrap(), &1u32.to_ne_bytes());
     // SAFETY: only compared, not dereferenced.
     assert!(unsafe { sk.map_data_ptr(0) }.is_some());
     // The bss value went to the map's memory (the fake's memfd), not a private copy.

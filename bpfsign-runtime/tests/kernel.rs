@@ -342,21 +342,19 @@ fn kernel_signed_load_attach_trace() {
         assert!(!e.guidance().contains("unsigned"), "{e}");
         return;
     }
-    let mut skel = load(&hello(), &opts).unwrap_or_else(|e| panic!("{e}"));
+    let skel = load(&hello(), &opts).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(skel.protocol(), k.family());
     assert_eq!(skel.map_data_len(0), Some(4));
-    assert!(skel.map_data(1).is_none());
-    // The signed value of prog_A is 0 ('B'); set it through the mmapped .bss.
-    assert_eq!(skel.map_data(0).unwrap(), &[0, 0, 0, 0]);
-    skel.map_data_mut(0)
-        .unwrap()
-        .copy_from_slice(&1u32.to_ne_bytes());
+    assert!(skel.map_data_len(1).is_none());
+    // The signed value of prog_A is 0 ('B'); set it through the mmapped .bss (an atomic store:
+    // the program reads it concurrently once attached).
+    assert_eq!(skel.read_global::<[u8; 4]>(0).unwrap(), [0, 0, 0, 0]);
+    let prog_a = skel.global_var_mut::<u32>(0, 0).unwrap();
+    prog_a.store(1);
     let links = skel.attach_all().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(links.len(), 1);
     expect_trace('A');
-    skel.map_data_mut(0)
-        .unwrap()
-        .copy_from_slice(&0u32.to_ne_bytes());
+    prog_a.store(0);
     expect_trace('B');
     drop(links);
     drop(skel);
@@ -657,14 +655,15 @@ fn kernel_multi_raw_tp_iter_autoload() {
     for p in protocols {
         let before = bpf_resources();
         let opts = LoadOptions::new().keyring(Keyring::Session).protocol(p);
-        let mut skel = load(&rawtp_iter::spec(), &opts).unwrap_or_else(|e| panic!("{p}: {e}"));
+        let skel = load(&rawtp_iter::spec(), &opts).unwrap_or_else(|e| panic!("{p}: {e}"));
         // Slot quirk: the loader put dump's fd in the second ctx slot; the runtime maps it back.
         assert!(
             skel.prog_fd(0).is_some() && skel.prog_fd(1).is_none() && skel.prog_fd(2).is_some()
         );
         assert_eq!(skel.map_data_len(0), Some(12));
-        skel.map_data_mut(0).unwrap()[rawtp_iter::PROG_A..rawtp_iter::PROG_A + 4]
-            .copy_from_slice(&1u32.to_ne_bytes());
+        skel.global_var_mut::<u32>(0, rawtp_iter::PROG_A)
+            .unwrap()
+            .store(1);
         let links = skel.attach_all().unwrap_or_else(|e| panic!("{p}: {e}"));
         assert_eq!(
             links.iter().map(Link::prog_index).collect::<Vec<_>>(),
@@ -674,21 +673,18 @@ fn kernel_multi_raw_tp_iter_autoload() {
         // feed it.
         let tid = gettid() as u32;
         expect_trace_after('A', || {
-            let bss = skel.map_data_mut(0).unwrap();
-            bss[rawtp_iter::TARGET_TID..rawtp_iter::TARGET_TID + 4]
-                .copy_from_slice(&tid.to_ne_bytes());
+            let target = skel
+                .global_var_mut::<u32>(0, rawtp_iter::TARGET_TID)
+                .unwrap();
+            target.store(tid);
             // SAFETY: getpid has no preconditions.
             unsafe { libc::syscall(libc::SYS_getpid) };
-            let bss = skel.map_data_mut(0).unwrap();
-            bss[rawtp_iter::TARGET_TID..rawtp_iter::TARGET_TID + 4]
-                .copy_from_slice(&0u32.to_ne_bytes());
+            target.store(0);
         });
         let runs = |s: &LoadedSkeleton| {
-            u32::from_ne_bytes(
-                s.map_data(0).unwrap()[rawtp_iter::ITER_RUNS..rawtp_iter::ITER_RUNS + 4]
-                    .try_into()
-                    .unwrap(),
-            )
+            s.global_var_mut::<u32>(0, rawtp_iter::ITER_RUNS)
+                .unwrap()
+                .load()
         };
         assert_eq!(runs(&skel), 0);
         run_iter(&links[1]);

@@ -292,7 +292,7 @@ fn main() -> ExitCode {
     if std::env::var_os("EXAMPLE_HELLO_LOG").is_some() {
         builder = builder.verifier_log(bpfsign_runtime::VerifierLog::default());
     }
-    let mut skel = match builder.load() {
+    let skel = match builder.load() {
         Ok(s) => s,
         Err(e) => return report("load", &e),
     };
@@ -300,8 +300,8 @@ fn main() -> ExitCode {
     println!("load = 0");
 
     if args.set_a {
-        match skel.bss_mut() {
-            Ok(bss) => bss.prog_A = 1,
+        match skel.bss_vars() {
+            Ok(bss) => bss.prog_A.store(1),
             Err(e) => return report("set-a", &e),
         }
     }

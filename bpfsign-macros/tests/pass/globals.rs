@@ -29,18 +29,33 @@ fn main() {
     assert_eq!(bss.bss_point.x, 1);
     assert_eq!(core::mem::size_of::<types::Data>(), 32); // 25-byte section, rounded to its alignment
     assert_eq!(p.y, 2);
-    // Views of the mmapped sections: references (writable ones also `&mut`) and volatile
-    // copies; every accessor reports a mismatch as an error instead of panicking.
+    // Views of the mmapped sections: safe references to the frozen read-only sections,
+    // `unsafe` references to the writable ones (a program's store would race with them),
+    // volatile copies, and per-variable handles; every accessor reports a mismatch as an
+    // error instead of panicking.
     type R<T> = Result<T, bpfsign_runtime::Error>;
     let _: fn(&LoadedGlobals) -> R<&types::Rodata> = LoadedGlobals::rodata;
     let _: fn(&LoadedGlobals) -> R<types::Rodata> = LoadedGlobals::read_rodata;
-    let _: fn(&LoadedGlobals) -> R<&types::Bss> = LoadedGlobals::bss;
+    let _: unsafe fn(&LoadedGlobals) -> R<&types::Bss> = LoadedGlobals::bss;
     let _: fn(&LoadedGlobals) -> R<types::Bss> = LoadedGlobals::read_bss;
-    let _: fn(&mut LoadedGlobals) -> R<&mut types::Bss> = LoadedGlobals::bss_mut;
-    let _: fn(&mut LoadedGlobals) -> R<&mut types::Data> = LoadedGlobals::data_mut;
-    let _: fn(&mut LoadedGlobals) -> R<&mut types::DataFoo> = LoadedGlobals::data_foo_mut;
+    let _: unsafe fn(&mut LoadedGlobals) -> R<&mut types::Bss> = LoadedGlobals::bss_mut;
+    let _: unsafe fn(&mut LoadedGlobals) -> R<&mut types::Data> = LoadedGlobals::data_mut;
+    let _: unsafe fn(&mut LoadedGlobals) -> R<&mut types::DataFoo> = LoadedGlobals::data_foo_mut;
     let _: fn(&LoadedGlobals) -> R<&types::RodataBar> = LoadedGlobals::rodata_bar;
-    let _: fn(&LoadedGlobals) -> GlobalsProgs<'_> = LoadedGlobals::progs;
+    // Per-variable handles: atomic loads/stores of aligned integers, volatile copies of the
+    // rest, plain reads of the frozen .rodata.
+    fn per_variable(skel: &LoadedGlobals) -> R<(u64, u32, types::point)> {
+        let bss = skel.bss_vars()?;
+        bss.bss_counter.store(bss.bss_counter.load() + 1);
+        let _: &bpfsign_runtime::GlobalVarMut<'_, types::point> = &bss.bss_point;
+        let data = skel.data_vars()?;
+        data.data_name.store([0; 8]);
+        let ro = skel.rodata_vars()?;
+        let _: bpfsign_runtime::GlobalVar<'_, u32> = ro.ro_limit;
+        Ok((bss.bss_counter.load(), ro.ro_limit.get(), bss.bss_point.load()))
+    }
+    let _ = per_variable;
+        let _: fn(&LoadedGlobals) -> GlobalsProgs<'_> = LoadedGlobals::progs;
     let _: fn(&LoadedGlobals) -> GlobalsMaps<'_> = LoadedGlobals::maps;
     // The layouts are plain data the runtime can view over map memory, and copies.
     fn plain<T: bpfsign_runtime::Plain>() {}

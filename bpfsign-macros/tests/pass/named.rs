@@ -10,7 +10,8 @@ fn main() {
     assert_eq!(Greeter::spec().name, "hello");
     let _: fn(GreeterBuilder) -> Result<LoadedGreeter, bpfsign_runtime::Error> = GreeterBuilder::load;
     type R<T> = Result<T, bpfsign_runtime::Error>;
-    let _: fn(&mut LoadedGreeter) -> R<&mut greeter_skel::types::Bss> = LoadedGreeter::bss_mut;
+    let _: unsafe fn(&mut LoadedGreeter) -> R<&mut greeter_skel::types::Bss> = LoadedGreeter::bss_mut;
+    let _: fn(&LoadedGreeter) -> R<greeter_skel::vars::Bss<'_>> = LoadedGreeter::bss_vars;
     let _: fn(&LoadedGreeter) -> R<greeter_skel::types::Bss> = LoadedGreeter::read_bss;
     let _: fn(&LoadedGreeter) -> GreeterProgs<'_> = LoadedGreeter::progs;
     let _: fn(&LoadedGreeter) -> GreeterMaps<'_> = LoadedGreeter::maps;

@@ -6,6 +6,7 @@
 //!             [--protocols p1,p1b,p2] [--allow-unsigned]
 //!             [--kconfig FILE]... [--kconfig-value CONFIG_X=VALUE]... [--kernel-version 6.18.44]
 //!             [--ksym-addr NAME=0xADDR]... [--possible-cpus N] [--page-size N]
+//!             [--global VAR=VALUE]... [--max-entries MAP=N]...
 //! bpfsign dump OUT.skel --protocol unsigned|p1|p1b|p2 --what insns|data|sig|excl -o FILE|-
 //! bpfsign payload OUT.skel --protocol p1|p1b|p2 -o FILE|-
 //! bpfsign attach-sig OUT.skel --protocol p1|p1b|p2 --sig FILE.der [--cert CERT] [-o NEW.skel]
@@ -135,6 +136,14 @@ struct BuildInputs {
     /// Page size that ring buffer sizes are rounded to (a power of two, at least 4096).
     #[arg(long, value_name = "BYTES", default_value_t = 4096, value_parser = page_size)]
     page_size: u32,
+    /// Initial value of a global variable (.data*, .rodata*, .bss*; repeatable): an integer
+    /// (42, -1, 0x2a), true/false, a double-quoted string for a char array ("abc"), or
+    /// hex:0a0b… for the raw bytes of exactly the variable's size.
+    #[arg(long = "global", value_name = "VAR=VALUE", value_parser = global_value)]
+    globals: Vec<(String, bpfsign_gen::GlobalValue)>,
+    /// max_entries of a BTF-defined map (repeatable).
+    #[arg(long, value_name = "MAP=N", value_parser = max_entries)]
+    max_entries: Vec<(String, u32)>,
 }
 
 #[derive(Debug, Args)]
@@ -254,6 +263,57 @@ fn ksym_addr(s: &str) -> Result<(String, u64), String> {
     Ok((name.to_string(), addr))
 }
 
+fn global_value(s: &str) -> Result<(String, bpfsign_gen::GlobalValue), String> {
+    use bpfsign_gen::GlobalValue;
+    let (name, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}' is not VAR=VALUE"))?;
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(format!("'{name}' is not a variable name"));
+    }
+    let v = if let Some(hex) = value.strip_prefix("hex:") {
+        if hex.len() % 2 != 0 {
+            return Err(format!("'{hex}' is not an even number of hex digits"));
+        }
+        let bytes: Result<Vec<u8>, _> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(hex.get(i..i + 2).unwrap_or("x"), 16))
+            .collect();
+        GlobalValue::Bytes(bytes.map_err(|_| format!("'{hex}' is not hex"))?)
+    } else if let Some(text) = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+        GlobalValue::Str(text.to_string())
+    } else if value == "true" || value == "false" {
+        GlobalValue::Bool(value == "true")
+    } else {
+        let (neg, digits) = match value.strip_prefix('-') {
+            Some(d) => (true, d),
+            None => (false, value),
+        };
+        let parsed = match digits
+            .strip_prefix("0x")
+            .or_else(|| digits.strip_prefix("0X"))
+        {
+            Some(h) => i128::from_str_radix(h, 16),
+            None => digits.parse::<i128>(),
+        };
+        let n = parsed.map_err(|_| {
+            format!("'{value}' is not a value: an integer, true/false, \"text\" or hex:BYTES")
+        })?;
+        GlobalValue::Int(if neg { -n } else { n })
+    };
+    Ok((name.to_string(), v))
+}
+
+fn max_entries(s: &str) -> Result<(String, u32), String> {
+    let (name, n) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}' is not MAP=N"))?;
+    let n = n
+        .parse::<u32>()
+        .map_err(|_| format!("'{n}' is not a number of entries"))?;
+    Ok((name.to_string(), n))
+}
+
 fn page_size(s: &str) -> Result<u32, String> {
     match s.parse::<u32>() {
         Ok(n) if n >= 4096 && n.is_power_of_two() => Ok(n),
@@ -341,6 +401,8 @@ impl BuildInputs {
         opts.ksym_addrs.extend(self.ksym_addr);
         opts.possible_cpus = self.possible_cpus;
         opts.page_size = self.page_size;
+        opts.globals.extend(self.globals);
+        opts.max_entries.extend(self.max_entries);
         Ok(())
     }
 }
@@ -517,6 +579,27 @@ mod tests {
         assert_eq!(page_size("65536").unwrap(), 65536);
         for bad in ["0", "2048", "5000", "x"] {
             assert!(page_size(bad).is_err(), "{bad}");
+        }
+        use bpfsign_gen::GlobalValue;
+        assert_eq!(global_value("a=-0x10").unwrap().1, GlobalValue::Int(-16));
+        assert_eq!(global_value("a=42").unwrap().1, GlobalValue::Int(42));
+        assert_eq!(global_value("a=true").unwrap().1, GlobalValue::Bool(true));
+        assert_eq!(
+            global_value("a=\"x=y\"").unwrap().1,
+            GlobalValue::Str("x=y".into())
+        );
+        assert_eq!(
+            global_value("a=hex:0aff").unwrap().1,
+            GlobalValue::Bytes(vec![10, 255])
+        );
+        for bad in [
+            "a", "=1", "a b=1", "a=hex:0", "a=hex:zz", "a=yes", "a=\"open",
+        ] {
+            assert!(global_value(bad).is_err(), "{bad}");
+        }
+        assert_eq!(max_entries("m=8").unwrap(), ("m".to_string(), 8));
+        for bad in ["m", "m=-1", "m=x"] {
+            assert!(max_entries(bad).is_err(), "{bad}");
         }
     }
 }

@@ -24,6 +24,9 @@ pub enum Stage {
     Link,
     /// Emitting the loader program and data blob.
     Emit,
+    /// Applying the build configuration ([`crate::GenOptions::globals`],
+    /// [`crate::GenOptions::max_entries`]).
+    Config,
 }
 
 impl fmt::Display for Stage {
@@ -36,6 +39,7 @@ impl fmt::Display for Stage {
             Stage::Externs => "externs",
             Stage::Link => "link",
             Stage::Emit => "emit",
+            Stage::Config => "config",
         })
     }
 }
@@ -103,6 +107,116 @@ pub enum ErrorKind {
     Limit(Limit),
     /// A value the build must provide is missing (e.g. a `.kconfig` extern).
     MissingInput,
+    /// A build configuration value does not match the object ([`ConfigError`]).
+    Config(Box<ConfigError>),
+}
+
+/// Why a build configuration value ([`crate::GenOptions::globals`],
+/// [`crate::GenOptions::max_entries`]) was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    /// No global variable of that name (static variables are not configurable).
+    UnknownVariable {
+        /// The name asked for.
+        name: String,
+        /// The configurable variables of the object, sorted.
+        known: Vec<String>,
+    },
+    /// No BTF-defined map of that name.
+    UnknownMap {
+        /// The name asked for.
+        name: String,
+        /// The object's BTF-defined maps, sorted.
+        known: Vec<String>,
+    },
+    /// The name is a `.kconfig` extern: it is set through `GenOptions::kconfig`
+    /// (`LINUX_KERNEL_VERSION` through `GenOptions::kernel_version`).
+    KconfigExtern {
+        /// The extern's name.
+        name: String,
+    },
+    /// A byte value or string whose size does not fit the variable.
+    WrongSize {
+        /// The variable.
+        name: String,
+        /// The variable's size in bytes (for a string: the most bytes it can hold, NUL included).
+        expected: u64,
+        /// The bytes given (for a string: its length plus the NUL terminator).
+        got: u64,
+    },
+    /// An integer that does not fit the variable's type.
+    OutOfRange {
+        /// The variable.
+        name: String,
+        /// The value given.
+        value: i128,
+        /// The variable's type (`u8`, `s32`, `bool`, `enum e`, …).
+        ty: String,
+    },
+    /// A value of a kind the variable's type cannot take (a string for an integer, …).
+    WrongType {
+        /// The variable.
+        name: String,
+        /// The variable's type.
+        ty: String,
+        /// The value given ([`crate::GlobalValue::describe`]).
+        value: String,
+    },
+    /// A `max_entries` the map cannot have (0, or a global data map).
+    BadMaxEntries {
+        /// The map.
+        map: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "none".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        match self {
+            ConfigError::UnknownVariable { name, known } => write!(
+                f,
+                "no global variable `{name}`; the object's are: {}",
+                list(known)
+            ),
+            ConfigError::UnknownMap { name, known } => {
+                write!(f, "no map `{name}`; the object's are: {}", list(known))
+            }
+            ConfigError::KconfigExtern { name } => write!(
+                f,
+                "`{name}` is a .kconfig extern, not a global variable: set it as a kconfig value{}",
+                if name == "LINUX_KERNEL_VERSION" {
+                    " (or as the kernel version)"
+                } else {
+                    ""
+                }
+            ),
+            ConfigError::WrongSize {
+                name,
+                expected,
+                got,
+            } => write!(
+                f,
+                "`{name}` is {expected} bytes, the value given is {got} bytes"
+            ),
+            ConfigError::OutOfRange { name, value, ty } => {
+                write!(f, "{value} does not fit `{name}` of type {ty}")
+            }
+            ConfigError::WrongType { name, ty, value } => {
+                write!(f, "`{name}` of type {ty} cannot take a {value}")
+            }
+            ConfigError::BadMaxEntries { map, reason } => {
+                write!(f, "max_entries of map `{map}`: {reason}")
+            }
+        }
+    }
 }
 
 impl fmt::Display for ErrorKind {
@@ -119,6 +233,7 @@ impl fmt::Display for ErrorKind {
             }
             ErrorKind::Limit(l) => write!(f, "loader limit exceeded ({l:?})"),
             ErrorKind::MissingInput => f.write_str("missing build input"),
+            ErrorKind::Config(_) => f.write_str("bad build configuration"),
         }
     }
 }

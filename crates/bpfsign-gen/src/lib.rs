@@ -106,9 +106,11 @@ pub use api::{
     sign_object_for, BuildError,
 };
 pub use artifact::Artifact;
-pub use error::{Error, ErrorKind, Limit, Stage};
+pub use error::{ConfigError, Error, ErrorKind, Limit, Stage};
 pub use meta::Protocol;
-pub use options::{parse_protocol_list, GenOptions, ProtocolSelection, SelectionError};
+pub use options::{
+    parse_protocol_list, GenOptions, GlobalValue, ProtocolSelection, SelectionError,
+};
 pub use parse::Object;
 pub use pipeline::{generate, generate_for, generate_with_config, parse_object, Generated};
 pub use sign::{Certificate, Signer};

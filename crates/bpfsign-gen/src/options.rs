@@ -6,6 +6,9 @@ use std::collections::BTreeMap;
 
 use bpfsign_abi::Protocol;
 
+mod config;
+pub use config::GlobalValue;
+
 /// Options of [`crate::generate`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GenOptions {
@@ -24,6 +27,14 @@ pub struct GenOptions {
     pub page_size: u32,
     /// CPU count for `PERF_EVENT_ARRAY` maps declared with `max_entries = 0`.
     pub possible_cpus: Option<u32>,
+    /// Initial values of global variables (`.data*`, `.rodata*`, `.bss*`) by variable name,
+    /// overriding the object's: what libbpf users set between open and load, fixed (and
+    /// signed) at build time. Checked against the BTF type of each variable
+    /// ([`crate::ConfigError`]). `.kconfig` externs are set through [`Self::kconfig`].
+    pub globals: BTreeMap<String, GlobalValue>,
+    /// `max_entries` of BTF-defined maps by map name, overriding the object's declaration
+    /// (ring buffer sizes are still rounded to [`Self::page_size`]).
+    pub max_entries: BTreeMap<String, u32>,
 }
 
 impl Default for GenOptions {
@@ -35,7 +46,50 @@ impl Default for GenOptions {
             ksym_addrs: BTreeMap::new(),
             page_size: 4096,
             possible_cpus: None,
+            globals: BTreeMap::new(),
+            max_entries: BTreeMap::new(),
         }
+    }
+}
+
+impl GenOptions {
+    /// Sets the initial value of global variable `name` ([`Self::globals`]).
+    pub fn with_global(mut self, name: impl Into<String>, value: impl Into<GlobalValue>) -> Self {
+        self.globals.insert(name.into(), value.into());
+        self
+    }
+
+    /// Sets `max_entries` of map `map` ([`Self::max_entries`]).
+    pub fn with_max_entries(mut self, map: impl Into<String>, max_entries: u32) -> Self {
+        self.max_entries.insert(map.into(), max_entries);
+        self
+    }
+
+    /// Sets the value of `.kconfig` extern `name` (`CONFIG_HZ`), written like a kernel
+    /// `.config` value: `y`, `m`, `n`, a number or a quoted string ([`Self::kconfig`]).
+    pub fn with_kconfig(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.kconfig.insert(name.into(), value.into());
+        self
+    }
+
+    /// Sets the `LINUX_KERNEL_VERSION` value ([`Self::kernel_version`]; encode with
+    /// [`crate::kernel_version`] or parse with [`crate::parse_kernel_version`]).
+    pub fn with_kernel_version(mut self, version: u32) -> Self {
+        self.kernel_version = Some(version);
+        self
+    }
+
+    /// Sets the page size ring buffer sizes are rounded to ([`Self::page_size`]).
+    pub fn with_page_size(mut self, page_size: u32) -> Self {
+        self.page_size = page_size;
+        self
+    }
+
+    /// Sets the CPU count used for `PERF_EVENT_ARRAY` maps declared with `max_entries = 0`
+    /// ([`Self::possible_cpus`]).
+    pub fn with_cpu_count(mut self, cpus: u32) -> Self {
+        self.possible_cpus = Some(cpus);
+        self
     }
 }
 

@@ -72,6 +72,8 @@ fn generate_loaders(
         .name
         .clone()
         .unwrap_or_else(|| default_object_name(&obj.file));
+    let configured = parse::config::apply(obj, opts)?;
+    let obj = configured.as_ref().unwrap_or(obj);
     let linked = link::link(obj, opts, &name)?;
     let mut loaders = Vec::with_capacity(protocols.len());
     let mut data: Option<Vec<u8>> = None;
@@ -102,6 +104,8 @@ pub fn generate_with_config(
         .name
         .clone()
         .unwrap_or_else(|| default_object_name(&obj.file));
+    let configured = parse::config::apply(obj, opts)?;
+    let obj = configured.as_ref().unwrap_or(obj);
     let linked = link::link(obj, opts, &name)?;
     let l = emit::emit_loader(&obj.file, &linked, cfg)?;
     Ok((l.insns, l.data))

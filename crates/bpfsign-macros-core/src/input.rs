@@ -159,6 +159,9 @@ pub struct MacroInput {
     /// `protocols = [p1b, p2]`: the signed protocols whose loaders are embedded (default p1,
     /// p1b, p2), with the span of the list for errors.
     pub protocols: Option<(Vec<Protocol>, Span)>,
+    /// The build configuration (`rodata = { … }`, `max_entries = { … }`, `kconfig = { … }`,
+    /// `kernel_version`, `page_size`, `cpus`): see [`crate::MacroConfig`].
+    pub config: crate::config::MacroConfig,
 }
 
 /// Argument names accepted after the path.
@@ -169,6 +172,15 @@ pub(crate) const KNOWN_ARGS: &[&str] = &[
     "name",
     "allow_unsigned",
     "protocols",
+    "rodata",
+    "data",
+    "bss",
+    "globals",
+    "max_entries",
+    "kconfig",
+    "kernel_version",
+    "page_size",
+    "cpus",
 ];
 
 /// Parses `[p1b, p2]` / `["p1b", "p2"]`: a bracketed list of protocol names, as idents or
@@ -225,6 +237,7 @@ impl Parse for MacroInput {
             name: None,
             allow_unsigned: false,
             protocols: None,
+            config: Default::default(),
         };
         let mut seen_allow = false;
         while !input.is_empty() {
@@ -265,6 +278,10 @@ impl Parse for MacroInput {
                     ));
                 }
                 out.name = Some((value, lit.span()));
+                continue;
+            }
+            if crate::config::CONFIG_ARGS.contains(&arg.as_str()) {
+                out.config.parse_arg(&ident, input)?;
                 continue;
             }
             if arg == "protocols" {

@@ -45,9 +45,9 @@
 //!   ```
 //!
 //!   The macro regenerates the same unsigned loaders from the object (the generator is
-//!   deterministic; `bpfsign gen` must run on an object of the same file name and without
-//!   `--name`/`--kconfig`/`--ksym-addr`/… options, which
-//!   the macro does not take). Alternatively finish the artifact itself with
+//!   deterministic; `bpfsign gen` must run on an object of the same file name with the same
+//!   build configuration — see below — and without `--name`/`--ksym-addr`, which the macro
+//!   does not take). Alternatively finish the artifact itself with
 //!   `bpfsign attach-sig hello.skel --protocol p --sig P.p.sig --cert CERT` for each protocol
 //!   and embed `hello.skel`.
 //! * **`cert` alone + `$BPFSIGN_SIGNER`** — an external signer (HSM tool, signing service):
@@ -78,6 +78,13 @@
 //!   a P1b kernel uses an embedded P1 loader when there is no P1b one (see the README's
 //!   Security section for the P1 trade-off). The unsigned loader is not a protocol here: it
 //!   comes only with `allow_unsigned = true`.
+//! * **Build configuration** (objects only, see [`MacroConfig`]) — `rodata = { var: 42 }`,
+//!   `data = { … }`, `bss = { … }`, `globals = { … }` (initial values of global variables by
+//!   name; the section groups check the variable's section), `max_entries = { map: 1 << 20 }`,
+//!   `kconfig = { CONFIG_HZ: 250 }`, `kernel_version = "6.18.0"`, `page_size = 4096`,
+//!   `cpus = 8`. They become [`bpfsign_gen::GenOptions`] before generating and signing, so the
+//!   signed loader and the verification at expansion cover them; a value the object's BTF
+//!   refuses is a compile error at that value (or name).
 //! * **`name`** — the skeleton's type name (default: the object name in CamelCase, `hello` →
 //!   `Hello`).
 //!
@@ -90,18 +97,26 @@
 //! refers to the runtime as `::bpfsign_runtime`: the calling crate must depend on
 //! `bpfsign-runtime` (not renamed).
 //!
-//! `progs()` returns `HelloProgs` (no `Result`: `load()` checked once that every loaded
-//! program has an fd): one `bpfsign_runtime::Program` per program (fd, section, `attach()` and
-//! the per-kind attach methods); programs with autoload off (`SEC("?...")`) are
-//! `Option<Program>` fields, always `None`, with no `attach_<name>()` and no link (the signed
-//! loader never loads them; the type docs list them). `maps()` returns the map fds as
-//! `Result<HelloMaps, _>`. Nothing in the generated code panics.
+//! Nothing in the generated code panics. `progs()` returns `HelloProgs` (no `Result`: `load()`
+//! checked once that every loaded program has an fd): one `bpfsign_runtime::Program` per
+//! program (fd, section, `attach()` and the per-kind attach methods); programs with autoload
+//! off (`SEC("?...")`) are `Option<Program>` fields, always `None`, with no `attach_<name>()`
+//! and no link (the signed loader never loads them; the type docs list them). `maps()`
+//! returns `HelloMaps` (no `Result`, checked in `load()` too): one typed handle per map
+//! (`HashMap`, `PerCpuMap`, `RingBuf`, `PerfEventArray`, `ProgArray`, `MapOfMaps`, else `Map`)
+//! with key/value types from BTF. Per mmapable section `s` (type `types::S`):
 //!
-//! Per mmapable section `s`: `s()` → `Result<&S, _>`,
-//! `s_mut()` → `Result<&mut S, _>` (writable sections only) and `read_s()` → `Result<S, _>`, a
-//! copy made with volatile reads. The references alias memory the BPF programs write
-//! concurrently (as libbpf-rs skeletons do): use them briefly, and poll changing values through
-//! `read_s()`.
+//! * `s_vars()` → `Result<vars::S<'_>, _>`: one handle per variable; for writable sections
+//!   `bpfsign_runtime::GlobalVarMut` (`.load()`, `.store(v)`: atomic, relaxed, for naturally
+//!   aligned 1/2/4/8-byte values, volatile byte copies otherwise), for read-only ones
+//!   `bpfsign_runtime::GlobalVar` (`.get()`);
+//! * `read_s()` → `Result<S, _>`: a copy of the section made with volatile reads;
+//! * `s()` → `Result<&S, _>`: safe for read-only sections (`.rodata*`, `.kconfig`: the programs
+//!   cannot write them, the signed loader froze them, user space maps them read-only, so
+//!   nothing changes them while borrowed); an `unsafe fn` for writable sections, as is
+//!   `s_mut()` → `Result<&mut S, _>`: a BPF program's store while such a reference lives is a
+//!   data race, so the caller must ensure no program that writes the section runs (before
+//!   attaching, after detaching).
 //!
 //! Errors (unset variable, missing file, bad key, bad object, bad signature, bad arguments)
 //! become `compile_error!` with what to do.
@@ -149,6 +164,7 @@
 
 mod check;
 mod codegen;
+mod config;
 mod input;
 mod naming;
 mod resolve;
@@ -159,6 +175,7 @@ mod tests;
 use proc_macro2::TokenStream;
 
 pub use codegen::{generate_skeleton, spec_tokens, ArtifactPart, SkelCode, SpecBytes};
+pub use config::{Entry, Group, MacroConfig};
 pub use input::{EnvLookup, MacroInput, ProcessEnv, StrArg, StrExpr};
 pub use resolve::{resolve, Resolved};
 

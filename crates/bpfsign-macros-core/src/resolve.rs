@@ -404,6 +404,15 @@ fn read_artifact(
             format!("{file_name} is {what}: remove `key`, `cert` and `signature`"),
         ));
     }
+    if let Some(span) = input.config.first {
+        return Err(syn::Error::new(
+            span,
+            format!(
+                "bpfsign: {file_name} is an artifact, generated already: give the build configuration \
+                 where it is generated (`BpfCompiler` in build.rs, `bpfsign gen`), or embed the object"
+            ),
+        ));
+    }
     crate::select::select_variants(&mut art, input)
         .map_err(|e| err(&input.path, format!("{}: {e}", obj_path.display())))?;
     let missing = art.missing_signatures();
@@ -493,8 +502,22 @@ fn generate(
     let obj = bpfsign_gen::parse_object(file_name, bytes)
         .map_err(|e| err(at, format!("cannot parse BPF object: {e}")))?;
     let selection = crate::select::selection(input);
-    bpfsign_gen::generate_for(&obj, &bpfsign_gen::GenOptions::default(), &selection)
-        .map_err(|e| err(at, format!("cannot generate the light skeleton: {e}")))
+    let config = &input.config;
+    let generated = bpfsign_gen::generate_for(&obj, &config.gen_options(), &selection).map_err(
+        |e| match config.span_of(&e) {
+            Some(span) => syn::Error::new(span, format!("bpfsign: {e}")),
+            None => err(at, format!("cannot generate the light skeleton: {e}")),
+        },
+    )?;
+    config.check_groups(|var| {
+        generated
+            .meta
+            .datasecs
+            .iter()
+            .find(|d| d.vars.iter().any(|v| v.name == var))
+            .map(|d| d.section.as_str())
+    })?;
+    Ok(generated)
 }
 
 mod offline {

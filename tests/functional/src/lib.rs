@@ -64,3 +64,5 @@ macro_rules! load {
         b.load()
     }};
 }
+
+pub mod config;

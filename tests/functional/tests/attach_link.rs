@@ -115,10 +115,10 @@ fn settled(skel: &LoadedLinkNet, counter: impl Fn(&Bss) -> u64) -> u64 {
 }
 
 fn load_net(port: u16) -> LoadedLinkNet {
-    let mut skel = load!(LinkNet).unwrap_or_else(|e| panic!("load link_net: {e}"));
-    let bss = skel.bss_mut().expect(".bss");
-    bss.target_port = u32::from(port);
-    bss.target_tgid = std::process::id();
+    let skel = load!(LinkNet).unwrap_or_else(|e| panic!("load link_net: {e}"));
+    let bss = skel.bss_vars().expect(".bss");
+    bss.target_port.store(u32::from(port));
+    bss.target_tgid.store(std::process::id());
     skel
 }
 
@@ -361,7 +361,7 @@ fn kernel_attach_link_socket_filter() {
     enter_new_netns();
     let udp = Udp::new();
     {
-        let mut skel = load_net(udp.port);
+        let skel = load_net(udp.port);
         let e = skel
             .progs()
             .udp_filter
@@ -376,7 +376,7 @@ fn kernel_attach_link_socket_filter() {
         assert_eq!(udp.exchange(3), 3, "the filter accepts while drop_all is 0");
         assert_eq!(skel.read_bss().expect("bss").filter_seen, 3);
 
-        skel.bss_mut().expect("bss").drop_all = 1;
+        skel.bss_vars().expect("bss").drop_all.store(1);
         assert_eq!(udp.exchange(2), 0, "the filter drops while drop_all is 1");
         assert_eq!(skel.read_bss().expect("bss").filter_seen, 5);
 

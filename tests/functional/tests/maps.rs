@@ -25,8 +25,8 @@ fn trigger(n: usize) {
 /// Loads the skeleton and aims its program at this thread.
 fn setup() -> LoadedMapsAll {
     let _ = IGNORE;
-    let mut skel = load!(MapsAll).unwrap_or_else(|e| panic!("load: {e}"));
-    skel.bss_mut().expect("bss").target_tid = tid();
+    let skel = load!(MapsAll).unwrap_or_else(|e| panic!("load: {e}"));
+    skel.bss_vars().expect("bss").target_tid.store(tid());
     skel
 }
 

@@ -23,9 +23,11 @@ fn attach_and_see_trace(
     format: &str,
 ) -> String {
     let bss = spec.map_index("bss").expect("hello has a .bss");
-    let value = skel.map_data_mut(bss).expect(".bss is mmapped writable");
-    assert_eq!(value, &[0u8; 4], "prog_A as signed is 0");
-    value.copy_from_slice(&1u32.to_ne_bytes());
+    let prog_a = skel
+        .global_var_mut::<u32>(bss, 0)
+        .expect(".bss is mmapped writable");
+    assert_eq!(prog_a.load(), 0, "prog_A as signed is 0");
+    prog_a.store(1);
     let links = skel.attach_all().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(links.len(), 1, "hello has one program");
     let needle = format!("{format} '{}'", 'A');

@@ -20,6 +20,7 @@
 
 pub mod btf;
 pub mod btf_ext;
+pub(crate) mod config;
 mod externs;
 pub mod limits;
 pub mod maps;

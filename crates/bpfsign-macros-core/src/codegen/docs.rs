@@ -11,8 +11,9 @@ use super::{Names, SkelCode};
 /// The note every API doc repeats about initial values.
 const INITIAL_VALUES_NOTE: &str = "Initial values of global variables are fixed when the \
 skeleton is signed: the signed loader takes them from the signed data blob and ignores any \
-value supplied at run time. Writable globals (`.bss`, `.data`) are changed through the \
-mmapped memory after load (`bss_mut()`, `data_mut()`); `.rodata` stays as built.";
+value supplied at run time. Writable globals (`.bss`, `.data`) are changed after load per \
+variable (`bss_vars()?.x.store(v)`); `.rodata` stays as built (set it at build time with the \
+macro's `rodata = { .. }`).";
 
 /// The docs of the generated module and of its types.
 pub(super) struct ItemDocs {
@@ -255,51 +256,4 @@ pub(super) fn attach_fn_doc(p: &ProgMeta) -> String {
 /// A program's field in the links struct.
 pub(super) fn link_field_doc(p: &ProgMeta) -> String {
     format!("Link of program `{}`; detaches on drop.", p.name)
-}
-
-/// The note on memory shared with BPF programs, repeated on the global-data accessors;
-/// `read` names the section's volatile copy accessor.
-fn shared_memory_note(read: &str) -> String {
-    format!(
-        "The memory is mmapped and shared with the BPF programs, which may store to it at any \
-         time: Rust assumes a referenced value does not change while borrowed, so take the \
-         reference, use it and drop it (as with libbpf-rs skeletons); to watch values change, \
-         call [`{read}()`](Self::{read}) instead. An error means the map is not mapped as this \
-         code expects (it does not happen after a successful load of the same skeleton)."
-    )
-}
-
-/// The shared-reference accessor of a section (`bss()`); `read` names its copy accessor.
-pub(super) fn global_ref_doc(section: &str, read_only: bool, read: &str) -> String {
-    let note = shared_memory_note(read);
-    if read_only {
-        format!(
-            "The `{section}` globals (read-only: the kernel maps them read-only; their values \
-             are fixed at signing).\n\n{note}"
-        )
-    } else {
-        format!(
-            "The `{section}` globals, a view of the map's memory, which the BPF programs may \
-             change while the reference lives.\n\n{note}"
-        )
-    }
-}
-
-/// The volatile-copy accessor of a section (`read_bss()`).
-pub(super) fn global_read_doc(section: &str) -> String {
-    format!(
-        "A copy of the `{section}` globals, read with volatile reads on every call: the way to \
-         observe values the BPF programs change (counters, flags). Not atomic: a value the \
-         programs store meanwhile may be torn."
-    )
-}
-
-/// The mutable accessor of a writable section (`bss_mut()`); `read` names its copy accessor.
-pub(super) fn global_mut_doc(section: &str, read: &str) -> String {
-    format!(
-        "The `{section}` globals, writable: stores reach the BPF programs at once. This is how \
-         to change a global after load (the signed loader ignores run-time initial \
-         values).\n\n{}",
-        shared_memory_note(read)
-    )
 }

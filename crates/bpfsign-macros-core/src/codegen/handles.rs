@@ -1,16 +1,15 @@
 //! The typed API around the runtime's handle: the skeleton type (`Hello`), its builder
-//! (`HelloBuilder`), the loaded skeleton (`LoadedHello`) with its program fd struct
-//! (`HelloProgs`; the maps struct is in `maps.rs`) and the global-data accessors (`bss()`, `bss_mut()`, `read_bss()`, …).
+//! (`HelloBuilder`) and the loaded skeleton (`LoadedHello`); programs, maps and globals are in
+//! `progs.rs`, `maps.rs` and `globals.rs`.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::quote;
 
 use bpfsign_gen::meta::SkeletonMeta;
 
-use super::docs::{self, ItemDocs};
+use super::docs::ItemDocs;
 use super::layouts::GlobalSection;
 use super::Names;
-use crate::naming::{rust_ident, unraw};
 
 /// The skeleton type: a unit struct with the object name, `builder()` and `spec()`.
 pub(super) fn skeleton_type(names: &Names, docs: &ItemDocs, obj_name: &str) -> TokenStream {
@@ -116,7 +115,7 @@ pub(super) fn loaded_impl(
     globals: &[GlobalSection],
 ) -> TokenStream {
     let Names { loaded, .. } = names;
-    let accessors = globals.iter().map(global_accessors);
+    let accessors = super::globals::accessors(globals);
     quote! {
         impl #loaded {
             /// The protocol whose loader was used.
@@ -131,44 +130,7 @@ pub(super) fn loaded_impl(
 
             #attach_methods
 
-            #(#accessors)*
+            #accessors
         }
-    }
-}
-
-/// `bss()`, `read_bss()` and, unless the section is read-only, `bss_mut()`.
-fn global_accessors(g: &GlobalSection) -> TokenStream {
-    let GlobalSection {
-        section,
-        ident,
-        type_ident: sty,
-        map_index: idx,
-        read_only,
-    } = g;
-    let getter = rust_ident(ident, "data");
-    let base = unraw(&getter);
-    let read_name = format_ident!("read_{}", base);
-    let getter_doc = docs::global_ref_doc(section, *read_only, &read_name.to_string());
-    let read_doc = docs::global_read_doc(section);
-    let mut_accessor = (!read_only).then(|| {
-        let mut_name = format_ident!("{}_mut", base);
-        let mut_doc = docs::global_mut_doc(section, &read_name.to_string());
-        quote! {
-            #[doc = #mut_doc]
-            pub fn #mut_name(&mut self) -> ::core::result::Result<&mut types::#sty, ::bpfsign_runtime::Error> {
-                self.skel.global_mut::<types::#sty>(#idx)
-            }
-        }
-    });
-    quote! {
-        #[doc = #getter_doc]
-        pub fn #getter(&self) -> ::core::result::Result<&types::#sty, ::bpfsign_runtime::Error> {
-            self.skel.global::<types::#sty>(#idx)
-        }
-        #[doc = #read_doc]
-        pub fn #read_name(&self) -> ::core::result::Result<types::#sty, ::bpfsign_runtime::Error> {
-            self.skel.read_global::<types::#sty>(#idx)
-        }
-        #mut_accessor
     }
 }

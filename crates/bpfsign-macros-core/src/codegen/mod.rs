@@ -8,7 +8,8 @@
 //!
 //! * [`spec`] — the embedded bytes and the runtime's `SkeletonSpec` (maps, programs, variants);
 //! * [`layouts`] — the global-data types (`types::Bss` …);
-//! * [`handles`] — the skeleton type, builder, loaded skeleton, global accessors;
+//! * [`handles`] — the skeleton type, builder, loaded skeleton;
+//! * [`globals`] — the global-data accessors and per-variable handles (`vars`);
 //! * [`progs`] — the programs struct (`HelloProgs`: `Program` handles) and `progs()`;
 //! * [`maps`] — `maps()`, its struct of typed map handles and the key/value types;
 //! * [`attach`] — `attach()`, `attach_<prog>()` and the links struct;
@@ -16,6 +17,7 @@
 
 mod attach;
 mod docs;
+mod globals;
 mod handles;
 mod layouts;
 mod maps;
@@ -97,6 +99,7 @@ pub fn generate_skeleton(code: &SkelCode<'_>) -> Result<TokenStream, String> {
     let statics = spec::embedded_statics(art);
     let spec = spec::spec_static(art);
     let types = globals.types_module();
+    let vars = globals::vars_module(&globals.sections);
     let skeleton = handles::skeleton_type(&names, &docs, &meta.name);
     let builder = handles::builder_type(&names, &docs);
     let loaded = handles::loaded_types(&names, &docs, meta);
@@ -131,6 +134,8 @@ pub fn generate_skeleton(code: &SkelCode<'_>) -> Result<TokenStream, String> {
             #spec
 
             #types
+
+            #vars
 
             #skeleton
 

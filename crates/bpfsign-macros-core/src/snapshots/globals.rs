@@ -321,6 +321,84 @@ pub mod globals_skel {
             assert!(::core::mem::offset_of!(RodataBar, bar_msg) == 4usize);
         };
     }
+    /// Per-variable handles of the global-data sections (`bss_vars()`, `rodata_vars()`, …):
+    /// loads and stores that are sound while the BPF programs access the same memory.
+    pub mod vars {
+        #[allow(unused_imports)]
+        use super::types::*;
+        ///Per-variable handles of `.data` (see `bpfsign_runtime::GlobalVarMut`).
+        #[derive(Debug)]
+        pub struct Data<'a> {
+            ///`data_value` (byte 0 of `.data`): `.load()` / `.store(v)`, shared with the BPF programs.
+            pub data_value: ::bpfsign_runtime::GlobalVarMut<'a, ::core::primitive::i32>,
+            ///`data_name` (byte 4 of `.data`): `.load()` / `.store(v)`, shared with the BPF programs.
+            pub data_name: ::bpfsign_runtime::GlobalVarMut<
+                'a,
+                [::core::primitive::i8; 8usize],
+            >,
+            ///`data_colour` (byte 12 of `.data`): `.load()` / `.store(v)`, shared with the BPF programs.
+            pub data_colour: ::bpfsign_runtime::GlobalVarMut<'a, ::core::primitive::u32>,
+            ///`data_number` (byte 16 of `.data`): `.load()` / `.store(v)`, shared with the BPF programs.
+            pub data_number: ::bpfsign_runtime::GlobalVarMut<'a, number>,
+            ///`data_enabled` (byte 24 of `.data`): `.load()` / `.store(v)`, shared with the BPF programs.
+            pub data_enabled: ::bpfsign_runtime::GlobalVarMut<'a, ::core::primitive::u8>,
+            #[doc(hidden)]
+            pub _skel: ::core::marker::PhantomData<&'a ()>,
+        }
+        ///Per-variable handles of `.bss` (see `bpfsign_runtime::GlobalVarMut`).
+        #[derive(Debug)]
+        pub struct Bss<'a> {
+            ///`data_ptr` (byte 0 of `.bss`): `.load()` / `.store(v)`, shared with the BPF programs.
+            pub data_ptr: ::bpfsign_runtime::GlobalVarMut<'a, ::core::primitive::u64>,
+            ///`bss_counter` (byte 8 of `.bss`): `.load()` / `.store(v)`, shared with the BPF programs.
+            pub bss_counter: ::bpfsign_runtime::GlobalVarMut<'a, ::core::primitive::u64>,
+            ///`bss_point` (byte 16 of `.bss`): `.load()` / `.store(v)`, shared with the BPF programs.
+            pub bss_point: ::bpfsign_runtime::GlobalVarMut<'a, point>,
+            #[doc(hidden)]
+            pub _skel: ::core::marker::PhantomData<&'a ()>,
+        }
+        ///Per-variable handles of `.rodata` (see `bpfsign_runtime::GlobalVar`).
+        #[derive(Debug)]
+        pub struct Rodata<'a> {
+            ///`ro_limit` (byte 0 of `.rodata`): fixed at signing; `.get()` reads it.
+            pub ro_limit: ::bpfsign_runtime::GlobalVar<'a, ::core::primitive::u32>,
+            ///`ro_origin` (byte 4 of `.rodata`): fixed at signing; `.get()` reads it.
+            pub ro_origin: ::bpfsign_runtime::GlobalVar<'a, point>,
+            ///`ro_table` (byte 24 of `.rodata`): fixed at signing; `.get()` reads it.
+            pub ro_table: ::bpfsign_runtime::GlobalVar<
+                'a,
+                [::core::primitive::i64; 4usize],
+            >,
+            #[doc(hidden)]
+            pub _skel: ::core::marker::PhantomData<&'a ()>,
+        }
+        ///Per-variable handles of `.data.foo` (see `bpfsign_runtime::GlobalVarMut`).
+        #[derive(Debug)]
+        pub struct DataFoo<'a> {
+            ///`foo_a` (byte 0 of `.data.foo`): `.load()` / `.store(v)`, shared with the BPF programs.
+            pub foo_a: ::bpfsign_runtime::GlobalVarMut<'a, ::core::primitive::u32>,
+            ///`foo_b` (byte 8 of `.data.foo`): `.load()` / `.store(v)`, shared with the BPF programs.
+            pub foo_b: ::bpfsign_runtime::GlobalVarMut<
+                'a,
+                [::core::primitive::u64; 3usize],
+            >,
+            #[doc(hidden)]
+            pub _skel: ::core::marker::PhantomData<&'a ()>,
+        }
+        ///Per-variable handles of `.rodata.bar` (see `bpfsign_runtime::GlobalVar`).
+        #[derive(Debug)]
+        pub struct RodataBar<'a> {
+            ///`bar_a` (byte 0 of `.rodata.bar`): fixed at signing; `.get()` reads it.
+            pub bar_a: ::bpfsign_runtime::GlobalVar<'a, ::core::primitive::u32>,
+            ///`bar_msg` (byte 4 of `.rodata.bar`): fixed at signing; `.get()` reads it.
+            pub bar_msg: ::bpfsign_runtime::GlobalVar<
+                'a,
+                [::core::primitive::i8; 12usize],
+            >,
+            #[doc(hidden)]
+            pub _skel: ::core::marker::PhantomData<&'a ()>,
+        }
+    }
     /**Signed light skeleton of the BPF object `globals` (from `globals.bpf.o`, signed at build time).
 
 Loader variants: `p1` (signed), `p1b` (signed), `p2` (signed); the runtime probes the kernel and picks one (`BPFSIGN_PROTOCOL=p1|p1b|p2` overrides; a kernel that needs another protocol fails with `ErrorKind::ProtocolNotEmbedded`). Signed by `CN=bpfsign TEST-ONLY key a (do not trust)` (rsa-2048, SKID `b47dc1af906c3b717fd2649abebb975afff02a48`).
@@ -330,7 +408,7 @@ Programs:
 
 Load with [`Globals::builder()`]`.keyring(..).load()`, which returns [`LoadedGlobals`].
 
-Initial values of global variables are fixed when the skeleton is signed: the signed loader takes them from the signed data blob and ignores any value supplied at run time. Writable globals (`.bss`, `.data`) are changed through the mmapped memory after load (`bss_mut()`, `data_mut()`); `.rodata` stays as built.*/
+Initial values of global variables are fixed when the skeleton is signed: the signed loader takes them from the signed data blob and ignores any value supplied at run time. Writable globals (`.bss`, `.data`) are changed after load per variable (`bss_vars()?.x.store(v)`); `.rodata` stays as built (set it at build time with the macro's `rodata = { .. }`).*/
     #[derive(Clone, Copy, Debug, Default)]
     pub struct Globals;
     impl Globals {
@@ -348,7 +426,7 @@ Initial values of global variables are fixed when the skeleton is signed: the si
     }
     /**Load-time options for [`Globals`]; only what the signature does not cover (keyring, verifier log, protocol).
 
-Initial values of global variables are fixed when the skeleton is signed: the signed loader takes them from the signed data blob and ignores any value supplied at run time. Writable globals (`.bss`, `.data`) are changed through the mmapped memory after load (`bss_mut()`, `data_mut()`); `.rodata` stays as built.*/
+Initial values of global variables are fixed when the skeleton is signed: the signed loader takes them from the signed data blob and ignores any value supplied at run time. Writable globals (`.bss`, `.data`) are changed after load per variable (`bss_vars()?.x.store(v)`); `.rodata` stays as built (set it at build time with the macro's `rodata = { .. }`).*/
     #[derive(Clone, Debug, Default)]
     pub struct GlobalsBuilder {
         options: ::bpfsign_runtime::LoadOptions,
@@ -455,99 +533,162 @@ Initial values of global variables are fixed when the skeleton is signed: the si
         ) -> ::core::result::Result<::bpfsign_runtime::Link, ::bpfsign_runtime::Error> {
             self.skel.attach_prog(0usize)
         }
-        /**The `.data` globals, a view of the map's memory, which the BPF programs may change while the reference lives.
-
-The memory is mmapped and shared with the BPF programs, which may store to it at any time: Rust assumes a referenced value does not change while borrowed, so take the reference, use it and drop it (as with libbpf-rs skeletons); to watch values change, call [`read_data()`](Self::read_data) instead. An error means the map is not mapped as this code expects (it does not happen after a successful load of the same skeleton).*/
-        pub fn data(
+        ///Per-variable handles of the `.data` globals: `.load()` and `.store(v)`, atomic (relaxed) for naturally aligned 1, 2, 4 and 8-byte values and volatile copies otherwise, so they are sound while the BPF programs access the same variables. An error means the map is not mapped as this code expects (it does not happen after a successful load of the same skeleton).
+        pub fn data_vars(
             &self,
-        ) -> ::core::result::Result<&types::Data, ::bpfsign_runtime::Error> {
-            self.skel.global::<types::Data>(0usize)
+        ) -> ::core::result::Result<vars::Data<'_>, ::bpfsign_runtime::Error> {
+            ::core::result::Result::Ok(vars::Data {
+                data_value: self.skel.global_var_mut(0usize, 0usize)?,
+                data_name: self.skel.global_var_mut(0usize, 4usize)?,
+                data_colour: self.skel.global_var_mut(0usize, 12usize)?,
+                data_number: self.skel.global_var_mut(0usize, 16usize)?,
+                data_enabled: self.skel.global_var_mut(0usize, 24usize)?,
+                _skel: ::core::marker::PhantomData,
+            })
         }
-        ///A copy of the `.data` globals, read with volatile reads on every call: the way to observe values the BPF programs change (counters, flags). Not atomic: a value the programs store meanwhile may be torn.
+        ///A copy of the `.data` globals, read with volatile reads on every call: a snapshot of values the BPF programs change. Not atomic: a value the programs store meanwhile may be torn; use [`data_vars()`](Self::data_vars) for single variables.
         pub fn read_data(
             &self,
         ) -> ::core::result::Result<types::Data, ::bpfsign_runtime::Error> {
             self.skel.read_global::<types::Data>(0usize)
         }
-        /**The `.data` globals, writable: stores reach the BPF programs at once. This is how to change a global after load (the signed loader ignores run-time initial values).
+        /**The `.data` globals by shared reference.
 
-The memory is mmapped and shared with the BPF programs, which may store to it at any time: Rust assumes a referenced value does not change while borrowed, so take the reference, use it and drop it (as with libbpf-rs skeletons); to watch values change, call [`read_data()`](Self::read_data) instead. An error means the map is not mapped as this code expects (it does not happen after a successful load of the same skeleton).*/
-        pub fn data_mut(
+# Safety
+
+The BPF programs may store to this memory at any time, and a store while the reference lives is a data race: call this only while no program that writes `.data` runs (before attaching, after detaching), and while nothing else in user space stores to it. Otherwise use [`read_data()`](Self::read_data) or [`data_vars()`](Self::data_vars).*/
+        pub unsafe fn data(
+            &self,
+        ) -> ::core::result::Result<&types::Data, ::bpfsign_runtime::Error> {
+            unsafe { self.skel.global_shared::<types::Data>(0usize) }
+        }
+        /**The `.data` globals by mutable reference: stores reach the BPF programs at once.
+
+# Safety
+
+The BPF programs may read and store this memory at any time: call this only while no program that accesses `.data` runs (before attaching, after detaching). Otherwise store single variables with [`data_vars()`](Self::data_vars).*/
+        pub unsafe fn data_mut(
             &mut self,
         ) -> ::core::result::Result<&mut types::Data, ::bpfsign_runtime::Error> {
-            self.skel.global_mut::<types::Data>(0usize)
+            unsafe { self.skel.global_mut::<types::Data>(0usize) }
         }
-        /**The `.bss` globals, a view of the map's memory, which the BPF programs may change while the reference lives.
-
-The memory is mmapped and shared with the BPF programs, which may store to it at any time: Rust assumes a referenced value does not change while borrowed, so take the reference, use it and drop it (as with libbpf-rs skeletons); to watch values change, call [`read_bss()`](Self::read_bss) instead. An error means the map is not mapped as this code expects (it does not happen after a successful load of the same skeleton).*/
-        pub fn bss(
+        ///Per-variable handles of the `.bss` globals: `.load()` and `.store(v)`, atomic (relaxed) for naturally aligned 1, 2, 4 and 8-byte values and volatile copies otherwise, so they are sound while the BPF programs access the same variables. An error means the map is not mapped as this code expects (it does not happen after a successful load of the same skeleton).
+        pub fn bss_vars(
             &self,
-        ) -> ::core::result::Result<&types::Bss, ::bpfsign_runtime::Error> {
-            self.skel.global::<types::Bss>(1usize)
+        ) -> ::core::result::Result<vars::Bss<'_>, ::bpfsign_runtime::Error> {
+            ::core::result::Result::Ok(vars::Bss {
+                data_ptr: self.skel.global_var_mut(1usize, 0usize)?,
+                bss_counter: self.skel.global_var_mut(1usize, 8usize)?,
+                bss_point: self.skel.global_var_mut(1usize, 16usize)?,
+                _skel: ::core::marker::PhantomData,
+            })
         }
-        ///A copy of the `.bss` globals, read with volatile reads on every call: the way to observe values the BPF programs change (counters, flags). Not atomic: a value the programs store meanwhile may be torn.
+        ///A copy of the `.bss` globals, read with volatile reads on every call: a snapshot of values the BPF programs change. Not atomic: a value the programs store meanwhile may be torn; use [`bss_vars()`](Self::bss_vars) for single variables.
         pub fn read_bss(
             &self,
         ) -> ::core::result::Result<types::Bss, ::bpfsign_runtime::Error> {
             self.skel.read_global::<types::Bss>(1usize)
         }
-        /**The `.bss` globals, writable: stores reach the BPF programs at once. This is how to change a global after load (the signed loader ignores run-time initial values).
+        /**The `.bss` globals by shared reference.
 
-The memory is mmapped and shared with the BPF programs, which may store to it at any time: Rust assumes a referenced value does not change while borrowed, so take the reference, use it and drop it (as with libbpf-rs skeletons); to watch values change, call [`read_bss()`](Self::read_bss) instead. An error means the map is not mapped as this code expects (it does not happen after a successful load of the same skeleton).*/
-        pub fn bss_mut(
+# Safety
+
+The BPF programs may store to this memory at any time, and a store while the reference lives is a data race: call this only while no program that writes `.bss` runs (before attaching, after detaching), and while nothing else in user space stores to it. Otherwise use [`read_bss()`](Self::read_bss) or [`bss_vars()`](Self::bss_vars).*/
+        pub unsafe fn bss(
+            &self,
+        ) -> ::core::result::Result<&types::Bss, ::bpfsign_runtime::Error> {
+            unsafe { self.skel.global_shared::<types::Bss>(1usize) }
+        }
+        /**The `.bss` globals by mutable reference: stores reach the BPF programs at once.
+
+# Safety
+
+The BPF programs may read and store this memory at any time: call this only while no program that accesses `.bss` runs (before attaching, after detaching). Otherwise store single variables with [`bss_vars()`](Self::bss_vars).*/
+        pub unsafe fn bss_mut(
             &mut self,
         ) -> ::core::result::Result<&mut types::Bss, ::bpfsign_runtime::Error> {
-            self.skel.global_mut::<types::Bss>(1usize)
+            unsafe { self.skel.global_mut::<types::Bss>(1usize) }
         }
-        /**The `.rodata` globals (read-only: the kernel maps them read-only; their values are fixed at signing).
-
-The memory is mmapped and shared with the BPF programs, which may store to it at any time: Rust assumes a referenced value does not change while borrowed, so take the reference, use it and drop it (as with libbpf-rs skeletons); to watch values change, call [`read_rodata()`](Self::read_rodata) instead. An error means the map is not mapped as this code expects (it does not happen after a successful load of the same skeleton).*/
-        pub fn rodata(
+        ///Per-variable handles of the `.rodata` globals: `.get()` reads a value fixed at signing. An error means the map is not mapped as this code expects (it does not happen after a successful load of the same skeleton).
+        pub fn rodata_vars(
             &self,
-        ) -> ::core::result::Result<&types::Rodata, ::bpfsign_runtime::Error> {
-            self.skel.global::<types::Rodata>(2usize)
+        ) -> ::core::result::Result<vars::Rodata<'_>, ::bpfsign_runtime::Error> {
+            ::core::result::Result::Ok(vars::Rodata {
+                ro_limit: self.skel.global_var(2usize, 0usize)?,
+                ro_origin: self.skel.global_var(2usize, 4usize)?,
+                ro_table: self.skel.global_var(2usize, 24usize)?,
+                _skel: ::core::marker::PhantomData,
+            })
         }
-        ///A copy of the `.rodata` globals, read with volatile reads on every call: the way to observe values the BPF programs change (counters, flags). Not atomic: a value the programs store meanwhile may be torn.
+        ///A copy of the `.rodata` globals, read with volatile reads on every call: a snapshot of values the BPF programs change. Not atomic: a value the programs store meanwhile may be torn; use [`rodata_vars()`](Self::rodata_vars) for single variables.
         pub fn read_rodata(
             &self,
         ) -> ::core::result::Result<types::Rodata, ::bpfsign_runtime::Error> {
             self.skel.read_global::<types::Rodata>(2usize)
         }
-        /**The `.data.foo` globals, a view of the map's memory, which the BPF programs may change while the reference lives.
-
-The memory is mmapped and shared with the BPF programs, which may store to it at any time: Rust assumes a referenced value does not change while borrowed, so take the reference, use it and drop it (as with libbpf-rs skeletons); to watch values change, call [`read_data_foo()`](Self::read_data_foo) instead. An error means the map is not mapped as this code expects (it does not happen after a successful load of the same skeleton).*/
-        pub fn data_foo(
+        ///The `.rodata` globals by reference. Safe: the section is read-only for the programs (`BPF_F_RDONLY_PROG`), frozen by the signed loader after it wrote the values fixed at signing, and mapped read-only, so nothing changes the memory while the reference lives. An error means the map is not mapped as this code expects.
+        pub fn rodata(
             &self,
-        ) -> ::core::result::Result<&types::DataFoo, ::bpfsign_runtime::Error> {
-            self.skel.global::<types::DataFoo>(3usize)
+        ) -> ::core::result::Result<&types::Rodata, ::bpfsign_runtime::Error> {
+            self.skel.global::<types::Rodata>(2usize)
         }
-        ///A copy of the `.data.foo` globals, read with volatile reads on every call: the way to observe values the BPF programs change (counters, flags). Not atomic: a value the programs store meanwhile may be torn.
+        ///Per-variable handles of the `.data.foo` globals: `.load()` and `.store(v)`, atomic (relaxed) for naturally aligned 1, 2, 4 and 8-byte values and volatile copies otherwise, so they are sound while the BPF programs access the same variables. An error means the map is not mapped as this code expects (it does not happen after a successful load of the same skeleton).
+        pub fn data_foo_vars(
+            &self,
+        ) -> ::core::result::Result<vars::DataFoo<'_>, ::bpfsign_runtime::Error> {
+            ::core::result::Result::Ok(vars::DataFoo {
+                foo_a: self.skel.global_var_mut(3usize, 0usize)?,
+                foo_b: self.skel.global_var_mut(3usize, 8usize)?,
+                _skel: ::core::marker::PhantomData,
+            })
+        }
+        ///A copy of the `.data.foo` globals, read with volatile reads on every call: a snapshot of values the BPF programs change. Not atomic: a value the programs store meanwhile may be torn; use [`data_foo_vars()`](Self::data_foo_vars) for single variables.
         pub fn read_data_foo(
             &self,
         ) -> ::core::result::Result<types::DataFoo, ::bpfsign_runtime::Error> {
             self.skel.read_global::<types::DataFoo>(3usize)
         }
-        /**The `.data.foo` globals, writable: stores reach the BPF programs at once. This is how to change a global after load (the signed loader ignores run-time initial values).
+        /**The `.data.foo` globals by shared reference.
 
-The memory is mmapped and shared with the BPF programs, which may store to it at any time: Rust assumes a referenced value does not change while borrowed, so take the reference, use it and drop it (as with libbpf-rs skeletons); to watch values change, call [`read_data_foo()`](Self::read_data_foo) instead. An error means the map is not mapped as this code expects (it does not happen after a successful load of the same skeleton).*/
-        pub fn data_foo_mut(
+# Safety
+
+The BPF programs may store to this memory at any time, and a store while the reference lives is a data race: call this only while no program that writes `.data.foo` runs (before attaching, after detaching), and while nothing else in user space stores to it. Otherwise use [`read_data_foo()`](Self::read_data_foo) or [`data_foo_vars()`](Self::data_foo_vars).*/
+        pub unsafe fn data_foo(
+            &self,
+        ) -> ::core::result::Result<&types::DataFoo, ::bpfsign_runtime::Error> {
+            unsafe { self.skel.global_shared::<types::DataFoo>(3usize) }
+        }
+        /**The `.data.foo` globals by mutable reference: stores reach the BPF programs at once.
+
+# Safety
+
+The BPF programs may read and store this memory at any time: call this only while no program that accesses `.data.foo` runs (before attaching, after detaching). Otherwise store single variables with [`data_foo_vars()`](Self::data_foo_vars).*/
+        pub unsafe fn data_foo_mut(
             &mut self,
         ) -> ::core::result::Result<&mut types::DataFoo, ::bpfsign_runtime::Error> {
-            self.skel.global_mut::<types::DataFoo>(3usize)
+            unsafe { self.skel.global_mut::<types::DataFoo>(3usize) }
         }
-        /**The `.rodata.bar` globals (read-only: the kernel maps them read-only; their values are fixed at signing).
-
-The memory is mmapped and shared with the BPF programs, which may store to it at any time: Rust assumes a referenced value does not change while borrowed, so take the reference, use it and drop it (as with libbpf-rs skeletons); to watch values change, call [`read_rodata_bar()`](Self::read_rodata_bar) instead. An error means the map is not mapped as this code expects (it does not happen after a successful load of the same skeleton).*/
-        pub fn rodata_bar(
+        ///Per-variable handles of the `.rodata.bar` globals: `.get()` reads a value fixed at signing. An error means the map is not mapped as this code expects (it does not happen after a successful load of the same skeleton).
+        pub fn rodata_bar_vars(
             &self,
-        ) -> ::core::result::Result<&types::RodataBar, ::bpfsign_runtime::Error> {
-            self.skel.global::<types::RodataBar>(4usize)
+        ) -> ::core::result::Result<vars::RodataBar<'_>, ::bpfsign_runtime::Error> {
+            ::core::result::Result::Ok(vars::RodataBar {
+                bar_a: self.skel.global_var(4usize, 0usize)?,
+                bar_msg: self.skel.global_var(4usize, 4usize)?,
+                _skel: ::core::marker::PhantomData,
+            })
         }
-        ///A copy of the `.rodata.bar` globals, read with volatile reads on every call: the way to observe values the BPF programs change (counters, flags). Not atomic: a value the programs store meanwhile may be torn.
+        ///A copy of the `.rodata.bar` globals, read with volatile reads on every call: a snapshot of values the BPF programs change. Not atomic: a value the programs store meanwhile may be torn; use [`rodata_bar_vars()`](Self::rodata_bar_vars) for single variables.
         pub fn read_rodata_bar(
             &self,
         ) -> ::core::result::Result<types::RodataBar, ::bpfsign_runtime::Error> {
             self.skel.read_global::<types::RodataBar>(4usize)
+        }
+        ///The `.rodata.bar` globals by reference. Safe: the section is read-only for the programs (`BPF_F_RDONLY_PROG`), frozen by the signed loader after it wrote the values fixed at signing, and mapped read-only, so nothing changes the memory while the reference lives. An error means the map is not mapped as this code expects.
+        pub fn rodata_bar(
+            &self,
+        ) -> ::core::result::Result<&types::RodataBar, ::bpfsign_runtime::Error> {
+            self.skel.global::<types::RodataBar>(4usize)
         }
     }
     ///Typed handles on the maps of [`LoadedGlobals`] (`HashMap`, `RingBuf`, …; `Map` for data maps).

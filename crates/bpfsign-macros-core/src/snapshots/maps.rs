@@ -216,6 +216,12 @@ pub mod maps_skel {
         ///The C type of the value of map `recent_cpu` (4 bytes).
         pub type RecentCpuValue = ::core::primitive::u32;
     }
+    /// Per-variable handles of the global-data sections (`bss_vars()`, `rodata_vars()`, …):
+    /// loads and stores that are sound while the BPF programs access the same memory.
+    pub mod vars {
+        #[allow(unused_imports)]
+        use super::types::*;
+    }
     /**Signed light skeleton of the BPF object `maps` (from `maps.bpf.o`, signed at build time).
 
 Loader variants: `p1` (signed), `p1b` (signed), `p2` (signed); the runtime probes the kernel and picks one (`BPFSIGN_PROTOCOL=p1|p1b|p2` overrides; a kernel that needs another protocol fails with `ErrorKind::ProtocolNotEmbedded`). Signed by `CN=bpfsign TEST-ONLY key a (do not trust)` (rsa-2048, SKID `b47dc1af906c3b717fd2649abebb975afff02a48`).
@@ -225,7 +231,7 @@ Programs:
 
 Load with [`Maps::builder()`]`.keyring(..).load()`, which returns [`LoadedMaps`].
 
-Initial values of global variables are fixed when the skeleton is signed: the signed loader takes them from the signed data blob and ignores any value supplied at run time. Writable globals (`.bss`, `.data`) are changed through the mmapped memory after load (`bss_mut()`, `data_mut()`); `.rodata` stays as built.*/
+Initial values of global variables are fixed when the skeleton is signed: the signed loader takes them from the signed data blob and ignores any value supplied at run time. Writable globals (`.bss`, `.data`) are changed after load per variable (`bss_vars()?.x.store(v)`); `.rodata` stays as built (set it at build time with the macro's `rodata = { .. }`).*/
     #[derive(Clone, Copy, Debug, Default)]
     pub struct Maps;
     impl Maps {
@@ -243,7 +249,7 @@ Initial values of global variables are fixed when the skeleton is signed: the si
     }
     /**Load-time options for [`Maps`]; only what the signature does not cover (keyring, verifier log, protocol).
 
-Initial values of global variables are fixed when the skeleton is signed: the signed loader takes them from the signed data blob and ignores any value supplied at run time. Writable globals (`.bss`, `.data`) are changed through the mmapped memory after load (`bss_mut()`, `data_mut()`); `.rodata` stays as built.*/
+Initial values of global variables are fixed when the skeleton is signed: the signed loader takes them from the signed data blob and ignores any value supplied at run time. Writable globals (`.bss`, `.data`) are changed after load per variable (`bss_vars()?.x.store(v)`); `.rodata` stays as built (set it at build time with the macro's `rodata = { .. }`).*/
     #[derive(Clone, Debug, Default)]
     pub struct MapsBuilder {
         options: ::bpfsign_runtime::LoadOptions,

@@ -195,6 +195,32 @@ pub mod multi_skel {
             assert!(::core::mem::offset_of!(Bss, never) == 48usize);
         };
     }
+    /// Per-variable handles of the global-data sections (`bss_vars()`, `rodata_vars()`, …):
+    /// loads and stores that are sound while the BPF programs access the same memory.
+    pub mod vars {
+        #[allow(unused_imports)]
+        use super::types::*;
+        ///Per-variable handles of `.bss` (see `bpfsign_runtime::GlobalVarMut`).
+        #[derive(Debug)]
+        pub struct Bss<'a> {
+            ///`sys_enters` (byte 0 of `.bss`): `.load()` / `.store(v)`, shared with the BPF programs.
+            pub sys_enters: ::bpfsign_runtime::GlobalVarMut<'a, ::core::primitive::u64>,
+            ///`entries` (byte 8 of `.bss`): `.load()` / `.store(v)`, shared with the BPF programs.
+            pub entries: ::bpfsign_runtime::GlobalVarMut<'a, ::core::primitive::u64>,
+            ///`exits` (byte 16 of `.bss`): `.load()` / `.store(v)`, shared with the BPF programs.
+            pub exits: ::bpfsign_runtime::GlobalVarMut<'a, ::core::primitive::u64>,
+            ///`last_ret` (byte 24 of `.bss`): `.load()` / `.store(v)`, shared with the BPF programs.
+            pub last_ret: ::bpfsign_runtime::GlobalVarMut<'a, ::core::primitive::u64>,
+            ///`switches` (byte 32 of `.bss`): `.load()` / `.store(v)`, shared with the BPF programs.
+            pub switches: ::bpfsign_runtime::GlobalVarMut<'a, ::core::primitive::u64>,
+            ///`nanosleeps` (byte 40 of `.bss`): `.load()` / `.store(v)`, shared with the BPF programs.
+            pub nanosleeps: ::bpfsign_runtime::GlobalVarMut<'a, ::core::primitive::u64>,
+            ///`never` (byte 48 of `.bss`): `.load()` / `.store(v)`, shared with the BPF programs.
+            pub never: ::bpfsign_runtime::GlobalVarMut<'a, ::core::primitive::u64>,
+            #[doc(hidden)]
+            pub _skel: ::core::marker::PhantomData<&'a ()>,
+        }
+    }
     /**Signed light skeleton of the BPF object `multi` (from `multi.bpf.o`, signed at build time).
 
 Loader variants: `p1` (signed), `p1b` (signed), `p2` (signed); the runtime probes the kernel and picks one (`BPFSIGN_PROTOCOL=p1|p1b|p2` overrides; a kernel that needs another protocol fails with `ErrorKind::ProtocolNotEmbedded`). Signed by `CN=bpfsign TEST-ONLY key a (do not trust)` (rsa-2048, SKID `b47dc1af906c3b717fd2649abebb975afff02a48`).
@@ -210,7 +236,7 @@ Programs:
 
 Load with [`Multi::builder()`]`.keyring(..).load()`, which returns [`LoadedMulti`].
 
-Initial values of global variables are fixed when the skeleton is signed: the signed loader takes them from the signed data blob and ignores any value supplied at run time. Writable globals (`.bss`, `.data`) are changed through the mmapped memory after load (`bss_mut()`, `data_mut()`); `.rodata` stays as built.*/
+Initial values of global variables are fixed when the skeleton is signed: the signed loader takes them from the signed data blob and ignores any value supplied at run time. Writable globals (`.bss`, `.data`) are changed after load per variable (`bss_vars()?.x.store(v)`); `.rodata` stays as built (set it at build time with the macro's `rodata = { .. }`).*/
     #[derive(Clone, Copy, Debug, Default)]
     pub struct Multi;
     impl Multi {
@@ -228,7 +254,7 @@ Initial values of global variables are fixed when the skeleton is signed: the si
     }
     /**Load-time options for [`Multi`]; only what the signature does not cover (keyring, verifier log, protocol).
 
-Initial values of global variables are fixed when the skeleton is signed: the signed loader takes them from the signed data blob and ignores any value supplied at run time. Writable globals (`.bss`, `.data`) are changed through the mmapped memory after load (`bss_mut()`, `data_mut()`); `.rodata` stays as built.*/
+Initial values of global variables are fixed when the skeleton is signed: the signed loader takes them from the signed data blob and ignores any value supplied at run time. Writable globals (`.bss`, `.data`) are changed after load per variable (`bss_vars()?.x.store(v)`); `.rodata` stays as built (set it at build time with the macro's `rodata = { .. }`).*/
     #[derive(Clone, Debug, Default)]
     pub struct MultiBuilder {
         options: ::bpfsign_runtime::LoadOptions,
@@ -408,27 +434,46 @@ Initial values of global variables are fixed when the skeleton is signed: the si
         ) -> ::core::result::Result<::bpfsign_runtime::Link, ::bpfsign_runtime::Error> {
             self.skel.attach_prog(5usize)
         }
-        /**The `.bss` globals, a view of the map's memory, which the BPF programs may change while the reference lives.
-
-The memory is mmapped and shared with the BPF programs, which may store to it at any time: Rust assumes a referenced value does not change while borrowed, so take the reference, use it and drop it (as with libbpf-rs skeletons); to watch values change, call [`read_bss()`](Self::read_bss) instead. An error means the map is not mapped as this code expects (it does not happen after a successful load of the same skeleton).*/
-        pub fn bss(
+        ///Per-variable handles of the `.bss` globals: `.load()` and `.store(v)`, atomic (relaxed) for naturally aligned 1, 2, 4 and 8-byte values and volatile copies otherwise, so they are sound while the BPF programs access the same variables. An error means the map is not mapped as this code expects (it does not happen after a successful load of the same skeleton).
+        pub fn bss_vars(
             &self,
-        ) -> ::core::result::Result<&types::Bss, ::bpfsign_runtime::Error> {
-            self.skel.global::<types::Bss>(0usize)
+        ) -> ::core::result::Result<vars::Bss<'_>, ::bpfsign_runtime::Error> {
+            ::core::result::Result::Ok(vars::Bss {
+                sys_enters: self.skel.global_var_mut(0usize, 0usize)?,
+                entries: self.skel.global_var_mut(0usize, 8usize)?,
+                exits: self.skel.global_var_mut(0usize, 16usize)?,
+                last_ret: self.skel.global_var_mut(0usize, 24usize)?,
+                switches: self.skel.global_var_mut(0usize, 32usize)?,
+                nanosleeps: self.skel.global_var_mut(0usize, 40usize)?,
+                never: self.skel.global_var_mut(0usize, 48usize)?,
+                _skel: ::core::marker::PhantomData,
+            })
         }
-        ///A copy of the `.bss` globals, read with volatile reads on every call: the way to observe values the BPF programs change (counters, flags). Not atomic: a value the programs store meanwhile may be torn.
+        ///A copy of the `.bss` globals, read with volatile reads on every call: a snapshot of values the BPF programs change. Not atomic: a value the programs store meanwhile may be torn; use [`bss_vars()`](Self::bss_vars) for single variables.
         pub fn read_bss(
             &self,
         ) -> ::core::result::Result<types::Bss, ::bpfsign_runtime::Error> {
             self.skel.read_global::<types::Bss>(0usize)
         }
-        /**The `.bss` globals, writable: stores reach the BPF programs at once. This is how to change a global after load (the signed loader ignores run-time initial values).
+        /**The `.bss` globals by shared reference.
 
-The memory is mmapped and shared with the BPF programs, which may store to it at any time: Rust assumes a referenced value does not change while borrowed, so take the reference, use it and drop it (as with libbpf-rs skeletons); to watch values change, call [`read_bss()`](Self::read_bss) instead. An error means the map is not mapped as this code expects (it does not happen after a successful load of the same skeleton).*/
-        pub fn bss_mut(
+# Safety
+
+The BPF programs may store to this memory at any time, and a store while the reference lives is a data race: call this only while no program that writes `.bss` runs (before attaching, after detaching), and while nothing else in user space stores to it. Otherwise use [`read_bss()`](Self::read_bss) or [`bss_vars()`](Self::bss_vars).*/
+        pub unsafe fn bss(
+            &self,
+        ) -> ::core::result::Result<&types::Bss, ::bpfsign_runtime::Error> {
+            unsafe { self.skel.global_shared::<types::Bss>(0usize) }
+        }
+        /**The `.bss` globals by mutable reference: stores reach the BPF programs at once.
+
+# Safety
+
+The BPF programs may read and store this memory at any time: call this only while no program that accesses `.bss` runs (before attaching, after detaching). Otherwise store single variables with [`bss_vars()`](Self::bss_vars).*/
+        pub unsafe fn bss_mut(
             &mut self,
         ) -> ::core::result::Result<&mut types::Bss, ::bpfsign_runtime::Error> {
-            self.skel.global_mut::<types::Bss>(0usize)
+            unsafe { self.skel.global_mut::<types::Bss>(0usize) }
         }
     }
     ///Typed handles on the maps of [`LoadedMulti`] (`HashMap`, `RingBuf`, …; `Map` for data maps).

@@ -10,6 +10,7 @@ use quote::{format_ident, quote};
 use bpfsign_gen::meta::{DatasecMeta, MapMeta, SkeletonMeta};
 
 pub(crate) use self::types::TypeGen;
+pub(crate) use self::types::VarField;
 use crate::naming::camel_case;
 
 /// `BPF_F_RDONLY_PROG`: programs only read the map; it is mmapped read-only.
@@ -29,6 +30,8 @@ pub(crate) struct GlobalSection {
     pub(crate) map_index: usize,
     /// The kernel maps it read-only (`.rodata`, `.kconfig`): no `_mut` accessor.
     pub(crate) read_only: bool,
+    /// The section's variables, for the per-variable accessors.
+    pub(crate) vars: Vec<VarField>,
 }
 
 /// The global-data sections of a skeleton and the definitions of their types.
@@ -63,13 +66,15 @@ impl GlobalData {
         let mut section_items = Vec::new();
         for (d, map) in data_secs {
             let type_ident = format_ident!("{}", camel_case(&d.ident));
-            section_items.push(section_struct(&mut types, d, map, &type_ident)?);
+            let (tokens, vars) = section_struct(&mut types, d, map, &type_ident)?;
+            section_items.push(tokens);
             sections.push(GlobalSection {
                 section: d.section.clone(),
                 ident: d.ident.clone(),
                 type_ident,
                 map_index: d.map_index,
                 read_only: map.map_flags & (BPF_F_RDONLY_PROG | BPF_F_RDONLY) != 0,
+                vars,
             });
         }
         let map_kv = super::maps::kv_aliases(&mut types, meta)?;
@@ -100,7 +105,7 @@ fn section_struct(
     d: &DatasecMeta,
     map: &MapMeta,
     type_ident: &Ident,
-) -> Result<TokenStream, String> {
+) -> Result<(TokenStream, Vec<VarField>), String> {
     if d.size > map.value_size {
         return Err(format!(
             "section {} is {} bytes but its map `{}` holds only {}",
@@ -115,5 +120,5 @@ fn section_struct(
             d.section, dt.rust_size, map.value_size
         ));
     }
-    Ok(dt.tokens)
+    Ok((dt.tokens, dt.vars))
 }

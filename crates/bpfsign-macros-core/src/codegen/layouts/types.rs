@@ -47,6 +47,21 @@ pub(crate) struct DatasecType {
     /// unless the struct is packed. The tail past the section lies inside the page-rounded
     /// mapping of the map.
     pub(crate) rust_size: u64,
+    /// The section's variables in offset order (for the per-variable accessors).
+    pub(crate) vars: Vec<VarField>,
+}
+
+/// One variable of a section struct: its field name, Rust type (as named inside the `types`
+/// module) and byte offset.
+pub(crate) struct VarField {
+    /// The field's identifier.
+    pub(crate) ident: Ident,
+    /// The field's type, as written inside the `types` module.
+    pub(crate) ty: TokenStream,
+    /// Byte offset in the section.
+    pub(crate) offset: u64,
+    /// The C variable name.
+    pub(crate) name: String,
 }
 
 /// [`rust_ident`] for a struct field: C names that look like the padding (`__pad_<n>`) or
@@ -282,6 +297,7 @@ impl TypeGen {
         let mut vars: Vec<_> = sec.vars.iter().collect();
         vars.sort_by_key(|v| v.offset);
         let mut fields = Vec::new();
+        let mut var_fields = Vec::new();
         let mut end = 0u64;
         for v in vars {
             let (t, l) = self.type_of(&v.ty)?;
@@ -298,6 +314,12 @@ impl TypeGen {
                     v.name, sec.section
                 )
             })?;
+            var_fields.push(VarField {
+                ident: field_ident(&v.name, "__var"),
+                ty: t.clone(),
+                offset: off,
+                name: v.name.clone(),
+            });
             fields.push(Field {
                 ident: field_ident(&v.name, "__var"),
                 ty: t,
@@ -323,6 +345,7 @@ impl TypeGen {
         Ok(DatasecType {
             tokens,
             rust_size: layout.size,
+            vars: var_fields,
         })
     }
 }
