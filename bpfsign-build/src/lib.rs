@@ -10,7 +10,7 @@
 //! flags a BPF object needs (`-target bpf`, `-g` for BTF, `-D__TARGET_ARCH_<arch>`, libbpf
 //! include dirs), prints `cargo:rerun-if-changed` for the source and every header the compiler
 //! read, and writes outputs only when their bytes changed, so an unchanged build does not
-//! cascade. [`compile`] is the one-call shortcut.
+//! cascade. [`compile()`] is the one-call shortcut.
 //!
 //! ```no_run
 //! // build.rs, in `fn main()`:
@@ -20,7 +20,7 @@
 //! }
 //! ```
 //!
-//! Public API: [`BpfCompiler`], [`compile`], [`Compiled`], [`Compiler`], [`CompileError`],
+//! Public API: [`BpfCompiler`], [`compile()`], [`Compiled`], [`Compiler`], [`CompileError`],
 //! [`ResolvedCompiler`], the helpers [`resolve_compiler`], [`parse_depfile`],
 //! [`target_arch_define`], [`write_if_changed`], [`COMPILER_ENV`], and — re-exported from
 //! `bpfsign-gen` for build scripts that sign or inspect — [`Signer`], [`GenOptions`],
