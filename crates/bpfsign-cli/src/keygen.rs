@@ -223,17 +223,27 @@ pub fn keygen(a: KeygenArgs) -> Result<(), Failure> {
     let der = cert.to_der().map_err(ssl("encoding the certificate"))?;
 
     // Both files are written and the key is checked under temporary names first: a failure
-    // leaves any old key pair as it was; the certificate is installed before the key.
+    // before the renames leaves any old key pair as it was.
     let pem_tmp = stage_file(&pem_path, 0o600, &pem)?;
     let der_tmp = stage_file(&der_path, 0o644, &der)?;
     // Everything the signer (and so the kernel) would refuse is caught here.
     let signer = Signer::from_pem_file(pem_tmp.path()).map_err(|e| fail("key", e))?;
-    install(der_tmp, &der_path, a.force)?;
-    if let Err(f) = install(pem_tmp, &pem_path, a.force) {
+    install(pem_tmp, &pem_path, a.force)?;
+    if let Err(f) = install(der_tmp, &der_path, a.force) {
         if !a.force {
-            let _ = std::fs::remove_file(&der_path);
+            let _ = std::fs::remove_file(&pem_path);
+            return Err(f);
         }
-        return Err(f);
+        // With --force the new key is in place next to the old certificate: say so.
+        return Err(fail(
+            "write",
+            format!(
+                "{}; {} holds the new key but {} the old certificate: fix that and rerun with --force",
+                f.message,
+                pem_path.display(),
+                der_path.display()
+            ),
+        ));
     }
     let info = signer.info();
     let skid = signer.skid().map(hex).unwrap_or_default();

@@ -289,17 +289,25 @@ fn global_value(s: &str) -> Result<(String, bpfsign_gen::GlobalValue), String> {
             Some(d) => (true, d),
             None => (false, value),
         };
-        let parsed = match digits
+        let bad =
+            || format!("'{value}' is not a value: an integer, true/false, \"text\" or hex:BYTES");
+        let (radix, body) = match digits
             .strip_prefix("0x")
             .or_else(|| digits.strip_prefix("0X"))
         {
-            Some(h) => i128::from_str_radix(h, 16),
-            None => digits.parse::<i128>(),
+            Some(h) => (16, h),
+            None => (10, digits),
         };
-        let n = parsed.map_err(|_| {
-            format!("'{value}' is not a value: an integer, true/false, \"text\" or hex:BYTES")
-        })?;
-        GlobalValue::Int(if neg { -n } else { n })
+        // Only digits after the one optional '-': the integer parser would take a sign of its own.
+        if body.is_empty() || !body.chars().all(|c| c.is_digit(radix)) {
+            return Err(bad());
+        }
+        let n = i128::from_str_radix(body, radix).map_err(|_| bad())?;
+        GlobalValue::Int(if neg {
+            n.checked_neg().ok_or_else(bad)?
+        } else {
+            n
+        })
     };
     Ok((name.to_string(), v))
 }
@@ -583,6 +591,12 @@ mod tests {
         use bpfsign_gen::GlobalValue;
         assert_eq!(global_value("a=-0x10").unwrap().1, GlobalValue::Int(-16));
         assert_eq!(global_value("a=42").unwrap().1, GlobalValue::Int(42));
+        assert_eq!(
+            global_value("a=-170141183460469231731687303715884105727")
+                .unwrap()
+                .1,
+            GlobalValue::Int(-i128::MAX)
+        );
         assert_eq!(global_value("a=true").unwrap().1, GlobalValue::Bool(true));
         assert_eq!(
             global_value("a=\"x=y\"").unwrap().1,
@@ -593,7 +607,20 @@ mod tests {
             GlobalValue::Bytes(vec![10, 255])
         );
         for bad in [
-            "a", "=1", "a b=1", "a=hex:0", "a=hex:zz", "a=yes", "a=\"open",
+            "a",
+            "=1",
+            "a b=1",
+            "a=hex:0",
+            "a=hex:zz",
+            "a=yes",
+            "a=\"open",
+            // A sign of the integer parser's own, and a negation that overflows.
+            "a=--5",
+            "a=+5",
+            "a=-+5",
+            "a=0x-5",
+            "a=-",
+            "a=--170141183460469231731687303715884105728",
         ] {
             assert!(global_value(bad).is_err(), "{bad}");
         }
