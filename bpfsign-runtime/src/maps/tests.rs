@@ -7,7 +7,7 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use super::ringbuf::{consume_raw, BUSY_BIT, DISCARD_BIT};
+use super::ringbuf::{consume_raw, ConsumeError, BUSY_BIT, DISCARD_BIT};
 use super::sys::*;
 use super::*;
 use crate::sys::Sys;
@@ -458,10 +458,26 @@ impl Ring {
                 self.data.as_ptr().cast(),
                 self.size as u64 - 1,
                 &mut |b| out.push(b.to_vec()),
-            );
+            )
+            .unwrap();
         }
         out
     }
+}
+
+#[test]
+fn ring_refuses_a_misaligned_consumer_position() {
+    let mut r = Ring::new(64);
+    r.push(b"abc", 0);
+    r.cons.store(3, Ordering::Relaxed);
+    // SAFETY: `data` holds the doubled area of 64 bytes.
+    let res = unsafe {
+        consume_raw(&r.cons, &r.prod, r.data.as_ptr().cast(), 63, &mut |_| {
+            panic!("no record may be read")
+        })
+    };
+    assert_eq!(res, Err(ConsumeError::MisalignedConsumer(3)));
+    assert_eq!(r.cons.load(Ordering::Relaxed), 3);
 }
 
 #[test]
@@ -552,10 +568,9 @@ fn perf_records_samples_lost_and_wrap() {
     assert_eq!(tail.load(Ordering::Relaxed), pos as u64);
 }
 
-#[test]
-fn ring_mapping_over_a_file_reads_records() {
-    // The real reader over a memfd laid out like a ring buffer map: consumer page, producer
-    // page, data twice.
+/// A memfd laid out like a ring buffer map of 4096 data bytes (consumer page, producer page,
+/// data twice) holding one committed 5-byte record `event`, and its mapping.
+fn memfd_ring() -> (OwnedFd, RingMapping, std::fs::File) {
     let page = crate::load::page_size();
     let size = 4096usize;
     let fd = memfd();
@@ -574,6 +589,74 @@ fn ring_mapping_over_a_file_reads_records() {
     }
     file.seek(SeekFrom::Start(page as u64)).unwrap();
     file.write_all(&16u64.to_ne_bytes()).unwrap();
+    (fd, ring, file)
+}
+
+#[test]
+fn ring_nested_consume_of_the_same_ring_is_an_error() {
+    let (fd, ring, _file) = memfd_ring();
+    let fake = FakeMap::new(0, 0);
+    let map = Map::from_parts(
+        fd.as_fd(),
+        "rb",
+        info(map_type::RINGBUF, 0, 0, 4096),
+        Some(&ring),
+        &fake,
+    );
+    let rb = RingBuf::new(map).unwrap();
+    let (mut r1, mut r2) = (rb.reader(), rb.reader());
+    let mut inner = None;
+    let n = r1
+        .consume(|_| inner = Some(r2.consume(|_| panic!("record read twice"))))
+        .unwrap();
+    assert_eq!(n, 1);
+    let err = inner.unwrap().unwrap_err();
+    assert_eq!(err.stage(), crate::Stage::Access);
+    // The lock and the mark are released: the ring is readable again (and now empty).
+    assert_eq!(r2.consume(|_| panic!("no more records")).unwrap(), 0);
+}
+
+#[test]
+fn ring_readers_in_two_threads_take_turns() {
+    let (fd, ring, _file) = memfd_ring();
+    let fake = FakeMap::new(0, 0);
+    let map = Map::from_parts(
+        fd.as_fd(),
+        "rb",
+        info(map_type::RINGBUF, 0, 0, 4096),
+        Some(&ring),
+        &fake,
+    );
+    let rb = RingBuf::new(map).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let got = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        let mut r1 = rb.reader();
+        let got = &got;
+        s.spawn(move || {
+            r1.consume(|_| {
+                // Let the other thread try while this one holds the record.
+                tx.send(()).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                got.fetch_add(1, Ordering::SeqCst);
+            })
+            .unwrap();
+        });
+        rx.recv().unwrap();
+        let mut r2 = rb.reader();
+        // Waits for the first reader: by then the record is consumed and nothing is left.
+        let n = r2.consume(|_| panic!("record read twice")).unwrap();
+        assert_eq!(n, 0);
+        assert_eq!(got.load(Ordering::SeqCst), 1);
+    });
+}
+
+#[test]
+fn ring_mapping_over_a_file_reads_records() {
+    // The real reader over a memfd laid out like a ring buffer map.
+    let (fd, ring, mut file) = memfd_ring();
+    let size = 4096usize;
+    use std::io::{Seek, SeekFrom};
     let fake = FakeMap::new(0, 0);
     let map = Map::from_parts(
         fd.as_fd(),
