@@ -316,6 +316,48 @@ fn batches_use_the_batch_attr() {
 }
 
 #[test]
+fn unchecked_handles_check_sizes_in_every_call() {
+    // A handle made without the constructor's check, on a map whose key and value are larger
+    // than its types: every call fails before the kernel sees a too-small buffer.
+    let fake = FakeMap::new(4, 8);
+    let fd = memfd();
+    let map = Map::from_parts(fd.as_fd(), "m", info(map_type::HASH, 4, 8, 64), None, &fake);
+    let h = HashMap::<u16, u32>::__checked(map);
+    let is_mismatch =
+        |e: Error| matches!(e.kind(), crate::ErrorKind::MapMismatch { map, .. } if map == "m");
+    assert!(is_mismatch(h.lookup_batch().unwrap_err()));
+    assert!(is_mismatch(
+        h.update_batch(&[1, 2], &[3, 4], MapFlags::ANY).unwrap_err()
+    ));
+    assert!(is_mismatch(h.delete_batch(&[1, 2]).unwrap_err()));
+    assert!(is_mismatch(h.lookup(&1).unwrap_err()));
+    assert!(is_mismatch(h.update(&1, &2, MapFlags::ANY).unwrap_err()));
+    assert!(is_mismatch(h.delete(&1).unwrap_err()));
+    // Right key, wrong value: the value-reading batch fails, the key-only one works.
+    let h = HashMap::<u32, u32>::__checked(map);
+    assert!(is_mismatch(h.lookup_batch().unwrap_err()));
+    assert!(is_mismatch(
+        h.update_batch(&[1], &[3], MapFlags::ANY).unwrap_err()
+    ));
+    assert!(fake.calls().is_empty(), "no system call for a mismatch");
+
+    let pc = map_type::PERCPU_HASH;
+    let map = Map::from_parts(fd.as_fd(), "m", info(pc, 4, 8, 64), None, &fake);
+    let p = PerCpuMap::<u32, u32>::__checked(map);
+    assert!(is_mismatch(p.lookup(&1).unwrap_err()));
+    assert!(is_mismatch(p.update(&1, &[], MapFlags::ANY).unwrap_err()));
+    let p = PerCpuMap::<u16, u64>::__checked(map);
+    assert!(is_mismatch(p.delete(&1).unwrap_err()));
+    let mm = map_type::HASH_OF_MAPS;
+    let map = Map::from_parts(fd.as_fd(), "m", info(mm, 4, 4, 64), None, &fake);
+    let o = MapOfMaps::<u64>::__checked(map);
+    assert!(is_mismatch(o.set(&1, &fd).unwrap_err()));
+    assert!(is_mismatch(o.clear(&1).unwrap_err()));
+    assert!(is_mismatch(o.inner_id(&1).unwrap_err()));
+    assert!(fake.calls().is_empty(), "no system call for a mismatch");
+}
+
+#[test]
 fn pin_passes_path_and_fd() {
     let fake = FakeMap::new(4, 4);
     let fd = memfd();
