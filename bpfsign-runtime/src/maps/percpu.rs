@@ -9,7 +9,8 @@ use crate::global::Plain;
 /// A typed handle on a `BPF_MAP_TYPE_PERCPU_HASH`, `PERCPU_ARRAY` or `LRU_PERCPU_HASH` map.
 ///
 /// A lookup returns one `V` per *possible* CPU (`/sys/devices/system/cpu/possible`), in CPU
-/// order; the kernel lays the values out 8-byte aligned, which the handle undoes.
+/// order: value `i` belongs to the `i`-th possible CPU (the CPU number itself when the list
+/// has no holes). The kernel lays the values out 8-byte aligned, which the handle undoes.
 pub struct PerCpuMap<'a, K, V> {
     map: Map<'a>,
     _types: PhantomData<fn() -> (K, V)>,

@@ -450,6 +450,16 @@ fn cpu_lists_parse() {
     assert!(cpus::parse_list("x").is_err());
 }
 
+#[test]
+fn per_cpu_slots_are_the_count_of_possible_cpus_not_the_highest_plus_one() {
+    // The kernel packs one value per possible CPU: holes in the list take no slot.
+    assert_eq!(cpus::count(&cpus::parse_list("0,2-3\n").unwrap()), 3);
+    assert_eq!(cpus::count(&cpus::parse_list("0-3\n").unwrap()), 4);
+    assert_eq!(cpus::count(&cpus::parse_list("4\n").unwrap()), 1);
+    // A list naming a CPU twice counts it once.
+    assert_eq!(cpus::count(&cpus::parse_list("0-2,1\n").unwrap()), 3);
+}
+
 /// A fake ring: positions and a doubled data area of `size` bytes, records written by
 /// [`Ring::push`] at the producer position (mirrored into the second copy as the kernel's
 /// double mapping does).
