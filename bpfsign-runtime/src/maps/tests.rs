@@ -593,7 +593,7 @@ fn perf_rec(rtype: u32, body: &[u8]) -> Vec<u8> {
 
 #[test]
 fn perf_records_samples_lost_and_wrap() {
-    let mut data = vec![0u8; 64];
+    let mut data = [0u8; 64];
     let mut sample = 5u32.to_ne_bytes().to_vec();
     sample.extend_from_slice(b"hello\0\0\0");
     let rec1 = perf_rec(9, &sample); // 20 bytes
@@ -611,9 +611,18 @@ fn perf_records_samples_lost_and_wrap() {
     let head = AtomicU64::new(pos as u64);
     let tail = AtomicU64::new(0);
     let (mut scratch, mut lost, mut got) = (Vec::new(), 0, Vec::new());
-    let n = perf::drain_records(&head, &tail, &data, &mut scratch, &mut lost, &mut |b| {
-        got.push(b.to_vec())
-    });
+    // SAFETY: `data` is a 64-byte ring.
+    let n = unsafe {
+        perf::drain_records(
+            &head,
+            &tail,
+            data.as_ptr(),
+            data.len(),
+            &mut scratch,
+            &mut lost,
+            &mut |b| got.push(b.to_vec()),
+        )
+    };
     assert_eq!(n, 2);
     assert_eq!(got, [b"hello".to_vec(), b"hello".to_vec()]);
     assert_eq!(lost, 3);
@@ -701,6 +710,27 @@ fn ring_readers_in_two_threads_take_turns() {
         assert_eq!(n, 0);
         assert_eq!(got.load(Ordering::SeqCst), 1);
     });
+}
+
+#[test]
+fn perf_event_array_has_one_reader_at_a_time() {
+    let fake = FakeMap::new(4, 4);
+    let fd = memfd();
+    let pe = map_type::PERF_EVENT_ARRAY;
+    let map = Map::from_parts(fd.as_fd(), "events", info(pe, 4, 4, 4), None, &fake);
+    let a = PerfEventArray::new(map).unwrap();
+    let first = a.claim().unwrap();
+    // A second handle on the same map cannot make a reader whose slots would replace the
+    // first's (and whose drop would then empty them).
+    let e = PerfEventArray::new(map).unwrap().claim().unwrap_err();
+    assert_eq!(e.stage(), crate::Stage::Access);
+    // Another map is independent.
+    let fd2 = memfd();
+    let other = Map::from_parts(fd2.as_fd(), "other", info(pe, 4, 4, 4), None, &fake);
+    let _second = PerfEventArray::new(other).unwrap().claim().unwrap();
+    drop(first);
+    // Released with the reader.
+    let _again = a.claim().unwrap();
 }
 
 #[test]
