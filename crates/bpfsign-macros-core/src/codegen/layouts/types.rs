@@ -450,7 +450,7 @@ fn emit_struct(
 /// Emits a C union as a `#[repr(C)]` struct over its bytes (`__bytes: [u8; size]`, plus a
 /// zero-length array of an integer of the union's alignment), with a getter and a setter per
 /// member (`x()`, `set_x(v)`) that read and write the member's leading bytes. A Rust `union`
-/// cannot be [`Plain`](bpfsign_runtime::Plain): one built from a smaller member leaves the
+/// cannot be `bpfsign_runtime::Plain`: one built from a smaller member leaves the
 /// other bytes uninitialised, and the runtime reads every byte of a value; here every byte is
 /// always initialised. When the size is not a multiple of the alignment the struct has
 /// alignment 1 (as a packed one), like the Rust `union` before it.
