@@ -1,6 +1,6 @@
 //! Checked, typed access to a loaded skeleton: fds by index, and the global-data maps
 //! (`.bss`, `.data`, `.rodata`, …) as [`Plain`] Rust types — by reference, or copied with
-//! volatile reads.
+//! atomic loads.
 //!
 //! See [`Plain`] for what sharing memory with BPF programs means.
 
@@ -27,10 +27,10 @@ use crate::load::LoadedSkeleton;
 /// programs' stores break: that is a data race. So the safe accessors never hand one out for a
 /// writable section:
 ///
-/// * [`LoadedSkeleton::read_global`] copies a whole section with volatile reads (a snapshot;
-///   values the programs change meanwhile may be torn);
+/// * [`LoadedSkeleton::read_global`] copies a whole section with atomic byte loads (a
+///   snapshot; values the programs change meanwhile may be torn);
 /// * [`LoadedSkeleton::global_var_mut`] gives a [`GlobalVarMut`] per variable, loaded and
-///   stored atomically when it is a naturally aligned 1/2/4/8-byte value (volatile copies
+///   stored atomically when it is a naturally aligned 1/2/4/8-byte value (atomic byte copies
 ///   otherwise);
 /// * [`LoadedSkeleton::global`] gives a `&T` only for read-only, frozen sections (`.rodata*`,
 ///   `.kconfig`), which nothing writes after load; [`LoadedSkeleton::global_var`] their
@@ -43,10 +43,13 @@ use crate::load::LoadedSkeleton;
 /// # Safety
 ///
 /// Every bit pattern of `size_of::<Self>()` bytes must be a valid value of the type (integers,
-/// floats, arrays, and `#[repr(C)]` structs or unions made only of such types; no `bool`,
-/// `char`, enums, references, pointers or niches), the type must hold no resources, and it
-/// must have no implicit padding bytes (make padding an explicit field, as the generated
-/// layouts do): values are copied to and from map memory byte for byte.
+/// floats, arrays, and `#[repr(C)]` structs made only of such types; no `bool`, `char`, enums,
+/// references, pointers or niches), and the type must hold no resources. Every byte of every
+/// value must be initialised, because values are read byte for byte (copied to and from map
+/// memory, viewed as `&[u8]`): so no implicit padding (make padding an explicit field, as the
+/// generated layouts do) and no unions (a union built from a smaller member leaves the rest
+/// uninitialised; the generated layouts wrap a C union's bytes in a struct over a byte array
+/// instead).
 pub unsafe trait Plain: Copy + 'static {}
 
 macro_rules! plain {
@@ -207,13 +210,20 @@ impl LoadedSkeleton {
         Ok(unsafe { ptr.as_mut() })
     }
 
-    /// A copy of data map `i` as a `T`, read with volatile reads on every call, so that values
-    /// the BPF programs change are seen (not atomic: a value the programs change meanwhile may
-    /// be torn; see [`GlobalVarMut`] for single variables).
+    /// A copy of data map `i` as a `T`, read from the memory on every call (relaxed atomic
+    /// byte loads), so that values the BPF programs or other threads change are seen (not
+    /// atomic as a whole: a value changed meanwhile may be torn; see [`GlobalVarMut`] for
+    /// single variables).
     pub fn read_global<T: Plain>(&self, i: usize) -> Result<T, Error> {
         let ptr = self.global_ptr::<T>(i, false)?;
-        // SAFETY: checked, aligned, readable for size_of::<T>() bytes; any bits are a valid `T`.
-        Ok(unsafe { ptr.as_ptr().read_volatile() })
+        let mut out = MaybeUninit::<T>::uninit();
+        // SAFETY: checked, readable for size_of::<T>() bytes of a live mapping that safe code
+        // only accesses atomically; `out` is a private buffer of that size; any bits are a
+        // valid `T` (`Plain`), so it is initialised once every byte is written.
+        unsafe {
+            copy_from_shared(ptr.as_ptr().cast(), out.as_mut_ptr().cast(), size_of::<T>());
+            Ok(out.assume_init())
+        }
     }
 
     /// The address of a `T` at byte `offset` of data map `i`, after checking that it lies
@@ -270,7 +280,7 @@ impl LoadedSkeleton {
 
     /// Variable of type `T` at byte `offset` of writable data map `i` (`.bss*`, `.data*`):
     /// [`GlobalVarMut::load`] and [`GlobalVarMut::store`] are atomic (relaxed) for naturally
-    /// aligned 1/2/4/8-byte values, volatile copies otherwise.
+    /// aligned 1/2/4/8-byte values, atomic byte-by-byte copies otherwise.
     pub fn global_var_mut<T: Plain>(
         &self,
         i: usize,
@@ -309,8 +319,9 @@ impl<T: Plain> GlobalVar<'_, T> {
 ///   instruction (`AtomicU*::from_ptr`, [`Ordering::Relaxed`]): never torn, but not ordered
 ///   with other memory accesses — pair it with the programs' own atomics
 ///   (`__sync_fetch_and_add`, `__atomic_store_n`) when it signals other data;
-/// * any other value (structs, arrays, packed fields) is copied byte by byte with volatile
-///   accesses: a store or load racing with a program's may see a mix of old and new bytes.
+/// * any other value (structs, arrays, packed fields) is copied byte by byte with relaxed
+///   atomic byte accesses: a store or load racing with a program's (or another thread's) may
+///   see a mix of old and new bytes, but never races in the Rust sense.
 ///
 /// Handles are neither `Send` nor `Sync`: each thread takes its own from the skeleton
 /// (`bss_vars()`), and several threads storing the same non-atomic variable must synchronise
@@ -338,6 +349,36 @@ impl<T> std::fmt::Debug for GlobalVarMut<'_, T> {
     }
 }
 
+/// Copies `n` bytes of shared map memory at `src` to the private buffer `dst`, one relaxed
+/// atomic byte load each: other threads (and the BPF programs) may store into `src`
+/// meanwhile, so the copy may mix old and new bytes, but it is not a data race.
+///
+/// # Safety
+/// `src` must be valid for `n` bytes of reads that are only ever accessed atomically or by the
+/// BPF programs, `dst` valid for `n` bytes of writes and not overlapping `src`.
+unsafe fn copy_from_shared(src: *mut u8, dst: *mut u8, n: usize) {
+    for k in 0..n {
+        // SAFETY: guaranteed by the caller; an AtomicU8 has no alignment requirement.
+        unsafe {
+            dst.add(k)
+                .write(AtomicU8::from_ptr(src.add(k)).load(Ordering::Relaxed))
+        };
+    }
+}
+
+/// Copies `n` bytes of the private buffer `src` into shared map memory at `dst`, one relaxed
+/// atomic byte store each (see [`copy_from_shared`]).
+///
+/// # Safety
+/// `src` must be valid for `n` bytes of initialised reads, `dst` valid for `n` bytes of writes
+/// that are only ever accessed atomically or by the BPF programs, and they must not overlap.
+unsafe fn copy_to_shared(src: *const u8, dst: *mut u8, n: usize) {
+    for k in 0..n {
+        // SAFETY: guaranteed by the caller; an AtomicU8 has no alignment requirement.
+        unsafe { AtomicU8::from_ptr(dst.add(k)).store(src.add(k).read(), Ordering::Relaxed) };
+    }
+}
+
 /// Whether a `T` at `p` is accessed atomically: size 1/2/4/8 and aligned to it.
 fn atomic_width<T>(p: *mut u8) -> Option<usize> {
     let size = size_of::<T>();
@@ -357,8 +398,8 @@ impl<T: Plain> GlobalVarMut<'_, T> {
         let dst = out.as_mut_ptr().cast::<u8>();
         // SAFETY: `p` points at size_of::<T>() readable and writable bytes of a live mapping
         // (checked by `global_var_mut`), aligned to the atomic width when one is used; the
-        // memory is only ever accessed through atomics of that width or volatile byte copies
-        // by user space. `dst` is a local buffer of size_of::<T>() bytes; every bit pattern is
+        // memory is only ever accessed through atomics (of that width, or per byte) by safe
+        // user-space code. `dst` is a local buffer of size_of::<T>() bytes; every bit pattern is
         // a valid `T` (`Plain`), so `assume_init` is sound once all bytes are written.
         unsafe {
             match atomic_width::<T>(p) {
@@ -378,11 +419,7 @@ impl<T: Plain> GlobalVarMut<'_, T> {
                         .load(Ordering::Relaxed)
                         .to_ne_bytes(),
                 ),
-                None => {
-                    for k in 0..size_of::<T>() {
-                        dst.add(k).write(p.add(k).read_volatile());
-                    }
-                }
+                None => copy_from_shared(p, dst, size_of::<T>()),
             }
             out.assume_init()
         }
@@ -409,11 +446,8 @@ impl<T: Plain> GlobalVarMut<'_, T> {
                     u64::from_ne_bytes(src.cast::<[u8; 8]>().read_unaligned()),
                     Ordering::Relaxed,
                 ),
-                None => {
-                    for k in 0..size_of::<T>() {
-                        p.add(k).write_volatile(src.add(k).read());
-                    }
-                } // (`Plain` types have no padding, so every byte of `value` is initialised.)
+                // (`Plain` types have no padding, so every byte of `value` is initialised.)
+                None => copy_to_shared(src, p, size_of::<T>()),
             }
         }
     }

@@ -21,10 +21,17 @@ fn main() {
     let p = types::packed_s { a: 1, b: -2 };
     let b = p.b;
     assert_eq!(b, -2);
-    // The union keeps its BTF size (12) through a byte view; 12 is no multiple of 8: packed.
+    // The union is a struct over its BTF size (12) of bytes; 12 is no multiple of 8:
+    // alignment 1. Members are read and written through methods, over initialised bytes.
     assert_eq!(size_of::<types::__anon_1>(), 12);
-    let u = types::__anon_1 { x: 5 };
-    assert_eq!(unsafe { u.__bytes }[0], 5);
+    assert_eq!(align_of::<types::__anon_1>(), 1);
+    let mut u = types::__anon_1::default();
+    u.__bytes[11] = 7;
+    u.set_x(5);
+    assert_eq!(u.x(), 5);
+    assert_eq!(u.__bytes[0], 5);
+    // Setting the 8-byte member keeps the union's other bytes.
+    assert_eq!(u.__bytes[11], 7);
     // Anonymous members and `self` get usable names.
     let a = types::__anon_2 { __anon_0: 1, self_: 2 };
     assert_eq!(a.self_, 2);

@@ -25,16 +25,25 @@ pub(crate) fn parse_list(s: &str) -> io::Result<Vec<u32>> {
     Ok(cpus)
 }
 
-/// Number of possible CPUs: one more than the highest CPU in
-/// `/sys/devices/system/cpu/possible` (the kernel's `num_possible_cpus()` slot count of
-/// per-CPU map values). Read once.
+/// Number of distinct CPUs in a CPU list: the number of per-CPU value slots when the list is
+/// the possible CPUs. The kernel copies per-CPU map values with `for_each_possible_cpu`,
+/// packing them one after the other, so a list with holes (`0,2-3`) has 3 slots, not 4.
+pub(crate) fn count(list: &[u32]) -> usize {
+    let mut l = list.to_vec();
+    l.sort_unstable();
+    l.dedup();
+    l.len()
+}
+
+/// Number of possible CPUs in `/sys/devices/system/cpu/possible` (the kernel's
+/// `num_possible_cpus()`, the slot count of per-CPU map values). Read once.
 pub(crate) fn possible() -> io::Result<usize> {
     static POSSIBLE: OnceLock<Result<usize, (io::ErrorKind, String)>> = OnceLock::new();
     POSSIBLE
         .get_or_init(|| {
             std::fs::read_to_string("/sys/devices/system/cpu/possible")
                 .and_then(|s| parse_list(&s))
-                .map(|l| l.iter().max().map_or(1, |m| *m as usize + 1))
+                .map(|l| count(&l))
                 .map_err(|e| (e.kind(), e.to_string()))
         })
         .clone()

@@ -8,6 +8,7 @@
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use super::ringbuf::{epoll_for, epoll_wait};
@@ -57,7 +58,11 @@ impl<'a> PerfEventArray<'a> {
     /// the map has a slot for and stores their fds in the map, so that
     /// `bpf_perf_event_output(ctx, &map, BPF_F_CURRENT_CPU, …)` reaches the reader. Dropping
     /// the reader removes the fds from the map again. Nothing stays open on error.
+    ///
+    /// One reader per map at a time: the map's slots can hold only one reader's buffers, so
+    /// this fails while another reader of the same map is alive (drop it first).
     pub fn reader(&self, page_count: usize) -> Result<PerfReader<'a>, Error> {
+        let claim = self.claim()?;
         let m = &self.map;
         if page_count == 0 || !page_count.is_power_of_two() {
             return Err(m.error(
@@ -77,6 +82,7 @@ impl<'a> PerfEventArray<'a> {
             epoll: None,
             lost: 0,
             scratch: Vec::new(),
+            _claim: claim,
         };
         for cpu in online.into_iter().filter(|c| *c < m.max_entries()) {
             let fd = perf_event_open_bpf_output(cpu).map_err(|e| {
@@ -140,6 +146,19 @@ impl<'a> PerfEventArray<'a> {
         Ok(reader)
     }
 
+    /// Marks the map as having a reader, or fails if it has one.
+    pub(crate) fn claim(&self) -> Result<ReaderClaim, Error> {
+        ReaderClaim::take(self.map.fd().as_raw_fd()).ok_or_else(|| {
+            self.map.error(
+                format!(
+                    "perf event array {} already has a reader in this process",
+                    self.map.name()
+                ),
+                "drop the existing PerfReader before making another, or share the one reader",
+            )
+        })
+    }
+
     /// The map's fd.
     pub fn fd(&self) -> BorrowedFd<'a> {
         self.map.fd()
@@ -153,6 +172,37 @@ impl<'a> PerfEventArray<'a> {
     /// Pins the map at `path` in a bpffs mount (see [`Map::pin`]).
     pub fn pin(&self, path: impl AsRef<std::path::Path>) -> Result<(), Error> {
         self.map.pin(path)
+    }
+}
+
+/// The perf event arrays of this process that have a live [`PerfReader`], by map fd. A
+/// reader borrows its skeleton, so the map fd stays open (and its number cannot name another
+/// map) for as long as the entry exists.
+static READERS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+/// A map's entry in [`READERS`], removed on drop.
+#[derive(Debug)]
+pub(crate) struct ReaderClaim(i32);
+
+impl ReaderClaim {
+    fn take(fd: i32) -> Option<Self> {
+        let mut r = READERS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if r.contains(&fd) {
+            return None;
+        }
+        r.push(fd);
+        Some(ReaderClaim(fd))
+    }
+}
+
+impl Drop for ReaderClaim {
+    fn drop(&mut self) {
+        let mut r = READERS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        r.retain(|fd| *fd != self.0);
     }
 }
 
@@ -214,43 +264,64 @@ impl CpuBuf {
     /// Reads every record between the tail and the head; returns the samples seen.
     fn drain(&self, scratch: &mut Vec<u8>, lost: &mut u64, f: &mut dyn FnMut(u32, &[u8])) -> usize {
         // SAFETY: `data_head`/`data_tail` are aligned u64s in the metadata page, the data
-        // area is `len - page` bytes after it, and the mapping lives as long as `self`.
+        // area is `len - page` bytes after it (a power of two), and the mapping lives as long
+        // as `self`; only this reader consumes it (one reader per map).
         unsafe {
             let head = AtomicU64::from_ptr(self.base.as_ptr().add(DATA_HEAD).cast());
             let tail = AtomicU64::from_ptr(self.base.as_ptr().add(DATA_TAIL).cast());
-            let data =
-                std::slice::from_raw_parts(self.base.as_ptr().add(self.page), self.len - self.page);
-            drain_records(head, tail, data, scratch, lost, &mut |b| f(self.cpu, b))
+            let data = self.base.as_ptr().add(self.page);
+            drain_records(
+                head,
+                tail,
+                data,
+                self.len - self.page,
+                scratch,
+                lost,
+                &mut |b| f(self.cpu, b),
+            )
         }
     }
 }
 
-/// The perf ring reader loop: records from `tail` to `head` in `data` (a power-of-two ring),
-/// copied out when they wrap; samples go to `f`, lost counts to `lost`. Publishes the new
-/// tail with a release store. Returns the number of samples.
-pub(crate) fn drain_records(
+/// The perf ring reader loop: records from `tail` to `head` in the ring of `size` bytes at
+/// `data`, each copied out into `scratch` before it is parsed (the kernel writes the rest of
+/// the ring meanwhile, so no reference to it is formed); samples go to `f`, lost counts to
+/// `lost`. Publishes the new tail with a release store. Returns the number of samples.
+///
+/// # Safety
+/// `data` must point to `size` readable bytes of the ring, `size` must be non-zero, and no
+/// other consumer may use the ring until this returns.
+pub(crate) unsafe fn drain_records(
     head: &AtomicU64,
     tail: &AtomicU64,
-    data: &[u8],
+    data: *const u8,
+    size: usize,
     scratch: &mut Vec<u8>,
     lost: &mut u64,
     f: &mut dyn FnMut(&[u8]),
 ) -> usize {
-    let size = data.len() as u64;
+    let ring_size = size as u64;
     let head_pos = head.load(Ordering::Acquire);
     let mut pos = tail.load(Ordering::Relaxed);
     let mut count = 0;
     while pos < head_pos {
-        let off = (pos % size) as usize;
-        let hdr = ring_copy(data, off, 8, scratch);
-        let rtype = u32::from_ne_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]);
-        let rsize = u64::from(u16::from_ne_bytes([hdr[6], hdr[7]]));
-        if rsize < 8 || rsize > size || pos + rsize > head_pos {
+        let off = (pos % ring_size) as usize;
+        // SAFETY: `off < size` and 8 <= size (a page or more); guaranteed by the caller.
+        unsafe { ring_copy(data, size, off, 8.min(size), scratch) };
+        if scratch.len() < 8 {
+            pos = head_pos;
+            break;
+        }
+        let rtype = u32::from_ne_bytes([scratch[0], scratch[1], scratch[2], scratch[3]]);
+        let rsize = u64::from(u16::from_ne_bytes([scratch[6], scratch[7]]));
+        if rsize < 8 || rsize > ring_size || pos + rsize > head_pos {
             // Not a record the kernel writes: drop what is left rather than misread it.
             pos = head_pos;
             break;
         }
-        let rec = ring_copy(data, off, rsize as usize, scratch);
+        // SAFETY: `off < size` and `rsize <= size`; guaranteed by the caller.
+        unsafe { ring_copy(data, size, off, rsize as usize, scratch) };
+        let rec = &scratch[..];
         match rtype {
             PERF_RECORD_SAMPLE if rec.len() >= 12 => {
                 let n = u32::from_ne_bytes([rec[8], rec[9], rec[10], rec[11]]) as usize;
@@ -271,15 +342,24 @@ pub(crate) fn drain_records(
     count
 }
 
-/// `len` bytes of the ring `data` from `off`, wrapping around (copied into `scratch` then).
-fn ring_copy<'d>(data: &'d [u8], off: usize, len: usize, scratch: &'d mut Vec<u8>) -> &'d [u8] {
-    if off + len <= data.len() {
-        return &data[off..off + len];
-    }
+/// Copies `len` bytes of the ring of `size` bytes at `data` from `off` into `scratch`
+/// (replacing its contents), wrapping around at the end.
+///
+/// # Safety
+/// `data` must point to `size` readable bytes, `off < size` and `len <= size`.
+unsafe fn ring_copy(data: *const u8, size: usize, off: usize, len: usize, scratch: &mut Vec<u8>) {
     scratch.clear();
-    scratch.extend_from_slice(&data[off..]);
-    scratch.extend_from_slice(&data[..len - (data.len() - off)]);
-    scratch
+    scratch.reserve(len);
+    let first = len.min(size - off);
+    // SAFETY: `off + first <= size` and `len - first <= off < size` bytes are read from the
+    // ring (guaranteed by the caller), written to `scratch`'s reserved spare capacity of at
+    // least `len` bytes, which then holds `len` initialised bytes.
+    unsafe {
+        let dst = scratch.as_mut_ptr();
+        std::ptr::copy_nonoverlapping(data.add(off), dst, first);
+        std::ptr::copy_nonoverlapping(data, dst.add(first), len - first);
+        scratch.set_len(len);
+    }
 }
 
 /// Per-CPU perf buffers of a [`PerfEventArray`] ([`PerfEventArray::reader`]).
@@ -290,6 +370,8 @@ pub struct PerfReader<'a> {
     epoll: Option<OwnedFd>,
     lost: u64,
     scratch: Vec<u8>,
+    /// This reader's claim on the map (released after `Drop` emptied the slots).
+    _claim: ReaderClaim,
 }
 
 impl PerfReader<'_> {

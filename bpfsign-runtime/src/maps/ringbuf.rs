@@ -8,9 +8,11 @@
 //! offset. Records are 8-byte aligned. The consumer loads the producer position and each
 //! header with acquire ordering and publishes its new position with a release store.
 
+use std::cell::RefCell;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use super::{map_type, Map};
@@ -34,6 +36,52 @@ pub(crate) struct RingMapping {
     page: usize,
     /// `max_entries - 1` (the data size is a power of two).
     mask: u64,
+    /// Held by the one consumer of this mapping from reading the consumer position until the
+    /// new position is published (and every record handed out meanwhile is done with).
+    consuming: Mutex<()>,
+}
+
+/// Why [`consume_raw`] (or a consumer of a [`RingMapping`]) stopped without reading records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ConsumeError {
+    /// The consumer position (in the user-writable page) is not 8-byte aligned: something
+    /// other than the ring protocol wrote it.
+    MisalignedConsumer(u64),
+    /// A callback of a reader of this ring called into a reader of the same ring.
+    Reentrant,
+}
+
+thread_local! {
+    /// The rings whose consumer lock this thread holds (their addresses), to refuse a nested
+    /// consume from a callback instead of deadlocking on the lock.
+    static CONSUMING: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Marks a ring as being consumed by this thread for as long as it lives (also on unwind).
+struct Consuming(usize);
+
+impl Consuming {
+    fn enter(addr: usize) -> Result<Self, ConsumeError> {
+        CONSUMING.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.contains(&addr) {
+                return Err(ConsumeError::Reentrant);
+            }
+            c.push(addr);
+            Ok(Consuming(addr))
+        })
+    }
+}
+
+impl Drop for Consuming {
+    fn drop(&mut self) {
+        CONSUMING.with(|c| {
+            let mut c = c.borrow_mut();
+            if let Some(i) = c.iter().position(|a| *a == self.0) {
+                c.swap_remove(i);
+            }
+        });
+    }
 }
 
 // SAFETY: the mappings are shared memory accessed only through atomics (positions, headers)
@@ -81,8 +129,12 @@ impl RingMapping {
             return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
         }
         let page = super::super::load::page_size();
+        let producer_len = usize::try_from(size)
+            .ok()
+            .and_then(|n| n.checked_mul(2))
+            .and_then(|n| n.checked_add(page))
+            .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EOVERFLOW))?;
         let consumer = mmap(fd, page, libc::PROT_READ | libc::PROT_WRITE, 0)?;
-        let producer_len = page + 2 * max_entries as usize;
         let producer = match mmap(fd, producer_len, libc::PROT_READ, page) {
             Ok(p) => p,
             Err(e) => {
@@ -98,14 +150,25 @@ impl RingMapping {
             producer_len,
             page,
             mask: size - 1,
+            consuming: Mutex::new(()),
         })
     }
 
-    /// Consumes every committed record (see [`consume_raw`]).
-    fn consume(&self, f: &mut dyn FnMut(&[u8])) -> usize {
+    /// Consumes every committed record (see [`consume_raw`]), as the only consumer of this
+    /// mapping: other threads wait until it is done; a nested call from `f` on this thread
+    /// fails with [`ConsumeError::Reentrant`].
+    pub(crate) fn consume(&self, f: &mut dyn FnMut(&[u8])) -> Result<usize, ConsumeError> {
+        let _mark = Consuming::enter(self as *const Self as usize)?;
+        // A panic in an earlier callback poisons the lock, but the positions it guards are
+        // consistent (published after each record), so the lock is taken over as it is.
+        let _lock = self
+            .consuming
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         // SAFETY: the positions are 8-byte aligned u64s at the start of their (page-aligned)
         // pages, the data area follows the producer page and is mapped twice (`2 * (mask + 1)`
-        // bytes), and the mappings live as long as `self`.
+        // bytes), and the mappings live as long as `self`. The lock makes this the only
+        // consumer of the ring in this process while records are handed out.
         unsafe {
             consume_raw(
                 AtomicU64::from_ptr(self.consumer.as_ptr().cast()),
@@ -121,21 +184,26 @@ impl RingMapping {
 /// The consumer loop of the ring buffer protocol: hands every committed, non-discarded record
 /// from the consumer position up to the producer position to `f`, stops at the first busy
 /// record, and publishes the new consumer position after each record. Returns the number of
-/// records given to `f`.
+/// records given to `f`, or an error if the consumer position is not 8-byte aligned (it lives
+/// in a page user space can write; a misaligned one cannot come from this protocol).
 ///
 /// # Safety
 /// `data` must point to `2 * (mask + 1)` readable bytes (the doubled data area), `mask + 1`
-/// must be a power of two, and `cons`/`prod` must be the ring's positions.
+/// must be a power of two, `cons`/`prod` must be the ring's positions, and no other consumer
+/// may run on the same ring until this returns.
 pub(crate) unsafe fn consume_raw(
     cons: &AtomicU64,
     prod: &AtomicU64,
     data: *const u8,
     mask: u64,
     f: &mut dyn FnMut(&[u8]),
-) -> usize {
+) -> Result<usize, ConsumeError> {
     let size = mask + 1;
     let mut count = 0;
     let mut cons_pos = cons.load(Ordering::Acquire);
+    if cons_pos & 7 != 0 {
+        return Err(ConsumeError::MisalignedConsumer(cons_pos));
+    }
     loop {
         let prod_pos = prod.load(Ordering::Acquire);
         let mut progressed = false;
@@ -147,7 +215,7 @@ pub(crate) unsafe fn consume_raw(
             if len & BUSY_BIT != 0 {
                 // Not committed yet: what follows is not ready either.
                 cons.store(cons_pos, Ordering::Release);
-                return count;
+                return Ok(count);
             }
             let payload = u64::from(len & !(BUSY_BIT | DISCARD_BIT));
             let total = (payload + HDR_SZ).next_multiple_of(8);
@@ -155,7 +223,7 @@ pub(crate) unsafe fn consume_raw(
                 // A record longer than the ring or past the producer: not a valid ring
                 // (cannot come from the kernel); stop rather than read out of bounds.
                 cons.store(cons_pos, Ordering::Release);
-                return count;
+                return Ok(count);
             }
             cons_pos += total;
             if len & DISCARD_BIT == 0 {
@@ -172,12 +240,20 @@ pub(crate) unsafe fn consume_raw(
             progressed = true;
         }
         if !progressed {
-            return count;
+            return Ok(count);
         }
     }
 }
 
 /// A typed handle on a `BPF_MAP_TYPE_RINGBUF` map; [`RingBuf::reader`] reads its records.
+///
+/// All readers of one ring (from any copy of this handle, in any thread) take turns: one
+/// consumes while the others wait, and a reader's callback that calls into a reader of the
+/// same ring gets an error instead of a deadlock. A consumer made outside bpfsign (for
+/// example an aya `RingBuf` over `Map::to_aya()`, feature `aya`, or another process mapping
+/// the same map) cannot take part in this: running it alongside a bpfsign reader lets the two
+/// race for the consumer position, so records may be lost, read twice or overwritten while
+/// read. Use one or the other.
 #[derive(Clone, Copy, Debug)]
 pub struct RingBuf<'a> {
     map: Map<'a>,
@@ -211,8 +287,8 @@ impl<'a> RingBuf<'a> {
         }
     }
 
-    /// A reader of the records. Records are consumed once: two readers of one ring share
-    /// (and race for) its records.
+    /// A reader of the records. Records are consumed once: two readers of one ring share its
+    /// records, taking turns (see [`RingBuf`]).
     pub fn reader(&self) -> RingBufReader<'a> {
         RingBufReader {
             map: self.map,
@@ -256,20 +332,50 @@ pub struct RingBufReader<'a> {
 
 impl<'a> RingBufReader<'a> {
     /// Hands every committed record to `f` without waiting; returns how many there were.
+    /// Waits while another thread consumes the same ring.
+    ///
+    /// # Errors
+    /// If `f` (or a caller up the stack on this thread) is itself consuming this ring through
+    /// another reader, and if the consumer position in the shared page is corrupt.
     pub fn consume(&mut self, mut f: impl FnMut(&[u8])) -> Result<usize, Error> {
-        Ok(self.ring.consume(&mut f))
+        self.consume_dyn(&mut f)
+    }
+
+    fn consume_dyn(&self, f: &mut dyn FnMut(&[u8])) -> Result<usize, Error> {
+        self.ring.consume(f).map_err(|e| match e {
+            ConsumeError::Reentrant => self.map.error(
+                format!(
+                    "ring buffer {} is already being consumed on this thread (a record callback \
+                     called into another reader of the same ring)",
+                    self.map.name()
+                ),
+                "do not read the same ring buffer from inside a record callback; collect the \
+                 records and handle them after consume/poll returns",
+            ),
+            ConsumeError::MisalignedConsumer(pos) => self.map.error(
+                format!(
+                    "ring buffer {}: consumer position {pos:#x} is not 8-byte aligned",
+                    self.map.name()
+                ),
+                "something other than a ring buffer reader wrote the consumer page; use one \
+                 consumer per ring buffer",
+            ),
+        })
     }
 
     /// Waits up to `timeout` for records (returns at once if some are there), hands them to
     /// `f` and returns how many there were (0 on timeout). An interrupted wait (`EINTR`)
     /// returns what is there.
+    ///
+    /// # Errors
+    /// As [`RingBufReader::consume`], and if waiting fails.
     pub fn poll(&mut self, timeout: Duration, mut f: impl FnMut(&[u8])) -> Result<usize, Error> {
-        let n = self.ring.consume(&mut f);
+        let n = self.consume_dyn(&mut f)?;
         if n > 0 {
             return Ok(n);
         }
         self.wait(timeout)?;
-        Ok(self.ring.consume(&mut f))
+        self.consume_dyn(&mut f)
     }
 
     /// Waits for the map fd to become readable (records committed with a wakeup).

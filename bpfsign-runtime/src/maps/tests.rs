@@ -7,7 +7,7 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use super::ringbuf::{consume_raw, BUSY_BIT, DISCARD_BIT};
+use super::ringbuf::{consume_raw, ConsumeError, BUSY_BIT, DISCARD_BIT};
 use super::sys::*;
 use super::*;
 use crate::sys::Sys;
@@ -316,6 +316,48 @@ fn batches_use_the_batch_attr() {
 }
 
 #[test]
+fn unchecked_handles_check_sizes_in_every_call() {
+    // A handle made without the constructor's check, on a map whose key and value are larger
+    // than its types: every call fails before the kernel sees a too-small buffer.
+    let fake = FakeMap::new(4, 8);
+    let fd = memfd();
+    let map = Map::from_parts(fd.as_fd(), "m", info(map_type::HASH, 4, 8, 64), None, &fake);
+    let h = HashMap::<u16, u32>::__checked(map);
+    let is_mismatch =
+        |e: Error| matches!(e.kind(), crate::ErrorKind::MapMismatch { map, .. } if map == "m");
+    assert!(is_mismatch(h.lookup_batch().unwrap_err()));
+    assert!(is_mismatch(
+        h.update_batch(&[1, 2], &[3, 4], MapFlags::ANY).unwrap_err()
+    ));
+    assert!(is_mismatch(h.delete_batch(&[1, 2]).unwrap_err()));
+    assert!(is_mismatch(h.lookup(&1).unwrap_err()));
+    assert!(is_mismatch(h.update(&1, &2, MapFlags::ANY).unwrap_err()));
+    assert!(is_mismatch(h.delete(&1).unwrap_err()));
+    // Right key, wrong value: the value-reading batch fails, the key-only one works.
+    let h = HashMap::<u32, u32>::__checked(map);
+    assert!(is_mismatch(h.lookup_batch().unwrap_err()));
+    assert!(is_mismatch(
+        h.update_batch(&[1], &[3], MapFlags::ANY).unwrap_err()
+    ));
+    assert!(fake.calls().is_empty(), "no system call for a mismatch");
+
+    let pc = map_type::PERCPU_HASH;
+    let map = Map::from_parts(fd.as_fd(), "m", info(pc, 4, 8, 64), None, &fake);
+    let p = PerCpuMap::<u32, u32>::__checked(map);
+    assert!(is_mismatch(p.lookup(&1).unwrap_err()));
+    assert!(is_mismatch(p.update(&1, &[], MapFlags::ANY).unwrap_err()));
+    let p = PerCpuMap::<u16, u64>::__checked(map);
+    assert!(is_mismatch(p.delete(&1).unwrap_err()));
+    let mm = map_type::HASH_OF_MAPS;
+    let map = Map::from_parts(fd.as_fd(), "m", info(mm, 4, 4, 64), None, &fake);
+    let o = MapOfMaps::<u64>::__checked(map);
+    assert!(is_mismatch(o.set(&1, &fd).unwrap_err()));
+    assert!(is_mismatch(o.clear(&1).unwrap_err()));
+    assert!(is_mismatch(o.inner_id(&1).unwrap_err()));
+    assert!(fake.calls().is_empty(), "no system call for a mismatch");
+}
+
+#[test]
 fn pin_passes_path_and_fd() {
     let fake = FakeMap::new(4, 4);
     let fd = memfd();
@@ -408,6 +450,16 @@ fn cpu_lists_parse() {
     assert!(cpus::parse_list("x").is_err());
 }
 
+#[test]
+fn per_cpu_slots_are_the_count_of_possible_cpus_not_the_highest_plus_one() {
+    // The kernel packs one value per possible CPU: holes in the list take no slot.
+    assert_eq!(cpus::count(&cpus::parse_list("0,2-3\n").unwrap()), 3);
+    assert_eq!(cpus::count(&cpus::parse_list("0-3\n").unwrap()), 4);
+    assert_eq!(cpus::count(&cpus::parse_list("4\n").unwrap()), 1);
+    // A list naming a CPU twice counts it once.
+    assert_eq!(cpus::count(&cpus::parse_list("0-2,1\n").unwrap()), 3);
+}
+
 /// A fake ring: positions and a doubled data area of `size` bytes, records written by
 /// [`Ring::push`] at the producer position (mirrored into the second copy as the kernel's
 /// double mapping does).
@@ -458,10 +510,26 @@ impl Ring {
                 self.data.as_ptr().cast(),
                 self.size as u64 - 1,
                 &mut |b| out.push(b.to_vec()),
-            );
+            )
+            .unwrap();
         }
         out
     }
+}
+
+#[test]
+fn ring_refuses_a_misaligned_consumer_position() {
+    let mut r = Ring::new(64);
+    r.push(b"abc", 0);
+    r.cons.store(3, Ordering::Relaxed);
+    // SAFETY: `data` holds the doubled area of 64 bytes.
+    let res = unsafe {
+        consume_raw(&r.cons, &r.prod, r.data.as_ptr().cast(), 63, &mut |_| {
+            panic!("no record may be read")
+        })
+    };
+    assert_eq!(res, Err(ConsumeError::MisalignedConsumer(3)));
+    assert_eq!(r.cons.load(Ordering::Relaxed), 3);
 }
 
 #[test]
@@ -525,7 +593,7 @@ fn perf_rec(rtype: u32, body: &[u8]) -> Vec<u8> {
 
 #[test]
 fn perf_records_samples_lost_and_wrap() {
-    let mut data = vec![0u8; 64];
+    let mut data = [0u8; 64];
     let mut sample = 5u32.to_ne_bytes().to_vec();
     sample.extend_from_slice(b"hello\0\0\0");
     let rec1 = perf_rec(9, &sample); // 20 bytes
@@ -543,19 +611,27 @@ fn perf_records_samples_lost_and_wrap() {
     let head = AtomicU64::new(pos as u64);
     let tail = AtomicU64::new(0);
     let (mut scratch, mut lost, mut got) = (Vec::new(), 0, Vec::new());
-    let n = perf::drain_records(&head, &tail, &data, &mut scratch, &mut lost, &mut |b| {
-        got.push(b.to_vec())
-    });
+    // SAFETY: `data` is a 64-byte ring.
+    let n = unsafe {
+        perf::drain_records(
+            &head,
+            &tail,
+            data.as_ptr(),
+            data.len(),
+            &mut scratch,
+            &mut lost,
+            &mut |b| got.push(b.to_vec()),
+        )
+    };
     assert_eq!(n, 2);
     assert_eq!(got, [b"hello".to_vec(), b"hello".to_vec()]);
     assert_eq!(lost, 3);
     assert_eq!(tail.load(Ordering::Relaxed), pos as u64);
 }
 
-#[test]
-fn ring_mapping_over_a_file_reads_records() {
-    // The real reader over a memfd laid out like a ring buffer map: consumer page, producer
-    // page, data twice.
+/// A memfd laid out like a ring buffer map of 4096 data bytes (consumer page, producer page,
+/// data twice) holding one committed 5-byte record `event`, and its mapping.
+fn memfd_ring() -> (OwnedFd, RingMapping, std::fs::File) {
     let page = crate::load::page_size();
     let size = 4096usize;
     let fd = memfd();
@@ -574,6 +650,95 @@ fn ring_mapping_over_a_file_reads_records() {
     }
     file.seek(SeekFrom::Start(page as u64)).unwrap();
     file.write_all(&16u64.to_ne_bytes()).unwrap();
+    (fd, ring, file)
+}
+
+#[test]
+fn ring_nested_consume_of_the_same_ring_is_an_error() {
+    let (fd, ring, _file) = memfd_ring();
+    let fake = FakeMap::new(0, 0);
+    let map = Map::from_parts(
+        fd.as_fd(),
+        "rb",
+        info(map_type::RINGBUF, 0, 0, 4096),
+        Some(&ring),
+        &fake,
+    );
+    let rb = RingBuf::new(map).unwrap();
+    let (mut r1, mut r2) = (rb.reader(), rb.reader());
+    let mut inner = None;
+    let n = r1
+        .consume(|_| inner = Some(r2.consume(|_| panic!("record read twice"))))
+        .unwrap();
+    assert_eq!(n, 1);
+    let err = inner.unwrap().unwrap_err();
+    assert_eq!(err.stage(), crate::Stage::Access);
+    // The lock and the mark are released: the ring is readable again (and now empty).
+    assert_eq!(r2.consume(|_| panic!("no more records")).unwrap(), 0);
+}
+
+#[test]
+fn ring_readers_in_two_threads_take_turns() {
+    let (fd, ring, _file) = memfd_ring();
+    let fake = FakeMap::new(0, 0);
+    let map = Map::from_parts(
+        fd.as_fd(),
+        "rb",
+        info(map_type::RINGBUF, 0, 0, 4096),
+        Some(&ring),
+        &fake,
+    );
+    let rb = RingBuf::new(map).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let got = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        let mut r1 = rb.reader();
+        let got = &got;
+        s.spawn(move || {
+            r1.consume(|_| {
+                // Let the other thread try while this one holds the record.
+                tx.send(()).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                got.fetch_add(1, Ordering::SeqCst);
+            })
+            .unwrap();
+        });
+        rx.recv().unwrap();
+        let mut r2 = rb.reader();
+        // Waits for the first reader: by then the record is consumed and nothing is left.
+        let n = r2.consume(|_| panic!("record read twice")).unwrap();
+        assert_eq!(n, 0);
+        assert_eq!(got.load(Ordering::SeqCst), 1);
+    });
+}
+
+#[test]
+fn perf_event_array_has_one_reader_at_a_time() {
+    let fake = FakeMap::new(4, 4);
+    let fd = memfd();
+    let pe = map_type::PERF_EVENT_ARRAY;
+    let map = Map::from_parts(fd.as_fd(), "events", info(pe, 4, 4, 4), None, &fake);
+    let a = PerfEventArray::new(map).unwrap();
+    let first = a.claim().unwrap();
+    // A second handle on the same map cannot make a reader whose slots would replace the
+    // first's (and whose drop would then empty them).
+    let e = PerfEventArray::new(map).unwrap().claim().unwrap_err();
+    assert_eq!(e.stage(), crate::Stage::Access);
+    // Another map is independent.
+    let fd2 = memfd();
+    let other = Map::from_parts(fd2.as_fd(), "other", info(pe, 4, 4, 4), None, &fake);
+    let _second = PerfEventArray::new(other).unwrap().claim().unwrap();
+    drop(first);
+    // Released with the reader.
+    let _again = a.claim().unwrap();
+}
+
+#[test]
+fn ring_mapping_over_a_file_reads_records() {
+    // The real reader over a memfd laid out like a ring buffer map.
+    let (fd, ring, mut file) = memfd_ring();
+    let size = 4096usize;
+    use std::io::{Seek, SeekFrom};
     let fake = FakeMap::new(0, 0);
     let map = Map::from_parts(
         fd.as_fd(),

@@ -146,11 +146,49 @@ pub mod globals_skel {
         ///C `union number` (8 bytes).
         #[repr(C)]
         #[derive(Clone, Copy)]
-        pub union number {
-            ///`u` at byte 0.
-            pub u: ::core::primitive::u64,
-            ///`s` at byte 0.
-            pub s: [::core::primitive::i32; 2usize],
+        pub struct number {
+            ///The union's bytes.
+            pub __bytes: [::core::primitive::u8; 8usize],
+            #[doc(hidden)]
+            pub __align: [::core::primitive::u64; 0],
+        }
+        impl number {
+            ///Reads member `u` at byte 0.
+            pub fn u(&self) -> ::core::primitive::u64 {
+                unsafe {
+                    self.__bytes
+                        .as_ptr()
+                        .cast::<::core::primitive::u64>()
+                        .read_unaligned()
+                }
+            }
+            ///Writes member `u` at byte 0 (the union's other bytes are kept).
+            pub fn set_u(&mut self, value: ::core::primitive::u64) {
+                unsafe {
+                    self.__bytes
+                        .as_mut_ptr()
+                        .cast::<::core::primitive::u64>()
+                        .write_unaligned(value)
+                }
+            }
+            ///Reads member `s` at byte 0.
+            pub fn s(&self) -> [::core::primitive::i32; 2usize] {
+                unsafe {
+                    self.__bytes
+                        .as_ptr()
+                        .cast::<[::core::primitive::i32; 2usize]>()
+                        .read_unaligned()
+                }
+            }
+            ///Writes member `s` at byte 0 (the union's other bytes are kept).
+            pub fn set_s(&mut self, value: [::core::primitive::i32; 2usize]) {
+                unsafe {
+                    self.__bytes
+                        .as_mut_ptr()
+                        .cast::<[::core::primitive::i32; 2usize]>()
+                        .write_unaligned(value)
+                }
+            }
         }
         impl ::core::default::Default for number {
             /// All bytes zero.
@@ -159,7 +197,14 @@ pub mod globals_skel {
             }
         }
         unsafe impl ::bpfsign_runtime::Plain for number {}
-        const _: () = assert!(::core::mem::size_of:: < number > () == 8usize);
+        const _: () = {
+            assert!(::core::mem::size_of:: < number > () == 8usize);
+            assert!(::core::mem::align_of:: < number > () == 8usize);
+            assert!(::core::mem::size_of:: < ::core::primitive::u64 > () <= 8usize);
+            assert!(
+                ::core::mem::size_of:: < [::core::primitive::i32; 2usize] > () <= 8usize
+            );
+        };
         ///C `struct point` (20 bytes).
         #[repr(C)]
         #[derive(Clone, Copy)]

@@ -8,8 +8,9 @@
 //!
 //! Type mapping: integers by size and sign (C `_Bool` → `u8`, since the program may store any
 //! byte there), `float`/`double` → `f32`/`f64`, pointers → `u64` (a BPF address, meaningless in
-//! user space), enums → their integer, arrays → `[T; N]`, structs/unions → named `#[repr(C)]`
-//! types with the C name, and anything else (bitfields, odd sizes) → a byte array.
+//! user space), enums → their integer, arrays → `[T; N]`, structs → named `#[repr(C)]` types
+//! with the C name, unions → named `#[repr(C)]` structs over the union's bytes with a getter
+//! and setter per member, and anything else (bitfields, odd sizes) → a byte array.
 
 use std::collections::BTreeMap;
 
@@ -359,19 +360,20 @@ fn repr_attr(natural: bool) -> TokenStream {
     }
 }
 
-/// `Default` (all bytes zero) and `Plain` for an emitted struct or union.
+/// `Default` (all bytes zero) and `Plain` for an emitted struct (or union wrapper struct).
 fn plain_impls(ident: &Ident) -> TokenStream {
     quote! {
         impl ::core::default::Default for #ident {
             /// All bytes zero.
             fn default() -> Self {
-                // SAFETY: a plain-data type (integers, floats, byte arrays, such structs and
-                // unions): all-zero bytes are a valid value.
+                // SAFETY: a plain-data type (integers, floats, byte arrays, such structs):
+                // all-zero bytes are a valid value.
                 unsafe { ::core::mem::zeroed() }
             }
         }
-        // SAFETY: integers, floats, byte arrays and plain structs/unions only (for a union:
-        // every member is such plain data): every bit pattern is a valid value.
+        // SAFETY: integers, floats, byte arrays and plain structs only, with explicit
+        // padding (C unions are byte-array structs): every bit pattern is a valid value and
+        // every byte of a value is initialised.
         unsafe impl ::bpfsign_runtime::Plain for #ident {}
     }
 }
@@ -445,43 +447,100 @@ fn emit_struct(
     (tokens, Layout { size, align })
 }
 
-/// Emits a `#[repr(C)]` union; a byte-array member keeps the BTF size when the members are
-/// smaller, and `packed` is used when the size is not a multiple of the alignment.
+/// Emits a C union as a `#[repr(C)]` struct over its bytes (`__bytes: [u8; size]`, plus a
+/// zero-length array of an integer of the union's alignment), with a getter and a setter per
+/// member (`x()`, `set_x(v)`) that read and write the member's leading bytes. A Rust `union`
+/// cannot be `bpfsign_runtime::Plain`: one built from a smaller member leaves the
+/// other bytes uninitialised, and the runtime reads every byte of a value; here every byte is
+/// always initialised. When the size is not a multiple of the alignment the struct has
+/// alignment 1 (as a packed one), like the Rust `union` before it.
 fn emit_union(
     ident: &Ident,
     doc: &str,
     size: u64,
     fields: Vec<Field>,
-    members_total: usize,
+    _members_total: usize,
 ) -> (TokenStream, Layout) {
     let mut align = fields.iter().map(|f| f.layout.align).max().unwrap_or(1);
-    let largest = fields.iter().map(|f| f.layout.size).max().unwrap_or(0);
-    let natural = size.is_multiple_of(align);
-    if !natural {
+    if !size.is_multiple_of(align) {
         align = 1;
     }
-    let mut defs: Vec<TokenStream> = fields
-        .iter()
-        .map(
-            |Field {
-                 ident: fi, ty, doc, ..
-             }| quote!(#[doc = #doc] pub #fi: #ty),
-        )
-        .collect();
-    if largest < size || fields.is_empty() || fields.len() < members_total {
-        let n = size as usize;
-        defs.push(quote!(#[doc = "The union's bytes."] pub __bytes: [::core::primitive::u8; #n]));
+    let align_field = match align {
+        2 => Some(quote!(::core::primitive::u16)),
+        4 => Some(quote!(::core::primitive::u32)),
+        8 => Some(quote!(::core::primitive::u64)),
+        16 => Some(quote!(::core::primitive::u128)),
+        _ => None,
     }
-    let repr = repr_attr(natural);
-    let sz = size as usize;
+    .map(|t| quote!(#[doc(hidden)] pub __align: [#t; 0],));
+    let n = size as usize;
+    let al = align as usize;
+    let mut methods = Vec::new();
+    let mut asserts = Vec::new();
+    let mut used: Vec<String> = Vec::new();
+    let mut fresh = |name: String| {
+        let mut name = name;
+        while used.contains(&name) {
+            name.push('_');
+        }
+        used.push(name.clone());
+        name
+    };
+    for Field {
+        ident: fi,
+        ty,
+        layout,
+        doc,
+        ..
+    } in &fields
+    {
+        if layout.size > size {
+            // Cannot come from consistent BTF; the member is left out rather than read past
+            // the union.
+            continue;
+        }
+        let base = unraw(fi);
+        let getter = rust_ident(&fresh(base.clone()), "__member");
+        let setter = rust_ident(&fresh(format!("set_{base}")), "__set_member");
+        let what = doc.trim_end_matches('.');
+        let get_doc = format!("Reads member {what}.");
+        let set_doc = format!("Writes member {what} (the union's other bytes are kept).");
+        methods.push(quote! {
+            #[doc = #get_doc]
+            pub fn #getter(&self) -> #ty {
+                // SAFETY: the member type is plain data no larger than the union (asserted
+                // below): any bytes are a valid value; the read is unaligned-safe.
+                unsafe { self.__bytes.as_ptr().cast::<#ty>().read_unaligned() }
+            }
+            #[doc = #set_doc]
+            pub fn #setter(&mut self, value: #ty) {
+                // SAFETY: the member type is no larger than the union (asserted below) and is
+                // plain data without implicit padding (a generated layout, integer, float or
+                // array of them), so every byte written is initialised.
+                unsafe { self.__bytes.as_mut_ptr().cast::<#ty>().write_unaligned(value) }
+            }
+        });
+        asserts.push(quote!(assert!(::core::mem::size_of::<#ty>() <= #n);));
+    }
     let plain_impls = plain_impls(ident);
     let tokens = quote! {
         #[doc = #doc]
-        #repr
+        #[repr(C)]
         #[derive(Clone, Copy)]
-        pub union #ident { #(#defs,)* }
+        pub struct #ident {
+            #[doc = "The union's bytes."]
+            pub __bytes: [::core::primitive::u8; #n],
+            #align_field
+        }
+        impl #ident {
+            #(#methods)*
+        }
         #plain_impls
-        const _: () = assert!(::core::mem::size_of::<#ident>() == #sz);
+        const _: () = {
+            assert!(::core::mem::size_of::<#ident>() == #n);
+            assert!(::core::mem::align_of::<#ident>() == #al);
+            #(#asserts)*
+        };
     };
     (tokens, Layout { size, align })
 }
@@ -544,6 +603,53 @@ mod tests {
             "padding must not name a bare `u8` (the C struct shadows it): {text}"
         );
         // The generated code compiles as Rust (field names unique).
+        syn::parse2::<syn::File>(text.parse().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn unions_are_byte_structs_with_member_methods() {
+        // `union { u64 set_a; u32 a; }` of 8 bytes: a Rust `union` would leave bytes
+        // uninitialised and cannot be `Plain`; the wrapper is a struct over `[u8; 8]` aligned
+        // like a u64, with a getter and setter per member whose names cannot clash.
+        let u = TypeMeta::Union {
+            name: Some("v".into()),
+            size: 8,
+            members: vec![
+                MemberMeta {
+                    name: "set_a".into(),
+                    offset: 0,
+                    ty: int(8),
+                },
+                MemberMeta {
+                    name: "a".into(),
+                    offset: 0,
+                    ty: int(4),
+                },
+            ],
+        };
+        let mut g = TypeGen::new(&[]);
+        let (t, l) = g.type_of(&u).unwrap();
+        assert_eq!(t.to_string(), "v");
+        assert_eq!(l, Layout { size: 8, align: 8 });
+        let text: String = g.items().iter().map(|i| i.to_string()).collect();
+        assert!(!text.contains("pub union"), "{text}");
+        assert!(text.contains("pub struct v"), "{text}");
+        assert!(
+            text.contains("pub __bytes : [:: core :: primitive :: u8 ; 8usize]"),
+            "{text}"
+        );
+        assert!(
+            text.contains("pub __align : [:: core :: primitive :: u64 ; 0]"),
+            "{text}"
+        );
+        for m in [
+            "fn set_a (& self)",
+            "fn set_set_a (",
+            "fn a (& self)",
+            "fn set_a_ (",
+        ] {
+            assert!(text.contains(m), "{m} missing: {text}");
+        }
         syn::parse2::<syn::File>(text.parse().unwrap()).unwrap();
     }
 
