@@ -1,0 +1,108 @@
+//! Kernel tests of the six user-like objects (run them with `cargo vmtest -p
+//! bpfsign-userlike-tests`): every object loads on 6.18.15 (P1), 7.2.13 (P1b), 7.3.4 (P2)
+//! signed with key A, and on the host with the unsigned loader; nothing stays behind.
+
+use bpfsign_runtime::LoadedSkeleton;
+use bpfsign_userlike_tests::leak::assert_no_leak;
+use bpfsign_userlike_tests::{
+    kprobe_core, load, lsm_tp, mapinmap, net_counters, protocol, test_kernel, tp_ringbuf,
+    tracing_iter,
+};
+
+/// Checks that a loaded skeleton has the programs and maps its source declares, by name.
+fn assert_has(skel: &LoadedSkeleton, progs: &[&str], maps: &[&str]) {
+    eprintln!(
+        "{} on {}: protocol {}, {} programs, {} maps",
+        skel.name(),
+        test_kernel(),
+        skel.protocol(),
+        skel.prog_count(),
+        skel.map_count()
+    );
+    for p in progs {
+        let i = skel
+            .prog_index(p)
+            .unwrap_or_else(|| panic!("{}: program {p} missing", skel.name()));
+        assert!(skel.prog_fd(i).is_some(), "{}: program {p} has no fd", skel.name());
+    }
+    for m in maps {
+        let i = skel
+            .map_index(m)
+            .unwrap_or_else(|| panic!("{}: map {m} missing", skel.name()));
+        assert!(skel.map_fd(i).is_some(), "{}: map {m} has no fd", skel.name());
+    }
+    if let Some(p) = protocol() {
+        assert_eq!(skel.protocol(), p);
+    }
+}
+
+#[test]
+#[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
+fn kernel_userlike_tp_ringbuf_loads() {
+    assert_no_leak("tp_ringbuf", || {
+        let skel = load!(tp_ringbuf::TpRingbuf).expect("load tp_ringbuf");
+        assert_has(skel.inner(), &["on_getpgid"], &["events"]);
+    });
+}
+
+#[test]
+#[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
+fn kernel_userlike_kprobe_core_loads() {
+    assert_no_leak("kprobe_core", || {
+        let skel = load!(kprobe_core::KprobeCore).expect("load kprobe_core");
+        assert_has(skel.inner(), &["count_unlink"], &["unlink_stats"]);
+    });
+}
+
+#[test]
+#[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
+fn kernel_userlike_net_counters_loads() {
+    assert_no_leak("net_counters", || {
+        let skel = load!(net_counters::NetCounters).expect("load net_counters");
+        assert_has(skel.inner(), &["xdp_count", "tc_count"], &["pkt_counts"]);
+    });
+}
+
+#[test]
+#[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
+fn kernel_userlike_tracing_iter_loads() {
+    assert_no_leak("tracing_iter", || {
+        let skel = load!(tracing_iter::TracingIter).expect("load tracing_iter");
+        assert_has(
+            skel.inner(),
+            &["enter_getppid", "exit_getppid", "dump_task"],
+            &[],
+        );
+    });
+}
+
+#[test]
+#[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
+fn kernel_userlike_lsm_tp_loads() {
+    assert_no_leak("lsm_tp", || {
+        let skel = load!(lsm_tp::LsmTp).expect("load lsm_tp");
+        assert_has(
+            skel.inner(),
+            &[
+                "watch_file_open",
+                "watch_bpf",
+                "watch_sys_enter",
+                "watch_newtask",
+            ],
+            &[],
+        );
+    });
+}
+
+#[test]
+#[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
+fn kernel_userlike_mapinmap_loads() {
+    assert_no_leak("mapinmap", || {
+        let skel = load!(mapinmap::Mapinmap).expect("load mapinmap");
+        assert_has(
+            skel.inner(),
+            &["on_getsid", "tail_target"],
+            &["inner_a", "inner_b", "outer", "jump_table", "per_tgid"],
+        );
+    });
+}
