@@ -84,6 +84,49 @@ pub mod mapinmap {
     );
 }
 
+/// Four of the objects compiled with GCC (`bpf-unknown-none-gcc` ≥ 14): present when
+/// `build.rs` found one (`$BPFSIGN_GCC_BPF` or the vmtest cache), cfg `userlike_gcc`. Why
+/// `tracing_iter` and `mapinmap` are not built with GCC: see build.rs.
+#[cfg(userlike_gcc)]
+pub mod gcc {
+    /// Tracepoint + ring buffer + `.rodata` filter, GCC build.
+    #[allow(deprecated)]
+    pub mod tp_ringbuf {
+        bpfsign_macros::include_signed_skel!(
+            "tp_ringbuf_gcc.bpf.o",
+            key = env!("BPF_KEY"),
+            allow_unsigned = true
+        );
+    }
+    /// kprobe + CO-RE + hash map + subprogram, GCC build.
+    #[allow(deprecated)]
+    pub mod kprobe_core {
+        bpfsign_macros::include_signed_skel!(
+            "kprobe_core_gcc.bpf.o",
+            key = env!("BPF_KEY"),
+            allow_unsigned = true
+        );
+    }
+    /// xdp + tc + per-CPU array + global function, GCC build.
+    #[allow(deprecated)]
+    pub mod net_counters {
+        bpfsign_macros::include_signed_skel!(
+            "net_counters_gcc.bpf.o",
+            key = env!("BPF_KEY"),
+            allow_unsigned = true
+        );
+    }
+    /// lsm + lsm.s + raw_tp + tp_btf, GCC build.
+    #[allow(deprecated)]
+    pub mod lsm_tp {
+        bpfsign_macros::include_signed_skel!(
+            "lsm_tp_gcc.bpf.o",
+            key = env!("BPF_KEY"),
+            allow_unsigned = true
+        );
+    }
+}
+
 /// TEST-ONLY certificate (DER) of key A, which signs every skeleton of this crate.
 pub const CERT_A: &[u8] = include_bytes!("../../fixtures/keys/TEST-ONLY-key-a.der");
 

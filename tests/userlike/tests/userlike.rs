@@ -142,3 +142,58 @@ fn kernel_userlike_mapinmap_loads() {
         );
     });
 }
+
+/// Four of the objects compiled with GCC ≥ 14 (cfg `userlike_gcc`; build.rs says why not the
+/// other two): they must load as the clang builds do.
+#[cfg(userlike_gcc)]
+mod gcc_builds {
+    use super::*;
+    use bpfsign_userlike_tests::gcc;
+
+    #[test]
+    #[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
+    fn kernel_userlike_gcc_tp_ringbuf_loads() {
+        assert_no_leak("tp_ringbuf (gcc)", || {
+            let skel = load!(gcc::tp_ringbuf::TpRingbufGcc).expect("load tp_ringbuf (gcc)");
+            assert_has(skel.inner(), &["on_getpgid"], &["events"]);
+        });
+    }
+
+    #[test]
+    #[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
+    fn kernel_userlike_gcc_kprobe_core_loads() {
+        assert_no_leak("kprobe_core (gcc)", || {
+            let skel = load!(gcc::kprobe_core::KprobeCoreGcc).expect("load kprobe_core (gcc)");
+            assert_has(skel.inner(), &["count_unlink"], &["unlink_stats"]);
+        });
+    }
+
+    #[test]
+    #[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
+    fn kernel_userlike_gcc_net_counters_loads() {
+        assert_no_leak("net_counters (gcc)", || {
+            let skel = load!(gcc::net_counters::NetCountersGcc).expect("load net_counters (gcc)");
+            assert_has(skel.inner(), &["xdp_count", "tc_count"], &["pkt_counts"]);
+        });
+    }
+
+    #[test]
+    #[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
+    fn kernel_userlike_gcc_lsm_tp_loads() {
+        assert_no_leak("lsm_tp (gcc)", || {
+            let Some(skel) = trampoline_load("lsm_tp (gcc)", load!(gcc::lsm_tp::LsmTpGcc)) else {
+                return;
+            };
+            assert_has(
+                skel.inner(),
+                &[
+                    "watch_file_open",
+                    "watch_bpf",
+                    "watch_sys_enter",
+                    "watch_newtask",
+                ],
+                &[],
+            );
+        });
+    }
+}
