@@ -79,6 +79,16 @@ pub enum ErrorKind {
         /// The protocols whose loaders the skeleton embeds, in generator order.
         embedded: Vec<Protocol>,
     },
+    /// A program's attach target could not be found or resolved before any attach system call:
+    /// a kernel function missing from `available_filter_functions`, a symbol missing from an
+    /// ELF file, a tracepoint or PMU missing from sysfs/tracefs, an unreadable binary. Stage
+    /// [`Stage::Attach`]; nothing was attached.
+    AttachTarget {
+        /// The program's name.
+        program: String,
+        /// The target as given (`do_unlinkat`, `/bin/bash:readline`, `sched/sched_switch`).
+        target: String,
+    },
 }
 
 /// Context that sharpens the guidance of an error.
@@ -148,6 +158,12 @@ impl Error {
             ctx: ctx.clone(),
             log: None,
         }))
+    }
+
+    /// The same error with `guidance` instead of the generic advice.
+    pub(crate) fn with_guidance(mut self, guidance: impl Into<String>) -> Self {
+        self.0.guidance = guidance.into();
+        self
     }
 
     /// An error without errno (bad input, inconsistent skeleton, ...).

@@ -30,7 +30,19 @@ pub struct Call {
     pub tp_name: Option<String>,
     /// PROG_RUN: the ctx bytes as passed in.
     pub ctx_in: Option<Vec<u8>>,
+    /// [`FAKE_PERF_EVENT_OPEN`]: `(pid, cpu)`; [`FAKE_PERF_EVENT_ENABLE`]: `(fd, 0)`.
+    pub perf: Option<(i32, i32)>,
+    /// C strings behind pointers: `perf_event_attr.config1` (probe name or path), the
+    /// kprobe.multi symbols, the uprobe.multi path.
+    pub strings: Vec<String>,
+    /// uprobe.multi: the offsets array.
+    pub offsets: Vec<u64>,
 }
+
+/// Pseudo command recorded for a `perf_event_open` (the attr is the `perf_event_attr`).
+pub const FAKE_PERF_EVENT_OPEN: u32 = 0x1000;
+/// Pseudo command recorded for `PERF_EVENT_IOC_ENABLE`.
+pub const FAKE_PERF_EVENT_ENABLE: u32 = 0x1001;
 
 impl Call {
     pub fn u32(&self, off: usize) -> u32 {
@@ -217,6 +229,25 @@ impl Sys for FakeKernel {
                 BPF_PROG_RUN => {
                     call.ctx_in = Some(bytes_at(rd_u64(attr, 48), rd_u32(attr, 40) as usize));
                 }
+                BPF_LINK_CREATE if attr.len() >= 48 && rd_u32(attr, 8) == 42 => {
+                    // kprobe_multi: cnt at 20, syms at 24.
+                    let cnt = rd_u32(attr, 20) as usize;
+                    let syms = bytes_at(rd_u64(attr, 24), cnt * 8);
+                    for i in 0..cnt {
+                        let p = rd_u64(&syms, i * 8) as usize as *const libc::c_char;
+                        call.strings
+                            .push(std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned());
+                    }
+                }
+                BPF_LINK_CREATE if attr.len() >= 60 && rd_u32(attr, 8) == 48 => {
+                    // uprobe_multi: path at 16, offsets at 24, cnt at 48.
+                    let p = rd_u64(attr, 16) as usize as *const libc::c_char;
+                    call.strings
+                        .push(std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned());
+                    let cnt = rd_u32(attr, 48) as usize;
+                    let offs = bytes_at(rd_u64(attr, 24), cnt * 8);
+                    call.offsets = (0..cnt).map(|i| rd_u64(&offs, i * 8)).collect();
+                }
                 _ => {}
             }
         }
@@ -299,5 +330,45 @@ impl Sys for FakeKernel {
             BPF_RAW_TRACEPOINT_OPEN | BPF_LINK_CREATE => self.object("link"),
             _ => Err(io::Error::from_raw_os_error(libc::EINVAL)),
         }
+    }
+
+    fn perf_event_open(&self, attr: &[u8], pid: i32, cpu: i32) -> io::Result<i64> {
+        let mut st = self.state.lock().unwrap();
+        let cmd = FAKE_PERF_EVENT_OPEN;
+        let nth = st.calls.iter().filter(|c| c.cmd == cmd).count();
+        let mut call = Call {
+            cmd,
+            attr: attr.to_vec(),
+            perf: Some((pid, cpu)),
+            ..Call::default()
+        };
+        if rd_u64(attr, 56) != 0 {
+            // SAFETY: the runtime stores a C string pointer in config1 (probe name or path).
+            let s = unsafe {
+                std::ffi::CStr::from_ptr(rd_u64(attr, 56) as usize as *const libc::c_char)
+            };
+            call.strings.push(s.to_string_lossy().into_owned());
+        }
+        st.calls.push(call);
+        if let Some(&(_, _, errno)) = st.fail.iter().find(|f| f.0 == cmd && f.1 == nth) {
+            return Err(io::Error::from_raw_os_error(errno));
+        }
+        self.object("perf")
+    }
+
+    fn perf_event_enable(&self, fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        let mut st = self.state.lock().unwrap();
+        let cmd = FAKE_PERF_EVENT_ENABLE;
+        let nth = st.calls.iter().filter(|c| c.cmd == cmd).count();
+        st.calls.push(Call {
+            cmd,
+            perf: Some((fd.as_raw_fd(), 0)),
+            ..Call::default()
+        });
+        if let Some(&(_, _, errno)) = st.fail.iter().find(|f| f.0 == cmd && f.1 == nth) {
+            return Err(io::Error::from_raw_os_error(errno));
+        }
+        Ok(())
     }
 }

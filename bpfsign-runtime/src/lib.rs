@@ -67,7 +67,7 @@ mod sys;
 #[cfg(test)]
 mod tests;
 
-pub use attach::Link;
+pub use attach::{Link, UprobeTarget};
 pub use cert::{cert_skid, cert_to_der};
 pub use error::{errno_name, Error, ErrorKind, Stage, ENOTSUPP};
 pub use global::Plain;

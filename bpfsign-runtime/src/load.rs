@@ -777,13 +777,7 @@ fn loaded_progs(
 
 /// An owned copy of a spec's attach kind.
 fn owned_attach(a: AttachKind<&str>) -> AttachKind<String> {
-    match a {
-        AttachKind::RawTracepoint { tp_name } => AttachKind::RawTracepoint {
-            tp_name: tp_name.map(str::to_string),
-        },
-        AttachKind::Iter => AttachKind::Iter,
-        AttachKind::Manual => AttachKind::Manual,
-    }
+    a.map(str::to_string)
 }
 
 /// mmaps the skeleton data maps with the run-time page size (read-only for `BPF_F_RDONLY_PROG`

@@ -44,6 +44,19 @@ pub(crate) const LINK_CREATE_ATTR_SZ: usize = 28;
 pub(crate) trait Sys {
     /// `bpf(cmd, attr, attr.len())`; returns the non-negative result or the errno.
     fn bpf(&self, cmd: u32, attr: &mut [u8]) -> io::Result<i64>;
+
+    /// `perf_event_open(attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC)`; returns the new fd or the
+    /// errno. The default (for fakes that do not model perf events) fails with ENOSYS.
+    fn perf_event_open(&self, attr: &[u8], pid: i32, cpu: i32) -> io::Result<i64> {
+        let _ = (attr, pid, cpu);
+        Err(io::Error::from_raw_os_error(libc::ENOSYS))
+    }
+
+    /// `ioctl(fd, PERF_EVENT_IOC_ENABLE, 0)`. The default fails with ENOSYS.
+    fn perf_event_enable(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        let _ = fd;
+        Err(io::Error::from_raw_os_error(libc::ENOSYS))
+    }
 }
 
 /// The real kernel.
@@ -67,7 +80,49 @@ impl Sys for RealKernel {
             Ok(r)
         }
     }
+
+    fn perf_event_open(&self, attr: &[u8], pid: i32, cpu: i32) -> io::Result<i64> {
+        // The kernel reads `attr.size` bytes (stored in the attr itself); the buffer must hold
+        // that many.
+        let size = u32::from_ne_bytes(attr[4..8].try_into().unwrap_or([0; 4])) as usize;
+        if size > attr.len() {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        // SAFETY: `attr` is a readable buffer of at least `attr.size` bytes; the pointers stored in
+        // it (probe names, paths) refer to memory the caller keeps alive across this call.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_perf_event_open,
+                attr.as_ptr(),
+                pid as libc::c_long,
+                cpu as libc::c_long,
+                -1 as libc::c_long,
+                PERF_FLAG_FD_CLOEXEC as libc::c_long,
+            )
+        };
+        if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(r)
+        }
+    }
+
+    fn perf_event_enable(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        // SAFETY: an ioctl without argument memory on an fd the caller keeps open.
+        let r = unsafe { libc::ioctl(fd.as_raw_fd(), PERF_EVENT_IOC_ENABLE as _, 0) };
+        if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    }
 }
+
+/// `PERF_FLAG_FD_CLOEXEC`.
+pub(crate) const PERF_FLAG_FD_CLOEXEC: u64 = 8;
+
+/// `PERF_EVENT_IOC_ENABLE` (`_IO('$', 0)`).
+pub(crate) const PERF_EVENT_IOC_ENABLE: u64 = 0x2400;
 
 /// An 8-byte aligned, zeroed `union bpf_attr` (168 bytes, the 6.18+ size).
 #[repr(C, align(8))]
@@ -99,14 +154,14 @@ impl Attr {
     pub(crate) fn get_u32(&self, off: usize) -> u32 {
         u32::from_ne_bytes(self.0[off..off + 4].try_into().unwrap_or([0; 4]))
     }
-    fn call(&mut self, sys: &dyn Sys, cmd: u32, size: usize) -> io::Result<i64> {
+    pub(crate) fn call(&mut self, sys: &dyn Sys, cmd: u32, size: usize) -> io::Result<i64> {
         sys.bpf(cmd, &mut self.0[..size])
     }
 }
 
 /// Wraps a returned fd; moves fds 0..=2 above 2 like libbpf's `ensure_good_fd`, so a loader's
 /// `fd <= 0` checks and stdio are never confused with BPF objects.
-fn owned_fd(r: i64) -> io::Result<OwnedFd> {
+pub(crate) fn owned_fd(r: i64) -> io::Result<OwnedFd> {
     let fd = RawFd::try_from(r).map_err(|_| io::Error::from_raw_os_error(libc::EOVERFLOW))?;
     // SAFETY: the kernel (or the fake kernel) just returned this fd to us; nobody else owns it.
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };

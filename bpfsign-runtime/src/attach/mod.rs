@@ -8,6 +8,15 @@ use crate::load::LoadedSkeleton;
 use crate::spec::AttachKind;
 use crate::sys::{self, RealKernel, Sys};
 
+mod kprobe;
+mod perf;
+#[cfg(test)]
+mod perf_tests;
+mod tracepoint;
+mod uprobe;
+
+pub use uprobe::UprobeTarget;
+
 /// An attachment (a BPF link). Dropping it detaches the program; [`Link::forget`] keeps it
 /// attached until the process exits.
 #[derive(Debug)]
@@ -44,8 +53,11 @@ impl Link {
 }
 
 impl LoadedSkeleton {
-    /// Attaches program `i`: raw tracepoint / BTF-attached programs (fentry, fexit, fmod_ret,
-    /// tp_btf, lsm) with `BPF_RAW_TRACEPOINT_OPEN`, iterators with `BPF_LINK_CREATE`.
+    /// Attaches program `i` as its section says: raw tracepoint / BTF-attached programs
+    /// (fentry, fexit, fmod_ret, tp_btf, lsm) with `BPF_RAW_TRACEPOINT_OPEN`, iterators with
+    /// `BPF_LINK_CREATE`, kprobes, ksyscalls, uprobes and tracepoints through a perf event
+    /// and a `BPF_PERF_EVENT` link, kprobe.multi / uprobe.multi with their multi links (see
+    /// [`crate::Program`]'s per-kind methods).
     pub fn attach_prog(&self, i: usize) -> Result<Link, Error> {
         self.attach_prog_with(&RealKernel, i)
     }
@@ -120,6 +132,65 @@ impl LoadedSkeleton {
                     };
                     Error::sys(Stage::Attach, &e, what, &ctx)
                 })?
+            }
+            AttachKind::Kprobe {
+                func,
+                offset,
+                retprobe,
+            } => {
+                return self
+                    .program(i)?
+                    .attach_kprobe_offset_with(sys, func, *offset, *retprobe)
+            }
+            AttachKind::Ksyscall { name, retprobe } => {
+                return self.program(i)?.attach_kprobe_offset_with(
+                    sys,
+                    &kprobe::ksyscall_function(name),
+                    0,
+                    *retprobe,
+                )
+            }
+            AttachKind::KprobeMulti { pattern, retprobe } => {
+                return self
+                    .program(i)?
+                    .attach_kprobe_multi_with(sys, pattern, *retprobe)
+            }
+            AttachKind::Uprobe {
+                path,
+                func,
+                offset,
+                retprobe,
+            } => {
+                let target = match (func.is_empty(), *offset) {
+                    (true, off) => UprobeTarget::FileOffset(off),
+                    (false, 0) => UprobeTarget::Symbol(func),
+                    (false, off) => UprobeTarget::SymbolOffset(func, off),
+                };
+                return self.program(i)?.attach_uprobe_with(
+                    sys,
+                    *retprobe,
+                    None,
+                    std::path::Path::new(path),
+                    target,
+                );
+            }
+            AttachKind::UprobeMulti {
+                path,
+                pattern,
+                retprobe,
+            } => {
+                return self.program(i)?.attach_uprobe_multi_with(
+                    sys,
+                    *retprobe,
+                    None,
+                    std::path::Path::new(path),
+                    pattern,
+                )
+            }
+            AttachKind::Tracepoint { category, name } => {
+                return self
+                    .program(i)?
+                    .attach_tracepoint_with(sys, category, name)
             }
             AttachKind::Iter => sys::link_create(sys, fd.as_fd(), 0, sys::BPF_TRACE_ITER).map_err(|e| {
                 Error::sys(

@@ -143,8 +143,116 @@ pub enum AttachKind<S> {
     },
     /// `BPF_LINK_CREATE` with `BPF_TRACE_ITER`.
     Iter,
+    /// A kprobe PMU perf event on a kernel function (`kprobe/FUNC[+OFFSET]`,
+    /// `kretprobe/FUNC`), attached with `BPF_LINK_CREATE(BPF_PERF_EVENT)`.
+    Kprobe {
+        /// Kernel function (symbol) name.
+        func: S,
+        /// Offset into the function (always 0 for return probes).
+        offset: u64,
+        /// Return probe (`kretprobe/`).
+        retprobe: bool,
+    },
+    /// `BPF_LINK_CREATE(BPF_TRACE_KPROBE_MULTI)` on every kernel function matching a glob
+    /// (`kprobe.multi/PATTERN`, `kretprobe.multi/PATTERN`).
+    KprobeMulti {
+        /// Glob over `available_filter_functions` (`*` and `?`).
+        pattern: S,
+        /// Return probes (`kretprobe.multi/`).
+        retprobe: bool,
+    },
+    /// A kprobe on a system call's arch-specific entry (`ksyscall/NAME`, `kretsyscall/NAME`).
+    Ksyscall {
+        /// System call name without prefix (`getpid`).
+        name: S,
+        /// Return probe (`kretsyscall/`).
+        retprobe: bool,
+    },
+    /// An uprobe PMU perf event (`uprobe/PATH:FUNC[+OFFSET]`, `uretprobe/PATH:FUNC`, and the
+    /// sleepable `.s` forms), in every process.
+    Uprobe {
+        /// Binary or library path (a bare name like `libc.so.6` is searched for).
+        path: S,
+        /// ELF symbol, or empty when `offset` is a file offset.
+        func: S,
+        /// Offset from the symbol (or the file offset when `func` is empty).
+        offset: u64,
+        /// Return probe (`uretprobe/`).
+        retprobe: bool,
+    },
+    /// `BPF_LINK_CREATE(BPF_TRACE_UPROBE_MULTI)` on every function of a binary matching a glob
+    /// (`uprobe.multi/PATH:PATTERN`, `uretprobe.multi/PATH:PATTERN`).
+    UprobeMulti {
+        /// Binary or library path.
+        path: S,
+        /// Glob over the binary's function symbols.
+        pattern: S,
+        /// Return probes (`uretprobe.multi/`).
+        retprobe: bool,
+    },
+    /// A tracefs tracepoint perf event (`tracepoint/CAT/NAME`, `tp/CAT/NAME`).
+    Tracepoint {
+        /// Category (the directory under `events/`).
+        category: S,
+        /// Tracepoint name.
+        name: S,
+    },
     /// Not attached by the skeleton; attach through the program's file descriptor.
     Manual,
+}
+
+impl<S> AttachKind<S> {
+    /// The same kind with every string converted by `f` (e.g. `&str` to `String`).
+    pub fn map<T>(self, mut f: impl FnMut(S) -> T) -> AttachKind<T> {
+        match self {
+            AttachKind::RawTracepoint { tp_name } => AttachKind::RawTracepoint {
+                tp_name: tp_name.map(f),
+            },
+            AttachKind::Iter => AttachKind::Iter,
+            AttachKind::Kprobe {
+                func,
+                offset,
+                retprobe,
+            } => AttachKind::Kprobe {
+                func: f(func),
+                offset,
+                retprobe,
+            },
+            AttachKind::KprobeMulti { pattern, retprobe } => AttachKind::KprobeMulti {
+                pattern: f(pattern),
+                retprobe,
+            },
+            AttachKind::Ksyscall { name, retprobe } => AttachKind::Ksyscall {
+                name: f(name),
+                retprobe,
+            },
+            AttachKind::Uprobe {
+                path,
+                func,
+                offset,
+                retprobe,
+            } => AttachKind::Uprobe {
+                path: f(path),
+                func: f(func),
+                offset,
+                retprobe,
+            },
+            AttachKind::UprobeMulti {
+                path,
+                pattern,
+                retprobe,
+            } => AttachKind::UprobeMulti {
+                path: f(path),
+                pattern: f(pattern),
+                retprobe,
+            },
+            AttachKind::Tracepoint { category, name } => AttachKind::Tracepoint {
+                category: f(category),
+                name: f(name),
+            },
+            AttachKind::Manual => AttachKind::Manual,
+        }
+    }
 }
 
 /// `bpf(2)` commands (`enum bpf_cmd`).
@@ -247,6 +355,8 @@ pub mod prog_type {
     pub const SOCKET_FILTER: u32 = 1;
     /// `BPF_PROG_TYPE_KPROBE`.
     pub const KPROBE: u32 = 2;
+    /// `BPF_PROG_TYPE_TRACEPOINT`.
+    pub const TRACEPOINT: u32 = 5;
     /// `BPF_PROG_TYPE_XDP`.
     pub const XDP: u32 = 6;
     /// `BPF_PROG_TYPE_RAW_TRACEPOINT`.
@@ -273,6 +383,10 @@ pub mod attach_type {
     pub const LSM_MAC: u32 = 27;
     /// `BPF_TRACE_ITER`.
     pub const TRACE_ITER: u32 = 28;
+    /// `BPF_PERF_EVENT`.
+    pub const PERF_EVENT: u32 = 41;
+    /// `BPF_TRACE_KPROBE_MULTI`.
+    pub const TRACE_KPROBE_MULTI: u32 = 42;
     /// `BPF_LSM_CGROUP`.
     pub const LSM_CGROUP: u32 = 43;
     /// `BPF_TRACE_UPROBE_MULTI`.

@@ -1,13 +1,15 @@
 //! Skeleton metadata: what the macro and the runtime need to know about the maps, programs and
 //! global-data layouts of a generated light skeleton (serde, deterministic).
 
-use bpfsign_abi::{attach_type, map_flags, prog_type};
+use bpfsign_abi::{attach_type, map_flags};
 use serde::{Deserialize, Serialize};
 
 use crate::link::Linked;
 use crate::parse::btf::{self, kind, Btf};
 use crate::parse::secdef;
 use crate::parse::Object;
+
+mod attach;
 
 pub use bpfsign_abi::Protocol;
 
@@ -405,48 +407,32 @@ pub(crate) fn build(obj: &Object, linked: &Linked, name: &str) -> SkeletonMeta {
             vars,
         });
     }
-    let progs = obj
-        .progs
-        .iter()
-        .filter(|p| !obj.is_subprog(p))
-        .map(|p| {
-            let def = p.sec_def;
-            let flags = def.map(|d| d.flags).unwrap_or(0);
-            let target = p.sec_name.split_once('/').map(|(_, t)| t.to_string());
-            let eat = if flags & secdef::F_USDT != 0 {
-                attach_type::TRACE_UPROBE_MULTI
+    let mut progs = Vec::new();
+    for p in obj.progs.iter().filter(|p| !obj.is_subprog(p)) {
+        let def = p.sec_def;
+        let flags = def.map(|d| d.flags).unwrap_or(0);
+        let target = p.sec_name.split_once('/').map(|(_, t)| t.to_string());
+        let eat = if flags & secdef::F_USDT != 0 {
+            attach_type::TRACE_UPROBE_MULTI
+        } else {
+            p.expected_attach_type
+        };
+        let attach = attach::attach_kind(def, &p.sec_name, p.prog_type, eat);
+        progs.push(ProgMeta {
+            name: p.name.clone(),
+            section: p.sec_name.clone(),
+            prog_type: p.prog_type,
+            expected_attach_type: eat,
+            attach_target: if flags & secdef::F_ATTACH_BTF != 0 {
+                target
             } else {
-                p.expected_attach_type
-            };
-            let attach = match p.prog_type {
-                prog_type::RAW_TRACEPOINT => match &target {
-                    Some(t) => AttachKind::RawTracepoint {
-                        tp_name: Some(t.clone()),
-                    },
-                    None => AttachKind::Manual,
-                },
-                prog_type::TRACING | prog_type::LSM if eat == attach_type::TRACE_ITER => {
-                    AttachKind::Iter
-                }
-                prog_type::TRACING | prog_type::LSM => AttachKind::RawTracepoint { tp_name: None },
-                _ => AttachKind::Manual,
-            };
-            ProgMeta {
-                name: p.name.clone(),
-                section: p.sec_name.clone(),
-                prog_type: p.prog_type,
-                expected_attach_type: eat,
-                attach_target: if flags & secdef::F_ATTACH_BTF != 0 {
-                    target
-                } else {
-                    None
-                },
-                sleepable: flags & secdef::F_SLEEPABLE != 0,
-                autoload: p.autoload,
-                attach,
-            }
-        })
-        .collect();
+                None
+            },
+            sleepable: flags & secdef::F_SLEEPABLE != 0,
+            autoload: p.autoload,
+            attach,
+        });
+    }
     SkeletonMeta {
         name: name.to_string(),
         maps,
@@ -481,6 +467,52 @@ mod tests {
             ),
             (AttachKind::Iter, r#""Iter""#),
             (AttachKind::Manual, r#""Manual""#),
+            (
+                AttachKind::Kprobe {
+                    func: "f".to_string(),
+                    offset: 8,
+                    retprobe: false,
+                },
+                r#"{"Kprobe":{"func":"f","offset":8,"retprobe":false}}"#,
+            ),
+            (
+                AttachKind::KprobeMulti {
+                    pattern: "f*".to_string(),
+                    retprobe: true,
+                },
+                r#"{"KprobeMulti":{"pattern":"f*","retprobe":true}}"#,
+            ),
+            (
+                AttachKind::Ksyscall {
+                    name: "getpid".to_string(),
+                    retprobe: false,
+                },
+                r#"{"Ksyscall":{"name":"getpid","retprobe":false}}"#,
+            ),
+            (
+                AttachKind::Uprobe {
+                    path: "/b".to_string(),
+                    func: "f".to_string(),
+                    offset: 0,
+                    retprobe: true,
+                },
+                r#"{"Uprobe":{"path":"/b","func":"f","offset":0,"retprobe":true}}"#,
+            ),
+            (
+                AttachKind::UprobeMulti {
+                    path: "/b".to_string(),
+                    pattern: "f?".to_string(),
+                    retprobe: false,
+                },
+                r#"{"UprobeMulti":{"path":"/b","pattern":"f?","retprobe":false}}"#,
+            ),
+            (
+                AttachKind::Tracepoint {
+                    category: "sched".to_string(),
+                    name: "sched_switch".to_string(),
+                },
+                r#"{"Tracepoint":{"category":"sched","name":"sched_switch"}}"#,
+            ),
         ];
         for (kind, json) in cases {
             assert_eq!(serde_json::to_string(&kind).unwrap(), json);

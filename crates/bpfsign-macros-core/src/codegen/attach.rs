@@ -1,9 +1,12 @@
 //! Attaching: `attach()` on the loaded skeleton (every auto-attachable program, collected in
 //! the links struct `HelloLinks`) and one `attach_<prog>()` per such program.
 //!
-//! A program attaches automatically when it is loaded (autoload on) and its section says how
-//! (fentry, fexit, fmod_ret, tp_btf, lsm, raw_tp, iter); the others have no attach method and
-//! no link.
+//! A program attaches automatically when it is loaded (autoload on) and its section names a
+//! target as libbpf's auto-attach rules read it (fentry, fexit, fmod_ret, tp_btf, lsm,
+//! raw_tp/NAME, iter, kprobe/FUNC, kretprobe/FUNC, kprobe.multi/GLOB, ksyscall/NAME,
+//! uprobe/PATH:FUNC, uprobe.multi/PATH:GLOB, tp/CAT/NAME); target-less sections
+//! ([`AttachKind::Manual`]: `kprobe`, `uprobe`, `usdt`, `xdp`, `tc`, cgroup, …) have no
+//! generated attach method and no link: attach them through `Program`'s per-kind methods.
 
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
@@ -57,6 +60,7 @@ pub(super) fn links_type(names: &Names, docs: &ItemDocs, meta: &SkeletonMeta) ->
     quote! {
         #[doc = #doc]
         #[derive(Debug)]
+        #[must_use = "dropping the links detaches every program; keep them (or call forget()) while the programs should run"]
         pub struct #links {
             #(#fields,)*
         }

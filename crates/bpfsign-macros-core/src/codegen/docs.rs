@@ -53,9 +53,10 @@ impl ItemDocs {
             progs: progs_doc(&code.artifact.meta.progs, names),
             maps: format!("File descriptors of the maps of [`{loaded}`]."),
             links: format!(
-                "Links made by [`{loaded}::attach`], one per loaded program that attaches \
-                 automatically (fentry, fexit, fmod_ret, tp_btf, lsm, raw_tp, iter); each detaches \
-                 when dropped."
+                "Links made by [`{loaded}::attach`], one per loaded program whose section names \
+                 its target (fentry, fexit, fmod_ret, tp_btf, lsm, raw_tp, iter, kprobe, \
+                 kretprobe, kprobe.multi, ksyscall, uprobe, uretprobe, uprobe.multi, tracepoint); \
+                 each detaches when dropped."
             ),
         }
     }
@@ -178,6 +179,51 @@ fn attach_target_doc(p: &ProgMeta) -> String {
             None => "its BTF target".to_string(),
         },
         AttachKind::Iter => "a BPF iterator link".to_string(),
+        AttachKind::Kprobe {
+            func,
+            offset,
+            retprobe,
+        } => match (retprobe, offset) {
+            (true, _) => format!("the return of kernel function `{func}` (kretprobe)"),
+            (false, 0) => format!("kernel function `{func}` (kprobe)"),
+            (false, off) => format!("kernel function `{func}` + {off:#x} (kprobe)"),
+        },
+        AttachKind::KprobeMulti { pattern, retprobe } => format!(
+            "{}every kernel function matching `{pattern}` (kprobe.multi link)",
+            if *retprobe { "the return of " } else { "" }
+        ),
+        AttachKind::Ksyscall { name, retprobe } => format!(
+            "{}system call `{name}` (its arch-specific kernel entry, e.g. `__x64_sys_{name}`)",
+            if *retprobe { "the return of " } else { "" }
+        ),
+        AttachKind::Uprobe {
+            path,
+            func,
+            offset,
+            retprobe,
+        } => {
+            let at = match (func.is_empty(), offset) {
+                (true, off) => format!("file offset {off:#x}"),
+                (false, 0) => format!("function `{func}`"),
+                (false, off) => format!("function `{func}` + {off:#x}"),
+            };
+            format!(
+                "{}{at} of `{path}` in every process ({})",
+                if *retprobe { "the return of " } else { "" },
+                if *retprobe { "uretprobe" } else { "uprobe" }
+            )
+        }
+        AttachKind::UprobeMulti {
+            path,
+            pattern,
+            retprobe,
+        } => format!(
+            "{}every function of `{path}` matching `{pattern}` (uprobe.multi link)",
+            if *retprobe { "the return of " } else { "" }
+        ),
+        AttachKind::Tracepoint { category, name } => {
+            format!("tracepoint `{category}:{name}`")
+        }
         AttachKind::Manual => {
             "nothing automatically (attach it yourself through its fd)".to_string()
         }

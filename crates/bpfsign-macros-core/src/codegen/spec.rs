@@ -232,6 +232,43 @@ fn runtime_attach_tokens(attach: &AttachKind) -> TokenStream {
         }
         AttachKind::Iter => quote!(::bpfsign_runtime::AttachKind::Iter),
         AttachKind::Manual => quote!(::bpfsign_runtime::AttachKind::Manual),
+        AttachKind::Kprobe {
+            func,
+            offset,
+            retprobe,
+        } => quote!(::bpfsign_runtime::AttachKind::Kprobe {
+            func: #func, offset: #offset, retprobe: #retprobe,
+        }),
+        AttachKind::KprobeMulti { pattern, retprobe } => {
+            quote!(::bpfsign_runtime::AttachKind::KprobeMulti {
+                pattern: #pattern, retprobe: #retprobe,
+            })
+        }
+        AttachKind::Ksyscall { name, retprobe } => {
+            quote!(::bpfsign_runtime::AttachKind::Ksyscall {
+                name: #name, retprobe: #retprobe,
+            })
+        }
+        AttachKind::Uprobe {
+            path,
+            func,
+            offset,
+            retprobe,
+        } => quote!(::bpfsign_runtime::AttachKind::Uprobe {
+            path: #path, func: #func, offset: #offset, retprobe: #retprobe,
+        }),
+        AttachKind::UprobeMulti {
+            path,
+            pattern,
+            retprobe,
+        } => quote!(::bpfsign_runtime::AttachKind::UprobeMulti {
+            path: #path, pattern: #pattern, retprobe: #retprobe,
+        }),
+        AttachKind::Tracepoint { category, name } => {
+            quote!(::bpfsign_runtime::AttachKind::Tracepoint {
+                category: #category, name: #name,
+            })
+        }
     }
 }
 

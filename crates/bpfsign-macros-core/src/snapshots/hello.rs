@@ -212,8 +212,9 @@ Initial values of global variables are fixed when the skeleton is signed: the si
         pub rodata: ::std::os::fd::BorrowedFd<'a>,
         _skel: ::core::marker::PhantomData<&'a ()>,
     }
-    ///Links made by [`LoadedHello::attach`], one per loaded program that attaches automatically (fentry, fexit, fmod_ret, tp_btf, lsm, raw_tp, iter); each detaches when dropped.
+    ///Links made by [`LoadedHello::attach`], one per loaded program whose section names its target (fentry, fexit, fmod_ret, tp_btf, lsm, raw_tp, iter, kprobe, kretprobe, kprobe.multi, ksyscall, uprobe, uretprobe, uprobe.multi, tracepoint); each detaches when dropped.
     #[derive(Debug)]
+    #[must_use = "dropping the links detaches every program; keep them (or call forget()) while the programs should run"]
     pub struct HelloLinks {
         ///Link of program `hello`; detaches on drop.
         pub hello: ::bpfsign_runtime::Link,

@@ -294,8 +294,9 @@ Initial values of global variables are fixed when the skeleton is signed: the si
         pub bss: ::std::os::fd::BorrowedFd<'a>,
         _skel: ::core::marker::PhantomData<&'a ()>,
     }
-    ///Links made by [`LoadedMulti::attach`], one per loaded program that attaches automatically (fentry, fexit, fmod_ret, tp_btf, lsm, raw_tp, iter); each detaches when dropped.
+    ///Links made by [`LoadedMulti::attach`], one per loaded program whose section names its target (fentry, fexit, fmod_ret, tp_btf, lsm, raw_tp, iter, kprobe, kretprobe, kprobe.multi, ksyscall, uprobe, uretprobe, uprobe.multi, tracepoint); each detaches when dropped.
     #[derive(Debug)]
+    #[must_use = "dropping the links detaches every program; keep them (or call forget()) while the programs should run"]
     pub struct MultiLinks {
         ///Link of program `getpid_entry`; detaches on drop.
         pub getpid_entry: ::bpfsign_runtime::Link,
