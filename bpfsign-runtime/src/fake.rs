@@ -37,6 +37,8 @@ pub struct Call {
     pub strings: Vec<String>,
     /// uprobe.multi: the offsets array.
     pub offsets: Vec<u64>,
+    /// OBJ_PIN / OBJ_GET: the path.
+    pub path: Option<String>,
 }
 
 /// Pseudo command recorded for a `perf_event_open` (the attr is the `perf_event_attr`).
@@ -91,6 +93,8 @@ struct State {
     /// PROG_LOAD fails with ENOSPC while the log buffer is smaller than this.
     log_min: u32,
     ctx_run_log: Option<String>,
+    /// `bpf_link_info.type` reported for links.
+    link_type: u32,
 }
 
 pub struct FakeKernel {
@@ -134,6 +138,12 @@ impl FakeKernel {
         s.log_min = min;
         s.ctx_run_log = Some(msg.to_string());
         drop(s);
+        self
+    }
+
+    /// The `BPF_LINK_TYPE_*` that link info requests report.
+    pub fn link_type(self, t: u32) -> Self {
+        self.state.lock().unwrap().link_type = t;
         self
     }
 
@@ -226,6 +236,11 @@ impl Sys for FakeKernel {
                         std::ffi::CStr::from_ptr(rd_u64(attr, 0) as usize as *const libc::c_char);
                     call.tp_name = Some(n.to_string_lossy().into_owned());
                 }
+                BPF_OBJ_PIN | BPF_OBJ_GET => {
+                    let n =
+                        std::ffi::CStr::from_ptr(rd_u64(attr, 0) as usize as *const libc::c_char);
+                    call.path = Some(n.to_string_lossy().into_owned());
+                }
                 BPF_PROG_RUN => {
                     call.ctx_in = Some(bytes_at(rd_u64(attr, 48), rd_u32(attr, 40) as usize));
                 }
@@ -258,6 +273,16 @@ impl Sys for FakeKernel {
         match cmd {
             BPF_MAP_CREATE => self.object("map"),
             BPF_MAP_UPDATE_ELEM | BPF_MAP_FREEZE => Ok(0),
+            BPF_OBJ_GET_INFO_BY_FD if rd_u32(attr, 4) as usize == LINK_INFO_HEAD_SZ => {
+                // A link: type from the fake's script, id 7, prog_id 9.
+                let info = rd_u64(attr, 8) as usize as *mut u8;
+                let head = [st.link_type, 7, 9];
+                // SAFETY: the runtime passes a LINK_INFO_HEAD_SZ-byte info buffer.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(head.as_ptr().cast::<u8>(), info, 12);
+                }
+                Ok(0)
+            }
             BPF_OBJ_GET_INFO_BY_FD => {
                 let info = rd_u64(attr, 8) as usize as *mut u8;
                 // SAFETY: the runtime passes a 104-byte info with a 32-byte hash buffer.
@@ -328,6 +353,9 @@ impl Sys for FakeKernel {
                 Ok(0)
             }
             BPF_RAW_TRACEPOINT_OPEN | BPF_LINK_CREATE => self.object("link"),
+            BPF_OBJ_PIN | BPF_LINK_DETACH => Ok(0),
+            BPF_OBJ_GET => self.object("pinned"),
+            BPF_ITER_CREATE => self.object("iter"),
             _ => Err(io::Error::from_raw_os_error(libc::EINVAL)),
         }
     }

@@ -40,6 +40,7 @@
 //! | [`LoadedSkeleton`], [`Plain`] | A loaded skeleton: fds, data maps, typed views of globals |
 //! | [`Program`] | A loaded program of a skeleton: its fd and every way to attach it |
 //! | [`Link`] | An attached program ([`LoadedSkeleton::attach_prog`], [`LoadedSkeleton::attach_all`]) |
+//! | [`LinkInfo`], [`XdpFlags`], [`TcxDirection`], [`NetkitSide`], [`SocketFilter`] | Link details and the per-kind attach options ([`Program::attach_xdp`], …) |
 //! | [`probe()`], [`probe_uncached`], [`selected_protocol`], [`KernelProbe`], [`SigningSupport`], [`PROTOCOL_ENV`] | Which protocol the running kernel speaks |
 //! | [`register_cert`], [`CertTarget`], [`RegisteredCert`], [`named_keyring`], [`join_new_session_keyring`], [`Keyring`], [`KEY_SPEC_SESSION_KEYRING`], [`KEY_SPEC_USER_KEYRING`] | Keyrings and signing certificates |
 //! | [`cert_to_der`], [`cert_skid`] | Reading a certificate (PEM or DER, subjectKeyIdentifier) |
@@ -67,7 +68,7 @@ mod sys;
 #[cfg(test)]
 mod tests;
 
-pub use attach::{Link, UprobeTarget};
+pub use attach::{Link, LinkInfo, NetkitSide, SocketFilter, TcxDirection, UprobeTarget, XdpFlags};
 pub use cert::{cert_skid, cert_to_der};
 pub use error::{errno_name, Error, ErrorKind, Stage, ENOTSUPP};
 pub use global::Plain;

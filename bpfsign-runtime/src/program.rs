@@ -73,7 +73,6 @@ impl<'a> Program<'a> {
     }
 
     /// Context for errors about this program.
-    #[allow(dead_code)] // for the per-kind attach methods
     pub(crate) fn ctx(&self) -> Ctx {
         Ctx {
             skeleton: Some(self.skel.name().to_string()),
@@ -83,7 +82,6 @@ impl<'a> Program<'a> {
     }
 
     /// An attach error that did not come from a system call.
-    #[allow(dead_code)] // for the per-kind attach methods
     pub(crate) fn attach_error(&self, detail: String, guidance: &str) -> Error {
         Error::other(Stage::Attach, detail, guidance, &self.ctx())
     }
@@ -105,6 +103,20 @@ impl LoadedSkeleton {
             index: i,
             fd,
         })
+    }
+
+    /// A handle on program `i` for generated code that checked once, right after loading,
+    /// that the program has an fd (`include_signed_skel!`'s `load()` does).
+    ///
+    /// # Panics
+    /// If program `i` does not exist or was not loaded: a broken invariant of the generated
+    /// code, never a user error. Use [`LoadedSkeleton::program`] otherwise.
+    #[doc(hidden)]
+    pub fn program_unchecked(&self, i: usize) -> Program<'_> {
+        match self.program(i) {
+            Ok(p) => p,
+            Err(e) => panic!("bpfsign generated code: program #{i} was checked at load: {e}"),
+        }
     }
 
     /// Handles on every loaded program, in skeleton order.

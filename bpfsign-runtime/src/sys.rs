@@ -21,6 +21,9 @@ pub(crate) use bpfsign_abi::map_type::ARRAY as BPF_MAP_TYPE_ARRAY;
 pub(crate) use bpfsign_abi::prog_flags::SLEEPABLE as BPF_F_SLEEPABLE;
 pub(crate) use bpfsign_abi::prog_type::SYSCALL as BPF_PROG_TYPE_SYSCALL;
 
+mod link;
+pub(crate) use link::*;
+
 /// `offsetofend(union bpf_attr, excl_prog_hash_size)`.
 pub(crate) const MAP_CREATE_ATTR_SZ: usize = 92;
 /// `offsetofend(union bpf_attr, flags)`.

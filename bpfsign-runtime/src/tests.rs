@@ -8,7 +8,7 @@ use crate::sys::*;
 use crate::*;
 
 #[path = "../tests/common/mod.rs"]
-mod common;
+pub(crate) mod common;
 use common::*;
 
 fn hello() -> SkeletonSpec<'static> {
@@ -642,7 +642,7 @@ fn prog_slots_follow_autoload_order() {
     let links = sk.attach_all_with(&k).unwrap();
     assert_eq!(
         links.iter().map(Link::prog_index).collect::<Vec<_>>(),
-        [0, 2, 4]
+        [Some(0), Some(2), Some(4)]
     );
     let calls = k.calls();
     let tail = &calls[calls.len() - 3..];

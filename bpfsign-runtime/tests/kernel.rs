@@ -668,7 +668,7 @@ fn kernel_multi_raw_tp_iter_autoload() {
         let links = skel.attach_all().unwrap_or_else(|e| panic!("{p}: {e}"));
         assert_eq!(
             links.iter().map(Link::prog_index).collect::<Vec<_>>(),
-            [0, 2]
+            [Some(0), Some(2)]
         );
         // Print only for this thread and only around one syscall, so reading the trace does not
         // feed it.

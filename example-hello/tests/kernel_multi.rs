@@ -74,8 +74,12 @@ fn kernel_multi_attaches_every_kind_and_skips_the_optional_program() {
         .unwrap_or_else(|e| panic!("load: {e}"));
 
     // The optional program has no fd; asking the runtime for it is an error, not a panic.
-    let progs = skel.progs().expect("program fds");
+    let progs = skel.progs();
     let _ = (progs.getpid_entry, progs.on_switch, progs.raw_sys_exit);
+    assert!(
+        progs.getppid_optional.is_none(),
+        "autoload-off program has a handle"
+    );
     let optional = skel.inner().prog_index("getppid_optional").unwrap();
     let e = skel.inner().loaded_prog_fd(optional).unwrap_err();
     assert_eq!(e.stage(), Stage::Access, "{e}");

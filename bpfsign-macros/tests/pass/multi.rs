@@ -53,7 +53,7 @@ fn main() {
     let _: fn(&LoadedMulti) -> R<Link> = LoadedMulti::attach_raw_sys_enter;
     let _: fn(&LoadedMulti) -> R<Link> = LoadedMulti::attach_on_switch;
     let _: fn(&LoadedMulti) -> R<Link> = LoadedMulti::attach_raw_sys_exit;
-    let _: fn(&LoadedMulti) -> R<MultiProgs<'_>> = LoadedMulti::progs;
+    let _: fn(&LoadedMulti) -> MultiProgs<'_> = LoadedMulti::progs;
     let _: fn(&LoadedMulti) -> R<multi_skel::types::Bss> = LoadedMulti::read_bss;
     let _: fn(MultiLinks) -> [Link; 6] = links_cover_every_loaded_program;
 

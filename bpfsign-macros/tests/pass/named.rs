@@ -12,6 +12,6 @@ fn main() {
     type R<T> = Result<T, bpfsign_runtime::Error>;
     let _: fn(&mut LoadedGreeter) -> R<&mut greeter_skel::types::Bss> = LoadedGreeter::bss_mut;
     let _: fn(&LoadedGreeter) -> R<greeter_skel::types::Bss> = LoadedGreeter::read_bss;
-    let _: fn(&LoadedGreeter) -> R<GreeterProgs<'_>> = LoadedGreeter::progs;
+    let _: fn(&LoadedGreeter) -> GreeterProgs<'_> = LoadedGreeter::progs;
     let _: fn(&LoadedGreeter) -> R<GreeterMaps<'_>> = LoadedGreeter::maps;
 }

@@ -1,44 +1,57 @@
 //! Attaching the programs of a loaded skeleton, like bpftool's generated `__attach()` (docs/protocol.md §6.7).
 
 use std::ffi::CString;
-use std::os::fd::{AsFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 
 use crate::error::{Ctx, Error, Stage};
 use crate::load::LoadedSkeleton;
 use crate::spec::AttachKind;
 use crate::sys::{self, RealKernel, Sys};
 
+mod handle;
 mod kprobe;
+mod link;
 mod perf;
 #[cfg(test)]
 mod perf_tests;
+#[cfg(test)]
+mod tests;
 mod tracepoint;
 mod uprobe;
 
+pub use handle::LinkInfo;
+pub use link::{NetkitSide, SocketFilter, TcxDirection, XdpFlags};
 pub use uprobe::UprobeTarget;
 
-/// An attachment (a BPF link). Dropping it detaches the program; [`Link::forget`] keeps it
-/// attached until the process exits.
+/// An attachment (a BPF link). The program stays attached while anything holds the link: this
+/// value's fd, a duplicate of it, or a pin in bpffs ([`Link::pin`]). Dropping the `Link` closes
+/// its fd, which detaches the program unless a pin or another fd still holds the link.
 #[derive(Debug)]
 #[must_use = "dropping a Link detaches the program"]
 pub struct Link {
     fd: OwnedFd,
-    prog: usize,
+    prog: Option<usize>,
 }
 
 impl Link {
+    pub(crate) fn new(fd: OwnedFd, prog: Option<usize>) -> Link {
+        Link { fd, prog }
+    }
+
     /// The link fd.
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }
 
-    /// Index of the attached program in the skeleton.
-    pub fn prog_index(&self) -> usize {
+    /// Index of the attached program in the skeleton; `None` for a link opened with
+    /// [`Link::from_pin`].
+    pub fn prog_index(&self) -> Option<usize> {
         self.prog
     }
 
-    /// Leaks the link on purpose: the program stays attached until the process exits.
-    /// Returns the raw link fd.
+    /// Leaks the link fd on purpose and returns it. The program stays attached as long as the
+    /// fd is open: until the process exits (or closes the raw fd), not longer. To keep it
+    /// attached after the process exits, [`Link::pin`] it first.
     pub fn forget(self) -> RawFd {
         self.fd.into_raw_fd()
     }
@@ -48,8 +61,40 @@ impl Link {
         self.fd
     }
 
-    /// Detaches now (same as dropping).
-    pub fn detach(self) {}
+    /// Detaches the program now with `BPF_LINK_DETACH`, even if pins or other fds still hold
+    /// the link (they keep a defunct link), then closes the fd. Link kinds the kernel cannot
+    /// detach this way (tracing, raw tracepoint, iterator and perf-event links answer
+    /// `EOPNOTSUPP`) are detached by closing the fd, which ends the attachment only when no pin
+    /// or other fd holds the link.
+    pub fn detach(self) -> Result<(), Error> {
+        self.detach_with(&RealKernel)
+    }
+
+    pub(crate) fn detach_with(self, sys: &dyn Sys) -> Result<(), Error> {
+        match sys::link_detach(sys, self.fd.as_fd()) {
+            Ok(()) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EOPNOTSUPP) | Some(crate::ENOTSUPP)
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(Error::sys(
+                Stage::Attach,
+                &e,
+                format!("BPF_LINK_DETACH of link fd {}", self.fd.as_raw_fd()),
+                &Ctx::default(),
+            )),
+        }
+    }
+}
+
+impl AsFd for Link {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
 }
 
 impl LoadedSkeleton {
@@ -109,7 +154,9 @@ impl LoadedSkeleton {
                         "program {} (prog_type {}) has no automatic attach in a light skeleton",
                         p.name, p.prog_type
                     ),
-                    "attach it yourself with the fd from LoadedSkeleton::prog_fd and the attach API of its type",
+                    link::per_kind_method(&p.section)
+                        .map(|m| format!("its section names no target: attach it with {m}"))
+                        .unwrap_or_else(|| "attach it yourself with the fd from LoadedSkeleton::prog_fd and the attach API of its type".into()),
                     &ctx,
                 ))
             }
@@ -201,6 +248,6 @@ impl LoadedSkeleton {
                 )
             })?,
         };
-        Ok(Link { fd: link, prog: i })
+        Ok(Link::new(link, Some(i)))
     }
 }

@@ -173,7 +173,7 @@ impl<'a> Program<'a> {
         })?;
         Ok(Link {
             fd: link,
-            prog: self.index(),
+            prog: Some(self.index()),
         })
     }
 

@@ -350,7 +350,7 @@ impl<'a> Program<'a> {
             })?;
         Ok(Link {
             fd: link,
-            prog: self.index(),
+            prog: Some(self.index()),
         })
     }
 

@@ -90,10 +90,14 @@
 //! refers to the runtime as `::bpfsign_runtime`: the calling crate must depend on
 //! `bpfsign-runtime` (not renamed).
 //!
-//! Nothing in the generated code panics. `progs()` and `maps()` return the fds as
-//! `Result<HelloProgs, _>` / `Result<HelloMaps, _>`; programs with autoload off
-//! (`SEC("?...")`) have no fd field, no `attach_<name>()` and no link (the signed loader never
-//! loads them; the type docs list them). Per mmapable section `s`: `s()` → `Result<&S, _>`,
+//! `progs()` returns `HelloProgs` (no `Result`: `load()` checked once that every loaded
+//! program has an fd): one `bpfsign_runtime::Program` per program (fd, section, `attach()` and
+//! the per-kind attach methods); programs with autoload off (`SEC("?...")`) are
+//! `Option<Program>` fields, always `None`, with no `attach_<name>()` and no link (the signed
+//! loader never loads them; the type docs list them). `maps()` returns the map fds as
+//! `Result<HelloMaps, _>`. Nothing in the generated code panics.
+//!
+//! Per mmapable section `s`: `s()` → `Result<&S, _>`,
 //! `s_mut()` → `Result<&mut S, _>` (writable sections only) and `read_s()` → `Result<S, _>`, a
 //! copy made with volatile reads. The references alias memory the BPF programs write
 //! concurrently (as libbpf-rs skeletons do): use them briefly, and poll changing values through

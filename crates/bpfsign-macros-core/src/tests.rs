@@ -581,14 +581,25 @@ fn multi_snapshot() {
             "{p} not in attach()"
         );
         assert!(
-            flat.contains(&format!("{p}:self.skel.loaded_prog_fd({i}usize)?")),
-            "no fd of {p}"
+            flat.contains(&format!("{p}:self.skel.program_unchecked({i}usize)")),
+            "no handle of {p}"
+        );
+        assert!(
+            flat.contains(&format!("self.skel.program({i}usize)?;")),
+            "load() does not check {p}"
         );
     }
     // The optional program is described, and nothing pretends it is loaded.
     assert!(!flat.contains("attach_getppid_optional"));
-    assert!(!flat.contains("pubgetppid_optional:"));
-    assert!(code.contains("Not here, because autoload was off when the skeleton was signed"));
+    assert!(
+        flat.contains("pubgetppid_optional:::core::option::Option<::bpfsign_runtime::Program<'a>>")
+    );
+    assert!(flat.contains("getppid_optional:self.skel.program(6usize).ok()"));
+    assert!(
+        !flat.contains("self.skel.program(6usize)?"),
+        "load() must not require it"
+    );
+    assert!(code.contains("Always `None`, because autoload was off when the skeleton was signed"));
     assert!(code.contains("`getppid_optional` (`SEC(\"?fentry/__do_sys_getppid\")`): not loaded"));
     assert!(code.contains("autoload: false"));
     // The raw tracepoints carry their names; the BTF-attached programs none.

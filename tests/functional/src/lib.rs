@@ -8,6 +8,8 @@
 //! [`keyring`] and [`protocol`] give the load options for the kernel under test: on the signing
 //! kernels the certificate of key A in a fresh session keyring; on the host the unsigned loader.
 
+pub mod link;
+
 use std::sync::OnceLock;
 
 use bpfsign_runtime::{register_cert, CertTarget, Keyring, Protocol};

@@ -159,12 +159,12 @@ fn progs_doc(progs: &[ProgMeta], names: &Names) -> String {
         .map(|p| format!("`{}` (`SEC(\"{}\")`)", p.name, optional_section(p)))
         .collect();
     if not_loaded.is_empty() {
-        format!("File descriptors of the loaded programs of [`{loaded}`].")
+        format!("The programs of [`{loaded}`]: fd, section and attach methods of each.")
     } else {
         format!(
-            "File descriptors of the loaded programs of [`{loaded}`]. Not here, because \
-             autoload was off when the skeleton was signed (the signed loader never loads \
-             them): {}.",
+            "The programs of [`{loaded}`]: fd, section and attach methods of each. Always \
+             `None`, because autoload was off when the skeleton was signed (the signed loader \
+             never loads them): {}.",
             not_loaded.join(", ")
         )
     }

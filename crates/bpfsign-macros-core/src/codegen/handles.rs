@@ -83,26 +83,19 @@ pub(super) fn builder_type(names: &Names, docs: &ItemDocs) -> TokenStream {
             /// the programs; then maps the global data. Nothing stays loaded on error.
             pub fn load(self) -> ::core::result::Result<#loaded, ::bpfsign_runtime::Error> {
                 let skel = ::bpfsign_runtime::load(&SPEC, &self.options)?;
-                ::core::result::Result::Ok(#loaded { skel })
+                let loaded = #loaded { skel };
+                // On error `loaded` drops here: every fd closed, nothing stays loaded.
+                loaded.check_progs()?;
+                ::core::result::Result::Ok(loaded)
             }
         }
     }
 }
 
-/// The loaded skeleton's struct and the structs of its program and map fds.
+/// The loaded skeleton's struct and the struct of its map fds (programs: `super::progs`).
 pub(super) fn loaded_types(names: &Names, docs: &ItemDocs, meta: &SkeletonMeta) -> TokenStream {
-    let Names {
-        loaded,
-        progs,
-        maps,
-        ..
-    } = names;
-    let (loaded_doc, progs_doc, maps_doc) = (&docs.loaded, &docs.progs, &docs.maps);
-    let prog_fields = meta.progs.iter().filter(|p| p.autoload).map(|p| {
-        let f = rust_ident(&p.name, "prog");
-        let doc = docs::prog_field_doc(p);
-        quote!(#[doc = #doc] pub #f: ::std::os::fd::BorrowedFd<'a>)
-    });
+    let Names { loaded, maps, .. } = names;
+    let (loaded_doc, maps_doc) = (&docs.loaded, &docs.maps);
     let map_fields = meta.maps.iter().map(|m| {
         let f = rust_ident(&m.ident, "map");
         let doc = docs::map_field_doc(m);
@@ -113,13 +106,6 @@ pub(super) fn loaded_types(names: &Names, docs: &ItemDocs, meta: &SkeletonMeta) 
         #[derive(Debug)]
         pub struct #loaded {
             skel: ::bpfsign_runtime::LoadedSkeleton,
-        }
-
-        #[doc = #progs_doc]
-        #[derive(Clone, Copy, Debug)]
-        pub struct #progs<'a> {
-            #(#prog_fields,)*
-            _skel: ::core::marker::PhantomData<&'a ()>,
         }
 
         #[doc = #maps_doc]
@@ -139,23 +125,7 @@ pub(super) fn loaded_impl(
     attach_methods: TokenStream,
     globals: &[GlobalSection],
 ) -> TokenStream {
-    let Names {
-        loaded,
-        progs,
-        maps,
-        ..
-    } = names;
-    // Programs with autoload off have no fd (the signed loader never loads them); the index
-    // stays the program's index in the object.
-    let prog_inits = meta
-        .progs
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.autoload)
-        .map(|(i, p)| {
-            let f = rust_ident(&p.name, "prog");
-            quote!(#f: self.skel.loaded_prog_fd(#i)?)
-        });
+    let Names { loaded, maps, .. } = names;
     let map_inits = meta.maps.iter().enumerate().map(|(i, m)| {
         let f = rust_ident(&m.ident, "map");
         quote!(#f: self.skel.loaded_map_fd(#i)?)
@@ -163,13 +133,6 @@ pub(super) fn loaded_impl(
     let accessors = globals.iter().map(global_accessors);
     quote! {
         impl #loaded {
-            /// Program file descriptors (programs with autoload off have none). An error
-            /// means the skeleton is not loaded as this code expects (it does not happen
-            /// after a successful load).
-            pub fn progs(&self) -> ::core::result::Result<#progs<'_>, ::bpfsign_runtime::Error> {
-                ::core::result::Result::Ok(#progs { #(#prog_inits,)* _skel: ::core::marker::PhantomData })
-            }
-
             /// Map file descriptors. An error means the skeleton is not loaded as this code
             /// expects (it does not happen after a successful load).
             pub fn maps(&self) -> ::core::result::Result<#maps<'_>, ::bpfsign_runtime::Error> {

@@ -8,7 +8,8 @@
 //!
 //! * [`spec`] — the embedded bytes and the runtime's `SkeletonSpec` (maps, programs, variants);
 //! * [`layouts`] — the global-data types (`types::Bss` …);
-//! * [`handles`] — the skeleton type, builder, loaded skeleton, fd structs, global accessors;
+//! * [`handles`] — the skeleton type, builder, loaded skeleton, map fd struct, global accessors;
+//! * [`progs`] — the programs struct (`HelloProgs`: `Program` handles) and `progs()`;
 //! * [`attach`] — `attach()`, `attach_<prog>()` and the links struct;
 //! * [`docs`] — the doc comments of all of these.
 
@@ -16,6 +17,7 @@ mod attach;
 mod docs;
 mod handles;
 mod layouts;
+mod progs;
 mod spec;
 
 use std::path::PathBuf;
@@ -96,6 +98,7 @@ pub fn generate_skeleton(code: &SkelCode<'_>) -> Result<TokenStream, String> {
     let skeleton = handles::skeleton_type(&names, &docs, &meta.name);
     let builder = handles::builder_type(&names, &docs);
     let loaded = handles::loaded_types(&names, &docs, meta);
+    let progs = progs::progs_items(&names, &docs, meta);
     let links = attach::links_type(&names, &docs, meta);
     let attach_methods = attach::attach_methods(&names, meta);
     let loaded_impl = handles::loaded_impl(&names, meta, attach_methods, &globals.sections);
@@ -131,6 +134,8 @@ pub fn generate_skeleton(code: &SkelCode<'_>) -> Result<TokenStream, String> {
             #builder
 
             #loaded
+
+            #progs
 
             #links
 

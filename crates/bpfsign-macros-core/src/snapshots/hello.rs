@@ -188,20 +188,15 @@ Initial values of global variables are fixed when the skeleton is signed: the si
             self,
         ) -> ::core::result::Result<LoadedHello, ::bpfsign_runtime::Error> {
             let skel = ::bpfsign_runtime::load(&SPEC, &self.options)?;
-            ::core::result::Result::Ok(LoadedHello { skel })
+            let loaded = LoadedHello { skel };
+            loaded.check_progs()?;
+            ::core::result::Result::Ok(loaded)
         }
     }
     ///A loaded [`Hello`]: owns every map and program fd and the mmapped global data; dropping it closes them (links already made stay until they are dropped).
     #[derive(Debug)]
     pub struct LoadedHello {
         skel: ::bpfsign_runtime::LoadedSkeleton,
-    }
-    ///File descriptors of the loaded programs of [`LoadedHello`].
-    #[derive(Clone, Copy, Debug)]
-    pub struct HelloProgs<'a> {
-        ///Program `hello` (`SEC("fentry/__do_sys_getpid")`).
-        pub hello: ::std::os::fd::BorrowedFd<'a>,
-        _skel: ::core::marker::PhantomData<&'a ()>,
     }
     ///File descriptors of the maps of [`LoadedHello`].
     #[derive(Clone, Copy, Debug)]
@@ -211,6 +206,31 @@ Initial values of global variables are fixed when the skeleton is signed: the si
         ///Map `rodata` (kernel name `hello.rodata`).
         pub rodata: ::std::os::fd::BorrowedFd<'a>,
         _skel: ::core::marker::PhantomData<&'a ()>,
+    }
+    ///The programs of [`LoadedHello`]: fd, section and attach methods of each.
+    #[derive(Clone, Copy, Debug)]
+    pub struct HelloProgs<'a> {
+        ///Program `hello` (`SEC("fentry/__do_sys_getpid")`).
+        pub hello: ::bpfsign_runtime::Program<'a>,
+        _skel: ::core::marker::PhantomData<&'a ()>,
+    }
+    impl LoadedHello {
+        /// The skeleton's programs: fd, section and every attach method
+        /// ([`::bpfsign_runtime::Program`]). `load()` checked that each loaded program
+        /// has an fd.
+        pub fn progs(&self) -> HelloProgs<'_> {
+            HelloProgs {
+                hello: self.skel.program_unchecked(0usize),
+                _skel: ::core::marker::PhantomData,
+            }
+        }
+        /// Run once by `load()`: every program the signed loader loads has an fd, so
+        /// `progs()` needs no error path. An error means the loader did not do what the
+        /// skeleton describes.
+        fn check_progs(&self) -> ::core::result::Result<(), ::bpfsign_runtime::Error> {
+            self.skel.program(0usize)?;
+            ::core::result::Result::Ok(())
+        }
     }
     ///Links made by [`LoadedHello::attach`], one per loaded program whose section names its target (fentry, fexit, fmod_ret, tp_btf, lsm, raw_tp, iter, kprobe, kretprobe, kprobe.multi, ksyscall, uprobe, uretprobe, uprobe.multi, tracepoint); each detaches when dropped.
     #[derive(Debug)]
@@ -226,17 +246,6 @@ Initial values of global variables are fixed when the skeleton is signed: the si
         }
     }
     impl LoadedHello {
-        /// Program file descriptors (programs with autoload off have none). An error
-        /// means the skeleton is not loaded as this code expects (it does not happen
-        /// after a successful load).
-        pub fn progs(
-            &self,
-        ) -> ::core::result::Result<HelloProgs<'_>, ::bpfsign_runtime::Error> {
-            ::core::result::Result::Ok(HelloProgs {
-                hello: self.skel.loaded_prog_fd(0usize)?,
-                _skel: ::core::marker::PhantomData,
-            })
-        }
         /// Map file descriptors. An error means the skeleton is not loaded as this code
         /// expects (it does not happen after a successful load).
         pub fn maps(

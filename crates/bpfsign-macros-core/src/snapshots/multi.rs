@@ -262,7 +262,9 @@ Initial values of global variables are fixed when the skeleton is signed: the si
             self,
         ) -> ::core::result::Result<LoadedMulti, ::bpfsign_runtime::Error> {
             let skel = ::bpfsign_runtime::load(&SPEC, &self.options)?;
-            ::core::result::Result::Ok(LoadedMulti { skel })
+            let loaded = LoadedMulti { skel };
+            loaded.check_progs()?;
+            ::core::result::Result::Ok(loaded)
         }
     }
     ///A loaded [`Multi`]: owns every map and program fd and the mmapped global data; dropping it closes them (links already made stay until they are dropped).
@@ -270,29 +272,60 @@ Initial values of global variables are fixed when the skeleton is signed: the si
     pub struct LoadedMulti {
         skel: ::bpfsign_runtime::LoadedSkeleton,
     }
-    ///File descriptors of the loaded programs of [`LoadedMulti`]. Not here, because autoload was off when the skeleton was signed (the signed loader never loads them): `getppid_optional` (`SEC("?fentry/__do_sys_getppid")`).
-    #[derive(Clone, Copy, Debug)]
-    pub struct MultiProgs<'a> {
-        ///Program `getpid_entry` (`SEC("fentry/__do_sys_getpid")`).
-        pub getpid_entry: ::std::os::fd::BorrowedFd<'a>,
-        ///Program `getpid_exit` (`SEC("fexit/__do_sys_getpid")`).
-        pub getpid_exit: ::std::os::fd::BorrowedFd<'a>,
-        ///Program `nanosleep_entry` (`SEC("fentry/do_nanosleep")`).
-        pub nanosleep_entry: ::std::os::fd::BorrowedFd<'a>,
-        ///Program `raw_sys_enter` (`SEC("raw_tp/sys_enter")`).
-        pub raw_sys_enter: ::std::os::fd::BorrowedFd<'a>,
-        ///Program `on_switch` (`SEC("tp_btf/sched_switch")`).
-        pub on_switch: ::std::os::fd::BorrowedFd<'a>,
-        ///Program `raw_sys_exit` (`SEC("raw_tracepoint/sys_exit")`).
-        pub raw_sys_exit: ::std::os::fd::BorrowedFd<'a>,
-        _skel: ::core::marker::PhantomData<&'a ()>,
-    }
     ///File descriptors of the maps of [`LoadedMulti`].
     #[derive(Clone, Copy, Debug)]
     pub struct MultiMaps<'a> {
         ///Map `bss` (kernel name `multi.bss`).
         pub bss: ::std::os::fd::BorrowedFd<'a>,
         _skel: ::core::marker::PhantomData<&'a ()>,
+    }
+    ///The programs of [`LoadedMulti`]: fd, section and attach methods of each. Always `None`, because autoload was off when the skeleton was signed (the signed loader never loads them): `getppid_optional` (`SEC("?fentry/__do_sys_getppid")`).
+    #[derive(Clone, Copy, Debug)]
+    pub struct MultiProgs<'a> {
+        ///Program `getpid_entry` (`SEC("fentry/__do_sys_getpid")`).
+        pub getpid_entry: ::bpfsign_runtime::Program<'a>,
+        ///Program `getpid_exit` (`SEC("fexit/__do_sys_getpid")`).
+        pub getpid_exit: ::bpfsign_runtime::Program<'a>,
+        ///Program `nanosleep_entry` (`SEC("fentry/do_nanosleep")`).
+        pub nanosleep_entry: ::bpfsign_runtime::Program<'a>,
+        ///Program `raw_sys_enter` (`SEC("raw_tp/sys_enter")`).
+        pub raw_sys_enter: ::bpfsign_runtime::Program<'a>,
+        ///Program `on_switch` (`SEC("tp_btf/sched_switch")`).
+        pub on_switch: ::bpfsign_runtime::Program<'a>,
+        ///Program `raw_sys_exit` (`SEC("raw_tracepoint/sys_exit")`).
+        pub raw_sys_exit: ::bpfsign_runtime::Program<'a>,
+        ///Program `getppid_optional` (`SEC("fentry/__do_sys_getppid")`).
+        pub getppid_optional: ::core::option::Option<::bpfsign_runtime::Program<'a>>,
+        _skel: ::core::marker::PhantomData<&'a ()>,
+    }
+    impl LoadedMulti {
+        /// The skeleton's programs: fd, section and every attach method
+        /// ([`::bpfsign_runtime::Program`]). `load()` checked that each loaded program
+        /// has an fd.
+        pub fn progs(&self) -> MultiProgs<'_> {
+            MultiProgs {
+                getpid_entry: self.skel.program_unchecked(0usize),
+                getpid_exit: self.skel.program_unchecked(1usize),
+                nanosleep_entry: self.skel.program_unchecked(2usize),
+                raw_sys_enter: self.skel.program_unchecked(3usize),
+                on_switch: self.skel.program_unchecked(4usize),
+                raw_sys_exit: self.skel.program_unchecked(5usize),
+                getppid_optional: self.skel.program(6usize).ok(),
+                _skel: ::core::marker::PhantomData,
+            }
+        }
+        /// Run once by `load()`: every program the signed loader loads has an fd, so
+        /// `progs()` needs no error path. An error means the loader did not do what the
+        /// skeleton describes.
+        fn check_progs(&self) -> ::core::result::Result<(), ::bpfsign_runtime::Error> {
+            self.skel.program(0usize)?;
+            self.skel.program(1usize)?;
+            self.skel.program(2usize)?;
+            self.skel.program(3usize)?;
+            self.skel.program(4usize)?;
+            self.skel.program(5usize)?;
+            ::core::result::Result::Ok(())
+        }
     }
     ///Links made by [`LoadedMulti::attach`], one per loaded program whose section names its target (fentry, fexit, fmod_ret, tp_btf, lsm, raw_tp, iter, kprobe, kretprobe, kprobe.multi, ksyscall, uprobe, uretprobe, uprobe.multi, tracepoint); each detaches when dropped.
     #[derive(Debug)]
@@ -323,22 +356,6 @@ Initial values of global variables are fixed when the skeleton is signed: the si
         }
     }
     impl LoadedMulti {
-        /// Program file descriptors (programs with autoload off have none). An error
-        /// means the skeleton is not loaded as this code expects (it does not happen
-        /// after a successful load).
-        pub fn progs(
-            &self,
-        ) -> ::core::result::Result<MultiProgs<'_>, ::bpfsign_runtime::Error> {
-            ::core::result::Result::Ok(MultiProgs {
-                getpid_entry: self.skel.loaded_prog_fd(0usize)?,
-                getpid_exit: self.skel.loaded_prog_fd(1usize)?,
-                nanosleep_entry: self.skel.loaded_prog_fd(2usize)?,
-                raw_sys_enter: self.skel.loaded_prog_fd(3usize)?,
-                on_switch: self.skel.loaded_prog_fd(4usize)?,
-                raw_sys_exit: self.skel.loaded_prog_fd(5usize)?,
-                _skel: ::core::marker::PhantomData,
-            })
-        }
         /// Map file descriptors. An error means the skeleton is not loaded as this code
         /// expects (it does not happen after a successful load).
         pub fn maps(
