@@ -89,6 +89,18 @@ pub enum ErrorKind {
         /// The target as given (`do_unlinkat`, `/bin/bash:readline`, `sched/sched_switch`).
         target: String,
     },
+    /// A typed map handle or a buffer does not fit the map: its map type, key size or value
+    /// size differs from the map's. Stage [`Stage::Access`]; no system call was made.
+    MapMismatch {
+        /// The map's skeleton identifier.
+        map: String,
+        /// What differs: `"map type"`, `"key size"`, `"value size"`, `"key"` or `"value"`.
+        what: &'static str,
+        /// The map's value (`BPF_MAP_TYPE_*` or bytes).
+        expected: u64,
+        /// The handle's or buffer's value.
+        found: u64,
+    },
 }
 
 /// Context that sharpens the guidance of an error.

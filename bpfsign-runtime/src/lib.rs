@@ -38,6 +38,7 @@
 //! | [`BPF_F_MMAPABLE`], [`BPF_F_RDONLY_PROG`] | Map flags that mark data maps in a [`MapSpec`] |
 //! | [`load`], [`LoadOptions`], [`VerifierLog`] | Loading a skeleton |
 //! | [`LoadedSkeleton`], [`Plain`] | A loaded skeleton: fds, data maps, typed views of globals |
+//! | [`Map`], [`HashMap`], [`PerCpuMap`], [`RingBuf`], [`RingBufReader`], [`PerfEventArray`], [`PerfReader`], [`ProgArray`], [`MapOfMaps`], [`MapFlags`], [`MapKeys`], [`MapIter`] | Handles on the maps of a loaded skeleton ([`LoadedSkeleton::map`]) |
 //! | [`Program`] | A loaded program of a skeleton: its fd and every way to attach it |
 //! | [`Link`] | An attached program ([`LoadedSkeleton::attach_prog`], [`LoadedSkeleton::attach_all`]) |
 //! | [`LinkInfo`], [`XdpFlags`], [`TcxDirection`], [`NetkitSide`], [`SocketFilter`] | Link details and the per-kind attach options ([`Program::attach_xdp`], …) |
@@ -60,6 +61,7 @@ mod fake;
 mod global;
 mod keyring;
 mod load;
+mod maps;
 mod probe;
 mod program;
 mod spec;
@@ -77,6 +79,12 @@ pub use keyring::{
     KEY_SPEC_SESSION_KEYRING, KEY_SPEC_USER_KEYRING,
 };
 pub use load::{load, LoadOptions, LoadedSkeleton, VerifierLog};
+#[cfg(feature = "tokio")]
+pub use maps::AsyncRingBufReader;
+pub use maps::{
+    HashMap, Map, MapFlags, MapIter, MapKeys, MapOfMaps, PerCpuMap, PerfEventArray, PerfReader,
+    ProgArray, RingBuf, RingBufReader,
+};
 pub use probe::{
     probe, probe_uncached, selected_protocol, KernelProbe, SigningSupport, PROTOCOL_ENV,
 };

@@ -111,8 +111,12 @@ pub struct LoadedSkeleton {
 #[derive(Debug)]
 struct LoadedMap {
     name: String,
+    /// Type and sizes from the map's `MapSpec`, for the typed map handles.
+    info: crate::maps::MapInfo,
     // Declared before `fd`: unmapped before the fd is closed.
     data: Option<MapData>,
+    /// The consumer/producer mappings of a ring buffer, made once at load.
+    ring: Option<crate::maps::RingMapping>,
     fd: OwnedFd,
 }
 
@@ -207,6 +211,19 @@ impl LoadedSkeleton {
             .get(i)
             .and_then(|p| p.fd.as_ref())
             .map(|f| f.as_fd())
+    }
+
+    /// Name, shape and ring-buffer mapping of map `i`, for [`LoadedSkeleton::map`].
+    pub(crate) fn map_parts(
+        &self,
+        i: usize,
+    ) -> Option<(
+        &str,
+        crate::maps::MapInfo,
+        Option<&crate::maps::RingMapping>,
+    )> {
+        let m = self.maps.get(i)?;
+        Some((m.name.as_str(), m.info, m.ring.as_ref()))
     }
 
     /// Start of the mmapped value of data map `i` (`None` unless it is a skeleton data map).
@@ -729,7 +746,14 @@ fn loaded_maps(
             })?;
             Ok(LoadedMap {
                 name: m.name.to_string(),
+                info: crate::maps::MapInfo {
+                    map_type: m.map_type,
+                    key_size: m.key_size,
+                    value_size: m.value_size,
+                    max_entries: m.max_entries,
+                },
                 data: None,
+                ring: None,
                 fd,
             })
         })
@@ -781,9 +805,22 @@ fn owned_attach(a: AttachKind<&str>) -> AttachKind<String> {
 }
 
 /// mmaps the skeleton data maps with the run-time page size (read-only for `BPF_F_RDONLY_PROG`
-/// and `BPF_F_RDONLY` maps).
+/// and `BPF_F_RDONLY` maps), and the consumer and producer pages of every ring buffer.
 fn mmap_data_maps(spec: &SkeletonSpec<'_>, maps: &mut [LoadedMap], ctx: &Ctx) -> Result<(), Error> {
     for (m, loaded) in spec.maps.iter().zip(maps.iter_mut()) {
+        if m.map_type == crate::maps::RINGBUF_TYPE {
+            loaded.ring = Some(
+                crate::maps::RingMapping::new(loaded.fd.as_fd(), m.max_entries).map_err(|e| {
+                    Error::sys(
+                        Stage::Mmap,
+                        &e,
+                        format!("mmap of ring buffer {}", m.name),
+                        ctx,
+                    )
+                })?,
+            );
+            continue;
+        }
         if !m.mmapable {
             continue;
         }
@@ -797,7 +834,7 @@ fn mmap_data_maps(spec: &SkeletonSpec<'_>, maps: &mut [LoadedMap], ctx: &Ctx) ->
     Ok(())
 }
 
-fn page_size() -> usize {
+pub(crate) fn page_size() -> usize {
     // SAFETY: sysconf has no memory-safety preconditions.
     let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     if p > 0 {

@@ -157,6 +157,10 @@ impl Attr {
     pub(crate) fn get_u32(&self, off: usize) -> u32 {
         u32::from_ne_bytes(self.0[off..off + 4].try_into().unwrap_or([0; 4]))
     }
+    /// The attr bytes (for wrappers outside this file).
+    pub(crate) fn as_mut_bytes(&mut self) -> &mut [u8] {
+        &mut self.0
+    }
     pub(crate) fn call(&mut self, sys: &dyn Sys, cmd: u32, size: usize) -> io::Result<i64> {
         sys.bpf(cmd, &mut self.0[..size])
     }

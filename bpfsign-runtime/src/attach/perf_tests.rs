@@ -107,7 +107,7 @@ fn kprobe_attr_layout_and_link() {
     open.assert_zero_except(&[(0, 8), (56, 8), (64, 8)]);
     assert_eq!(open.perf, Some((-1, 0)));
     check_perf_link(&k, prog.fd().as_raw_fd());
-    assert_eq!(link.prog_index(), 0);
+    assert_eq!(link.prog_index(), Some(0));
     // The perf fd is closed already: only the link holds the event.
     assert!(k.open_objects().iter().all(|o| !o.contains("perf")));
     drop(link);

@@ -47,6 +47,13 @@ pub struct MapMeta {
     pub section: Option<String>,
     /// Skeleton data map (internal map with `BPF_F_MMAPABLE`).
     pub mmapable: bool,
+    /// BTF type of the key (`__type(key, …)`), when the object has one; absent for internal
+    /// maps and maps declared with sizes only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_type: Option<TypeMeta>,
+    /// BTF type of the value (`__type(value, …)`), when the object has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_type: Option<TypeMeta>,
 }
 
 /// How the skeleton attaches a program: the contract's [`bpfsign_abi::AttachKind`] with owned
@@ -353,6 +360,17 @@ pub(crate) fn build(obj: &Object, linked: &Linked, name: &str) -> SkeletonMeta {
             m.name.clone()
         };
         let mmapable = m.is_internal() && lm.map_flags & map_flags::MMAPABLE != 0;
+        // Key and value types of user maps, as the global variables' types are described.
+        let mut kv_type = |id: u32, size: u32| -> Option<TypeMeta> {
+            let btf = obj.btf.as_ref().filter(|_| id != 0 && !m.is_internal())?;
+            let mut budget = TYPE_META_BUDGET.min(total_budget);
+            let ty = type_meta_depth(btf, id, 0, &mut budget);
+            total_budget -= TYPE_META_BUDGET.min(total_budget) - budget;
+            // A type that does not describe the key or value as created is no use.
+            (type_size(&ty) == Some(size)).then_some(ty)
+        };
+        let key_type = kv_type(m.btf_key_type_id, lm.key_size);
+        let value_type = kv_type(m.btf_value_type_id, lm.value_size);
         maps.push(MapMeta {
             ident: ident.clone(),
             kernel_name: truncate15(&lm.kernel_name),
@@ -363,6 +381,8 @@ pub(crate) fn build(obj: &Object, linked: &Linked, name: &str) -> SkeletonMeta {
             map_flags: lm.map_flags,
             section: m.is_internal().then(|| m.name.clone()),
             mmapable,
+            key_type,
+            value_type,
         });
         if !mmapable {
             continue;
@@ -438,6 +458,20 @@ pub(crate) fn build(obj: &Object, linked: &Linked, name: &str) -> SkeletonMeta {
         maps,
         progs,
         datasecs,
+    }
+}
+
+/// Size in bytes of a described type (`None` for a pointer-free array whose size overflows).
+fn type_size(t: &TypeMeta) -> Option<u32> {
+    match t {
+        TypeMeta::Int { size, .. }
+        | TypeMeta::Float { size }
+        | TypeMeta::Struct { size, .. }
+        | TypeMeta::Union { size, .. }
+        | TypeMeta::Enum { size, .. }
+        | TypeMeta::Opaque { size } => Some(*size),
+        TypeMeta::Pointer => Some(8),
+        TypeMeta::Array { elem, len } => type_size(elem)?.checked_mul(*len),
     }
 }
 

@@ -16,6 +16,8 @@ use bpfsign_runtime::{register_cert, CertTarget, Keyring, Protocol};
 
 pub use bpfsign_kernel_tests::{leak, test_kernel};
 
+pub mod maps;
+
 /// TEST-ONLY certificate (DER) of key A, which signs every skeleton of this crate.
 pub const CERT_A: &[u8] = include_bytes!("../../fixtures/keys/TEST-ONLY-key-a.der");
 

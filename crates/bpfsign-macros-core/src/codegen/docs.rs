@@ -51,7 +51,9 @@ impl ItemDocs {
                  dropping it closes them (links already made stay until they are dropped)."
             ),
             progs: progs_doc(&code.artifact.meta.progs, names),
-            maps: format!("File descriptors of the maps of [`{loaded}`]."),
+            maps: format!(
+                "Typed handles on the maps of [`{loaded}`] (`HashMap`, `RingBuf`, …; `Map` for data maps)."
+            ),
             links: format!(
                 "Links made by [`{loaded}::attach`], one per loaded program whose section names \
                  its target (fentry, fexit, fmod_ret, tp_btf, lsm, raw_tp, iter, kprobe, \

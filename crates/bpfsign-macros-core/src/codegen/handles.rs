@@ -1,6 +1,6 @@
 //! The typed API around the runtime's handle: the skeleton type (`Hello`), its builder
-//! (`HelloBuilder`), the loaded skeleton (`LoadedHello`) with its fd structs (`HelloProgs`,
-//! `HelloMaps`) and the global-data accessors (`bss()`, `bss_mut()`, `read_bss()`, …).
+//! (`HelloBuilder`), the loaded skeleton (`LoadedHello`) with its program fd struct
+//! (`HelloProgs`; the maps struct is in `maps.rs`) and the global-data accessors (`bss()`, `bss_mut()`, `read_bss()`, …).
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -86,33 +86,23 @@ pub(super) fn builder_type(names: &Names, docs: &ItemDocs) -> TokenStream {
                 let loaded = #loaded { skel };
                 // On error `loaded` drops here: every fd closed, nothing stays loaded.
                 loaded.check_progs()?;
+                // The typed map handles, checked once here so that `maps()` cannot fail.
+                loaded.__bpfsign_maps_checked()?;
                 ::core::result::Result::Ok(loaded)
             }
         }
     }
 }
 
-/// The loaded skeleton's struct and the struct of its map fds (programs: `super::progs`).
+/// The loaded skeleton's struct (programs: `super::progs`, maps: `super::maps`).
 pub(super) fn loaded_types(names: &Names, docs: &ItemDocs, meta: &SkeletonMeta) -> TokenStream {
-    let Names { loaded, maps, .. } = names;
-    let (loaded_doc, maps_doc) = (&docs.loaded, &docs.maps);
-    let map_fields = meta.maps.iter().map(|m| {
-        let f = rust_ident(&m.ident, "map");
-        let doc = docs::map_field_doc(m);
-        quote!(#[doc = #doc] pub #f: ::std::os::fd::BorrowedFd<'a>)
-    });
+    let Names { loaded, .. } = names;
+    let loaded_doc = &docs.loaded;
     quote! {
         #[doc = #loaded_doc]
         #[derive(Debug)]
         pub struct #loaded {
             skel: ::bpfsign_runtime::LoadedSkeleton,
-        }
-
-        #[doc = #maps_doc]
-        #[derive(Clone, Copy, Debug)]
-        pub struct #maps<'a> {
-            #(#map_fields,)*
-            _skel: ::core::marker::PhantomData<&'a ()>,
         }
     }
 }
@@ -125,20 +115,10 @@ pub(super) fn loaded_impl(
     attach_methods: TokenStream,
     globals: &[GlobalSection],
 ) -> TokenStream {
-    let Names { loaded, maps, .. } = names;
-    let map_inits = meta.maps.iter().enumerate().map(|(i, m)| {
-        let f = rust_ident(&m.ident, "map");
-        quote!(#f: self.skel.loaded_map_fd(#i)?)
-    });
+    let Names { loaded, .. } = names;
     let accessors = globals.iter().map(global_accessors);
     quote! {
         impl #loaded {
-            /// Map file descriptors. An error means the skeleton is not loaded as this code
-            /// expects (it does not happen after a successful load).
-            pub fn maps(&self) -> ::core::result::Result<#maps<'_>, ::bpfsign_runtime::Error> {
-                ::core::result::Result::Ok(#maps { #(#map_inits,)* _skel: ::core::marker::PhantomData })
-            }
-
             /// The protocol whose loader was used.
             pub fn protocol(&self) -> ::bpfsign_runtime::Protocol {
                 self.skel.protocol()

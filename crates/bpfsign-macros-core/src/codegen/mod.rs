@@ -8,8 +8,9 @@
 //!
 //! * [`spec`] — the embedded bytes and the runtime's `SkeletonSpec` (maps, programs, variants);
 //! * [`layouts`] — the global-data types (`types::Bss` …);
-//! * [`handles`] — the skeleton type, builder, loaded skeleton, map fd struct, global accessors;
+//! * [`handles`] — the skeleton type, builder, loaded skeleton, global accessors;
 //! * [`progs`] — the programs struct (`HelloProgs`: `Program` handles) and `progs()`;
+//! * [`maps`] — `maps()`, its struct of typed map handles and the key/value types;
 //! * [`attach`] — `attach()`, `attach_<prog>()` and the links struct;
 //! * [`docs`] — the doc comments of all of these.
 
@@ -17,6 +18,7 @@ mod attach;
 mod docs;
 mod handles;
 mod layouts;
+mod maps;
 mod progs;
 mod spec;
 
@@ -102,6 +104,7 @@ pub fn generate_skeleton(code: &SkelCode<'_>) -> Result<TokenStream, String> {
     let links = attach::links_type(&names, &docs, meta);
     let attach_methods = attach::attach_methods(&names, meta);
     let loaded_impl = handles::loaded_impl(&names, meta, attach_methods, &globals.sections);
+    let maps_items = maps::maps_items(&names, &docs, meta, &globals.map_kv);
 
     let Names {
         ty,
@@ -140,6 +143,8 @@ pub fn generate_skeleton(code: &SkelCode<'_>) -> Result<TokenStream, String> {
             #links
 
             #loaded_impl
+
+            #maps_items
         }
 
         pub use #module::{#ty, #builder_ty, #loaded_ty, #progs_ty, #maps_ty, #links_ty};

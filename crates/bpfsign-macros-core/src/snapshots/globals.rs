@@ -384,6 +384,7 @@ Initial values of global variables are fixed when the skeleton is signed: the si
             let skel = ::bpfsign_runtime::load(&SPEC, &self.options)?;
             let loaded = LoadedGlobals { skel };
             loaded.check_progs()?;
+            loaded.__bpfsign_maps_checked()?;
             ::core::result::Result::Ok(loaded)
         }
     }
@@ -391,23 +392,6 @@ Initial values of global variables are fixed when the skeleton is signed: the si
     #[derive(Debug)]
     pub struct LoadedGlobals {
         skel: ::bpfsign_runtime::LoadedSkeleton,
-    }
-    ///File descriptors of the maps of [`LoadedGlobals`].
-    #[derive(Clone, Copy, Debug)]
-    pub struct GlobalsMaps<'a> {
-        ///Map `data` (kernel name `globals.data`).
-        pub data: ::std::os::fd::BorrowedFd<'a>,
-        ///Map `bss` (kernel name `globals.bss`).
-        pub bss: ::std::os::fd::BorrowedFd<'a>,
-        ///Map `rodata` (kernel name `globals.rodata`).
-        pub rodata: ::std::os::fd::BorrowedFd<'a>,
-        ///Map `data_foo` (kernel name `.data.foo`).
-        pub data_foo: ::std::os::fd::BorrowedFd<'a>,
-        ///Map `rodata_bar` (kernel name `.rodata.bar`).
-        pub rodata_bar: ::std::os::fd::BorrowedFd<'a>,
-        ///Map `rodata_str1_1` (kernel name `.rodata.str1.1`).
-        pub rodata_str1_1: ::std::os::fd::BorrowedFd<'a>,
-        _skel: ::core::marker::PhantomData<&'a ()>,
     }
     ///The programs of [`LoadedGlobals`]: fd, section and attach methods of each.
     #[derive(Clone, Copy, Debug)]
@@ -448,21 +432,6 @@ Initial values of global variables are fixed when the skeleton is signed: the si
         }
     }
     impl LoadedGlobals {
-        /// Map file descriptors. An error means the skeleton is not loaded as this code
-        /// expects (it does not happen after a successful load).
-        pub fn maps(
-            &self,
-        ) -> ::core::result::Result<GlobalsMaps<'_>, ::bpfsign_runtime::Error> {
-            ::core::result::Result::Ok(GlobalsMaps {
-                data: self.skel.loaded_map_fd(0usize)?,
-                bss: self.skel.loaded_map_fd(1usize)?,
-                rodata: self.skel.loaded_map_fd(2usize)?,
-                data_foo: self.skel.loaded_map_fd(3usize)?,
-                rodata_bar: self.skel.loaded_map_fd(4usize)?,
-                rodata_str1_1: self.skel.loaded_map_fd(5usize)?,
-                _skel: ::core::marker::PhantomData,
-            })
-        }
         /// The protocol whose loader was used.
         pub fn protocol(&self) -> ::bpfsign_runtime::Protocol {
             self.skel.protocol()
@@ -579,6 +548,51 @@ The memory is mmapped and shared with the BPF programs, which may store to it at
             &self,
         ) -> ::core::result::Result<types::RodataBar, ::bpfsign_runtime::Error> {
             self.skel.read_global::<types::RodataBar>(4usize)
+        }
+    }
+    ///Typed handles on the maps of [`LoadedGlobals`] (`HashMap`, `RingBuf`, …; `Map` for data maps).
+    #[derive(Clone, Copy, Debug)]
+    pub struct GlobalsMaps<'a> {
+        ///Map `data` (kernel name `globals.data`).
+        pub data: ::bpfsign_runtime::Map<'a>,
+        ///Map `bss` (kernel name `globals.bss`).
+        pub bss: ::bpfsign_runtime::Map<'a>,
+        ///Map `rodata` (kernel name `globals.rodata`).
+        pub rodata: ::bpfsign_runtime::Map<'a>,
+        ///Map `data_foo` (kernel name `.data.foo`).
+        pub data_foo: ::bpfsign_runtime::Map<'a>,
+        ///Map `rodata_bar` (kernel name `.rodata.bar`).
+        pub rodata_bar: ::bpfsign_runtime::Map<'a>,
+        ///Map `rodata_str1_1` (kernel name `.rodata.str1.1`).
+        pub rodata_str1_1: ::bpfsign_runtime::Map<'a>,
+        _skel: ::core::marker::PhantomData<&'a ()>,
+    }
+    impl LoadedGlobals {
+        /// Typed handles on the maps. `load()` checked them against the loaded
+        /// skeleton (map types, key and value sizes), so this needs no `Result`.
+        pub fn maps(&self) -> GlobalsMaps<'_> {
+            GlobalsMaps {
+                data: self.skel.__checked_map(0usize),
+                bss: self.skel.__checked_map(1usize),
+                rodata: self.skel.__checked_map(2usize),
+                data_foo: self.skel.__checked_map(3usize),
+                rodata_bar: self.skel.__checked_map(4usize),
+                rodata_str1_1: self.skel.__checked_map(5usize),
+                _skel: ::core::marker::PhantomData,
+            }
+        }
+        /// Makes every map handle with its checks; `load()` calls it once.
+        #[doc(hidden)]
+        pub fn __bpfsign_maps_checked(
+            &self,
+        ) -> ::core::result::Result<(), ::bpfsign_runtime::Error> {
+            self.skel.map(0usize)?;
+            self.skel.map(1usize)?;
+            self.skel.map(2usize)?;
+            self.skel.map(3usize)?;
+            self.skel.map(4usize)?;
+            self.skel.map(5usize)?;
+            ::core::result::Result::Ok(())
         }
     }
 }

@@ -190,6 +190,7 @@ Initial values of global variables are fixed when the skeleton is signed: the si
             let skel = ::bpfsign_runtime::load(&SPEC, &self.options)?;
             let loaded = LoadedHello { skel };
             loaded.check_progs()?;
+            loaded.__bpfsign_maps_checked()?;
             ::core::result::Result::Ok(loaded)
         }
     }
@@ -197,15 +198,6 @@ Initial values of global variables are fixed when the skeleton is signed: the si
     #[derive(Debug)]
     pub struct LoadedHello {
         skel: ::bpfsign_runtime::LoadedSkeleton,
-    }
-    ///File descriptors of the maps of [`LoadedHello`].
-    #[derive(Clone, Copy, Debug)]
-    pub struct HelloMaps<'a> {
-        ///Map `bss` (kernel name `hello.bss`).
-        pub bss: ::std::os::fd::BorrowedFd<'a>,
-        ///Map `rodata` (kernel name `hello.rodata`).
-        pub rodata: ::std::os::fd::BorrowedFd<'a>,
-        _skel: ::core::marker::PhantomData<&'a ()>,
     }
     ///The programs of [`LoadedHello`]: fd, section and attach methods of each.
     #[derive(Clone, Copy, Debug)]
@@ -246,17 +238,6 @@ Initial values of global variables are fixed when the skeleton is signed: the si
         }
     }
     impl LoadedHello {
-        /// Map file descriptors. An error means the skeleton is not loaded as this code
-        /// expects (it does not happen after a successful load).
-        pub fn maps(
-            &self,
-        ) -> ::core::result::Result<HelloMaps<'_>, ::bpfsign_runtime::Error> {
-            ::core::result::Result::Ok(HelloMaps {
-                bss: self.skel.loaded_map_fd(0usize)?,
-                rodata: self.skel.loaded_map_fd(1usize)?,
-                _skel: ::core::marker::PhantomData,
-            })
-        }
         /// The protocol whose loader was used.
         pub fn protocol(&self) -> ::bpfsign_runtime::Protocol {
             self.skel.protocol()
@@ -301,6 +282,35 @@ The memory is mmapped and shared with the BPF programs, which may store to it at
             &mut self,
         ) -> ::core::result::Result<&mut types::Bss, ::bpfsign_runtime::Error> {
             self.skel.global_mut::<types::Bss>(0usize)
+        }
+    }
+    ///Typed handles on the maps of [`LoadedHello`] (`HashMap`, `RingBuf`, …; `Map` for data maps).
+    #[derive(Clone, Copy, Debug)]
+    pub struct HelloMaps<'a> {
+        ///Map `bss` (kernel name `hello.bss`).
+        pub bss: ::bpfsign_runtime::Map<'a>,
+        ///Map `rodata` (kernel name `hello.rodata`).
+        pub rodata: ::bpfsign_runtime::Map<'a>,
+        _skel: ::core::marker::PhantomData<&'a ()>,
+    }
+    impl LoadedHello {
+        /// Typed handles on the maps. `load()` checked them against the loaded
+        /// skeleton (map types, key and value sizes), so this needs no `Result`.
+        pub fn maps(&self) -> HelloMaps<'_> {
+            HelloMaps {
+                bss: self.skel.__checked_map(0usize),
+                rodata: self.skel.__checked_map(1usize),
+                _skel: ::core::marker::PhantomData,
+            }
+        }
+        /// Makes every map handle with its checks; `load()` calls it once.
+        #[doc(hidden)]
+        pub fn __bpfsign_maps_checked(
+            &self,
+        ) -> ::core::result::Result<(), ::bpfsign_runtime::Error> {
+            self.skel.map(0usize)?;
+            self.skel.map(1usize)?;
+            ::core::result::Result::Ok(())
         }
     }
 }

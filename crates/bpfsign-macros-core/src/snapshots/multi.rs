@@ -264,6 +264,7 @@ Initial values of global variables are fixed when the skeleton is signed: the si
             let skel = ::bpfsign_runtime::load(&SPEC, &self.options)?;
             let loaded = LoadedMulti { skel };
             loaded.check_progs()?;
+            loaded.__bpfsign_maps_checked()?;
             ::core::result::Result::Ok(loaded)
         }
     }
@@ -271,13 +272,6 @@ Initial values of global variables are fixed when the skeleton is signed: the si
     #[derive(Debug)]
     pub struct LoadedMulti {
         skel: ::bpfsign_runtime::LoadedSkeleton,
-    }
-    ///File descriptors of the maps of [`LoadedMulti`].
-    #[derive(Clone, Copy, Debug)]
-    pub struct MultiMaps<'a> {
-        ///Map `bss` (kernel name `multi.bss`).
-        pub bss: ::std::os::fd::BorrowedFd<'a>,
-        _skel: ::core::marker::PhantomData<&'a ()>,
     }
     ///The programs of [`LoadedMulti`]: fd, section and attach methods of each. Always `None`, because autoload was off when the skeleton was signed (the signed loader never loads them): `getppid_optional` (`SEC("?fentry/__do_sys_getppid")`).
     #[derive(Clone, Copy, Debug)]
@@ -356,16 +350,6 @@ Initial values of global variables are fixed when the skeleton is signed: the si
         }
     }
     impl LoadedMulti {
-        /// Map file descriptors. An error means the skeleton is not loaded as this code
-        /// expects (it does not happen after a successful load).
-        pub fn maps(
-            &self,
-        ) -> ::core::result::Result<MultiMaps<'_>, ::bpfsign_runtime::Error> {
-            ::core::result::Result::Ok(MultiMaps {
-                bss: self.skel.loaded_map_fd(0usize)?,
-                _skel: ::core::marker::PhantomData,
-            })
-        }
         /// The protocol whose loader was used.
         pub fn protocol(&self) -> ::bpfsign_runtime::Protocol {
             self.skel.protocol()
@@ -445,6 +429,31 @@ The memory is mmapped and shared with the BPF programs, which may store to it at
             &mut self,
         ) -> ::core::result::Result<&mut types::Bss, ::bpfsign_runtime::Error> {
             self.skel.global_mut::<types::Bss>(0usize)
+        }
+    }
+    ///Typed handles on the maps of [`LoadedMulti`] (`HashMap`, `RingBuf`, …; `Map` for data maps).
+    #[derive(Clone, Copy, Debug)]
+    pub struct MultiMaps<'a> {
+        ///Map `bss` (kernel name `multi.bss`).
+        pub bss: ::bpfsign_runtime::Map<'a>,
+        _skel: ::core::marker::PhantomData<&'a ()>,
+    }
+    impl LoadedMulti {
+        /// Typed handles on the maps. `load()` checked them against the loaded
+        /// skeleton (map types, key and value sizes), so this needs no `Result`.
+        pub fn maps(&self) -> MultiMaps<'_> {
+            MultiMaps {
+                bss: self.skel.__checked_map(0usize),
+                _skel: ::core::marker::PhantomData,
+            }
+        }
+        /// Makes every map handle with its checks; `load()` calls it once.
+        #[doc(hidden)]
+        pub fn __bpfsign_maps_checked(
+            &self,
+        ) -> ::core::result::Result<(), ::bpfsign_runtime::Error> {
+            self.skel.map(0usize)?;
+            ::core::result::Result::Ok(())
         }
     }
 }

@@ -9,7 +9,7 @@ use quote::{format_ident, quote};
 
 use bpfsign_gen::meta::{DatasecMeta, MapMeta, SkeletonMeta};
 
-use self::types::TypeGen;
+pub(crate) use self::types::TypeGen;
 use crate::naming::camel_case;
 
 /// `BPF_F_RDONLY_PROG`: programs only read the map; it is mmapped read-only.
@@ -35,6 +35,9 @@ pub(crate) struct GlobalSection {
 pub(crate) struct GlobalData {
     /// The mmapable sections, in metadata order.
     pub(crate) sections: Vec<GlobalSection>,
+    /// Per map (metadata order): the `types` aliases of its key and value, for maps whose
+    /// typed handle names them (see `codegen::maps`).
+    pub(crate) map_kv: Vec<(Option<Ident>, Option<Ident>)>,
     /// The C types the sections use (structs, unions), in first-use order.
     type_items: Vec<TokenStream>,
     /// The section structs with their layout assertions.
@@ -69,8 +72,10 @@ impl GlobalData {
                 read_only: map.map_flags & (BPF_F_RDONLY_PROG | BPF_F_RDONLY) != 0,
             });
         }
+        let map_kv = super::maps::kv_aliases(&mut types, meta)?;
         Ok(GlobalData {
             sections,
+            map_kv,
             type_items: types.items().to_vec(),
             section_items,
         })

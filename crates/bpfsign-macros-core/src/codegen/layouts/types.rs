@@ -237,6 +237,38 @@ impl TypeGen {
         Ok((quote!(#ident), layout))
     }
 
+    /// A type alias `pub type <wanted> = …;` in the `types` module for a map key or value of
+    /// `size` bytes: the Rust mirror of `ty` when it has exactly that size, else
+    /// `[u8; size]` (no BTF type, or one whose layout does not match). Returns the alias.
+    pub(crate) fn map_kv_alias(
+        &mut self,
+        wanted: &str,
+        ty: Option<&TypeMeta>,
+        size: u32,
+    ) -> Result<Ident, String> {
+        let (tokens, doc) = match ty {
+            Some(t) => match self.type_of(t)? {
+                (tokens, l) if l.size == u64::from(size) => {
+                    (tokens, format!("The map's C {wanted} type ({size} bytes)."))
+                }
+                _ => (
+                    bytes(u64::from(size)).0,
+                    format!("{size} bytes (the C type has no Rust layout of that size)."),
+                ),
+            },
+            None => (
+                bytes(u64::from(size)).0,
+                format!("{size} bytes (the object has no BTF type for it)."),
+            ),
+        };
+        let ident = self.fresh_name(Some(wanted));
+        self.items.push(quote! {
+            #[doc = #doc]
+            pub type #ident = #tokens;
+        });
+        Ok(ident)
+    }
+
     /// The struct for one global-data section: its variables at their offsets, padded to the
     /// section size.
     pub(crate) fn datasec(
