@@ -95,7 +95,7 @@ pub(super) fn builder_type(names: &Names, docs: &ItemDocs) -> TokenStream {
 }
 
 /// The loaded skeleton's struct (programs: `super::progs`, maps: `super::maps`).
-pub(super) fn loaded_types(names: &Names, docs: &ItemDocs, meta: &SkeletonMeta) -> TokenStream {
+pub(super) fn loaded_types(names: &Names, docs: &ItemDocs, _meta: &SkeletonMeta) -> TokenStream {
     let Names { loaded, .. } = names;
     let loaded_doc = &docs.loaded;
     quote! {
@@ -111,7 +111,7 @@ pub(super) fn loaded_types(names: &Names, docs: &ItemDocs, meta: &SkeletonMeta) 
 /// and the global-data accessors.
 pub(super) fn loaded_impl(
     names: &Names,
-    meta: &SkeletonMeta,
+    _meta: &SkeletonMeta,
     attach_methods: TokenStream,
     globals: &[GlobalSection],
 ) -> TokenStream {
