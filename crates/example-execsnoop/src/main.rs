@@ -238,7 +238,9 @@ fn main() -> ExitCode {
 
     let maps = skel.maps();
     let mut reader = maps.events.reader();
-    let deadline = args.seconds.map(|s| Instant::now() + Duration::from_secs(s));
+    let deadline = args
+        .seconds
+        .map(|s| Instant::now() + Duration::from_secs(s));
     let mut seen = 0u64;
     let mut bad = 0u64;
     while !STOP.load(Ordering::SeqCst)
@@ -258,15 +260,21 @@ fn main() -> ExitCode {
     }
     drop(links);
 
-    let lost = skel.read_bss().lost_events;
-    println!("lost = {lost}");
+    match skel.read_bss() {
+        Ok(bss) => println!("lost = {}", bss.lost_events),
+        Err(e) => return report("lost", &e),
+    }
     if bad > 0 {
         println!("malformed = {bad}");
     }
     let mut calls = Vec::new();
     for entry in maps.execve_calls.iter() {
         match entry {
-            Ok((key, count)) => calls.push((count, c_str(&key.comm))),
+            Ok((key, count)) => {
+                // `char comm[16]` is `[i8; 16]` in the generated key type.
+                let bytes: Vec<u8> = key.comm.iter().map(|&c| c as u8).collect();
+                calls.push((count, c_str(&bytes)));
+            }
             Err(e) => return report("summary", &e),
         }
     }

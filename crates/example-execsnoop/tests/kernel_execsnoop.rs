@@ -58,7 +58,10 @@ fn kernel_execsnoop_reports_execs_and_counts_on_sigint() {
              checking that it refuses cleanly\n{stdout}"
         );
         assert_eq!(out.status.code(), Some(1));
-        assert!(stdout.contains("load = -95 EOPNOTSUPP"), "errno name missing");
+        assert!(
+            stdout.contains("load = -95 EOPNOTSUPP"),
+            "errno name missing"
+        );
         assert!(!stdout.contains("attach = 0"));
         return;
     }
@@ -136,7 +139,10 @@ fn kernel_execsnoop_reports_execs_and_counts_on_sigint() {
                 && cols[1] == me.to_string()
                 && cols[4] == exe_name
         });
-        assert!(found, "no event line for pid {pid} (parent {me}, {exe_name})");
+        assert!(
+            found,
+            "no event line for pid {pid} (parent {me}, {exe_name})"
+        );
     }
     let summary = lines
         .iter()
@@ -149,5 +155,8 @@ fn kernel_execsnoop_reports_execs_and_counts_on_sigint() {
             (c.trim() == comm).then(|| n.trim().parse::<u64>().ok())?
         })
         .unwrap_or_else(|| panic!("no summary line for this test's command {comm:?}"));
-    assert!(count >= 3, "{count} execve() calls counted for {comm:?}, made 3");
+    assert!(
+        count >= 3,
+        "{count} execve() calls counted for {comm:?}, made 3"
+    );
 }
