@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* kprobe + CO-RE + hash map + subprogram: counts vfs_unlink() per process, with the parent's
- * tgid and the last unlinked name, read through CO-RE relocated field accesses. */
+ * tgid and the last unlinked name, read through CO-RE relocated field accesses; a kretprobe
+ * counts the successful returns. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -45,6 +46,17 @@ int BPF_KPROBE(count_unlink, void *idmap, struct inode *dir, struct dentry *dent
 	const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
 
 	record_unlink(tgid, ppid, name);
+	return 0;
+}
+
+SEC("kretprobe/vfs_unlink")
+int BPF_KRETPROBE(unlink_done, int ret)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct unlink_stat *st = bpf_map_lookup_elem(&unlink_stats, &tgid);
+
+	if (st && ret == 0)
+		__sync_fetch_and_add(&st->returns, 1);
 	return 0;
 }
 

@@ -195,7 +195,8 @@ fn kernel_userlike_fn_tp_ringbuf_events() {
 }
 
 /// (2) kprobe + CO-RE + hash map + subprogram: unlinks by this process are counted in the hash
-/// map under its pid, with its parent (CO-RE read) and the last unlinked name.
+/// map under its pid, with its parent (CO-RE read) and the last unlinked name; the kretprobe
+/// counts their successful returns.
 #[test]
 #[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
 fn kernel_userlike_fn_kprobe_core_hash() {
@@ -227,6 +228,7 @@ fn kernel_userlike_fn_kprobe_core_hash() {
         // SAFETY: getppid cannot fail and touches no memory.
         let ppid = unsafe { libc::getppid() } as u32;
         assert!(stat.calls >= 3, "{} unlinks counted", stat.calls);
+        assert!(stat.returns >= 3, "{} successful returns (kretprobe)", stat.returns);
         assert_eq!(stat.ppid, ppid, "parent's tgid through CO-RE");
         assert_eq!(c_string(&stat.last_name), name);
         assert_eq!(stat.name_len as usize, name.len());

@@ -26,6 +26,7 @@ struct getpgid_event {
 /* kprobe_core: per-process unlink statistics. */
 struct unlink_stat {
 	__u64 calls;
+	__u64 returns;
 	__u32 ppid;
 	__u32 name_len;
 	char last_name[NAME_LEN];
