@@ -126,6 +126,26 @@ fn enter_new_netns() {
     assert_eq!((get, set), (0, 0), "bring lo up in the new namespace");
 }
 
+/// The kernel id of a map or program fd (`BPF_OBJ_GET_INFO_BY_FD`; both info structs start with
+/// `u32 type, u32 id`): the runtime has no id accessor on its handles.
+fn obj_id(fd: std::os::fd::BorrowedFd<'_>) -> u32 {
+    use std::os::fd::AsRawFd;
+    let mut info = [0u32; 64];
+    // union bpf_attr.info: u32 bpf_fd, u32 info_len, u64 info.
+    let mut attr = [0u64; 2];
+    attr[0] = fd.as_raw_fd() as u32 as u64 | ((std::mem::size_of_val(&info) as u64) << 32);
+    attr[1] = info.as_mut_ptr() as u64;
+    // SAFETY: a 16-byte attr pointing at a 256-byte buffer we own; both outlive the call.
+    let r = unsafe { libc::syscall(libc::SYS_bpf, 15, attr.as_mut_ptr(), 16usize) };
+    assert_eq!(
+        r,
+        0,
+        "BPF_OBJ_GET_INFO_BY_FD: {}",
+        std::io::Error::last_os_error()
+    );
+    info[1]
+}
+
 /// On the host, the load of an object with trampoline programs must fail with EPERM; returns
 /// the skeleton on the signing kernels.
 fn trampoline_load<T>(name: &str, r: Result<T, bpfsign_runtime::Error>) -> Option<T> {
@@ -228,7 +248,11 @@ fn kernel_userlike_fn_kprobe_core_hash() {
         // SAFETY: getppid cannot fail and touches no memory.
         let ppid = unsafe { libc::getppid() } as u32;
         assert!(stat.calls >= 3, "{} unlinks counted", stat.calls);
-        assert!(stat.returns >= 3, "{} successful returns (kretprobe)", stat.returns);
+        assert!(
+            stat.returns >= 3,
+            "{} successful returns (kretprobe)",
+            stat.returns
+        );
         assert_eq!(stat.ppid, ppid, "parent's tgid through CO-RE");
         assert_eq!(c_string(&stat.last_name), name);
         assert_eq!(stat.name_len as usize, name.len());
@@ -424,6 +448,20 @@ fn kernel_userlike_fn_mapinmap_tail_call() {
         assert_eq!(inner, Some(4), "slot 2 of inner_a through outer[0]");
         assert_eq!(maps.inner_b.lookup(&2).expect("inner lookup"), Some(0));
         assert_eq!(skel.read_data_stats().expect(".data.stats").tail_taken, 3);
+        // The static initialisation put inner_a at outer[0] and inner_b at outer[1]; the
+        // prog_array slot holds tail_target.
+        assert_eq!(
+            maps.outer.inner_id(&0).expect("outer[0]"),
+            Some(obj_id(maps.inner_a.fd()))
+        );
+        assert_eq!(
+            maps.outer.inner_id(&1).expect("outer[1]"),
+            Some(obj_id(maps.inner_b.fd()))
+        );
+        assert_eq!(
+            maps.jump_table.prog_id(0).expect("jump_table[0]"),
+            Some(obj_id(progs.tail_target.fd()))
+        );
         maps.jump_table.clear(0).expect("prog_array clear");
         drop(links);
     });

@@ -82,7 +82,11 @@ fn kernel_userlike_tp_ringbuf_loads() {
 fn kernel_userlike_kprobe_core_loads() {
     assert_no_leak("kprobe_core", || {
         let skel = load!(kprobe_core::KprobeCore).expect("load kprobe_core");
-        assert_has(skel.inner(), &["count_unlink", "unlink_done"], &["unlink_stats"]);
+        assert_has(
+            skel.inner(),
+            &["count_unlink", "unlink_done"],
+            &["unlink_stats"],
+        );
     });
 }
 
@@ -164,7 +168,11 @@ mod gcc_builds {
     fn kernel_userlike_gcc_kprobe_core_loads() {
         assert_no_leak("kprobe_core (gcc)", || {
             let skel = load!(gcc::kprobe_core::KprobeCoreGcc).expect("load kprobe_core (gcc)");
-            assert_has(skel.inner(), &["count_unlink", "unlink_done"], &["unlink_stats"]);
+            assert_has(
+                skel.inner(),
+                &["count_unlink", "unlink_done"],
+                &["unlink_stats"],
+            );
         });
     }
 
