@@ -146,9 +146,9 @@ impl LoadedSkeleton {
                 &ctx,
             )
         })?;
-        let link = match &p.attach {
-            AttachKind::Manual => {
-                return Err(Error::other(
+        let link =
+            match &p.attach {
+                AttachKind::Manual => return Err(Error::other(
                     Stage::Attach,
                     format!(
                         "program {} (prog_type {}) has no automatic attach in a light skeleton",
@@ -156,98 +156,107 @@ impl LoadedSkeleton {
                     ),
                     link::per_kind_method(&p.section)
                         .map(|m| format!("its section names no target: attach it with {m}"))
-                        .unwrap_or_else(|| "attach it yourself with the fd from LoadedSkeleton::prog_fd and the attach API of its type".into()),
+                        .unwrap_or_else(|| {
+                            "its section names no target: attach it with a per-kind method of its \
+                             Program (LoadedSkeleton::program: attach_kprobe, attach_uprobe, \
+                             attach_tracepoint, attach_perf_event, ...) or with the fd from \
+                             LoadedSkeleton::prog_fd"
+                                .into()
+                        }),
                     &ctx,
-                ))
-            }
-            AttachKind::RawTracepoint { tp_name: name } => {
-                let cname = match name {
-                    Some(n) => Some(CString::new(n.as_str()).map_err(|_| {
-                        Error::other(
+                )),
+                AttachKind::RawTracepoint { tp_name: name } => {
+                    let cname = match name {
+                        Some(n) => Some(CString::new(n.as_str()).map_err(|_| {
+                            Error::other(
+                                Stage::Attach,
+                                format!("tracepoint name {n:?} of program {} contains NUL", p.name),
+                                "",
+                                &ctx,
+                            )
+                        })?),
+                        None => None,
+                    };
+                    sys::raw_tracepoint_open(sys, cname.as_deref(), fd.as_fd()).map_err(|e| {
+                        let what = match name {
+                            Some(n) => {
+                                format!("BPF_RAW_TRACEPOINT_OPEN(\"{n}\") of program {}", p.name)
+                            }
+                            None => format!(
+                                "BPF_RAW_TRACEPOINT_OPEN of BTF-attached program {}",
+                                p.name
+                            ),
+                        };
+                        Error::sys(Stage::Attach, &e, what, &ctx)
+                    })?
+                }
+                AttachKind::Kprobe {
+                    func,
+                    offset,
+                    retprobe,
+                } => {
+                    return self
+                        .program(i)?
+                        .attach_kprobe_offset_with(sys, func, *offset, *retprobe)
+                }
+                AttachKind::Ksyscall { name, retprobe } => {
+                    return self.program(i)?.attach_kprobe_offset_with(
+                        sys,
+                        &kprobe::ksyscall_function(name),
+                        0,
+                        *retprobe,
+                    )
+                }
+                AttachKind::KprobeMulti { pattern, retprobe } => {
+                    return self
+                        .program(i)?
+                        .attach_kprobe_multi_with(sys, pattern, *retprobe)
+                }
+                AttachKind::Uprobe {
+                    path,
+                    func,
+                    offset,
+                    retprobe,
+                } => {
+                    let target = match (func.is_empty(), *offset) {
+                        (true, off) => UprobeTarget::FileOffset(off),
+                        (false, 0) => UprobeTarget::Symbol(func),
+                        (false, off) => UprobeTarget::SymbolOffset(func, off),
+                    };
+                    return self.program(i)?.attach_uprobe_with(
+                        sys,
+                        *retprobe,
+                        None,
+                        std::path::Path::new(path),
+                        target,
+                    );
+                }
+                AttachKind::UprobeMulti {
+                    path,
+                    pattern,
+                    retprobe,
+                } => {
+                    return self.program(i)?.attach_uprobe_multi_with(
+                        sys,
+                        *retprobe,
+                        None,
+                        std::path::Path::new(path),
+                        pattern,
+                    )
+                }
+                AttachKind::Tracepoint { category, name } => {
+                    return self.program(i)?.attach_tracepoint_with(sys, category, name)
+                }
+                AttachKind::Iter => sys::link_create(sys, fd.as_fd(), 0, sys::BPF_TRACE_ITER)
+                    .map_err(|e| {
+                        Error::sys(
                             Stage::Attach,
-                            format!("tracepoint name {n:?} of program {} contains NUL", p.name),
-                            "",
+                            &e,
+                            format!("BPF_LINK_CREATE(BPF_TRACE_ITER) of program {}", p.name),
                             &ctx,
                         )
-                    })?),
-                    None => None,
-                };
-                sys::raw_tracepoint_open(sys, cname.as_deref(), fd.as_fd()).map_err(|e| {
-                    let what = match name {
-                        Some(n) => format!("BPF_RAW_TRACEPOINT_OPEN(\"{n}\") of program {}", p.name),
-                        None => format!("BPF_RAW_TRACEPOINT_OPEN of BTF-attached program {}", p.name),
-                    };
-                    Error::sys(Stage::Attach, &e, what, &ctx)
-                })?
-            }
-            AttachKind::Kprobe {
-                func,
-                offset,
-                retprobe,
-            } => {
-                return self
-                    .program(i)?
-                    .attach_kprobe_offset_with(sys, func, *offset, *retprobe)
-            }
-            AttachKind::Ksyscall { name, retprobe } => {
-                return self.program(i)?.attach_kprobe_offset_with(
-                    sys,
-                    &kprobe::ksyscall_function(name),
-                    0,
-                    *retprobe,
-                )
-            }
-            AttachKind::KprobeMulti { pattern, retprobe } => {
-                return self
-                    .program(i)?
-                    .attach_kprobe_multi_with(sys, pattern, *retprobe)
-            }
-            AttachKind::Uprobe {
-                path,
-                func,
-                offset,
-                retprobe,
-            } => {
-                let target = match (func.is_empty(), *offset) {
-                    (true, off) => UprobeTarget::FileOffset(off),
-                    (false, 0) => UprobeTarget::Symbol(func),
-                    (false, off) => UprobeTarget::SymbolOffset(func, off),
-                };
-                return self.program(i)?.attach_uprobe_with(
-                    sys,
-                    *retprobe,
-                    None,
-                    std::path::Path::new(path),
-                    target,
-                );
-            }
-            AttachKind::UprobeMulti {
-                path,
-                pattern,
-                retprobe,
-            } => {
-                return self.program(i)?.attach_uprobe_multi_with(
-                    sys,
-                    *retprobe,
-                    None,
-                    std::path::Path::new(path),
-                    pattern,
-                )
-            }
-            AttachKind::Tracepoint { category, name } => {
-                return self
-                    .program(i)?
-                    .attach_tracepoint_with(sys, category, name)
-            }
-            AttachKind::Iter => sys::link_create(sys, fd.as_fd(), 0, sys::BPF_TRACE_ITER).map_err(|e| {
-                Error::sys(
-                    Stage::Attach,
-                    &e,
-                    format!("BPF_LINK_CREATE(BPF_TRACE_ITER) of program {}", p.name),
-                    &ctx,
-                )
-            })?,
-        };
+                    })?,
+            };
         Ok(Link::new(link, Some(i)))
     }
 }

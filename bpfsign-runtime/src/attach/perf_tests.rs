@@ -12,9 +12,7 @@ use super::perf::{Pmu, BPF_PERF_EVENT, PERF_ATTR_SZ, PERF_TYPE_TRACEPOINT};
 use super::tracepoint::tracepoint_attr;
 use super::uprobe::{symbol_file_offset, uprobe_attr, BPF_TRACE_UPROBE_MULTI};
 
-#[path = "../../tests/common/mod.rs"]
-#[allow(dead_code)]
-mod common;
+use crate::tests::common;
 
 /// A function of this test binary for the uprobe.multi test to find.
 #[no_mangle]

@@ -14,6 +14,8 @@ use std::sync::OnceLock;
 
 use bpfsign_runtime::{register_cert, CertTarget, Keyring, Protocol};
 
+pub mod perf;
+
 pub use bpfsign_kernel_tests::{leak, test_kernel};
 
 pub mod maps;

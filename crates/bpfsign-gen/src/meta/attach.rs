@@ -164,9 +164,7 @@ fn split_path_func<'s>(spec: &'s str, what: &str) -> Result<(&'s str, &'s str), 
         Some((path, rest)) if !path.is_empty() && !rest.is_empty() && !rest.contains('\n') => {
             Ok((path, rest))
         }
-        Some((path, _)) if path.is_empty() => {
-            Err(format!("uprobe target {spec:?} has an empty binary path"))
-        }
+        Some(("", _)) => Err(format!("uprobe target {spec:?} has an empty binary path")),
         _ => Err(format!(
             "uprobe target {spec:?} is missing the `:{what}` part (expected PATH:{what})"
         )),

@@ -307,3 +307,73 @@ fn signer_skid(info: &SignerDescription) -> Option<&str> {
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tokens of each target kind, whitespace removed.
+    fn flat(kind: &AttachKind) -> String {
+        runtime_attach_tokens(kind)
+            .to_string()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect()
+    }
+
+    #[test]
+    fn perf_attach_kinds_carry_their_targets() {
+        let s = |x: &str| x.to_string();
+        let cases = [
+            (
+                AttachKind::Kprobe {
+                    func: s("do_unlinkat"),
+                    offset: 16,
+                    retprobe: false,
+                },
+                "::bpfsign_runtime::AttachKind::Kprobe{func:\"do_unlinkat\",offset:16u64,retprobe:false,}",
+            ),
+            (
+                AttachKind::KprobeMulti {
+                    pattern: s("vfs_*"),
+                    retprobe: true,
+                },
+                "::bpfsign_runtime::AttachKind::KprobeMulti{pattern:\"vfs_*\",retprobe:true,}",
+            ),
+            (
+                AttachKind::Ksyscall {
+                    name: s("getpid"),
+                    retprobe: false,
+                },
+                "::bpfsign_runtime::AttachKind::Ksyscall{name:\"getpid\",retprobe:false,}",
+            ),
+            (
+                AttachKind::Uprobe {
+                    path: s("/bin/sh"),
+                    func: s("main"),
+                    offset: 0,
+                    retprobe: true,
+                },
+                "::bpfsign_runtime::AttachKind::Uprobe{path:\"/bin/sh\",func:\"main\",offset:0u64,retprobe:true,}",
+            ),
+            (
+                AttachKind::UprobeMulti {
+                    path: s("libc.so.6"),
+                    pattern: s("mall?c"),
+                    retprobe: false,
+                },
+                "::bpfsign_runtime::AttachKind::UprobeMulti{path:\"libc.so.6\",pattern:\"mall?c\",retprobe:false,}",
+            ),
+            (
+                AttachKind::Tracepoint {
+                    category: s("sched"),
+                    name: s("sched_switch"),
+                },
+                "::bpfsign_runtime::AttachKind::Tracepoint{category:\"sched\",name:\"sched_switch\",}",
+            ),
+        ];
+        for (kind, want) in cases {
+            assert_eq!(flat(&kind), want);
+        }
+    }
+}
