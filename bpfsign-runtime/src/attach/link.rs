@@ -170,7 +170,12 @@ fn so_detach_bpf(socket: BorrowedFd<'_>) -> std::io::Result<()> {
 /// The per-kind method a program of `section` needs when [`Program::attach`] cannot find its
 /// target in the section (`xdp`, `tc`, `cgroup_skb/egress`, …).
 pub(crate) fn per_kind_method(section: &str) -> Option<&'static str> {
-    let kind = section.split('/').next().unwrap_or(section);
+    let mut parts = section.split('/');
+    let kind = parts.next().unwrap_or(section);
+    // `xdp/devmap`, `xdp/cpumap`: programs for map entries, attached by storing their fd.
+    if kind.starts_with("xdp") && parts.any(|p| p == "devmap" || p == "cpumap") {
+        return None;
+    }
     Some(match kind {
         "xdp" | "xdp.frags" => "Program::attach_xdp(ifindex, XdpFlags::default())",
         "tc" | "tcx" | "classifier" | "tcx.ingress" | "tcx.egress" | "tc.ingress" | "tc.egress" => {

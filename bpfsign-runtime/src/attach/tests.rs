@@ -223,6 +223,9 @@ fn attach_by_section_names_the_per_kind_method() {
             let e = sk.attach_prog_with(k, i).unwrap_err();
             assert!(e.to_string().contains(method), "{name}: {e}");
         }
+        let i = KINDS.iter().position(|p| p.0 == "devmap_xdp").unwrap();
+        let e = sk.attach_prog_with(k, i).unwrap_err();
+        assert!(!e.to_string().contains("attach_xdp"), "{e}");
         // attach_iter refuses a non-iterator before any syscall.
         let n = k.calls().len();
         let e = prog(sk, "xdp_prog").attach_iter().unwrap_err();
