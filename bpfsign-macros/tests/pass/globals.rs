@@ -41,7 +41,7 @@ fn main() {
     let _: fn(&mut LoadedGlobals) -> R<&mut types::DataFoo> = LoadedGlobals::data_foo_mut;
     let _: fn(&LoadedGlobals) -> R<&types::RodataBar> = LoadedGlobals::rodata_bar;
     let _: fn(&LoadedGlobals) -> GlobalsProgs<'_> = LoadedGlobals::progs;
-    let _: fn(&LoadedGlobals) -> R<GlobalsMaps<'_>> = LoadedGlobals::maps;
+    let _: fn(&LoadedGlobals) -> GlobalsMaps<'_> = LoadedGlobals::maps;
     // The layouts are plain data the runtime can view over map memory, and copies.
     fn plain<T: bpfsign_runtime::Plain>() {}
     plain::<types::Bss>();

@@ -13,5 +13,5 @@ fn main() {
     let _: fn(&mut LoadedGreeter) -> R<&mut greeter_skel::types::Bss> = LoadedGreeter::bss_mut;
     let _: fn(&LoadedGreeter) -> R<greeter_skel::types::Bss> = LoadedGreeter::read_bss;
     let _: fn(&LoadedGreeter) -> GreeterProgs<'_> = LoadedGreeter::progs;
-    let _: fn(&LoadedGreeter) -> R<GreeterMaps<'_>> = LoadedGreeter::maps;
+    let _: fn(&LoadedGreeter) -> GreeterMaps<'_> = LoadedGreeter::maps;
 }

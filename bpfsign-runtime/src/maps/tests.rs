@@ -558,11 +558,9 @@ fn ring_mapping_over_a_file_reads_records() {
     let page = crate::load::page_size();
     let size = 4096usize;
     let fd = memfd();
-    // SAFETY: our fd.
-    assert_eq!(
-        unsafe { libc::ftruncate(fd.as_raw_fd(), (2 * page + 2 * size) as i64) },
-        0
-    );
+    // SAFETY: ftruncate of an fd we own.
+    let r = unsafe { libc::ftruncate(fd.as_raw_fd(), (2 * page + 2 * size) as i64) };
+    assert_eq!(r, 0);
     let ring = RingMapping::new(fd.as_fd(), size as u32).unwrap();
     let mut file = std::fs::File::from(fd.try_clone().unwrap());
     use std::io::{Seek, SeekFrom, Write};

@@ -887,3 +887,54 @@ fn protocols_choose_the_embedded_loaders() {
     assert_eq!(embedded_protocols(&code), ["P2"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `maps()` of an object with user maps: typed handles with key/value types from BTF.
+#[test]
+fn maps_snapshot() {
+    let env = TestEnv::new();
+    let code = expand_for_snapshot(
+        quote!("obj/maps.bpf.o", key = "keys/TEST-ONLY-key-a.pem"),
+        &env,
+    );
+    // Without whitespace and the trailing commas of wrapped lists.
+    let flat: String = code
+        .split_whitespace()
+        .collect::<String>()
+        .replace(",>", ">");
+    for field in [
+        "pubpid_counts:::bpfsign_runtime::HashMap<'a,types::PidCountsKey,types::PidCountsValue>",
+        "pubslots:::bpfsign_runtime::HashMap<'a,types::SlotsKey,types::SlotsValue>",
+        "pubrecent:::bpfsign_runtime::HashMap<'a,types::RecentKey,types::RecentValue>",
+        "pubscratch:::bpfsign_runtime::PerCpuMap<'a,types::ScratchKey,types::ScratchValue>",
+        "pubcpu_counts:::bpfsign_runtime::PerCpuMap<'a,types::CpuCountsKey,types::CpuCountsValue>",
+        "pubevents:::bpfsign_runtime::RingBuf<'a>",
+        "pubtypeSparseValue=event;",
+        "pubtypePidCountsKey=::core::primitive::u32;",
+    ] {
+        assert!(flat.contains(field), "missing `{field}` in the expansion");
+    }
+    check_snapshot("maps", &summarise(&code));
+}
+
+/// Maps of maps and prog arrays get their handles; the outer map's key type comes from BTF.
+#[test]
+fn map_in_map_handles() {
+    let env = TestEnv::new();
+    let code = expand_ok(
+        quote!("obj/mapinmap.bpf.o", key = "keys/TEST-ONLY-key-a.pem"),
+        &env,
+    );
+    let flat: String = code
+        .split_whitespace()
+        .collect::<String>()
+        .replace(",>", ">");
+    for field in [
+        "pubouter_arr:::bpfsign_runtime::MapOfMaps<'a,types::OuterArrKey>",
+        "pubouter_hash:::bpfsign_runtime::MapOfMaps<'a,types::OuterHashKey>",
+        "pubjump_table:::bpfsign_runtime::ProgArray<'a>",
+        // `load()` checks every handle once.
+        "::bpfsign_runtime::MapOfMaps::<types::OuterArrKey>::new(self.skel.map(",
+    ] {
+        assert!(flat.contains(field), "missing `{field}` in the expansion");
+    }
+}

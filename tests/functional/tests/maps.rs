@@ -273,3 +273,71 @@ fn kernel_maps_pin() {
         assert!(!path.exists());
     });
 }
+
+#[test]
+#[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
+fn kernel_maps_aya_interop() {
+    assert_no_leak("aya interop", || {
+        let skel = setup();
+        let links = skel.attach().expect("attach");
+        trigger(2);
+        let counts = skel.maps().counts;
+        let map = counts
+            .map()
+            .to_aya()
+            .unwrap_or_else(|e| panic!("to_aya: {e}"));
+        let h: aya::maps::HashMap<_, u32, u64> =
+            aya::maps::HashMap::try_from(map).expect("an aya hash map");
+        assert_eq!(h.get(&1, 0).expect("aya lookup"), 107);
+        // The aya map has its own fd: the skeleton's handle still works after it is dropped.
+        drop(h);
+        assert_eq!(counts.lookup(&0).unwrap(), Some(7));
+        drop(links);
+    });
+}
+
+#[test]
+#[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
+fn kernel_maps_ringbuf_tokio() {
+    assert_no_leak("tokio ring buffer reader", || {
+        let skel = setup();
+        let links = skel.attach().expect("attach");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .expect("tokio runtime");
+        // Outside a runtime the reader is an error, not a panic.
+        assert!(skel.maps().rb.async_reader().is_err());
+        let got = rt.block_on(async {
+            let mut reader = skel.maps().rb.async_reader().expect("async reader");
+            trigger(2);
+            let mut got = Vec::new();
+            for _ in 0..2 {
+                let rec = tokio::time::timeout(Duration::from_secs(5), reader.next())
+                    .await
+                    .expect("a ring buffer record within 5 s")
+                    .expect("read");
+                got.push(parse_event(&rec));
+            }
+            // A record that arrives while the reader waits wakes it (the trigger runs on
+            // this thread, after the reader went to sleep on the empty ring).
+            let mut seen = Vec::new();
+            let wait = tokio::time::timeout(
+                Duration::from_secs(5),
+                reader.poll(|b| seen.push(parse_event(b).1)),
+            );
+            let later = async {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                trigger(1);
+            };
+            let (n, ()) = tokio::join!(wait, later);
+            assert_eq!(n.expect("woken within 5 s").expect("poll"), 1);
+            assert_eq!(seen, [2]);
+            got
+        });
+        assert_eq!(got, [(tid(), 0, "ring".into()), (tid(), 1, "ring".into())]);
+        drop(rt);
+        drop(links);
+    });
+}

@@ -56,12 +56,15 @@ fn kind(m: &MapMeta) -> Kind {
     }
 }
 
+/// The `types` aliases of one map's key and value (`None` where its handle names none).
+pub(crate) type KvAliases = (Option<Ident>, Option<Ident>);
+
 /// The `types` aliases (`CountsKey`, `CountsValue`) of every map whose handle names its key
 /// or value, in metadata order.
 pub(super) fn kv_aliases(
     types: &mut TypeGen,
     meta: &SkeletonMeta,
-) -> Result<Vec<(Option<Ident>, Option<Ident>)>, String> {
+) -> Result<Vec<KvAliases>, String> {
     meta.maps
         .iter()
         .map(|m| {
@@ -72,11 +75,25 @@ pub(super) fn kv_aliases(
             };
             let base = camel_case(&m.ident);
             let k = key
-                .then(|| types.map_kv_alias(&format!("{base}Key"), m.key_type.as_ref(), m.key_size))
+                .then(|| {
+                    let what = format!("key of map `{}`", m.ident);
+                    types.map_kv_alias(
+                        &format!("{base}Key"),
+                        &what,
+                        m.key_type.as_ref(),
+                        m.key_size,
+                    )
+                })
                 .transpose()?;
             let v = value
                 .then(|| {
-                    types.map_kv_alias(&format!("{base}Value"), m.value_type.as_ref(), m.value_size)
+                    let what = format!("value of map `{}`", m.ident);
+                    types.map_kv_alias(
+                        &format!("{base}Value"),
+                        &what,
+                        m.value_type.as_ref(),
+                        m.value_size,
+                    )
                 })
                 .transpose()?;
             Ok((k, v))
@@ -89,7 +106,7 @@ pub(super) fn maps_items(
     names: &Names,
     docs: &ItemDocs,
     meta: &SkeletonMeta,
-    kv: &[(Option<Ident>, Option<Ident>)],
+    kv: &[KvAliases],
 ) -> TokenStream {
     let Names { loaded, maps, .. } = names;
     let maps_doc = &docs.maps;

@@ -37,7 +37,7 @@ pub(crate) struct GlobalData {
     pub(crate) sections: Vec<GlobalSection>,
     /// Per map (metadata order): the `types` aliases of its key and value, for maps whose
     /// typed handle names them (see `codegen::maps`).
-    pub(crate) map_kv: Vec<(Option<Ident>, Option<Ident>)>,
+    pub(crate) map_kv: Vec<super::maps::KvAliases>,
     /// The C types the sections use (structs, unions), in first-use order.
     type_items: Vec<TokenStream>,
     /// The section structs with their layout assertions.

@@ -237,28 +237,31 @@ impl TypeGen {
         Ok((quote!(#ident), layout))
     }
 
-    /// A type alias `pub type <wanted> = …;` in the `types` module for a map key or value of
-    /// `size` bytes: the Rust mirror of `ty` when it has exactly that size, else
+    /// A type alias `pub type <wanted> = …;` in the `types` module for a map key or value
+    /// (`what`, for its doc) of `size` bytes: the Rust mirror of `ty` when it has exactly that size, else
     /// `[u8; size]` (no BTF type, or one whose layout does not match). Returns the alias.
     pub(crate) fn map_kv_alias(
         &mut self,
         wanted: &str,
+        what: &str,
         ty: Option<&TypeMeta>,
         size: u32,
     ) -> Result<Ident, String> {
         let (tokens, doc) = match ty {
             Some(t) => match self.type_of(t)? {
                 (tokens, l) if l.size == u64::from(size) => {
-                    (tokens, format!("The map's C {wanted} type ({size} bytes)."))
+                    (tokens, format!("The C type of the {what} ({size} bytes)."))
                 }
                 _ => (
                     bytes(u64::from(size)).0,
-                    format!("{size} bytes (the C type has no Rust layout of that size)."),
+                    format!(
+                        "The {what}: {size} bytes (its C type has no Rust layout of that size)."
+                    ),
                 ),
             },
             None => (
                 bytes(u64::from(size)).0,
-                format!("{size} bytes (the object has no BTF type for it)."),
+                format!("The {what}: {size} bytes (the object has no BTF type for it)."),
             ),
         };
         let ident = self.fresh_name(Some(wanted));
