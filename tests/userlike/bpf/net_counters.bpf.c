@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
-/* xdp + tc + per-CPU array + global function: counts packets and bytes seen by an XDP program
- * and a tc (tcx) program in a per-CPU array, through one global (separately verified)
- * function. */
+/* xdp + tc + per-CPU array + global function: counts packets and bytes seen by an XDP program,
+ * a tc program (classic `tc` section, attached as tcx ingress) and a `tcx/egress` program in a
+ * per-CPU array, through one global (separately verified) function. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include "userlike.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 3);
 	__type(key, __u32);
 	__type(value, struct pkt_count);
 } pkt_counts SEC(".maps");
@@ -37,6 +37,13 @@ int tc_count(struct __sk_buff *skb)
 {
 	count_packet(1, skb->len);
 	return TC_ACT_OK;
+}
+
+SEC("tcx/egress")
+int tcx_egress_count(struct __sk_buff *skb)
+{
+	count_packet(2, skb->len);
+	return TCX_NEXT;
 }
 
 char LICENSE[] SEC("license") = "GPL";

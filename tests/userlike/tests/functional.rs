@@ -34,6 +34,11 @@ fn pid() -> u32 {
     std::process::id()
 }
 
+fn gettid() -> u32 {
+    // SAFETY: gettid cannot fail and touches no memory.
+    unsafe { libc::syscall(libc::SYS_gettid) as u32 }
+}
+
 /// The calling thread's command name, as `bpf_get_current_comm` sees it.
 fn thread_comm() -> String {
     std::fs::read_to_string("/proc/thread-self/comm")
@@ -167,7 +172,8 @@ fn trampoline_load<T>(name: &str, r: Result<T, bpfsign_runtime::Error>) -> Optio
 }
 
 /// (1) tracepoint + ring buffer + `.rodata` filter: getpgid(MAGIC) calls from this thread come
-/// back as ring buffer records; calls with another argument are filtered out in BPF.
+/// back as ring buffer records; calls with another argument are filtered out in BPF; the exit
+/// tracepoint (`tp/` section) records their return value.
 #[test]
 #[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
 fn kernel_userlike_fn_tp_ringbuf_events() {
@@ -210,6 +216,10 @@ fn kernel_userlike_fn_tp_ringbuf_events() {
         let bss = skel.read_bss().expect("bss");
         assert!(bss.reported >= 3, "reported {}", bss.reported);
         assert_eq!(bss.dropped, 0, "the ring buffer overflowed");
+        // The tp/ exit program saw those calls return ESRCH (no process has the magic pid).
+        assert!(bss.exits >= 3, "exits {}", bss.exits);
+        assert_eq!(bss.last_ret, -(libc::ESRCH as i64));
+        assert_eq!(maps.in_flight.lookup(&gettid()).expect("lookup"), None);
         drop(links);
     });
 }
@@ -271,8 +281,8 @@ fn udp_over_lo(n: usize) {
     }
 }
 
-/// (3) xdp + tc + per-CPU array + global function: packets over `lo` are counted by both
-/// programs in their per-CPU slots.
+/// (3) xdp + tc + per-CPU array + global function: packets over `lo` are counted by the three
+/// programs (xdp, tc as tcx ingress, tcx/egress) in their per-CPU slots.
 #[test]
 #[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
 fn kernel_userlike_fn_net_counters_percpu() {
@@ -291,6 +301,10 @@ fn kernel_userlike_fn_net_counters_percpu() {
             .tc_count
             .attach_tcx(1, TcxDirection::Ingress)
             .expect("attach_tcx ingress on lo");
+        let egress = progs
+            .tcx_egress_count
+            .attach_tcx(1, TcxDirection::Egress)
+            .expect("attach_tcx egress on lo");
         udp_over_lo(10);
         let maps = skel.maps();
         let sum = |slot: u32| {
@@ -306,7 +320,9 @@ fn kernel_userlike_fn_net_counters_percpu() {
         };
         let (xdp_packets, xdp_bytes) = sum(0);
         let (tc_packets, tc_bytes) = sum(1);
-        drop((xdp, tcx, auto));
+        let (egress_packets, _) = sum(2);
+        drop((xdp, tcx, egress, auto));
+        assert!(egress_packets >= 10, "tcx/egress counted {egress_packets}");
         assert!(xdp_packets >= 10, "xdp counted {xdp_packets}");
         assert!(tc_packets >= 10, "tc counted {tc_packets}");
         // 32 bytes of payload + UDP + IPv4 + Ethernet headers each.
@@ -383,12 +399,7 @@ fn kernel_userlike_fn_lsm_tp() {
         // SAFETY: a 12-byte attr on a local buffer that outlives the call.
         unsafe { libc::syscall(libc::SYS_bpf, 11, attr.as_mut_ptr(), 12usize) };
         syscall1(libc::SYS_getpgid, 0);
-        let tid = std::thread::spawn(|| {
-            // SAFETY: gettid cannot fail and touches no memory.
-            unsafe { libc::syscall(libc::SYS_gettid) as u32 }
-        })
-        .join()
-        .expect("thread");
+        let tid = std::thread::spawn(gettid).join().expect("thread");
         let bss = skel.read_bss().expect("bss");
         assert!(bss.file_opens >= 1, "lsm/file_open: {}", bss.file_opens);
         assert!(bss.bpf_cmds >= 1, "lsm.s/bpf: {}", bss.bpf_cmds);

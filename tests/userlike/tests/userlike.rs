@@ -73,7 +73,11 @@ fn assert_has(skel: &LoadedSkeleton, progs: &[&str], maps: &[&str]) {
 fn kernel_userlike_tp_ringbuf_loads() {
     assert_no_leak("tp_ringbuf", || {
         let skel = load!(tp_ringbuf::TpRingbuf).expect("load tp_ringbuf");
-        assert_has(skel.inner(), &["on_getpgid"], &["events"]);
+        assert_has(
+            skel.inner(),
+            &["on_getpgid", "on_getpgid_exit"],
+            &["events", "in_flight"],
+        );
     });
 }
 
@@ -95,7 +99,11 @@ fn kernel_userlike_kprobe_core_loads() {
 fn kernel_userlike_net_counters_loads() {
     assert_no_leak("net_counters", || {
         let skel = load!(net_counters::NetCounters).expect("load net_counters");
-        assert_has(skel.inner(), &["xdp_count", "tc_count"], &["pkt_counts"]);
+        assert_has(
+            skel.inner(),
+            &["xdp_count", "tc_count", "tcx_egress_count"],
+            &["pkt_counts"],
+        );
     });
 }
 
@@ -159,7 +167,11 @@ mod gcc_builds {
     fn kernel_userlike_gcc_tp_ringbuf_loads() {
         assert_no_leak("tp_ringbuf (gcc)", || {
             let skel = load!(gcc::tp_ringbuf::TpRingbufGcc).expect("load tp_ringbuf (gcc)");
-            assert_has(skel.inner(), &["on_getpgid"], &["events"]);
+            assert_has(
+                skel.inner(),
+                &["on_getpgid", "on_getpgid_exit"],
+                &["events", "in_flight"],
+            );
         });
     }
 
@@ -181,7 +193,11 @@ mod gcc_builds {
     fn kernel_userlike_gcc_net_counters_loads() {
         assert_no_leak("net_counters (gcc)", || {
             let skel = load!(gcc::net_counters::NetCountersGcc).expect("load net_counters (gcc)");
-            assert_has(skel.inner(), &["xdp_count", "tc_count"], &["pkt_counts"]);
+            assert_has(
+                skel.inner(),
+                &["xdp_count", "tc_count", "tcx_egress_count"],
+                &["pkt_counts"],
+            );
         });
     }
 

@@ -32,7 +32,8 @@ struct unlink_stat {
 	char last_name[NAME_LEN];
 };
 
-/* net_counters: one slot per hook (0 = xdp, 1 = tc) in a per-CPU array. */
+/* net_counters: one slot per hook (0 = xdp, 1 = tc ingress, 2 = tcx egress) in a per-CPU
+ * array. */
 struct pkt_count {
 	__u64 packets;
 	__u64 bytes;
