@@ -427,32 +427,36 @@ pub(crate) fn build(obj: &Object, linked: &Linked, name: &str) -> SkeletonMeta {
             vars,
         });
     }
-    let mut progs = Vec::new();
-    for p in obj.progs.iter().filter(|p| !obj.is_subprog(p)) {
-        let def = p.sec_def;
-        let flags = def.map(|d| d.flags).unwrap_or(0);
-        let target = p.sec_name.split_once('/').map(|(_, t)| t.to_string());
-        let eat = if flags & secdef::F_USDT != 0 {
-            attach_type::TRACE_UPROBE_MULTI
-        } else {
-            p.expected_attach_type
-        };
-        let attach = attach::attach_kind(def, &p.sec_name, p.prog_type, eat);
-        progs.push(ProgMeta {
-            name: p.name.clone(),
-            section: p.sec_name.clone(),
-            prog_type: p.prog_type,
-            expected_attach_type: eat,
-            attach_target: if flags & secdef::F_ATTACH_BTF != 0 {
-                target
+    let progs = obj
+        .progs
+        .iter()
+        .filter(|p| !obj.is_subprog(p))
+        .map(|p| {
+            let def = p.sec_def;
+            let flags = def.map(|d| d.flags).unwrap_or(0);
+            let target = p.sec_name.split_once('/').map(|(_, t)| t.to_string());
+            let eat = if flags & secdef::F_USDT != 0 {
+                attach_type::TRACE_UPROBE_MULTI
             } else {
-                None
-            },
-            sleepable: flags & secdef::F_SLEEPABLE != 0,
-            autoload: p.autoload,
-            attach,
-        });
-    }
+                p.expected_attach_type
+            };
+            let attach = attach::attach_kind(def, &p.sec_name, p.prog_type, eat);
+            ProgMeta {
+                name: p.name.clone(),
+                section: p.sec_name.clone(),
+                prog_type: p.prog_type,
+                expected_attach_type: eat,
+                attach_target: if flags & secdef::F_ATTACH_BTF != 0 {
+                    target
+                } else {
+                    None
+                },
+                sleepable: flags & secdef::F_SLEEPABLE != 0,
+                autoload: p.autoload,
+                attach,
+            }
+        })
+        .collect();
     SkeletonMeta {
         name: name.to_string(),
         maps,
