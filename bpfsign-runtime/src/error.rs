@@ -96,9 +96,9 @@ pub enum ErrorKind {
         map: String,
         /// What differs: `"map type"`, `"key size"`, `"value size"`, `"key"` or `"value"`.
         what: &'static str,
-        /// The map's value (`BPF_MAP_TYPE_*` or bytes).
+        /// The map's value: its `BPF_MAP_TYPE_*`, or its size in bytes.
         expected: u64,
-        /// The handle's or buffer's value.
+        /// The handle's or buffer's value (for a map type: the first type the handle accepts).
         found: u64,
     },
 }

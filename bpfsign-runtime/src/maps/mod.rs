@@ -393,8 +393,8 @@ impl<'a> Map<'a> {
         .with_kind(ErrorKind::MapMismatch {
             map: self.name.to_string(),
             what: "map type",
-            expected: u64::from(types.first().copied().unwrap_or(0)),
-            found: u64::from(self.info.map_type),
+            expected: u64::from(self.info.map_type),
+            found: u64::from(types.first().copied().unwrap_or(0)),
         }))
     }
 

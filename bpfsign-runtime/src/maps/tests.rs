@@ -361,7 +361,8 @@ fn typed_handles_check_type_and_sizes() {
         e.kind(),
         crate::ErrorKind::MapMismatch {
             what: "map type",
-            found: 1,
+            expected: 1,
+            found: 5,
             ..
         }
     ));
