@@ -55,7 +55,7 @@ fn main() {
         Ok((bss.bss_counter.load(), ro.ro_limit.get(), bss.bss_point.load()))
     }
     let _ = per_variable;
-        let _: fn(&LoadedGlobals) -> GlobalsProgs<'_> = LoadedGlobals::progs;
+    let _: fn(&LoadedGlobals) -> GlobalsProgs<'_> = LoadedGlobals::progs;
     let _: fn(&LoadedGlobals) -> GlobalsMaps<'_> = LoadedGlobals::maps;
     // The layouts are plain data the runtime can view over map memory, and copies.
     fn plain<T: bpfsign_runtime::Plain>() {}

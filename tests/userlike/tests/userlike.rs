@@ -1,0 +1,223 @@
+//! Kernel tests of the six user-like objects (run them with `cargo vmtest -p
+//! bpfsign-userlike-tests`): every object loads on 6.18.15 (P1), 7.2.13 (P1b), 7.3.4 (P2)
+//! signed with key A, and on the host with the unsigned loader; nothing stays behind.
+//!
+//! The host kernel refuses every program attached through a BPF trampoline (fentry, fexit,
+//! lsm) with EPERM — bpftool's own loader gets the same answer there — so on the host the two
+//! objects holding such programs must fail with exactly that error and leave nothing behind.
+
+use bpfsign_runtime::LoadedSkeleton;
+use bpfsign_userlike_tests::leak::assert_no_leak;
+use bpfsign_userlike_tests::{
+    kprobe_core, load, lsm_tp, mapinmap, net_counters, protocol, signing_kernel, test_kernel,
+    tp_ringbuf, tracing_iter,
+};
+
+/// On the host, a load of an object with trampoline programs must fail with EPERM; returns
+/// the skeleton on the signing kernels.
+fn trampoline_load<T>(name: &str, r: Result<T, bpfsign_runtime::Error>) -> Option<T> {
+    match r {
+        Ok(skel) => {
+            assert!(
+                signing_kernel(),
+                "{name}: the host refuses trampoline programs, yet the load succeeded"
+            );
+            Some(skel)
+        }
+        Err(e) if !signing_kernel() => {
+            eprintln!("{name} on the host: refused as expected: {e}");
+            assert_eq!(e.errno(), Some(libc::EPERM), "{name}: {e}");
+            None
+        }
+        Err(e) => panic!("load {name}: {e}"),
+    }
+}
+
+/// Checks that a loaded skeleton has the programs and maps its source declares, by name.
+fn assert_has(skel: &LoadedSkeleton, progs: &[&str], maps: &[&str]) {
+    eprintln!(
+        "{} on {}: protocol {}, {} programs, {} maps",
+        skel.name(),
+        test_kernel(),
+        skel.protocol(),
+        skel.prog_count(),
+        skel.map_count()
+    );
+    for p in progs {
+        let i = skel
+            .prog_index(p)
+            .unwrap_or_else(|| panic!("{}: program {p} missing", skel.name()));
+        assert!(
+            skel.prog_fd(i).is_some(),
+            "{}: program {p} has no fd",
+            skel.name()
+        );
+    }
+    for m in maps {
+        let i = skel
+            .map_index(m)
+            .unwrap_or_else(|| panic!("{}: map {m} missing", skel.name()));
+        assert!(
+            skel.map_fd(i).is_some(),
+            "{}: map {m} has no fd",
+            skel.name()
+        );
+    }
+    if let Some(p) = protocol() {
+        assert_eq!(skel.protocol(), p);
+    }
+}
+
+#[test]
+#[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
+fn kernel_userlike_tp_ringbuf_loads() {
+    assert_no_leak("tp_ringbuf", || {
+        let skel = load!(tp_ringbuf::TpRingbuf).expect("load tp_ringbuf");
+        assert_has(
+            skel.inner(),
+            &["on_getpgid", "on_getpgid_exit"],
+            &["events", "in_flight"],
+        );
+    });
+}
+
+#[test]
+#[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
+fn kernel_userlike_kprobe_core_loads() {
+    assert_no_leak("kprobe_core", || {
+        let skel = load!(kprobe_core::KprobeCore).expect("load kprobe_core");
+        assert_has(
+            skel.inner(),
+            &["count_unlink", "unlink_done"],
+            &["unlink_stats"],
+        );
+    });
+}
+
+#[test]
+#[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
+fn kernel_userlike_net_counters_loads() {
+    assert_no_leak("net_counters", || {
+        let skel = load!(net_counters::NetCounters).expect("load net_counters");
+        assert_has(
+            skel.inner(),
+            &["xdp_count", "tc_count", "tcx_egress_count"],
+            &["pkt_counts"],
+        );
+    });
+}
+
+#[test]
+#[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
+fn kernel_userlike_tracing_iter_loads() {
+    assert_no_leak("tracing_iter", || {
+        let Some(skel) = trampoline_load("tracing_iter", load!(tracing_iter::TracingIter)) else {
+            return;
+        };
+        assert_has(
+            skel.inner(),
+            &["enter_getppid", "exit_getppid", "dump_task"],
+            &[],
+        );
+    });
+}
+
+#[test]
+#[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
+fn kernel_userlike_lsm_tp_loads() {
+    assert_no_leak("lsm_tp", || {
+        let Some(skel) = trampoline_load("lsm_tp", load!(lsm_tp::LsmTp)) else {
+            return;
+        };
+        assert_has(
+            skel.inner(),
+            &[
+                "watch_file_open",
+                "watch_bpf",
+                "watch_sys_enter",
+                "watch_newtask",
+            ],
+            &[],
+        );
+    });
+}
+
+#[test]
+#[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
+fn kernel_userlike_mapinmap_loads() {
+    assert_no_leak("mapinmap", || {
+        let skel = load!(mapinmap::Mapinmap).expect("load mapinmap");
+        assert_has(
+            skel.inner(),
+            &["on_getsid", "tail_target"],
+            &["inner_a", "inner_b", "outer", "jump_table", "per_tgid"],
+        );
+    });
+}
+
+/// Four of the objects compiled with GCC ≥ 14 (cfg `userlike_gcc`; build.rs says why not the
+/// other two): they must load as the clang builds do.
+#[cfg(userlike_gcc)]
+mod gcc_builds {
+    use super::*;
+    use bpfsign_userlike_tests::gcc;
+
+    #[test]
+    #[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
+    fn kernel_userlike_gcc_tp_ringbuf_loads() {
+        assert_no_leak("tp_ringbuf (gcc)", || {
+            let skel = load!(gcc::tp_ringbuf::TpRingbufGcc).expect("load tp_ringbuf (gcc)");
+            assert_has(
+                skel.inner(),
+                &["on_getpgid", "on_getpgid_exit"],
+                &["events", "in_flight"],
+            );
+        });
+    }
+
+    #[test]
+    #[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
+    fn kernel_userlike_gcc_kprobe_core_loads() {
+        assert_no_leak("kprobe_core (gcc)", || {
+            let skel = load!(gcc::kprobe_core::KprobeCoreGcc).expect("load kprobe_core (gcc)");
+            assert_has(
+                skel.inner(),
+                &["count_unlink", "unlink_done"],
+                &["unlink_stats"],
+            );
+        });
+    }
+
+    #[test]
+    #[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
+    fn kernel_userlike_gcc_net_counters_loads() {
+        assert_no_leak("net_counters (gcc)", || {
+            let skel = load!(gcc::net_counters::NetCountersGcc).expect("load net_counters (gcc)");
+            assert_has(
+                skel.inner(),
+                &["xdp_count", "tc_count", "tcx_egress_count"],
+                &["pkt_counts"],
+            );
+        });
+    }
+
+    #[test]
+    #[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
+    fn kernel_userlike_gcc_lsm_tp_loads() {
+        assert_no_leak("lsm_tp (gcc)", || {
+            let Some(skel) = trampoline_load("lsm_tp (gcc)", load!(gcc::lsm_tp::LsmTpGcc)) else {
+                return;
+            };
+            assert_has(
+                skel.inner(),
+                &[
+                    "watch_file_open",
+                    "watch_bpf",
+                    "watch_sys_enter",
+                    "watch_newtask",
+                ],
+                &[],
+            );
+        });
+    }
+}
