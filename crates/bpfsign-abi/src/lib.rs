@@ -460,8 +460,10 @@ pub mod loader_ctx {
 pub mod limits {
     /// Most maps one loader may create (libbpf's `MAX_USED_MAPS`).
     pub const MAX_MAPS: usize = 64;
-    /// Most programs one loader may load (libbpf's `MAX_USED_PROGS`).
-    pub const MAX_PROGS: usize = 32;
+    /// Most programs one loader may load: 126, the fd slots a 512-byte BPF stack holds next to
+    /// two other fds. libbpf's loader has 32 (`MAX_USED_PROGS`) and emits a loader the verifier
+    /// refuses past that; bpfsign's stack keeps libbpf's layout up to 32 and grows past it.
+    pub const MAX_PROGS: usize = 126;
     /// Largest signature bpftool accepts (`MAX_SIG_SIZE`); kept for every protocol.
     pub const MAX_SIGNATURE_SIZE: usize = 4096;
     /// Largest loader context the kernel passes to a `BPF_PROG_RUN` of a syscall program.

@@ -237,7 +237,7 @@ pub fn link(obj: &Object, opts: &GenOptions, obj_name: &str) -> Result<Linked, E
             crate::Limit::Programs,
             None,
             format!(
-                "{} programs and subprograms; the loader's stack has 32 slots and libbpf counts every BPF function",
+                "{} programs and subprograms; the loader's 512-byte stack holds {MAX_PROGS} program fds and every BPF function counts",
                 obj.progs.len()
             ),
         ));

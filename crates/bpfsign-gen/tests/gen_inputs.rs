@@ -98,6 +98,21 @@ fn loader_limits_are_enforced() {
     .unwrap();
     let e = generate(&obj, &GenOptions::default()).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Limit(Limit::Programs), "{e}");
+    assert!(e.to_string().contains("127 programs"), "{e}");
+    // Past libbpf's 32 program slots the loader's stack grows (bpftool's loader for this object
+    // is refused by the verifier): 33 programs take 8 + 4 * 33 bytes.
+    let obj = parse_object("progs33.bpf.o", &read(&data("limits/progs33.bpf.o"))).unwrap();
+    let g = generate(&obj, &GenOptions::default()).unwrap();
+    for (protocol, insns) in &g.loaders {
+        // The prologue's `r1 += -stack` (BPF_ALU64 | BPF_ADD | BPF_K, dst r1) before zeroing it.
+        let stack_adds: Vec<i32> = insns
+            .chunks_exact(8)
+            .filter(|i| i[0] == 0x07 && i[1] & 0x0f == 1)
+            .map(|i| i32::from_le_bytes(i[4..8].try_into().unwrap()))
+            .filter(|imm| *imm < 0)
+            .collect();
+        assert_eq!(stack_adds, [-140], "{protocol:?}");
+    }
     let obj = parse_object(
         "too_many_maps.bpf.o",
         &read(&data("limits/too_many_maps.bpf.o")),

@@ -66,3 +66,5 @@ macro_rules! load {
 }
 
 pub mod config;
+
+pub mod many;

@@ -139,7 +139,11 @@ fn enter_new_netns() {
 fn kernel_userlike_initial_netns_lo_is_up() {
     let flags = std::fs::read_to_string("/sys/class/net/lo/flags").expect("read lo's flags");
     let flags = u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16).expect("hex flags");
-    assert_ne!(flags & libc::IFF_UP as u32, 0, "lo is down (flags {flags:#x})");
+    assert_ne!(
+        flags & libc::IFF_UP as u32,
+        0,
+        "lo is down (flags {flags:#x})"
+    );
 }
 
 /// The kernel id of a map or program fd (`BPF_OBJ_GET_INFO_BY_FD`; both info structs start with

@@ -12,7 +12,16 @@ use crate::link::{ExternRelo, Linked, LinkedMap, LinkedProg};
 const MAX_USED_MAPS: u32 = MAX_MAPS as u32;
 const MAX_KFUNC_DESCS: u32 = 256;
 const MAX_FD_ARRAY_SZ: u32 = MAX_USED_MAPS + MAX_KFUNC_DESCS;
-const STACK_SZ: i32 = 136;
+/// libbpf's loader stack: `btf_fd`, `inner_map_fd` and 32 program fd slots (`MAX_USED_PROGS`).
+const LIBBPF_PROG_SLOTS: usize = 32;
+
+/// Bytes of the loader's stack for an object with `nr_programs` programs: libbpf's 136-byte
+/// `struct loader_stack` up to 32 programs (so the bytes stay bpftool's), one more 4-byte fd slot
+/// per program past 32 (libbpf's layout would put those slots at or above the frame pointer, which
+/// the verifier refuses); at most 512 bytes, the BPF stack, for [`MAX_PROGS`] programs.
+fn loader_stack_size(nr_programs: usize) -> i32 {
+    (8 + 4 * nr_programs.max(LIBBPF_PROG_SLOTS)) as i32
+}
 
 const FN_PROBE_READ_KERNEL: i32 = 113;
 const FN_COPY_FROM_USER: i32 = 148;
@@ -80,6 +89,8 @@ struct Gen<'a> {
     hash_insn: Vec<usize>,
     ksyms: Vec<KsymDesc>,
     error: Option<Error>,
+    /// Bytes of the loader's stack ([`loader_stack_size`]); fds live at `-stack_sz..0`.
+    stack_sz: i32,
 }
 
 fn put32(b: &mut [u8], off: usize, v: u32) {
@@ -128,8 +139,8 @@ impl Gen<'_> {
         self.add_data(None, (MAX_FD_ARRAY_SZ * 4) as usize);
         self.emit(Insn::mov64_reg(R6, R1));
         self.emit(Insn::mov64_reg(R1, R10));
-        self.emit(Insn::alu64_imm(op::ADD, R1, -STACK_SZ));
-        self.emit(Insn::mov64_imm(R2, STACK_SZ));
+        self.emit(Insn::alu64_imm(op::ADD, R1, -self.stack_sz));
+        self.emit(Insn::mov64_imm(R2, self.stack_sz));
         self.emit(Insn::mov64_imm(R3, 0));
         self.emit(Insn::call(FN_PROBE_READ_KERNEL));
         let slots = 2 + nr_progs;
@@ -141,7 +152,7 @@ impl Gen<'_> {
                 Size::W,
                 R1,
                 R10,
-                (-STACK_SZ + 4 * k as i32) as i16,
+                (-self.stack_sz + 4 * k as i32) as i16,
             ));
             self.emit(Insn::jmp_imm(op::JSLE, R1, 0, 1));
             self.emit(Insn::call(FN_SYS_CLOSE));
@@ -280,7 +291,7 @@ impl Gen<'_> {
         self.rel_store(a, btf_data);
         self.sys_bpf(cmd::BTF_LOAD, a, 28);
         self.check_err();
-        self.emit(Insn::stx(Size::W, R10, R7, -STACK_SZ as i16));
+        self.emit(Insn::stx(Size::W, R10, R7, -self.stack_sz as i16));
     }
 
     fn map_create(&mut self, m: &LinkedMap, map_idx: i32) {
@@ -297,11 +308,11 @@ impl Gen<'_> {
         put32(&mut attr, 56, m.btf_value_type_id);
         let a = self.add_data(Some(&attr), 72);
         if m.btf_value_type_id != 0 {
-            self.move_stack2blob(a + 48, 4, -STACK_SZ);
+            self.move_stack2blob(a + 48, 4, -self.stack_sz);
         }
         let mim = matches!(m.map_type, map_type::ARRAY_OF_MAPS | map_type::HASH_OF_MAPS);
         if mim {
-            self.move_stack2blob(a + 20, 4, -STACK_SZ + 4);
+            self.move_stack2blob(a + 20, 4, -self.stack_sz + 4);
         }
         if map_idx >= 0 && self.cfg.ctx_overrides {
             let max_entries = ctx_map_desc(map_idx as usize, loader_ctx::MAP_DESC_MAX_ENTRIES);
@@ -310,7 +321,7 @@ impl Gen<'_> {
         self.sys_bpf(cmd::MAP_CREATE, a, 72);
         self.check_err();
         if map_idx < 0 {
-            self.emit(Insn::stx(Size::W, R10, R7, (-STACK_SZ + 4) as i16));
+            self.emit(Insn::stx(Size::W, R10, R7, (-self.stack_sz + 4) as i16));
         } else {
             if self.nr_maps == MAX_USED_MAPS {
                 let e = self
@@ -325,7 +336,7 @@ impl Gen<'_> {
             self.emit(Insn::stx(Size::W, R1, R7, 0));
         }
         if mim {
-            self.sys_close_stack(-STACK_SZ + 4);
+            self.sys_close_stack(-self.stack_sz + 4);
         }
     }
 
@@ -550,7 +561,7 @@ impl Gen<'_> {
         self.move_ctx2blob(a + PROG_LOG_LEVEL, 4, loader_ctx::LOG_LEVEL as i32, false);
         self.move_ctx2blob(a + PROG_LOG_SIZE, 4, loader_ctx::LOG_SIZE as i32, false);
         self.move_ctx2blob(a + PROG_LOG_BUF, 8, loader_ctx::LOG_BUF as i32, false);
-        self.move_stack2blob(a + PROG_BTF_FD, 4, -STACK_SZ);
+        self.move_stack2blob(a + PROG_BTF_FD, 4, -self.stack_sz);
         if let Some((name, k)) = &p.attach_target {
             let mut b = name.as_bytes().to_vec();
             b.push(0);
@@ -597,18 +608,18 @@ impl Gen<'_> {
             self.sys_close_blob(a + PROG_ATTACH_BTF_OBJ_FD);
         }
         self.check_err();
-        let slot = -STACK_SZ + 8 + 4 * self.nr_progs as i32;
+        let slot = -self.stack_sz + 8 + 4 * self.nr_progs as i32;
         self.emit(Insn::stx(Size::W, R10, R7, slot as i16));
         self.nr_progs += 1;
     }
 
     fn finish(&mut self, nr_maps: u32) {
-        self.sys_close_stack(-STACK_SZ);
+        self.sys_close_stack(-self.stack_sz);
         for i in 0..self.nr_progs {
             self.move_stack2ctx(
                 ctx_prog_desc(self.nr_maps as usize, i as usize),
                 4,
-                -STACK_SZ + 8 + 4 * i as i32,
+                -self.stack_sz + 8 + 4 * i as i32,
             );
         }
         for i in 0..self.nr_maps {
@@ -644,7 +655,7 @@ pub(crate) fn emit(ctx: &Ctx, l: &Linked, cfg: &LoaderConfig) -> Result<Emitted,
             Limit::Programs,
             None,
             format!(
-                "{} programs and subprograms; the loader's stack has 32 slots and libbpf counts every BPF function",
+                "{} programs and subprograms; the loader's 512-byte stack holds {MAX_PROGS} program fds and every BPF function counts",
                 l.nr_programs
             ),
         ));
@@ -661,6 +672,7 @@ pub(crate) fn emit(ctx: &Ctx, l: &Linked, cfg: &LoaderConfig) -> Result<Emitted,
         hash_insn: Vec::new(),
         ksyms: Vec::new(),
         error: None,
+        stack_sz: loader_stack_size(l.nr_programs),
     };
     g.init(l.nr_programs, nr_maps);
     if let Some(btf) = &l.btf {
@@ -794,8 +806,28 @@ mod tests {
         let e = emit(&Ctx::new("t.o"), &l, &P2).unwrap();
         // goto +C with C = 3 * (2 + P) + 2 + 6 * M (docs/protocol.md §6.5)
         assert_eq!(e.insns[6], Insn::jmp_imm(op::JA, 0, 0, 3 * 34 + 2));
-        let l = linked(None, vec![prog(Vec::new(), 2)], 33);
+        // Up to 32 programs: libbpf's 136-byte stack, zeroed in the prologue.
+        assert_eq!(e.insns[2], Insn::alu64_imm(op::ADD, R1, -136));
+        let l = linked(None, vec![prog(Vec::new(), 2)], MAX_PROGS + 1);
         let err = emit(&Ctx::new("t.o"), &l, &P2).err().unwrap();
         assert_eq!(err.kind, ErrorKind::Limit(Limit::Programs));
+    }
+
+    #[test]
+    fn past_32_programs_the_stack_grows_by_one_slot_each() {
+        for (n, stack) in [(33, 140), (50, 208), (MAX_PROGS, 512)] {
+            let progs = (0..n).map(|_| prog(Vec::new(), 2)).collect();
+            let e = emit(&Ctx::new("t.o"), &linked(None, progs, n), &P2).unwrap();
+            assert_eq!(e.insns[2], Insn::alu64_imm(op::ADD, R1, -stack), "{n}");
+            assert_eq!(e.insns[3], Insn::mov64_imm(R2, stack), "{n}");
+            // Every stack access stays below the frame pointer and inside the stack.
+            for i in &e.insns {
+                let r10 = (i.code & 0x07 == 0x03 && i.dst == R10)
+                    || (i.code & 0x07 == 0x01 && i.src == R10);
+                if r10 {
+                    assert!((-stack..0).contains(&(i.off as i32)), "{n}: {i:?}");
+                }
+            }
+        }
     }
 }

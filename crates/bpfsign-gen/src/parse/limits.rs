@@ -29,7 +29,7 @@ pub const MAX_BTF_TYPES: usize = 1 << 20;
 /// object whose many entries all name one long string from multiplying it.
 pub const MAX_NAME_BYTES: usize = 16 << 20;
 
-/// Most programs and subprograms collected: 4,096. The loader accepts at most 32 (checked when
+/// Most programs and subprograms collected: 4,096. The loader accepts at most 126 (checked when
 /// linking, with [`crate::Limit::Programs`]); parsing keeps headroom so that error still names
 /// the count, while a hostile object cannot create millions of program records.
 pub const MAX_PROGRAMS: usize = 4096;

@@ -894,8 +894,9 @@ fn add_programs(
             Stage::Programs,
             Some(&sec.name),
             format!(
-                "more than {} programs and subprograms; the loader takes at most 32",
-                limits::MAX_PROGRAMS
+                "more than {} programs and subprograms; the loader takes at most {}",
+                limits::MAX_PROGRAMS,
+                bpfsign_abi::limits::MAX_PROGS
             ),
         ));
     }
