@@ -283,6 +283,16 @@ impl Sys for FakeKernel {
                 }
                 Ok(0)
             }
+            BPF_OBJ_GET_INFO_BY_FD if rd_u32(attr, 4) as usize == OBJ_ID_INFO_SZ => {
+                // A program or map ID query: id = 1000 + fd, so tests can tell objects apart.
+                let info = rd_u64(attr, 8) as usize as *mut u8;
+                let head = [0u32, 1000 + rd_u32(attr, 0)];
+                // SAFETY: the runtime passes an OBJ_ID_INFO_SZ-byte info buffer.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(head.as_ptr().cast::<u8>(), info, 8);
+                }
+                Ok(0)
+            }
             BPF_OBJ_GET_INFO_BY_FD => {
                 let info = rd_u64(attr, 8) as usize as *mut u8;
                 // SAFETY: the runtime passes a 104-byte info with a 32-byte hash buffer.

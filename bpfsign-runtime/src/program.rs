@@ -60,6 +60,23 @@ impl<'a> Program<'a> {
         self.skel.progs[self.index].expected_attach_type
     }
 
+    /// The program's kernel ID (`BPF_OBJ_GET_INFO_BY_FD`), as `bpftool prog` lists it and
+    /// [`crate::ProgArray::prog_id`] and [`crate::LinkInfo::prog_id`] report it.
+    pub fn id(&self) -> Result<u32, Error> {
+        self.id_with(&RealKernel)
+    }
+
+    pub(crate) fn id_with(&self, sys: &dyn crate::sys::Sys) -> Result<u32, Error> {
+        crate::sys::obj_id(sys, self.fd).map_err(|e| {
+            Error::sys(
+                Stage::Access,
+                &e,
+                format!("BPF_OBJ_GET_INFO_BY_FD of program {}", self.name()),
+                &self.ctx(),
+            )
+        })
+    }
+
     /// The skeleton the program belongs to.
     pub fn skeleton(&self) -> &'a LoadedSkeleton {
         self.skel

@@ -58,7 +58,7 @@ fn main() {
     let _: fn(&LoadedGlobals) -> GlobalsProgs<'_> = LoadedGlobals::progs;
     let _: fn(&LoadedGlobals) -> GlobalsMaps<'_> = LoadedGlobals::maps;
     // The layouts are plain data the runtime can view over map memory, and copies.
-    fn plain<T: bpfsign_runtime::Plain>() {}
+    fn plain<T: bpfsign_runtime::Plain + core::fmt::Debug + PartialEq>() {}
     plain::<types::Bss>();
     plain::<types::Data>();
     plain::<types::point>();

@@ -260,6 +260,16 @@ fn pin_get_detach_info_iter_attrs() {
         c.assert_zero_except(&[(0, 8)]);
         drop(fd);
 
+        // Program ID: an 8-byte info head (u32 type, u32 id) of the program's fd.
+        let pfd = p.fd().as_raw_fd() as u32;
+        assert_eq!(p.id_with(k).unwrap(), 1000 + pfd);
+        let c = last(k);
+        assert_eq!((c.cmd, c.attr.len()), (BPF_OBJ_GET_INFO_BY_FD, 16));
+        assert_eq!((c.u32(0), c.u32(4)), (pfd, 8));
+        c.assert_zero_except(&[(0, 16)]);
+        let eperm = FakeKernel::new().fail(BPF_OBJ_GET_INFO_BY_FD, 0, libc::EPERM);
+        assert_eq!(p.id_with(&eperm).unwrap_err().errno(), Some(libc::EPERM));
+
         // Link info: a 16-byte bpf_link_info head.
         let k_iter = FakeKernel::new().link_type(4);
         let info = link.info_with(&k_iter).unwrap();

@@ -225,6 +225,13 @@ impl<'a> Map<'a> {
         self.info.max_entries
     }
 
+    /// The map's kernel ID (`BPF_OBJ_GET_INFO_BY_FD`), as `bpftool map` lists it and
+    /// [`crate::MapOfMaps::inner_id`] reports it.
+    pub fn id(&self) -> Result<u32, Error> {
+        crate::sys::obj_id(self.sys, self.fd)
+            .map_err(|e| self.sys_error(&e, format!("BPF_OBJ_GET_INFO_BY_FD of map {}", self.name)))
+    }
+
     /// Pins the map at `path` in a bpffs mount (`BPF_OBJ_PIN`); it stays until the file is
     /// removed, also after the skeleton is dropped.
     pub fn pin(&self, path: impl AsRef<Path>) -> Result<(), Error> {
@@ -495,6 +502,11 @@ macro_rules! handle_common {
             /// The untyped handle (name, sizes, byte-level access).
             pub fn map(&self) -> $crate::maps::Map<'a> {
                 self.map
+            }
+
+            /// The map's kernel ID (see [`Map::id`]).
+            pub fn id(&self) -> Result<u32, $crate::Error> {
+                self.map.id()
             }
 
             /// Pins the map at `path` in a bpffs mount (see [`Map::pin`]).

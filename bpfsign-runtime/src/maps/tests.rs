@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use super::ringbuf::{consume_raw, ConsumeError, BUSY_BIT, DISCARD_BIT};
 use super::sys::*;
 use super::*;
-use crate::sys::Sys;
+use crate::sys::{Sys, BPF_OBJ_GET_INFO_BY_FD};
 
 /// One recorded call: command and attr bytes.
 type Rec = (u32, Vec<u8>);
@@ -141,6 +141,10 @@ impl Sys for FakeMap {
                         .lock()
                         .unwrap()
                         .push((p.to_string_lossy().into_owned(), rd_u32(attr, 8) as i32));
+                }
+                BPF_OBJ_GET_INFO_BY_FD if rd_u32(attr, 4) == 8 => {
+                    // u32 type, u32 id: id 77.
+                    write(rd_u64(attr, 8), &[0, 0, 0, 0, 77, 0, 0, 0]);
                 }
                 _ => return Err(io::Error::from_raw_os_error(libc::EINVAL)),
             }
@@ -373,6 +377,20 @@ fn pin_passes_path_and_fd() {
     );
     let e = map.pin("/sys/fs/bpf/a\0b").unwrap_err();
     assert_eq!(e.errno(), None);
+}
+
+#[test]
+fn id_reads_an_eight_byte_info_head() {
+    let fake = FakeMap::new(4, 8);
+    let fd = memfd();
+    let map = Map::from_parts(fd.as_fd(), "m", info(map_type::HASH, 4, 8, 1), None, &fake);
+    assert_eq!(map.id().unwrap(), 77);
+    assert_eq!(HashMap::<u32, u64>::new(map).unwrap().id().unwrap(), 77);
+    let (cmd, a) = fake.calls().pop().unwrap();
+    assert_eq!(cmd, BPF_OBJ_GET_INFO_BY_FD);
+    assert_eq!(a.len(), 16);
+    assert_eq!((rd_u32(&a, 0), rd_u32(&a, 4)), (fd.as_raw_fd() as u32, 8));
+    zero_except(&a, &[(0, 16)]);
 }
 
 #[test]

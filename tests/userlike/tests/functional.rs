@@ -146,26 +146,6 @@ fn kernel_userlike_initial_netns_lo_is_up() {
     );
 }
 
-/// The kernel id of a map or program fd (`BPF_OBJ_GET_INFO_BY_FD`; both info structs start with
-/// `u32 type, u32 id`): the runtime has no id accessor on its handles.
-fn obj_id(fd: std::os::fd::BorrowedFd<'_>) -> u32 {
-    use std::os::fd::AsRawFd;
-    let mut info = [0u32; 64];
-    // union bpf_attr.info: u32 bpf_fd, u32 info_len, u64 info.
-    let mut attr = [0u64; 2];
-    attr[0] = fd.as_raw_fd() as u32 as u64 | ((std::mem::size_of_val(&info) as u64) << 32);
-    attr[1] = info.as_mut_ptr() as u64;
-    // SAFETY: a 16-byte attr pointing at a 256-byte buffer we own; both outlive the call.
-    let r = unsafe { libc::syscall(libc::SYS_bpf, 15, attr.as_mut_ptr(), 16usize) };
-    assert_eq!(
-        r,
-        0,
-        "BPF_OBJ_GET_INFO_BY_FD: {}",
-        std::io::Error::last_os_error()
-    );
-    info[1]
-}
-
 /// On the host, the load of an object with trampoline programs must fail with EPERM; returns
 /// the skeleton on the signing kernels.
 fn trampoline_load<T>(name: &str, r: Result<T, bpfsign_runtime::Error>) -> Option<T> {
@@ -481,15 +461,15 @@ fn kernel_userlike_fn_mapinmap_tail_call() {
         // prog_array slot holds tail_target.
         assert_eq!(
             maps.outer.inner_id(&0).expect("outer[0]"),
-            Some(obj_id(maps.inner_a.fd()))
+            Some(maps.inner_a.id().expect("inner_a id"))
         );
         assert_eq!(
             maps.outer.inner_id(&1).expect("outer[1]"),
-            Some(obj_id(maps.inner_b.fd()))
+            Some(maps.inner_b.id().expect("inner_b id"))
         );
         assert_eq!(
             maps.jump_table.prog_id(0).expect("jump_table[0]"),
-            Some(obj_id(progs.tail_target.fd()))
+            Some(progs.tail_target.id().expect("tail_target id"))
         );
         maps.jump_table.clear(0).expect("prog_array clear");
         drop(links);

@@ -145,7 +145,7 @@ pub mod globals_skel {
     pub mod types {
         ///C `union number` (8 bytes).
         #[repr(C)]
-        #[derive(Clone, Copy)]
+        #[derive(Clone, Copy, Debug, PartialEq)]
         pub struct number {
             ///The union's bytes.
             pub __bytes: [::core::primitive::u8; 8usize],
@@ -207,7 +207,7 @@ pub mod globals_skel {
         };
         ///C `struct point` (20 bytes).
         #[repr(C)]
-        #[derive(Clone, Copy)]
+        #[derive(Clone, Copy, Debug, PartialEq)]
         pub struct point {
             ///`x` at byte 0.
             pub x: ::core::primitive::i32,
@@ -239,7 +239,7 @@ pub mod globals_skel {
         };
         ///Layout of `.data` (25 bytes), generated from BTF.
         #[repr(C)]
-        #[derive(Clone, Copy)]
+        #[derive(Clone, Copy, Debug, PartialEq)]
         pub struct Data {
             ///Global `data_value` at byte 0 of `.data`.
             pub data_value: ::core::primitive::i32,
@@ -271,7 +271,7 @@ pub mod globals_skel {
         };
         ///Layout of `.bss` (44 bytes), generated from BTF.
         #[repr(C)]
-        #[derive(Clone, Copy)]
+        #[derive(Clone, Copy, Debug, PartialEq)]
         pub struct Bss {
             ///Global `data_ptr` at byte 0 of `.bss`.
             pub data_ptr: ::core::primitive::u64,
@@ -297,7 +297,7 @@ pub mod globals_skel {
         };
         ///Layout of `.rodata` (62 bytes), generated from BTF.
         #[repr(C)]
-        #[derive(Clone, Copy)]
+        #[derive(Clone, Copy, Debug, PartialEq)]
         pub struct Rodata {
             ///Global `ro_limit` at byte 0 of `.rodata`.
             pub ro_limit: ::core::primitive::u32,
@@ -323,7 +323,7 @@ pub mod globals_skel {
         };
         ///Layout of `.data.foo` (32 bytes), generated from BTF.
         #[repr(C)]
-        #[derive(Clone, Copy)]
+        #[derive(Clone, Copy, Debug, PartialEq)]
         pub struct DataFoo {
             ///Global `foo_a` at byte 0 of `.data.foo`.
             pub foo_a: ::core::primitive::u32,
@@ -346,7 +346,7 @@ pub mod globals_skel {
         };
         ///Layout of `.rodata.bar` (16 bytes), generated from BTF.
         #[repr(C)]
-        #[derive(Clone, Copy)]
+        #[derive(Clone, Copy, Debug, PartialEq)]
         pub struct RodataBar {
             ///Global `bar_a` at byte 0 of `.rodata.bar`.
             pub bar_a: ::core::primitive::u32,

@@ -110,7 +110,7 @@ pub mod hello_skel {
     pub mod types {
         ///Layout of `.bss` (4 bytes), generated from BTF.
         #[repr(C)]
-        #[derive(Clone, Copy)]
+        #[derive(Clone, Copy, Debug, PartialEq)]
         pub struct Bss {
             ///Global `prog_A` at byte 0 of `.bss`.
             pub prog_A: ::core::primitive::i32,

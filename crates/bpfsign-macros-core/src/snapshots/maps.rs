@@ -171,7 +171,7 @@ pub mod maps_skel {
         pub type SparseKey = ::core::primitive::u64;
         ///C `struct event` (16 bytes).
         #[repr(C)]
-        #[derive(Clone, Copy)]
+        #[derive(Clone, Copy, Debug, PartialEq)]
         pub struct event {
             ///`pid` at byte 0.
             pub pid: ::core::primitive::u32,

@@ -160,7 +160,7 @@ pub mod multi_skel {
     pub mod types {
         ///Layout of `.bss` (56 bytes), generated from BTF.
         #[repr(C)]
-        #[derive(Clone, Copy)]
+        #[derive(Clone, Copy, Debug, PartialEq)]
         pub struct Bss {
             ///Global `sys_enters` at byte 0 of `.bss`.
             pub sys_enters: ::core::primitive::u64,

@@ -436,7 +436,7 @@ fn emit_struct(
     let tokens = quote! {
         #[doc = #doc]
         #repr
-        #[derive(Clone, Copy)]
+        #[derive(Clone, Copy, Debug, PartialEq)]
         pub struct #ident { #(#defs,)* }
         #plain_impls
         const _: () = {
@@ -526,7 +526,7 @@ fn emit_union(
     let tokens = quote! {
         #[doc = #doc]
         #[repr(C)]
-        #[derive(Clone, Copy)]
+        #[derive(Clone, Copy, Debug, PartialEq)]
         pub struct #ident {
             #[doc = "The union's bytes."]
             pub __bytes: [::core::primitive::u8; #n],
