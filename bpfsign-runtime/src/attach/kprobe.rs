@@ -13,7 +13,7 @@ use crate::error::{Error, Stage};
 use crate::program::Program;
 use crate::sys::{owned_fd, Attr, RealKernel, Sys, BPF_LINK_CREATE};
 
-use super::perf::{PerfAttr, Pmu};
+use super::perf::Pmu;
 use super::tracepoint::tracefs_file;
 use super::Link;
 
@@ -23,23 +23,6 @@ pub(crate) const BPF_TRACE_KPROBE_MULTI: u32 = bpfsign_abi::attach_type::TRACE_K
 pub(crate) const BPF_F_KPROBE_MULTI_RETURN: u32 = 1;
 /// `offsetofend(union bpf_attr, link_create.kprobe_multi.cookies)`.
 pub(crate) const LINK_CREATE_KPROBE_MULTI_ATTR_SZ: usize = 48;
-
-/// The `perf_event_attr` of a kprobe (or kretprobe) on `func + offset` through the kprobe PMU.
-pub(crate) fn kprobe_attr(
-    pmu: &Pmu,
-    func: &std::ffi::CStr,
-    offset: u64,
-    retprobe: bool,
-) -> PerfAttr {
-    let mut attr = PerfAttr::new(pmu.type_);
-    let config = if retprobe {
-        1u64 << pmu.retprobe_bit
-    } else {
-        0
-    };
-    attr.config(config).config1_str(func).config2(offset);
-    attr
-}
 
 /// `BPF_LINK_CREATE(prog, BPF_TRACE_KPROBE_MULTI)` on the symbols `syms`; attr size 48
 /// (`kprobe_multi.flags` at 16, `cnt` at 20, `syms` at 24; no addrs, no cookies).
@@ -196,7 +179,7 @@ impl<'a> Program<'a> {
         let pmu = Pmu::read("kprobe").map_err(|msg| {
             self.target_error(&target, msg, "use a kernel built with CONFIG_KPROBE_EVENTS")
         })?;
-        let attr = kprobe_attr(&pmu, &cfunc, offset, retprobe);
+        let attr = pmu.probe_attr(&cfunc, offset, retprobe);
         let what = format!(
             "{} on kernel function {target}",
             if retprobe { "kretprobe" } else { "kprobe" }

@@ -123,6 +123,25 @@ impl Pmu {
             retprobe_bit,
         })
     }
+
+    /// The `perf_event_attr` of a probe of this PMU (kprobe or uprobe PMU): `target` (the
+    /// function, or the file of an uprobe) in `config1`, `offset` in `config2`, and the
+    /// `retprobe` bit in `config` for a return probe.
+    pub(crate) fn probe_attr(
+        &self,
+        target: &std::ffi::CStr,
+        offset: u64,
+        retprobe: bool,
+    ) -> PerfAttr {
+        let mut attr = PerfAttr::new(self.type_);
+        let config = if retprobe {
+            1u64 << self.retprobe_bit
+        } else {
+            0
+        };
+        attr.config(config).config1_str(target).config2(offset);
+        attr
+    }
 }
 
 /// The bit of a one-bit PMU format `config:N`.

@@ -7,10 +7,10 @@ use crate::fake::{Call, FakeKernel, Loader, FAKE_PERF_EVENT_ENABLE, FAKE_PERF_EV
 use crate::sys::BPF_LINK_CREATE;
 use crate::*;
 
-use super::kprobe::{kprobe_attr, link_create_kprobe_multi, BPF_TRACE_KPROBE_MULTI};
+use super::kprobe::{link_create_kprobe_multi, BPF_TRACE_KPROBE_MULTI};
 use super::perf::{Pmu, BPF_PERF_EVENT, PERF_ATTR_SZ, PERF_TYPE_TRACEPOINT};
 use super::tracepoint::tracepoint_attr;
-use super::uprobe::{symbol_file_offset, uprobe_attr, BPF_TRACE_UPROBE_MULTI};
+use super::uprobe::{symbol_file_offset, BPF_TRACE_UPROBE_MULTI};
 
 use crate::tests::common;
 
@@ -93,7 +93,7 @@ fn kprobe_attr_layout_and_link() {
     };
     let func = c"do_unlinkat";
     let link = prog
-        .attach_perf_attr_with(&k, &kprobe_attr(&pmu, func, 0x10, false), (-1, 0), "kprobe")
+        .attach_perf_attr_with(&k, &pmu.probe_attr(func, 0x10, false), (-1, 0), "kprobe")
         .unwrap();
     let open = last(&k, FAKE_PERF_EVENT_OPEN);
     assert_eq!(open.attr.len(), PERF_ATTR_SZ);
@@ -117,7 +117,7 @@ fn kprobe_attr_layout_and_link() {
         retprobe_bit: 3,
     };
     let link = prog
-        .attach_perf_attr_with(&k, &kprobe_attr(&pmu, func, 0, true), (-1, 0), "kretprobe")
+        .attach_perf_attr_with(&k, &pmu.probe_attr(func, 0, true), (-1, 0), "kretprobe")
         .unwrap();
     let open = last(&k, FAKE_PERF_EVENT_OPEN);
     assert_eq!(open.u64(8), 1 << 3);
@@ -140,7 +140,7 @@ fn uprobe_and_tracepoint_attr_layouts() {
     let link = prog
         .attach_perf_attr_with(
             &k,
-            &uprobe_attr(&pmu, c"/bin/true", 0x1234, true),
+            &pmu.probe_attr(c"/bin/true", 0x1234, true),
             super::perf::probe_pid_cpu(Some(42)),
             "uprobe",
         )

@@ -21,7 +21,7 @@ use crate::program::Program;
 use crate::sys::{owned_fd, Attr, RealKernel, Sys, BPF_LINK_CREATE};
 
 use super::kprobe::glob_match;
-use super::perf::{probe_pid_cpu, PerfAttr, Pmu};
+use super::perf::{probe_pid_cpu, Pmu};
 use super::Link;
 
 /// `BPF_TRACE_UPROBE_MULTI`.
@@ -50,23 +50,6 @@ impl std::fmt::Display for UprobeTarget<'_> {
             UprobeTarget::FileOffset(o) => write!(f, "file offset {o:#x}"),
         }
     }
-}
-
-/// The `perf_event_attr` of an uprobe (or uretprobe) at file offset `offset` of `path`.
-pub(crate) fn uprobe_attr(
-    pmu: &Pmu,
-    path: &std::ffi::CStr,
-    offset: u64,
-    retprobe: bool,
-) -> PerfAttr {
-    let mut attr = PerfAttr::new(pmu.type_);
-    let config = if retprobe {
-        1u64 << pmu.retprobe_bit
-    } else {
-        0
-    };
-    attr.config(config).config1_str(path).config2(offset);
-    attr
 }
 
 /// `BPF_LINK_CREATE(prog, BPF_TRACE_UPROBE_MULTI)` on `offsets` of `path`; attr size 60
@@ -282,7 +265,7 @@ impl<'a> Program<'a> {
         let pmu = Pmu::read("uprobe").map_err(|msg| {
             self.target_error(&shown, msg, "use a kernel built with CONFIG_UPROBE_EVENTS")
         })?;
-        let attr = uprobe_attr(&pmu, &cpath, offset, retprobe);
+        let attr = pmu.probe_attr(&cpath, offset, retprobe);
         let what = format!(
             "{} on {} at file offset {offset:#x} ({shown})",
             if retprobe { "uretprobe" } else { "uprobe" },

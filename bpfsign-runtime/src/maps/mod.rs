@@ -50,21 +50,9 @@ pub(crate) use self::ringbuf::RingMapping;
 /// `BPF_MAP_TYPE_RINGBUF`: mapped at load.
 pub(crate) const RINGBUF_TYPE: u32 = map_type::RINGBUF;
 
-/// `BPF_MAP_TYPE_*` numbers the typed handles accept.
-pub(crate) mod map_type {
-    pub const HASH: u32 = 1;
-    pub const ARRAY: u32 = 2;
-    pub const PROG_ARRAY: u32 = 3;
-    pub const PERF_EVENT_ARRAY: u32 = 4;
-    pub const PERCPU_HASH: u32 = 5;
-    pub const PERCPU_ARRAY: u32 = 6;
-    pub const LRU_HASH: u32 = 9;
-    pub const LRU_PERCPU_HASH: u32 = 10;
-    pub const LPM_TRIE: u32 = 11;
-    pub const ARRAY_OF_MAPS: u32 = 12;
-    pub const HASH_OF_MAPS: u32 = 13;
-    pub const RINGBUF: u32 = 27;
-}
+/// `BPF_MAP_TYPE_*` numbers (the typed handles accept hash, array, LRU, LPM, per-CPU, ring
+/// buffer, perf event array, prog array and map-of-maps types).
+pub(crate) use bpfsign_abi::map_type;
 
 /// The shape of a map as the skeleton created it (from its `MapSpec`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

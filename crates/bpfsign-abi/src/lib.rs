@@ -305,10 +305,20 @@ pub mod map_type {
     pub const PROG_ARRAY: u32 = 3;
     /// `BPF_MAP_TYPE_PERF_EVENT_ARRAY`.
     pub const PERF_EVENT_ARRAY: u32 = 4;
+    /// `BPF_MAP_TYPE_PERCPU_HASH`.
+    pub const PERCPU_HASH: u32 = 5;
+    /// `BPF_MAP_TYPE_PERCPU_ARRAY`.
+    pub const PERCPU_ARRAY: u32 = 6;
     /// `BPF_MAP_TYPE_STACK_TRACE`.
     pub const STACK_TRACE: u32 = 7;
     /// `BPF_MAP_TYPE_CGROUP_ARRAY`.
     pub const CGROUP_ARRAY: u32 = 8;
+    /// `BPF_MAP_TYPE_LRU_HASH`.
+    pub const LRU_HASH: u32 = 9;
+    /// `BPF_MAP_TYPE_LRU_PERCPU_HASH`.
+    pub const LRU_PERCPU_HASH: u32 = 10;
+    /// `BPF_MAP_TYPE_LPM_TRIE`.
+    pub const LPM_TRIE: u32 = 11;
     /// `BPF_MAP_TYPE_ARRAY_OF_MAPS`.
     pub const ARRAY_OF_MAPS: u32 = 12;
     /// `BPF_MAP_TYPE_HASH_OF_MAPS`.

@@ -16,10 +16,10 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use bpfsign_functional_tests::leak::Snapshot;
 use bpfsign_functional_tests::link::link_net_skel::types::Bss;
 use bpfsign_functional_tests::link::{LinkIter, LinkNet, LinkSockmap, LoadedLinkNet};
-use bpfsign_functional_tests::load;
+use bpfsign_kernel_tests::leak::Snapshot;
+use bpfsign_kernel_tests::load;
 use bpfsign_runtime::{Link, TcxDirection, XdpFlags};
 
 /// Moves the calling thread into a new network namespace and brings its `lo` (ifindex 1) up.

@@ -16,11 +16,11 @@
 
 use std::time::{Duration, Instant};
 
-use bpfsign_functional_tests::leak::Snapshot;
-use bpfsign_functional_tests::load;
 use bpfsign_functional_tests::perf::{
     LoadedPerfKprobe, PerfKmulti, PerfKprobe, PerfTp, PerfUprobe,
 };
+use bpfsign_kernel_tests::leak::Snapshot;
+use bpfsign_kernel_tests::load;
 use bpfsign_runtime::{ErrorKind, Link, LoadedSkeleton, Program, UprobeTarget};
 
 /// The uprobe target: a function of this executable, called by the tests.
@@ -46,7 +46,7 @@ pub extern "C" fn bpfsign_perf_umulti_two(x: u64) -> u64 {
 
 /// Whether the kernel under test is the host (see the module docs for what it lacks).
 fn on_host() -> bool {
-    !bpfsign_functional_tests::signing_kernel()
+    !bpfsign_kernel_tests::user::signing_kernel()
 }
 
 /// Whether the kernel has the kprobe PMU (`CONFIG_KPROBE_EVENTS`); asserted on the VM kernels.

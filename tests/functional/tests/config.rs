@@ -39,7 +39,7 @@ fn map_max_entries(fd: BorrowedFd<'_>) -> u32 {
 #[test]
 #[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
 fn kernel_config_values_reach_the_program() {
-    let skel = bpfsign_functional_tests::load!(ConfigGlobals).expect("load config_globals");
+    let skel = bpfsign_kernel_tests::load!(ConfigGlobals).expect("load config_globals");
 
     // The frozen .rodata by safe reference, and its per-variable handles.
     let ro = skel.rodata().expect("rodata");

@@ -2,9 +2,9 @@
 //! libbpf's 32 program slots) loads all of them, `attach()` attaches all 50 raw tracepoints,
 //! each counts this process's getppid(2) calls, and dropping the links stops every counter.
 
-use bpfsign_functional_tests::leak::Snapshot;
-use bpfsign_functional_tests::load;
 use bpfsign_functional_tests::many::ManyProgs;
+use bpfsign_kernel_tests::leak::Snapshot;
+use bpfsign_kernel_tests::load;
 
 const PROGRAMS: usize = 50;
 

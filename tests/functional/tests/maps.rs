@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use bpfsign_functional_tests::leak::assert_no_leak;
-use bpfsign_functional_tests::load;
 use bpfsign_functional_tests::maps::{types, LoadedMapsAll, MapsAll};
+use bpfsign_kernel_tests::leak::assert_no_leak;
+use bpfsign_kernel_tests::load;
 use bpfsign_runtime::MapFlags;
 
 const IGNORE: &str = "kernel test: needs root and BPF; run with `cargo vmtest`";

@@ -19,6 +19,7 @@ use bpfsign_runtime::{
 
 pub mod leak;
 pub mod raw;
+pub mod user;
 
 mod generated {
     use super::{Built, Compiled, Fixture, ProgInfo, Reference};

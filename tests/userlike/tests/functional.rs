@@ -20,11 +20,12 @@ use std::time::{Duration, Instant};
 
 use std::ffi::CString;
 
+use bpfsign_kernel_tests::leak::assert_no_leak;
+use bpfsign_kernel_tests::user::{signing_kernel, trampoline_load};
+use bpfsign_kernel_tests::{load, test_kernel};
 use bpfsign_runtime::{ErrorKind, TcxDirection, XdpFlags};
-use bpfsign_userlike_tests::leak::assert_no_leak;
 use bpfsign_userlike_tests::{
-    kprobe_core, load, lsm_tp, mapinmap, net_counters, signing_kernel, test_kernel, tp_ringbuf,
-    tracing_iter,
+    kprobe_core, lsm_tp, mapinmap, net_counters, tp_ringbuf, tracing_iter,
 };
 
 /// `USERLIKE_GETPGID_MAGIC` of bpf/include/userlike.h.
@@ -144,26 +145,6 @@ fn kernel_userlike_initial_netns_lo_is_up() {
         0,
         "lo is down (flags {flags:#x})"
     );
-}
-
-/// On the host, the load of an object with trampoline programs must fail with EPERM; returns
-/// the skeleton on the signing kernels.
-fn trampoline_load<T>(name: &str, r: Result<T, bpfsign_runtime::Error>) -> Option<T> {
-    match r {
-        Ok(skel) => {
-            assert!(
-                signing_kernel(),
-                "{name}: the host refuses trampoline programs, yet the load succeeded"
-            );
-            Some(skel)
-        }
-        Err(e) if !signing_kernel() => {
-            eprintln!("{name} on the host: refused as expected: {e}");
-            assert_eq!(e.errno(), Some(libc::EPERM), "{name}: {e}");
-            None
-        }
-        Err(e) => panic!("load {name}: {e}"),
-    }
 }
 
 /// (1) tracepoint + ring buffer + `.rodata` filter: getpgid(MAGIC) calls from this thread come

@@ -6,32 +6,13 @@
 //! lsm) with EPERM — bpftool's own loader gets the same answer there — so on the host the two
 //! objects holding such programs must fail with exactly that error and leave nothing behind.
 
+use bpfsign_kernel_tests::leak::assert_no_leak;
+use bpfsign_kernel_tests::user::{protocol, trampoline_load};
+use bpfsign_kernel_tests::{load, test_kernel};
 use bpfsign_runtime::LoadedSkeleton;
-use bpfsign_userlike_tests::leak::assert_no_leak;
 use bpfsign_userlike_tests::{
-    kprobe_core, load, lsm_tp, mapinmap, net_counters, protocol, signing_kernel, test_kernel,
-    tp_ringbuf, tracing_iter,
+    kprobe_core, lsm_tp, mapinmap, net_counters, tp_ringbuf, tracing_iter,
 };
-
-/// On the host, a load of an object with trampoline programs must fail with EPERM; returns
-/// the skeleton on the signing kernels.
-fn trampoline_load<T>(name: &str, r: Result<T, bpfsign_runtime::Error>) -> Option<T> {
-    match r {
-        Ok(skel) => {
-            assert!(
-                signing_kernel(),
-                "{name}: the host refuses trampoline programs, yet the load succeeded"
-            );
-            Some(skel)
-        }
-        Err(e) if !signing_kernel() => {
-            eprintln!("{name} on the host: refused as expected: {e}");
-            assert_eq!(e.errno(), Some(libc::EPERM), "{name}: {e}");
-            None
-        }
-        Err(e) => panic!("load {name}: {e}"),
-    }
-}
 
 /// Checks that a loaded skeleton has the programs and maps its source declares, by name.
 fn assert_has(skel: &LoadedSkeleton, progs: &[&str], maps: &[&str]) {

@@ -14,20 +14,7 @@ use super::Names;
 use crate::naming::{camel_case, rust_ident};
 
 /// `BPF_MAP_TYPE_*` numbers that pick a handle.
-mod map_type {
-    pub const HASH: u32 = 1;
-    pub const ARRAY: u32 = 2;
-    pub const PROG_ARRAY: u32 = 3;
-    pub const PERF_EVENT_ARRAY: u32 = 4;
-    pub const PERCPU_HASH: u32 = 5;
-    pub const PERCPU_ARRAY: u32 = 6;
-    pub const LRU_HASH: u32 = 9;
-    pub const LRU_PERCPU_HASH: u32 = 10;
-    pub const LPM_TRIE: u32 = 11;
-    pub const ARRAY_OF_MAPS: u32 = 12;
-    pub const HASH_OF_MAPS: u32 = 13;
-    pub const RINGBUF: u32 = 27;
-}
+use bpfsign_abi::map_type;
 
 /// The handle kind of a map.
 #[derive(Clone, Copy, PartialEq, Eq)]
