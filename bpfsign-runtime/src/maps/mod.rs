@@ -475,7 +475,7 @@ pub(crate) fn plain_bytes<T: Plain>(v: &T) -> &[u8] {
     unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }
 }
 
-/// Implements `AsFd`, `fd()`, `pin()`, `map()` for a typed handle holding a `map: Map<'a>`.
+/// Implements `AsFd`, `fd()`, `map()`, `id()`, `pin()` for a typed handle holding a `map: Map<'a>`.
 macro_rules! handle_common {
     ($ty:ident) => {
         $crate::maps::handle_common!($ty<>);

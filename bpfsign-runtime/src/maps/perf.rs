@@ -158,22 +158,9 @@ impl<'a> PerfEventArray<'a> {
             )
         })
     }
-
-    /// The map's fd.
-    pub fn fd(&self) -> BorrowedFd<'a> {
-        self.map.fd()
-    }
-
-    /// The untyped handle.
-    pub fn map(&self) -> Map<'a> {
-        self.map
-    }
-
-    /// Pins the map at `path` in a bpffs mount (see [`Map::pin`]).
-    pub fn pin(&self, path: impl AsRef<std::path::Path>) -> Result<(), Error> {
-        self.map.pin(path)
-    }
 }
+
+super::handle_common!(PerfEventArray);
 
 /// The perf event arrays of this process that have a live [`PerfReader`], by map fd. A
 /// reader borrows its skeleton, so the map fd stays open (and its number cannot name another
@@ -203,12 +190,6 @@ impl Drop for ReaderClaim {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         r.retain(|fd| *fd != self.0);
-    }
-}
-
-impl AsFd for PerfEventArray<'_> {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.map.fd()
     }
 }
 

@@ -296,28 +296,9 @@ impl<'a> RingBuf<'a> {
             epoll: None,
         }
     }
-
-    /// The map's fd.
-    pub fn fd(&self) -> BorrowedFd<'a> {
-        self.map.fd()
-    }
-
-    /// The untyped handle.
-    pub fn map(&self) -> Map<'a> {
-        self.map
-    }
-
-    /// Pins the map at `path` in a bpffs mount (see [`Map::pin`]).
-    pub fn pin(&self, path: impl AsRef<std::path::Path>) -> Result<(), Error> {
-        self.map.pin(path)
-    }
 }
 
-impl AsFd for RingBuf<'_> {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.map.fd()
-    }
-}
+super::handle_common!(RingBuf);
 
 /// Reads the records of a [`RingBuf`]: [`RingBufReader::poll`] waits for them,
 /// [`RingBufReader::consume`] takes what is there. Its fd (the map's) becomes readable when

@@ -386,11 +386,19 @@ fn id_reads_an_eight_byte_info_head() {
     let map = Map::from_parts(fd.as_fd(), "m", info(map_type::HASH, 4, 8, 1), None, &fake);
     assert_eq!(map.id().unwrap(), 77);
     assert_eq!(HashMap::<u32, u64>::new(map).unwrap().id().unwrap(), 77);
+    let perf = Map::from_parts(
+        fd.as_fd(),
+        "p",
+        info(map_type::PERF_EVENT_ARRAY, 4, 4, 2),
+        None,
+        &fake,
+    );
+    assert_eq!(PerfEventArray::new(perf).unwrap().id().unwrap(), 77);
     let (cmd, a) = fake.calls().pop().unwrap();
     assert_eq!(cmd, BPF_OBJ_GET_INFO_BY_FD);
     assert_eq!(a.len(), 16);
     assert_eq!((rd_u32(&a, 0), rd_u32(&a, 4)), (fd.as_raw_fd() as u32, 8));
-    zero_except(&a, &[(0, 16)]);
+    assert_ne!(rd_u64(&a, 8), 0, "info pointer");
 }
 
 #[test]

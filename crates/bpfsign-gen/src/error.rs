@@ -49,7 +49,8 @@ impl fmt::Display for Stage {
 pub enum Limit {
     /// More than 64 maps (`MAX_USED_MAPS`).
     Maps,
-    /// 33 or more programs + subprograms: the cleanup block would read past the 32 stack slots.
+    /// More than 126 programs + subprograms (`bpfsign_abi::limits::MAX_PROGS`): their fds do not
+    /// fit the loader's 512-byte stack.
     Programs,
     /// A kfunc BTF fd slot index above `i16::MAX`.
     KfuncSlots,

@@ -650,13 +650,15 @@ pub(crate) fn emit(ctx: &Ctx, l: &Linked, cfg: &LoaderConfig) -> Result<Emitted,
             format!("{nr_maps} maps; the loader supports at most 64"),
         ));
     }
-    if l.nr_programs > MAX_PROGS {
+    // Stack slots: libbpf counts every BPF function, at least one per program loaded.
+    let nr_programs = l.nr_programs.max(l.progs.len());
+    if nr_programs > MAX_PROGS {
         return Err(ctx.limit(
             Limit::Programs,
             None,
             format!(
                 "{} programs and subprograms; the loader's 512-byte stack holds {MAX_PROGS} program fds and every BPF function counts",
-                l.nr_programs
+                nr_programs
             ),
         ));
     }
@@ -672,9 +674,9 @@ pub(crate) fn emit(ctx: &Ctx, l: &Linked, cfg: &LoaderConfig) -> Result<Emitted,
         hash_insn: Vec::new(),
         ksyms: Vec::new(),
         error: None,
-        stack_sz: loader_stack_size(l.nr_programs),
+        stack_sz: loader_stack_size(nr_programs),
     };
-    g.init(l.nr_programs, nr_maps);
+    g.init(nr_programs, nr_maps);
     if let Some(btf) = &l.btf {
         g.load_btf(btf);
     }
