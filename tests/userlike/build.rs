@@ -53,7 +53,11 @@ fn main() {
     }
     // `$BPFSIGN_GCC_BPF`, else the project's cache (filled by `cargo vmtest fetch-gcc-bpf`).
     let cached = std::path::Path::new(GCC_CACHE);
-    println!("cargo:rerun-if-changed={}", cached.display());
+    // Watched only once it exists: a missing path would rerun this script (six compiles and
+    // signatures) on every build; `$BPFSIGN_GCC_BPF` is watched above.
+    if cached.is_file() {
+        println!("cargo:rerun-if-changed={}", cached.display());
+    }
     let gcc = std::env::var_os(GCC_ENV)
         .filter(|g| !g.is_empty())
         .or_else(|| cached.is_file().then(|| cached.as_os_str().to_owned()));

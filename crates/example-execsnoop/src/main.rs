@@ -11,15 +11,17 @@
 //! * `--register-cert PATH` registers a certificate (DER or PEM) as an `asymmetric` key in the
 //!   session keyring (or in keyring `ID` when `--keyring ID` is given) before loading.
 //! * `--keyring` is the keyring the kernel searches for the signer (default: `session`).
-//! * `--seconds N` stops after N seconds, `--count N` after N exec events (default: run until
-//!   Ctrl-C or SIGTERM).
+//! * `--seconds N` stops after N seconds, `--count N` after at least N exec events (default:
+//!   run until Ctrl-C or SIGTERM; a second Ctrl-C ends the process at once).
 //!
 //! Output: `protocol = …`, `load = 0`, `attach = 0`, a header line, then one line per exec:
 //! `PID PPID UID COMM FILENAME`; at the end `lost = N` (events the full ring buffer dropped)
 //! and `execve() calls by command:` followed by `COUNT COMM` lines, most calls first.
 //! Exit status: 0 success; 3 the kernel rejected the signature (errno name and guidance are
-//! printed); 1 any other failure; 2 bad command line.
+//! printed); 1 any other failure; 2 bad command line. A closed standard output (`| head`)
+//! ends the process quietly, as for other command-line tools.
 
+use std::cell::Cell;
 use std::fs;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,7 +45,7 @@ use skel::*;
 const COMM_LEN: usize = 16;
 /// Length of the file name buffer of an event (`FILENAME_LEN` in execsnoop.h).
 const FILENAME_LEN: usize = 256;
-/// Size of `struct exec_event` (execsnoop.h): five `u32`, comm, filename.
+/// Size of `struct exec_event` (execsnoop.h): four `u32`, comm, filename.
 const EVENT_LEN: usize = 16 + COMM_LEN + FILENAME_LEN;
 
 /// One exec, decoded from a ring buffer record (`struct exec_event`).
@@ -97,6 +99,14 @@ impl ExecEvent {
 /// Column header of the event lines.
 pub const HEADER: &str = "PID     PPID    UID   COMM             FILENAME";
 
+/// Why the command line gave no [`Args`].
+enum ArgsError {
+    /// `-h` / `--help`: print the usage, exit 0.
+    Help,
+    /// A bad command line: the message, then the usage, exit 2.
+    Bad(String),
+}
+
 /// The parsed command line.
 struct Args {
     register_cert: Option<String>,
@@ -108,28 +118,51 @@ struct Args {
 const USAGE: &str = "usage: example-execsnoop [--register-cert PATH] \
 [--keyring session|builtin|secondary|platform|ID] [--seconds N] [--count N]";
 
-fn parse_args() -> Result<Args, String> {
+fn parse_args() -> Result<Args, ArgsError> {
     let mut args = Args {
         register_cert: None,
         keyring: Keyring::Session,
         seconds: None,
         count: None,
     };
-    let mut it = std::env::args().skip(1);
+    let argv = std::env::args_os()
+        .skip(1)
+        .map(|a| {
+            a.into_string()
+                .map_err(|a| format!("argument {a:?} is not UTF-8"))
+        })
+        .collect::<Result<Vec<String>, String>>()
+        .map_err(ArgsError::Bad)?;
+    let mut it = argv.into_iter();
     while let Some(a) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
         let number = |name: &str, v: String| {
             v.parse::<u64>()
                 .map_err(|_| format!("{name}: not a number: {v}"))
         };
-        match a.as_str() {
-            "--register-cert" => args.register_cert = Some(value("--register-cert")?),
-            "--keyring" => args.keyring = value("--keyring")?.parse()?,
-            "--seconds" => args.seconds = Some(number("--seconds", value("--seconds")?)?),
-            "--count" => args.count = Some(number("--count", value("--count")?)?),
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument {other}")),
+        let parsed: Result<(), String> = (|| {
+            match a.as_str() {
+                "--register-cert" => args.register_cert = Some(value("--register-cert")?),
+                "--keyring" => args.keyring = value("--keyring")?.parse()?,
+                "--seconds" => args.seconds = Some(number("--seconds", value("--seconds")?)?),
+                "--count" => args.count = Some(number("--count", value("--count")?)?),
+                other => return Err(format!("unknown argument {other}")),
+            }
+            Ok(())
+        })();
+        match (a.as_str(), parsed) {
+            ("-h" | "--help", _) => return Err(ArgsError::Help),
+            (_, Err(e)) => return Err(ArgsError::Bad(e)),
+            (_, Ok(())) => {}
         }
+    }
+    if args.register_cert.is_some() && !matches!(args.keyring, Keyring::Session | Keyring::User(_))
+    {
+        return Err(ArgsError::Bad(
+            "--register-cert adds the certificate to the session keyring or to --keyring ID; \
+             the system keyrings (builtin, secondary, platform) are filled by the kernel"
+                .into(),
+        ));
     }
     Ok(args)
 }
@@ -161,8 +194,14 @@ extern "C" fn on_signal(_: libc::c_int) {
 }
 
 /// Installs [`on_signal`] for SIGINT and SIGTERM (without SA_RESTART, so a blocking wait
-/// returns early with EINTR).
+/// returns early with EINTR; with SA_RESETHAND, so a second signal ends the process), and
+/// restores SIGPIPE's default action (Rust ignores it; a closed stdout then ends the process
+/// instead of making `println!` panic).
 fn install_signal_handlers() -> std::io::Result<()> {
+    // SAFETY: setting the default disposition of SIGPIPE has no preconditions.
+    if unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) } == libc::SIG_ERR {
+        return Err(std::io::Error::last_os_error());
+    }
     for sig in [libc::SIGINT, libc::SIGTERM] {
         // SAFETY: an all-zero `sigaction` is a valid value to fill in; `sa_mask` is then
         // initialised by sigemptyset; `on_signal` has the handler signature and only stores
@@ -170,6 +209,7 @@ fn install_signal_handlers() -> std::io::Result<()> {
         let r = unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
             sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            sa.sa_flags = libc::SA_RESETHAND;
             libc::sigemptyset(&mut sa.sa_mask);
             libc::sigaction(sig, &sa, std::ptr::null_mut())
         };
@@ -205,10 +245,12 @@ fn register(path: &str, keyring: Keyring) -> Result<(), ExitCode> {
 fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(a) => a,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("example-execsnoop: {e}");
-            }
+        Err(ArgsError::Help) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(ArgsError::Bad(e)) => {
+            eprintln!("example-execsnoop: {e}");
             eprintln!("{USAGE}");
             return ExitCode::from(2);
         }
@@ -238,34 +280,39 @@ fn main() -> ExitCode {
 
     let maps = skel.maps();
     let mut reader = maps.events.reader();
+    // A deadline past what `Instant` can hold is no deadline.
     let deadline = args
         .seconds
-        .map(|s| Instant::now() + Duration::from_secs(s));
-    let mut seen = 0u64;
-    let mut bad = 0u64;
+        .and_then(|s| Instant::now().checked_add(Duration::from_secs(s)));
+    let seen = Cell::new(0u64);
+    let bad = Cell::new(0u64);
+    let print = |record: &[u8]| {
+        match ExecEvent::parse(record) {
+            Some(ev) => println!("{}", ev.line()),
+            None => bad.set(bad.get() + 1),
+        }
+        seen.set(seen.get() + 1);
+    };
     while !STOP.load(Ordering::SeqCst)
         && deadline.is_none_or(|d| Instant::now() < d)
-        && args.count.is_none_or(|c| seen < c)
+        && args.count.is_none_or(|c| seen.get() < c)
     {
-        let polled = reader.poll(Duration::from_millis(200), |record| {
-            match ExecEvent::parse(record) {
-                Some(ev) => println!("{}", ev.line()),
-                None => bad += 1,
-            }
-            seen += 1;
-        });
-        if let Err(e) = polled {
+        if let Err(e) = reader.poll(Duration::from_millis(200), print) {
             return report("poll", &e);
         }
     }
     drop(links);
+    // Execs between the last poll and the detach are still in the ring: print them too.
+    if let Err(e) = reader.consume(print) {
+        return report("poll", &e);
+    }
 
     match skel.read_bss() {
         Ok(bss) => println!("lost = {}", bss.lost_events),
         Err(e) => return report("lost", &e),
     }
-    if bad > 0 {
-        println!("malformed = {bad}");
+    if bad.get() > 0 {
+        println!("malformed = {}", bad.get());
     }
     let mut calls = Vec::new();
     for entry in maps.execve_calls.iter() {

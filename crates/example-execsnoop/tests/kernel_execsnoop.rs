@@ -116,7 +116,14 @@ fn kernel_execsnoop_reports_execs_and_counts_on_sigint() {
     // SAFETY: kill(2) on the pid of the child this test started and has not reaped yet.
     let r = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     assert_eq!(r, 0, "SIGINT to example-execsnoop");
+    let interrupted = Instant::now();
     let status = child.wait().expect("wait for example-execsnoop");
+    // It runs with --seconds 60: only the SIGINT path can make it stop this soon.
+    let stop_time = interrupted.elapsed();
+    assert!(
+        stop_time < Duration::from_secs(10),
+        "example-execsnoop took {stop_time:?} to stop after SIGINT"
+    );
     reader.join().expect("stdout reader");
     lines.extend(rx.try_iter());
     let _ = std::fs::remove_file(&cert);

@@ -1,9 +1,9 @@
 //! Six BPF objects written the way a tool author would write them (vmlinux.h-style CO-RE,
 //! libbpf section and map conventions), compiled by `build.rs` with
 //! `bpfsign_build::BpfCompiler` and embedded here with `include_signed_skel!` — the user's path
-//! through bpfsign, end to end. The kernel tests in `tests/userlike.rs` load, attach and drive
-//! them on the signing kernels (signed, certificate A in a session keyring) and on the host
-//! (unsigned loader).
+//! through bpfsign, end to end. The kernel tests load them (`tests/userlike.rs`) and attach
+//! and drive them (`tests/functional.rs`) on the signing kernels (signed, certificate A in a
+//! session keyring) and on the host (unsigned loader).
 //!
 //! | module | object | what it exercises |
 //! |---|---|---|

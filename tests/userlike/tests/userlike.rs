@@ -9,7 +9,7 @@
 use bpfsign_kernel_tests::leak::assert_no_leak;
 use bpfsign_kernel_tests::user::{protocol, trampoline_load};
 use bpfsign_kernel_tests::{load, test_kernel};
-use bpfsign_runtime::LoadedSkeleton;
+use bpfsign_runtime::{LoadedSkeleton, Protocol};
 use bpfsign_userlike_tests::{
     kprobe_core, lsm_tp, mapinmap, net_counters, tp_ringbuf, tracing_iter,
 };
@@ -44,9 +44,15 @@ fn assert_has(skel: &LoadedSkeleton, progs: &[&str], maps: &[&str]) {
             skel.name()
         );
     }
-    if let Some(p) = protocol() {
-        assert_eq!(skel.protocol(), p);
-    }
+    // The unsigned loader on the host; on each signing kernel the signed loader of its protocol
+    // (these objects also embed the unsigned one: it must never be picked there).
+    let expected = protocol().unwrap_or_else(|| match test_kernel().as_str() {
+        "6.18.15" => Protocol::P1,
+        "7.2.13" => Protocol::P1b,
+        "7.3.4" => Protocol::P2,
+        other => panic!("unknown test kernel {other}"),
+    });
+    assert_eq!(skel.protocol(), expected, "{}", skel.name());
 }
 
 #[test]

@@ -37,7 +37,7 @@ m bpf bpf /sys/fs/bpf
 m securityfs securityfs /sys/kernel/security
 ulimit -l unlimited 2>/dev/null
 # The loopback interface is up, as on any booted system (tests send packets over lo).
-ip link set lo up 2>/dev/null || echo "vmtest-init: cannot bring lo up"
+ip link set lo up || echo "vmtest-init: cannot bring lo up"
 echo "=== VM-GUEST-START kernel=$(uname -r) uptime=$(cut -d' ' -f1 /proc/uptime) ==="
 [ -f /vmtest/env ] && . /vmtest/env
 cd /tmp

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Shared definitions of the userlike BPF objects and their Rust tests (the Rust side mirrors
- * these layouts with #[repr(C)] structs in tests/userlike.rs). */
+/* Shared definitions of the userlike BPF objects and their Rust tests (the Rust side reads
+ * these layouts through the skeletons' generated types, or decodes ring buffer records by
+ * hand, in tests/functional.rs). */
 #ifndef USERLIKE_H
 #define USERLIKE_H
 
