@@ -13,7 +13,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use bpfsign_runtime::{
-    join_new_session_keyring, register_cert, AttachKind, CertTarget, Error, Keyring,
+    join_new_session_keyring, register_cert, AttachKind, CertTarget, Error, Keyring, Link,
     LoadedSkeleton, LoaderVariant, MapSpec, ProgSpec, Protocol, SkeletonSpec,
 };
 
@@ -368,6 +368,48 @@ pub fn auto_attachable(spec: &SkeletonSpec<'_>) -> Vec<usize> {
         .enumerate()
         .filter(|(_, p)| p.autoload && p.attach != AttachKind::Manual)
         .map(|(i, _)| i)
+        .collect()
+}
+
+/// Whether the running kernel has the kprobe PMU (the host is built without kprobes; the VM
+/// kernels have them).
+pub fn kprobes_available() -> bool {
+    std::path::Path::new("/sys/bus/event_source/devices/kprobe/type").exists()
+}
+
+/// Whether tracefs is mounted (the VM guests mount it; the host test machine does not).
+pub fn tracefs_mounted() -> bool {
+    [
+        "/sys/kernel/tracing/events",
+        "/sys/kernel/debug/tracing/events",
+    ]
+    .iter()
+    .any(|p| std::path::Path::new(p).is_dir())
+}
+
+/// The [`auto_attachable`] programs the running system can attach: all of them, without the
+/// kprobe-based ones (`kprobe/`, `kprobe.multi/`, `ksyscall/`) on a kernel without kprobes and
+/// without the tracepoints (`tracepoint/`, `tp/`) when tracefs is not mounted.
+pub fn attachable_here(spec: &SkeletonSpec<'_>) -> Vec<usize> {
+    let kprobes = kprobes_available();
+    let tracefs = tracefs_mounted();
+    auto_attachable(spec)
+        .into_iter()
+        .filter(|&i| match spec.progs[i].attach {
+            AttachKind::Kprobe { .. }
+            | AttachKind::KprobeMulti { .. }
+            | AttachKind::Ksyscall { .. } => kprobes,
+            AttachKind::Tracepoint { .. } => tracefs,
+            _ => true,
+        })
+        .collect()
+}
+
+/// Attaches every [`attachable_here`] program of `skel` (made from `spec`) by its section.
+pub fn attach_here(skel: &LoadedSkeleton, spec: &SkeletonSpec<'_>) -> Result<Vec<Link>, Error> {
+    attachable_here(spec)
+        .into_iter()
+        .map(|i| skel.attach_prog(i))
         .collect()
 }
 

@@ -5,7 +5,7 @@
 //!
 //! The workload is the `probes` fixture (kprobes, tracepoints, a task iterator: no BPF
 //! trampoline, so many copies can be attached at once) loaded with the protocol the probe picks,
-//! signed by key A from the session keyring, then `attach_all` (the iterator link) and detach.
+//! signed by key A from the session keyring, then attach its iterator program and detach.
 //! The host verifies no signatures: there each test first asserts that the signed load is
 //! refused with EOPNOTSUPP, then runs the same workload with the unsigned loader.
 //!
@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use bpfsign_kernel_tests::leak::{assert_no_leak, Held, Snapshot};
 use bpfsign_kernel_tests::*;
 use bpfsign_runtime::{
-    load, probe_uncached, Error, Keyring, LoadOptions, Protocol, SkeletonSpec, Stage,
+    load, probe_uncached, AttachKind, Error, Keyring, LoadOptions, Protocol, SkeletonSpec, Stage,
 };
 
 /// Selects the child mode of [`fault_child`].
@@ -61,11 +61,29 @@ fn setup() -> Kernel {
     k
 }
 
-/// Load, attach every auto-attachable program, detach, unload.
+/// The workload's programs to attach: those attached by a link of their own (iterators, raw and
+/// BTF tracepoints). Perf-event attachments (kprobes, tracepoints) are left out: at most 64
+/// programs share one kprobe or tracepoint (`BPF_TRACE_MAX_PROGS`, E2BIG past it), fewer than
+/// the concurrent loads here, and the host has no kprobe PMU.
+fn workload_progs(spec: &SkeletonSpec<'_>) -> Vec<usize> {
+    auto_attachable(spec)
+        .into_iter()
+        .filter(|&i| {
+            matches!(
+                spec.progs[i].attach,
+                AttachKind::Iter | AttachKind::RawTracepoint { .. }
+            )
+        })
+        .collect()
+}
+
+/// Load, attach the [`workload_progs`], detach, unload.
 fn load_attach_detach(spec: &SkeletonSpec<'_>, opts: &LoadOptions) -> Result<Protocol, Error> {
     let skel = load(spec, opts)?;
-    let links = skel.attach_all()?;
-    assert_eq!(links.len(), auto_attachable(spec).len(), "links");
+    let links = workload_progs(spec)
+        .into_iter()
+        .map(|i| skel.attach_prog(i))
+        .collect::<Result<Vec<_>, Error>>()?;
     assert!(!links.is_empty(), "the workload attaches something");
     let p = skel.protocol();
     drop(links);

@@ -58,8 +58,8 @@ fn embedded(spec: &SkeletonSpec<'_>) -> Vec<Protocol> {
 fn load_signed(what: &str, spec: &SkeletonSpec<'_>) -> Result<Protocol, bpfsign_runtime::Error> {
     assert_no_leak(what, || {
         let skel = load(spec, &LoadOptions::new().keyring(Keyring::Session))?;
-        let links = skel.attach_all()?;
-        assert_eq!(links.len(), auto_attachable(spec).len(), "{what}: links");
+        let links = attach_here(&skel, spec)?;
+        assert_eq!(links.len(), attachable_here(spec).len(), "{what}: links");
         Ok(skel.protocol())
     })
 }
@@ -213,10 +213,8 @@ fn kernel_allow_unsigned_skeleton_loads_unsigned() {
     let p = assert_no_leak("allow_unsigned, Protocol::Unsigned", || {
         let skel = load(spec, &LoadOptions::new().protocol(Protocol::Unsigned))
             .unwrap_or_else(|e| panic!("{k:?}: unsigned load: {e}"));
-        let links = skel
-            .attach_all()
-            .unwrap_or_else(|e| panic!("{k:?}: attach: {e}"));
-        assert_eq!(links.len(), auto_attachable(spec).len());
+        let links = attach_here(&skel, spec).unwrap_or_else(|e| panic!("{k:?}: attach: {e}"));
+        assert_eq!(links.len(), attachable_here(spec).len());
         assert!(!links.is_empty());
         skel.protocol()
     });

@@ -39,7 +39,7 @@ ulimit -l unlimited 2>/dev/null
 # The loopback interface is up, as on any booted system (tests send packets over lo).
 ip link set lo up || echo "vmtest-init: cannot bring lo up"
 echo "=== VM-GUEST-START kernel=$(uname -r) uptime=$(cut -d' ' -f1 /proc/uptime) ==="
-[ -f /vmtest/env ] && . /vmtest/env
+if [ -f /vmtest/env ]; then . /vmtest/env; else echo "vmtest-init: no /vmtest/env: the initramfs was not fully unpacked (too little guest memory? BPFSIGN_VM_MEM)"; fi
 cd /tmp
 sh /vmtest/run.sh
 rc=$?

@@ -99,6 +99,35 @@ fn guest_test_path(b: &TestBinary) -> String {
     )
 }
 
+/// A copy of the executable `exe` without DWARF debug information (`objcopy --strip-debug`:
+/// symbols stay, so uprobes on the test binaries still resolve), in `vmtest-stripped/` beside
+/// the directory of `exe` and reused while newer than `exe`. Debug information is most of a
+/// dev-profile test binary, and the guest unpacks every byte of the initramfs into its memory.
+/// Falls back to `exe` itself when objcopy is missing or fails.
+fn without_debug_info(exe: &Path) -> PathBuf {
+    let (Some(dir), Some(name)) = (exe.parent().and_then(Path::parent), exe.file_name()) else {
+        return exe.to_path_buf();
+    };
+    let out = dir.join("vmtest-stripped").join(name);
+    let mtime = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
+    if matches!((mtime(&out), mtime(exe)), (Some(o), Some(e)) if o >= e) {
+        return out;
+    }
+    let stripped = fs::create_dir_all(out.parent().expect("has a parent")).is_ok()
+        && std::process::Command::new("objcopy")
+            .arg("--strip-debug")
+            .arg(exe)
+            .arg(&out)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    if stripped {
+        out
+    } else {
+        exe.to_path_buf()
+    }
+}
+
 /// The guest file tree: base system (static busybox from `BPFSIGN_VM_BUSYBOX` or /bin/busybox,
 /// `/init`), the plan's test executables and workspace binaries, `extra` files, `script` as
 /// `/vmtest/run.sh`, and the shared libraries all of them need.
@@ -108,7 +137,11 @@ pub fn guest_tree(plan: &Plan, script: &str, extra: &[(PathBuf, String)]) -> Res
         .unwrap_or_else(|| "/bin/busybox".into());
     let mut t = Tree::base(&busybox)?;
     for b in &plan.binaries {
-        t.add_host_file(&guest_test_path(b), &b.path, Some(0o755))?;
+        t.add_host_file(
+            &guest_test_path(b),
+            &without_debug_info(&b.path),
+            Some(0o755),
+        )?;
     }
     for b in &plan.bins {
         let name = b
@@ -116,7 +149,11 @@ pub fn guest_tree(plan: &Plan, script: &str, extra: &[(PathBuf, String)]) -> Res
             .expect("binaries have names")
             .to_string_lossy()
             .to_string();
-        t.add_host_file(&format!("{GUEST_BINS}/{name}"), b, Some(0o755))?;
+        t.add_host_file(
+            &format!("{GUEST_BINS}/{name}"),
+            &without_debug_info(b),
+            Some(0o755),
+        )?;
     }
     for (host, guest) in extra {
         t.add_host_path(guest, host)?;
@@ -293,8 +330,8 @@ impl Runner {
             .ctx(|| format!("opening {}", initrd.display()))?;
         envtree.write_cpio(f)?;
         let mut cfg = self.vm.clone();
-        // The archive is held twice while the kernel unpacks it.
-        cfg.mem_mib = cfg.mem_mib.max(payload_bytes * 2 / (1 << 20) + 512);
+        // The archive is held twice while the kernel unpacks it, and the tests need room.
+        cfg.mem_mib = cfg.mem_mib.max(payload_bytes * 3 / (1 << 20) + 512);
         eprintln!(
             "vmtest: booting {} ({}; {} MiB, {} vCPUs, timeout {} s, initramfs {} MiB)",
             image.display(),
