@@ -20,44 +20,8 @@ use bpfsign_functional_tests::link::link_net_skel::types::Bss;
 use bpfsign_functional_tests::link::{LinkIter, LinkNet, LinkSockmap, LoadedLinkNet};
 use bpfsign_kernel_tests::leak::Snapshot;
 use bpfsign_kernel_tests::load;
+use bpfsign_kernel_tests::setup::enter_new_netns;
 use bpfsign_runtime::{Link, TcxDirection, XdpFlags};
-
-/// Moves the calling thread into a new network namespace and brings its `lo` (ifindex 1) up.
-fn enter_new_netns() {
-    // SAFETY: plain syscall; CLONE_NEWNET affects only the calling thread.
-    let r = unsafe { libc::unshare(libc::CLONE_NEWNET) };
-    assert_eq!(
-        r,
-        0,
-        "unshare(CLONE_NEWNET): {}",
-        std::io::Error::last_os_error()
-    );
-    // An AF_INET socket of the new namespace is enough for the interface ioctls.
-    // SAFETY: creating a socket; the fd is closed below.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
-    // struct ifreq: ifr_name[16], then ifr_flags (short) at 16; 40 bytes in all.
-    let mut ifr = [0u8; 40];
-    ifr[..2].copy_from_slice(b"lo");
-    // SAFETY: SIOCGIFFLAGS/SIOCSIFFLAGS read and write a 40-byte struct ifreq we own.
-    unsafe {
-        assert_eq!(
-            libc::ioctl(fd, libc::SIOCGIFFLAGS, ifr.as_mut_ptr()),
-            0,
-            "SIOCGIFFLAGS lo"
-        );
-        let flags = i16::from_ne_bytes([ifr[16], ifr[17]]) | libc::IFF_UP as i16;
-        ifr[16..18].copy_from_slice(&flags.to_ne_bytes());
-        assert_eq!(
-            libc::ioctl(fd, libc::SIOCSIFFLAGS, ifr.as_mut_ptr()),
-            0,
-            "SIOCSIFFLAGS lo up"
-        );
-        libc::close(fd);
-    }
-    let state = std::fs::read_to_string("/proc/thread-self/net/dev").unwrap_or_default();
-    assert!(state.contains("lo:"), "no lo in the new namespace: {state}");
-}
 
 /// A UDP receiver on 127.0.0.1 and a sender aimed at it.
 struct Udp {

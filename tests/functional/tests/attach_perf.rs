@@ -21,6 +21,7 @@ use bpfsign_functional_tests::perf::{
 };
 use bpfsign_kernel_tests::leak::Snapshot;
 use bpfsign_kernel_tests::load;
+use bpfsign_kernel_tests::setup::{ensure_tracefs, getppid_n};
 use bpfsign_runtime::{ErrorKind, Link, LoadedSkeleton, Program, UprobeTarget};
 
 /// The uprobe target: a function of this executable, called by the tests.
@@ -57,52 +58,6 @@ fn have_kprobes() -> bool {
         eprintln!("host kernel without kprobes: the attach steps of this test are skipped");
     }
     have
-}
-
-/// Makes tracefs visible at /sys/kernel/tracing for this thread: when it is not mounted (the
-/// host), mounts it in a new private mount namespace of the calling thread, so nothing changes
-/// outside the test.
-fn ensure_tracefs() {
-    let root = std::path::Path::new("/sys/kernel/tracing");
-    if root.join("events").exists() {
-        return;
-    }
-    assert!(on_host(), "the VM guests mount tracefs at boot");
-    // SAFETY: plain system calls with valid C strings; CLONE_NEWNS affects only this thread
-    // (its fs_struct is copied), MS_PRIVATE keeps the new mount out of the host's namespace.
-    unsafe {
-        assert_eq!(
-            libc::unshare(libc::CLONE_NEWNS),
-            0,
-            "unshare(CLONE_NEWNS): {}",
-            std::io::Error::last_os_error()
-        );
-        let r = libc::mount(
-            std::ptr::null(),
-            c"/".as_ptr(),
-            std::ptr::null(),
-            libc::MS_REC | libc::MS_PRIVATE,
-            std::ptr::null(),
-        );
-        assert_eq!(r, 0, "make / private: {}", std::io::Error::last_os_error());
-        let r = libc::mount(
-            c"tracefs".as_ptr(),
-            c"/sys/kernel/tracing".as_ptr(),
-            c"tracefs".as_ptr(),
-            0,
-            std::ptr::null(),
-        );
-        assert_eq!(r, 0, "mount tracefs: {}", std::io::Error::last_os_error());
-    }
-    assert!(root.join("events").exists());
-}
-
-/// Calls getppid(2) `n` times (glibc does not cache it).
-fn getppid_n(n: usize) {
-    for _ in 0..n {
-        // SAFETY: a system call without arguments.
-        std::hint::black_box(unsafe { libc::getppid() });
-    }
 }
 
 /// The program called `name` of `skel`.

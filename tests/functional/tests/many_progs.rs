@@ -5,15 +5,9 @@
 use bpfsign_functional_tests::many::ManyProgs;
 use bpfsign_kernel_tests::leak::Snapshot;
 use bpfsign_kernel_tests::load;
+use bpfsign_kernel_tests::setup::getppid_n;
 
 const PROGRAMS: usize = 50;
-
-fn getppid_n(n: usize) {
-    for _ in 0..n {
-        // SAFETY: getppid has no preconditions.
-        unsafe { libc::getppid() };
-    }
-}
 
 #[test]
 #[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]

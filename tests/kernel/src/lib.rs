@@ -19,6 +19,7 @@ use bpfsign_runtime::{
 
 pub mod leak;
 pub mod raw;
+pub mod setup;
 pub mod user;
 
 mod generated {

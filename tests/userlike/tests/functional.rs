@@ -18,9 +18,8 @@
 
 use std::time::{Duration, Instant};
 
-use std::ffi::CString;
-
 use bpfsign_kernel_tests::leak::assert_no_leak;
+use bpfsign_kernel_tests::setup::{ensure_tracefs, enter_new_netns};
 use bpfsign_kernel_tests::user::{signing_kernel, trampoline_load};
 use bpfsign_kernel_tests::{load, test_kernel};
 use bpfsign_runtime::{ErrorKind, TcxDirection, XdpFlags};
@@ -65,73 +64,6 @@ fn syscall1(nr: libc::c_long, arg: libc::c_long) -> libc::c_long {
     unsafe { libc::syscall(nr, arg) }
 }
 
-/// Mounts tracefs on /sys/kernel/tracing for the guard's lifetime unless tracefs is already
-/// reachable there or under debugfs (the VMs mount it; the host does not).
-struct Tracefs(Option<CString>);
-
-impl Tracefs {
-    fn ensure() -> Tracefs {
-        let reachable = [
-            "/sys/kernel/tracing/events",
-            "/sys/kernel/debug/tracing/events",
-        ]
-        .iter()
-        .any(|d| std::path::Path::new(d).is_dir());
-        if reachable {
-            return Tracefs(None);
-        }
-        let dir = CString::new("/sys/kernel/tracing").unwrap();
-        let fs = CString::new("tracefs").unwrap();
-        // SAFETY: NUL-terminated strings that outlive the call; no data argument.
-        let r = unsafe { libc::mount(fs.as_ptr(), dir.as_ptr(), fs.as_ptr(), 0, std::ptr::null()) };
-        assert_eq!(
-            r,
-            0,
-            "mount tracefs on /sys/kernel/tracing: {}",
-            std::io::Error::last_os_error()
-        );
-        eprintln!("mounted tracefs on /sys/kernel/tracing for this test");
-        Tracefs(Some(dir))
-    }
-}
-
-impl Drop for Tracefs {
-    fn drop(&mut self) {
-        if let Some(dir) = &self.0 {
-            // SAFETY: NUL-terminated path.
-            unsafe { libc::umount2(dir.as_ptr(), libc::MNT_DETACH) };
-        }
-    }
-}
-
-/// Moves the calling thread into a new network namespace and brings its `lo` (ifindex 1) up.
-fn enter_new_netns() {
-    // SAFETY: plain syscall; CLONE_NEWNET moves only the calling thread.
-    let r = unsafe { libc::unshare(libc::CLONE_NEWNET) };
-    assert_eq!(
-        r,
-        0,
-        "unshare(CLONE_NEWNET): {}",
-        std::io::Error::last_os_error()
-    );
-    // SAFETY: a datagram socket of the new namespace for the interface ioctls, closed below.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
-    // struct ifreq: 16 bytes of name, then the flags (short); 40 bytes in all.
-    let mut ifr = [0u8; 40];
-    ifr[..2].copy_from_slice(b"lo");
-    // SAFETY: SIOCGIFFLAGS / SIOCSIFFLAGS read and write the 40-byte ifreq we own; fd is ours.
-    let (get, set) = unsafe {
-        let get = libc::ioctl(fd, libc::SIOCGIFFLAGS, ifr.as_mut_ptr());
-        let flags = i16::from_ne_bytes([ifr[16], ifr[17]]) | libc::IFF_UP as i16;
-        ifr[16..18].copy_from_slice(&flags.to_ne_bytes());
-        let set = libc::ioctl(fd, libc::SIOCSIFFLAGS, ifr.as_mut_ptr());
-        libc::close(fd);
-        (get, set)
-    };
-    assert_eq!((get, set), (0, 0), "bring lo up in the new namespace");
-}
-
 /// The test bed boots with `lo` up in the initial network namespace, as a user's machine does: a
 /// held-out check may attach to ifindex 1 and send packets over 127.0.0.1 without a namespace of
 /// its own.
@@ -154,7 +86,7 @@ fn kernel_userlike_initial_netns_lo_is_up() {
 #[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
 fn kernel_userlike_fn_tp_ringbuf_events() {
     assert_no_leak("tp_ringbuf", || {
-        let _tracefs = Tracefs::ensure();
+        ensure_tracefs();
         let skel = load!(tp_ringbuf::TpRingbuf).expect("load tp_ringbuf");
         assert_eq!(
             skel.read_rodata().expect("rodata").watched_arg,
@@ -404,7 +336,7 @@ fn kernel_userlike_fn_lsm_tp() {
 #[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
 fn kernel_userlike_fn_mapinmap_tail_call() {
     assert_no_leak("mapinmap", || {
-        let _tracefs = Tracefs::ensure();
+        ensure_tracefs();
         let skel = load!(mapinmap::Mapinmap).expect("load mapinmap");
         let cfg = skel.read_rodata_cfg().expect(".rodata.cfg");
         assert_eq!((cfg.loop_rounds, cfg.inner_slot), (10, 2));
