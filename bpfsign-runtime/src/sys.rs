@@ -259,6 +259,27 @@ pub(crate) fn map_get_info_hash(sys: &dyn Sys, map: BorrowedFd<'_>) -> io::Resul
     Ok(unsafe { std::ptr::read_volatile(&hash) })
 }
 
+/// Bytes of the info head [`obj_id`] asks for: `u32 type, u32 id`, the start of `bpf_prog_info`
+/// and `bpf_map_info` alike (the kernel fills at most `info_len` bytes).
+pub(crate) const OBJ_ID_INFO_SZ: usize = 8;
+
+/// `BPF_OBJ_GET_INFO_BY_FD` on a program or map fd with an 8-byte info head: its kernel ID.
+pub(crate) fn obj_id(sys: &dyn Sys, fd: BorrowedFd<'_>) -> io::Result<u32> {
+    #[repr(C, align(8))]
+    struct Info([u8; OBJ_ID_INFO_SZ]);
+    let mut info = Info([0; OBJ_ID_INFO_SZ]);
+    let mut attr = Attr::new();
+    attr.i32(0, fd.as_raw_fd())
+        .u32(4, OBJ_ID_INFO_SZ as u32)
+        .ptr(8, info.0.as_mut_ptr());
+    attr.call(sys, BPF_OBJ_GET_INFO_BY_FD, OBJ_GET_INFO_ATTR_SZ)?;
+    // SAFETY: `info` is a live local the kernel wrote through a raw pointer (volatile read).
+    let info = unsafe { std::ptr::read_volatile(&info) };
+    Ok(u32::from_ne_bytes([
+        info.0[4], info.0[5], info.0[6], info.0[7],
+    ]))
+}
+
 /// Verifier log destination of a `BPF_PROG_LOAD`.
 #[derive(Clone, Copy)]
 pub(crate) struct LogBuf {

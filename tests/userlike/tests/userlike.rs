@@ -14,8 +14,31 @@ use bpfsign_userlike_tests::{
     kprobe_core, lsm_tp, mapinmap, net_counters, tp_ringbuf, tracing_iter,
 };
 
+/// Programs and maps each object declares, by name (one list for the clang and GCC builds).
+type Names = (&'static [&'static str], &'static [&'static str]);
+const TP_RINGBUF: Names = (&["on_getpgid", "on_getpgid_exit"], &["events", "in_flight"]);
+const KPROBE_CORE: Names = (&["count_unlink", "unlink_done"], &["unlink_stats"]);
+const NET_COUNTERS: Names = (
+    &["xdp_count", "tc_count", "tcx_egress_count"],
+    &["pkt_counts"],
+);
+const TRACING_ITER: Names = (&["enter_getppid", "exit_getppid", "dump_task"], &[]);
+const LSM_TP: Names = (
+    &[
+        "watch_file_open",
+        "watch_bpf",
+        "watch_sys_enter",
+        "watch_newtask",
+    ],
+    &[],
+);
+const MAPINMAP: Names = (
+    &["on_getsid", "tail_target"],
+    &["inner_a", "inner_b", "outer", "jump_table", "per_tgid"],
+);
+
 /// Checks that a loaded skeleton has the programs and maps its source declares, by name.
-fn assert_has(skel: &LoadedSkeleton, progs: &[&str], maps: &[&str]) {
+fn assert_has(skel: &LoadedSkeleton, (progs, maps): Names) {
     eprintln!(
         "{} on {}: protocol {}, {} programs, {} maps",
         skel.name(),
@@ -60,11 +83,7 @@ fn assert_has(skel: &LoadedSkeleton, progs: &[&str], maps: &[&str]) {
 fn kernel_userlike_tp_ringbuf_loads() {
     assert_no_leak("tp_ringbuf", || {
         let skel = load!(tp_ringbuf::TpRingbuf).expect("load tp_ringbuf");
-        assert_has(
-            skel.inner(),
-            &["on_getpgid", "on_getpgid_exit"],
-            &["events", "in_flight"],
-        );
+        assert_has(skel.inner(), TP_RINGBUF);
     });
 }
 
@@ -73,11 +92,7 @@ fn kernel_userlike_tp_ringbuf_loads() {
 fn kernel_userlike_kprobe_core_loads() {
     assert_no_leak("kprobe_core", || {
         let skel = load!(kprobe_core::KprobeCore).expect("load kprobe_core");
-        assert_has(
-            skel.inner(),
-            &["count_unlink", "unlink_done"],
-            &["unlink_stats"],
-        );
+        assert_has(skel.inner(), KPROBE_CORE);
     });
 }
 
@@ -86,11 +101,7 @@ fn kernel_userlike_kprobe_core_loads() {
 fn kernel_userlike_net_counters_loads() {
     assert_no_leak("net_counters", || {
         let skel = load!(net_counters::NetCounters).expect("load net_counters");
-        assert_has(
-            skel.inner(),
-            &["xdp_count", "tc_count", "tcx_egress_count"],
-            &["pkt_counts"],
-        );
+        assert_has(skel.inner(), NET_COUNTERS);
     });
 }
 
@@ -101,11 +112,7 @@ fn kernel_userlike_tracing_iter_loads() {
         let Some(skel) = trampoline_load("tracing_iter", load!(tracing_iter::TracingIter)) else {
             return;
         };
-        assert_has(
-            skel.inner(),
-            &["enter_getppid", "exit_getppid", "dump_task"],
-            &[],
-        );
+        assert_has(skel.inner(), TRACING_ITER);
     });
 }
 
@@ -116,16 +123,7 @@ fn kernel_userlike_lsm_tp_loads() {
         let Some(skel) = trampoline_load("lsm_tp", load!(lsm_tp::LsmTp)) else {
             return;
         };
-        assert_has(
-            skel.inner(),
-            &[
-                "watch_file_open",
-                "watch_bpf",
-                "watch_sys_enter",
-                "watch_newtask",
-            ],
-            &[],
-        );
+        assert_has(skel.inner(), LSM_TP);
     });
 }
 
@@ -134,11 +132,7 @@ fn kernel_userlike_lsm_tp_loads() {
 fn kernel_userlike_mapinmap_loads() {
     assert_no_leak("mapinmap", || {
         let skel = load!(mapinmap::Mapinmap).expect("load mapinmap");
-        assert_has(
-            skel.inner(),
-            &["on_getsid", "tail_target"],
-            &["inner_a", "inner_b", "outer", "jump_table", "per_tgid"],
-        );
+        assert_has(skel.inner(), MAPINMAP);
     });
 }
 
@@ -154,11 +148,7 @@ mod gcc_builds {
     fn kernel_userlike_gcc_tp_ringbuf_loads() {
         assert_no_leak("tp_ringbuf (gcc)", || {
             let skel = load!(gcc::tp_ringbuf::TpRingbufGcc).expect("load tp_ringbuf (gcc)");
-            assert_has(
-                skel.inner(),
-                &["on_getpgid", "on_getpgid_exit"],
-                &["events", "in_flight"],
-            );
+            assert_has(skel.inner(), TP_RINGBUF);
         });
     }
 
@@ -167,11 +157,7 @@ mod gcc_builds {
     fn kernel_userlike_gcc_kprobe_core_loads() {
         assert_no_leak("kprobe_core (gcc)", || {
             let skel = load!(gcc::kprobe_core::KprobeCoreGcc).expect("load kprobe_core (gcc)");
-            assert_has(
-                skel.inner(),
-                &["count_unlink", "unlink_done"],
-                &["unlink_stats"],
-            );
+            assert_has(skel.inner(), KPROBE_CORE);
         });
     }
 
@@ -180,11 +166,7 @@ mod gcc_builds {
     fn kernel_userlike_gcc_net_counters_loads() {
         assert_no_leak("net_counters (gcc)", || {
             let skel = load!(gcc::net_counters::NetCountersGcc).expect("load net_counters (gcc)");
-            assert_has(
-                skel.inner(),
-                &["xdp_count", "tc_count", "tcx_egress_count"],
-                &["pkt_counts"],
-            );
+            assert_has(skel.inner(), NET_COUNTERS);
         });
     }
 
@@ -195,16 +177,7 @@ mod gcc_builds {
             let Some(skel) = trampoline_load("lsm_tp (gcc)", load!(gcc::lsm_tp::LsmTpGcc)) else {
                 return;
             };
-            assert_has(
-                skel.inner(),
-                &[
-                    "watch_file_open",
-                    "watch_bpf",
-                    "watch_sys_enter",
-                    "watch_newtask",
-                ],
-                &[],
-            );
+            assert_has(skel.inner(), LSM_TP);
         });
     }
 }
