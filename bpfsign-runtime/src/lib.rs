@@ -5,9 +5,11 @@
 //! 6.19, 7.0, 7.1.0-4; P1b: 7.2.y, 6.18.40+, 7.1.5+; P2: 7.3+). A bpfsign skeleton carries one
 //! data blob plus a signed loader per protocol; this crate
 //!
-//! * probes the running kernel ([`probe()`], cached; `BPFSIGN_PROTOCOL=p1|p1b|p2` overrides) and
-//!   picks an *embedded* loader: a protocol the build left out — the unsigned loader unless the
-//!   build allowed it, a signed protocol missing from its protocol list — fails with
+//! * probes the running kernel ([`probe()`], cached; `BPFSIGN_PROTOCOL=p1|p1b|p2` overrides; the
+//!   first load of a process tries the loader its kernel release suggests, and the kernel
+//!   accepting that signed loader is the probe, docs/protocol.md §7.10) and picks an *embedded*
+//!   loader: a protocol the build left out — the unsigned loader unless the build allowed it,
+//!   a signed protocol missing from its protocol list — fails with
 //!   [`ErrorKind::ProtocolNotEmbedded`] (a probed P1b kernel falls back to an embedded P1 loader),
 //! * runs the matching user-space sequence and the loader ([`load`] → [`LoadedSkeleton`]),
 //! * mmaps `.bss`/`.data`/`.rodata` data maps (typed views: [`LoadedSkeleton::global`],
@@ -58,6 +60,7 @@ mod cert;
 mod error;
 #[cfg(test)]
 mod fake;
+mod first_try;
 mod global;
 mod keyring;
 mod load;
@@ -79,7 +82,7 @@ pub use keyring::{
     join_new_session_keyring, named_keyring, register_cert, CertTarget, Keyring, RegisteredCert,
     KEY_SPEC_SESSION_KEYRING, KEY_SPEC_USER_KEYRING,
 };
-pub use load::{load, LoadOptions, LoadedSkeleton, VerifierLog};
+pub use load::{load, load_with_kernel_release, LoadOptions, LoadedSkeleton, VerifierLog};
 #[cfg(feature = "tokio")]
 pub use maps::AsyncRingBufReader;
 pub use maps::{

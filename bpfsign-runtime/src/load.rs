@@ -10,11 +10,14 @@ use std::ptr::NonNull;
 use bpfsign_abi::limits::MAX_CTX_SIZE;
 use bpfsign_abi::{loader_ctx, map_flags};
 
+use crate::btf_scan::{BtfBytes, VMLINUX_BTF};
 use crate::error::{Ctx, Error, ErrorKind, Stage};
+use crate::first_try::{self, FirstTry};
 use crate::keyring::Keyring;
 use crate::probe::{self, log_string, KernelProbe, PROTOCOL_ENV};
 use crate::spec::{AttachKind, LoaderVariant, Protocol, SkeletonSpec};
 use crate::sys::{self, LogBuf, MapCreate, ProgLoad, RealKernel, Sys};
+use crate::timing::timed;
 
 /// Smallest verifier log buffer the runtime passes (the kernel wants at least 128 bytes).
 const MIN_LOG: usize = 4096;
@@ -49,7 +52,8 @@ impl Default for VerifierLog {
 pub struct LoadOptions {
     /// Keyring the kernel searches for the signer's key (default [`Keyring::Builtin`], as libbpf).
     pub keyring: Keyring,
-    /// Loader variant to use; `None` = `BPFSIGN_PROTOCOL`, else the kernel probe.
+    /// Loader variant to use; `None` = `BPFSIGN_PROTOCOL`, else the kernel's (a cached probe
+    /// result, the first try of docs/protocol.md §7.10, or the probe).
     pub protocol: Option<Protocol>,
     /// Request the verifier log of the loader (and of the programs it loads).
     pub log: Option<VerifierLog>,
@@ -288,15 +292,141 @@ impl LoadedSkeleton {
 /// without probing), creates, fills, freezes (and for P1/P1b hashes) the metadata map,
 /// loads the signed loader, runs it and takes the map/program fds it returns.
 ///
+/// The first load of a process that has not probed yet tries the signed loader of the protocol
+/// the kernel release suggests before probing; the kernel accepting it is the probe
+/// (docs/protocol.md §7.10). If it refuses, the exact probe decides, and the load is redone when
+/// the probe picks another loader.
+///
 /// On any failure nothing stays loaded: every fd created so far (including fds the loader wrote
 /// into the ctx) is closed before the error is returned.
 pub fn load(spec: &SkeletonSpec<'_>, opts: &LoadOptions) -> Result<LoadedSkeleton, Error> {
-    let env = std::env::var(PROTOCOL_ENV).ok();
-    load_impl(&RealKernel, spec, opts, env.as_deref(), probe::probe)
+    load_real(spec, opts, None)
 }
 
-/// [`load`] with a substitutable kernel, `BPFSIGN_PROTOCOL` value and probe: selects and
-/// validates the variant, then runs [`attempt`]s, growing the log buffer on ENOSPC.
+/// [`load`] as if the kernel release were `release`, which only changes the first try. For
+/// bpfsign's kernel tests, which check that a refused first try falls back to the exact probe;
+/// not part of the API.
+#[doc(hidden)]
+pub fn load_with_kernel_release(
+    spec: &SkeletonSpec<'_>,
+    opts: &LoadOptions,
+    release: &str,
+) -> Result<LoadedSkeleton, Error> {
+    load_real(spec, opts, Some(release))
+}
+
+/// [`load`] on the real kernel, with `BPFSIGN_PROTOCOL` from the environment and the kernel
+/// release from `uname(2)` unless `release` is given.
+fn load_real(
+    spec: &SkeletonSpec<'_>,
+    opts: &LoadOptions,
+    release: Option<&str>,
+) -> Result<LoadedSkeleton, Error> {
+    let env = std::env::var(PROTOCOL_ENV).ok();
+    let source = RealKernelFacts(release);
+    load_with_source(&RealKernel, spec, opts, env.as_deref(), &source)
+}
+
+/// Where a load learns the kernel's protocol: the process's probe cache, a first try suggested
+/// by the kernel release, and the probe. Substitutable in unit tests.
+pub(crate) trait ProtocolSource {
+    /// The cached probe result, if any.
+    fn cached(&self) -> Option<&KernelProbe>;
+    /// The signed loader to try before probing, among those `embedded` accepts.
+    fn first_try(&self, embedded: &dyn Fn(Protocol) -> bool) -> Option<FirstTry>;
+    /// The (cached) probe.
+    fn probe(&self) -> &KernelProbe;
+    /// Records that the kernel accepted a signed `protocol` loader.
+    fn confirm(&self, protocol: Protocol, evidence: String);
+}
+
+/// The running kernel and this process's probe cache; the release from `uname(2)` unless given.
+struct RealKernelFacts<'r>(Option<&'r str>);
+
+impl ProtocolSource for RealKernelFacts<'_> {
+    fn cached(&self) -> Option<&KernelProbe> {
+        probe::cached()
+    }
+    fn first_try(&self, embedded: &dyn Fn(Protocol) -> bool) -> Option<FirstTry> {
+        let release = match self.0 {
+            Some(r) => r.to_string(),
+            None => timed("probe:uname", first_try::kernel_release)?,
+        };
+        first_try::first_try(&release, embedded, || BtfBytes::open(VMLINUX_BTF))
+    }
+    fn probe(&self) -> &KernelProbe {
+        probe::probe()
+    }
+    fn confirm(&self, protocol: Protocol, evidence: String) {
+        probe::confirm(protocol, evidence);
+    }
+}
+
+/// [`load`] with a substitutable kernel, `BPFSIGN_PROTOCOL` value and protocol source: the first
+/// try when it applies ([`first_try_variant`]), else (or when the kernel refused it) [`load_impl`].
+pub(crate) fn load_with_source(
+    sys: &dyn Sys,
+    spec: &SkeletonSpec<'_>,
+    opts: &LoadOptions,
+    env: Option<&str>,
+    source: &dyn ProtocolSource,
+) -> Result<LoadedSkeleton, Error> {
+    let Some((variant, evidence)) = first_try_variant(spec, opts, env, source) else {
+        return load_impl(sys, spec, opts, env, || source.probe());
+    };
+    let ctx = load_ctx(spec, opts, Some(variant.protocol));
+    match validated_load(sys, spec, variant, opts, &ctx) {
+        // Proves nothing: the probe decides, and the load is redone only if the probe picks
+        // another loader (the same load would fail the same way, and a policy such as
+        // bpfsign-guard would record the refusal twice).
+        Err(e) if !kernel_accepted_loader(&e) => {
+            load_after_refusal(sys, spec, opts, env, || source.probe(), Some(e))
+        }
+        result => {
+            let p = variant.protocol;
+            source.confirm(
+                p,
+                format!("the kernel accepted the signed {p} loader; {evidence}"),
+            );
+            result
+        }
+    }
+}
+
+/// The signed loader to try before probing, and the evidence for it: only when the protocol is
+/// neither given nor cached, the load is signed, and the skeleton embeds the suggested loader
+/// (a skeleton without signed loaders does not even ask).
+fn first_try_variant<'s>(
+    spec: &'s SkeletonSpec<'s>,
+    opts: &LoadOptions,
+    env: Option<&str>,
+    source: &dyn ProtocolSource,
+) -> Option<(&'s LoaderVariant<'s>, String)> {
+    let env_set = env.is_some_and(|v| !v.trim().is_empty());
+    let has_signed = spec.variants.iter().any(|v| v.protocol.is_signed());
+    if opts.protocol.is_some()
+        || env_set
+        || opts.without_signature
+        || !has_signed
+        || source.cached().is_some()
+    {
+        return None;
+    }
+    let embedded = |p: Protocol| p.is_signed() && spec.variant(p).is_some();
+    let FirstTry { protocol, evidence } = source.first_try(&embedded)?;
+    let variant = spec.variant(protocol).filter(|v| v.protocol.is_signed())?;
+    Some((variant, evidence))
+}
+
+/// Whether a failed load got past `BPF_PROG_LOAD`, i.e. the kernel verified the signed loader
+/// (which proves the protocol; the failure is then the load's own). An allow-list: a stage not
+/// named here counts as "not accepted", which only costs a probe.
+fn kernel_accepted_loader(e: &Error) -> bool {
+    matches!(e.stage(), Stage::LoaderRun | Stage::Mmap)
+}
+
+/// [`load`] with a substitutable kernel, `BPFSIGN_PROTOCOL` value and probe, without a first
+/// try: selects and validates the variant, then [`load_variant`].
 pub(crate) fn load_impl<'p>(
     sys: &dyn Sys,
     spec: &SkeletonSpec<'_>,
@@ -304,15 +434,63 @@ pub(crate) fn load_impl<'p>(
     env: Option<&str>,
     probe: impl FnOnce() -> &'p KernelProbe,
 ) -> Result<LoadedSkeleton, Error> {
-    let mut ctx = Ctx {
+    load_after_refusal(sys, spec, opts, env, probe, None)
+}
+
+/// [`load_impl`] after an optional refused first try (`refused`, which carries its protocol):
+/// when the selected variant is the one the kernel refused, or when the probe cannot decide,
+/// that refusal is the result.
+fn load_after_refusal<'p>(
+    sys: &dyn Sys,
+    spec: &SkeletonSpec<'_>,
+    opts: &LoadOptions,
+    env: Option<&str>,
+    probe: impl FnOnce() -> &'p KernelProbe,
+    refused: Option<Error>,
+) -> Result<LoadedSkeleton, Error> {
+    let mut ctx = load_ctx(spec, opts, None);
+    let variant = match select_variant(spec, opts, env, probe, &mut ctx) {
+        Ok(v) => v,
+        // The refused load's own error (stage, errno, protocol, log) says more.
+        Err(e) if e.stage() == Stage::ProbeKernel => return Err(refused.unwrap_or(e)),
+        Err(e) => return Err(e),
+    };
+    if let Some(e) = refused.filter(|e| e.protocol() == Some(variant.protocol)) {
+        return Err(e);
+    }
+    validated_load(sys, spec, variant, opts, &ctx)
+}
+
+/// The error context of a load of `spec` (the protocol is filled in once known).
+fn load_ctx(spec: &SkeletonSpec<'_>, opts: &LoadOptions, protocol: Option<Protocol>) -> Ctx {
+    Ctx {
         skeleton: Some(spec.name.to_string()),
-        protocol: None,
+        protocol,
         keyring: Some(opts.keyring),
         signer_skid: spec.signer_skid.map(str::to_string),
-    };
-    let variant = select_variant(spec, opts, env, probe, &mut ctx)?;
-    validate(spec, variant, opts.without_signature, &ctx)?;
+    }
+}
 
+/// [`validate`], then [`load_variant`].
+fn validated_load(
+    sys: &dyn Sys,
+    spec: &SkeletonSpec<'_>,
+    variant: &LoaderVariant<'_>,
+    opts: &LoadOptions,
+    ctx: &Ctx,
+) -> Result<LoadedSkeleton, Error> {
+    validate(spec, variant, opts.without_signature, ctx)?;
+    load_variant(sys, spec, variant, opts, ctx)
+}
+
+/// Runs [`attempt`]s of `variant`, growing the verifier log buffer on ENOSPC.
+fn load_variant(
+    sys: &dyn Sys,
+    spec: &SkeletonSpec<'_>,
+    variant: &LoaderVariant<'_>,
+    opts: &LoadOptions,
+    ctx: &Ctx,
+) -> Result<LoadedSkeleton, Error> {
     // A log of level 0 is no log (the kernel rejects a buffer without a level).
     let log_opts = opts.log.filter(|l| l.level != 0);
     let mut log = log_opts.map(|l| vec![0u8; l.size.clamp(MIN_LOG, MAX_LOG)]);
@@ -324,7 +502,7 @@ pub(crate) fn load_impl<'p>(
             variant,
             opts,
             log.as_deref_mut().map(|b| (level, b)),
-            &ctx,
+            ctx,
         );
         let text = log.as_deref().map(log_string);
         match result {

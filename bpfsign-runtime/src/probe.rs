@@ -87,6 +87,9 @@ pub struct KernelProbe {
     family: Option<Protocol>,
     support: SigningSupport,
     evidence: String,
+    /// Whether the kernel accepted a signed loader (docs/protocol.md §7.10), which verified a
+    /// valid signature, rather than answering the probe.
+    by_load: bool,
 }
 
 impl KernelProbe {
@@ -122,7 +125,10 @@ impl fmt::Display for KernelProbe {
         }
         // A P2 kernel is recognised by its metadata-map check, which runs before the signature is
         // parsed: unlike P1/P1b (EBADMSG), the PKCS#7 verification itself has not run yet.
-        if self.family == Some(Protocol::P2) && self.support == SigningSupport::Supported {
+        if self.family == Some(Protocol::P2)
+            && self.support == SigningSupport::Supported
+            && !self.by_load
+        {
             f.write_str(" (verification not yet exercised)")?;
         }
         write!(f, " ({})", self.evidence)
@@ -135,9 +141,33 @@ impl fmt::Display for KernelProbe {
 ///
 /// Needs CAP_BPF (and CAP_PERFMON for the fallback probe); every probe fd is closed again.
 pub fn probe() -> &'static KernelProbe {
-    static CACHE: OnceLock<KernelProbe> = OnceLock::new();
-    static UNDETERMINED: Mutex<Vec<&'static KernelProbe>> = Mutex::new(Vec::new());
     probe_cached(&CACHE, &UNDETERMINED, probe_uncached)
+}
+
+/// The process's result once a probe or a load determined the protocol family.
+static CACHE: OnceLock<KernelProbe> = OnceLock::new();
+/// Results without a family, interned (see [`probe_cached`]).
+static UNDETERMINED: Mutex<Vec<&'static KernelProbe>> = Mutex::new(Vec::new());
+
+/// The cached result, if a probe or a confirmed load of this process already determined the
+/// protocol family; probes nothing.
+pub(crate) fn cached() -> Option<&'static KernelProbe> {
+    CACHE.get()
+}
+
+/// Records that the kernel accepted a signed `protocol` loader (docs/protocol.md §7.10): that
+/// proves the family and that the kernel verified a valid signature, so later loads and
+/// [`probe`] use it without probing. It does not show that a bad signature would be refused: a
+/// kernel that accepts any signature (which the probe's junk-signature test reports as
+/// [`SigningSupport::Unknown`]`(0)`) goes unnoticed; calling [`probe`] before the first load
+/// runs that test. A result cached before (a concurrent load or probe) stays.
+pub(crate) fn confirm(protocol: Protocol, evidence: String) -> &'static KernelProbe {
+    CACHE.get_or_init(|| KernelProbe {
+        family: Some(protocol),
+        support: SigningSupport::Supported,
+        evidence,
+        by_load: true,
+    })
 }
 
 /// [`probe`] with its caches: `cache` keeps the first result with a family; a result without one
@@ -240,6 +270,7 @@ pub(crate) fn probe_with(
         family: None,
         support,
         evidence,
+        by_load: false,
     };
     if p2 {
         probe.family = Some(Protocol::P2);
@@ -271,26 +302,10 @@ pub(crate) fn probe_with(
             Ok(Err(_)) | Err(_) => {}
         }
     }
-    match btf.and_then(|btf| {
-        let found = timed("probe:btf-scan", || {
-            struct_member_bit_offset(btf.as_ref(), "bpf_map", "excl")
-        });
-        timed("probe:btf-close", || drop(btf));
-        found.map_err(|e| e.to_string())
-    }) {
-        Ok(Some(256)) => {
-            probe.family = Some(Protocol::P1b);
-            probe.evidence += "; vmlinux BTF: struct bpf_map.excl at bit 256";
-        }
-        Ok(Some(off)) => {
-            // A differently placed `excl` is neither P1b layout nor P1; the P1 loader is the safe choice.
-            probe.family = Some(Protocol::P1);
-            probe.evidence +=
-                &format!("; vmlinux BTF: struct bpf_map.excl at unexpected bit {off}");
-        }
-        Ok(None) => {
-            probe.family = Some(Protocol::P1);
-            probe.evidence += "; vmlinux BTF: struct bpf_map has no excl";
+    match btf_p1_family(btf) {
+        Ok((family, note)) => {
+            probe.family = Some(family);
+            probe.evidence += &format!("; {note}");
         }
         Err(btf_err) => {
             let (family, note) = if support == SigningSupport::Supported {
@@ -303,6 +318,32 @@ pub(crate) fn probe_with(
         }
     }
     probe
+}
+
+/// P1 or P1b from vmlinux BTF (docs/protocol.md §7.3): P1b when `struct bpf_map` has `excl` at bit
+/// 256, else P1 (a differently placed `excl` is neither P1b layout nor P1; the P1 loader, which
+/// does not read it, is the safe choice). Returns the family and the finding, or why BTF was
+/// unusable. The mapping is released before returning.
+pub(crate) fn btf_p1_family(btf: Result<BtfBytes, String>) -> Result<(Protocol, String), String> {
+    let btf = btf?;
+    let found = timed("probe:btf-scan", || {
+        struct_member_bit_offset(btf.as_ref(), "bpf_map", "excl")
+    });
+    timed("probe:btf-close", || drop(btf));
+    Ok(match found.map_err(|e| e.to_string())? {
+        Some(256) => (
+            Protocol::P1b,
+            "vmlinux BTF: struct bpf_map.excl at bit 256".to_string(),
+        ),
+        Some(off) => (
+            Protocol::P1,
+            format!("vmlinux BTF: struct bpf_map.excl at unexpected bit {off}"),
+        ),
+        None => (
+            Protocol::P1,
+            "vmlinux BTF: struct bpf_map has no excl".to_string(),
+        ),
+    })
 }
 
 /// The one-element array map both behavioural probes pass to their program.
@@ -555,6 +596,7 @@ mod tests {
             family: None,
             support: SigningSupport::PreSigning,
             evidence: String::new(),
+            by_load: false,
         };
         let ctx = Ctx::default();
         assert_eq!(
@@ -574,6 +616,7 @@ mod tests {
             family: Some(Protocol::P1b),
             support: SigningSupport::NoDataVerification,
             evidence: String::new(),
+            by_load: false,
         };
         assert_eq!(
             select_with(None, Some(""), || &host, &ctx).unwrap(),
@@ -620,6 +663,15 @@ mod tests {
             Some(btf("excl", 256, false)),
         );
         assert!(!p.to_string().contains("not yet exercised"), "{p}");
+        // A P2 kernel that accepted a signed loader has exercised the verification.
+        let p = KernelProbe {
+            family: Some(Protocol::P2),
+            support: SigningSupport::Supported,
+            evidence: "the kernel accepted the signed p2 loader".into(),
+            by_load: true,
+        };
+        assert!(!p.to_string().contains("not yet exercised"), "{p}");
+        assert_eq!(p.protocol(), Some(Protocol::P2));
     }
 
     #[test]

@@ -912,9 +912,11 @@ fn chosen_protocols_refuse_other_kernels_with_a_typed_error() {
     }
 }
 
+/// The hello variants of a `protocols = [p1, p2]` build.
+static P1_P2: [LoaderVariant<'static>; 2] = [VARIANTS[1], VARIANTS[3]];
+
 #[test]
 fn a_probed_p1b_kernel_falls_back_to_an_embedded_p1_loader_only() {
-    static P1_P2: [LoaderVariant<'static>; 2] = [VARIANTS[1], VARIANTS[3]];
     let spec = SkeletonSpec {
         variants: &P1_P2,
         ..hello()
@@ -968,4 +970,252 @@ fn a_probed_p1b_kernel_falls_back_to_an_embedded_p1_loader_only() {
         "{e}"
     );
     assert!(k.calls().is_empty());
+}
+
+/// A [`crate::load::ProtocolSource`] with a scripted first try, cache and probe, recording what
+/// the load asked of it.
+struct FakeSource {
+    first: Option<Protocol>,
+    cached: Option<KernelProbe>,
+    probe: KernelProbe,
+    asked_first: std::cell::Cell<bool>,
+    probed: std::cell::Cell<bool>,
+    confirmed: std::cell::RefCell<Vec<(Protocol, String)>>,
+}
+
+impl FakeSource {
+    fn new(first: Option<Protocol>, kernel: Protocol) -> Self {
+        FakeSource {
+            first,
+            cached: None,
+            probe: supported(kernel),
+            asked_first: Default::default(),
+            probed: Default::default(),
+            confirmed: Default::default(),
+        }
+    }
+}
+
+impl crate::load::ProtocolSource for FakeSource {
+    fn cached(&self) -> Option<&KernelProbe> {
+        self.cached.as_ref()
+    }
+    fn first_try(&self, embedded: &dyn Fn(Protocol) -> bool) -> Option<crate::first_try::FirstTry> {
+        self.asked_first.set(true);
+        self.first
+            .filter(|&p| embedded(p))
+            .map(|protocol| crate::first_try::FirstTry {
+                protocol,
+                evidence: "kernel release 9.9.9".into(),
+            })
+    }
+    fn probe(&self) -> &KernelProbe {
+        self.probed.set(true);
+        &self.probe
+    }
+    fn confirm(&self, protocol: Protocol, evidence: String) {
+        self.confirmed.borrow_mut().push((protocol, evidence));
+    }
+}
+
+fn load_from(
+    k: &FakeKernel,
+    spec: &SkeletonSpec<'_>,
+    opts: &LoadOptions,
+    env: Option<&str>,
+    source: &FakeSource,
+) -> Result<LoadedSkeleton, Error> {
+    crate::load::load_with_source(k, spec, opts, env, source)
+}
+
+#[test]
+fn an_accepted_first_try_is_the_probe() {
+    for (p, insns) in [
+        (Protocol::P2, P2_INSNS),
+        (Protocol::P1b, P1B_INSNS),
+        (Protocol::P1, P1_INSNS),
+    ] {
+        let k = FakeKernel::new().loader(good_loader());
+        let src = FakeSource::new(Some(p), p);
+        let sk = load_from(&k, &hello(), &LoadOptions::new(), None, &src).unwrap();
+        assert_eq!(sk.protocol(), p);
+        assert!(
+            !src.probed.get(),
+            "{p}: no probe after an accepted first try"
+        );
+        // Exactly the protocol's sequence: no probe map, no junk-signature load.
+        let hash = [BPF_OBJ_GET_INFO_BY_FD];
+        let want: Vec<u32> = [BPF_MAP_CREATE, BPF_MAP_UPDATE_ELEM, BPF_MAP_FREEZE]
+            .into_iter()
+            .chain(
+                if p == Protocol::P2 {
+                    &[][..]
+                } else {
+                    &hash[..]
+                }
+                .iter()
+                .copied(),
+            )
+            .chain([BPF_PROG_LOAD, BPF_PROG_RUN])
+            .collect();
+        assert_eq!(k.cmds(), want, "{p}");
+        let load = k
+            .calls()
+            .into_iter()
+            .find(|c| c.cmd == BPF_PROG_LOAD)
+            .unwrap();
+        assert_eq!(load.insns.as_deref(), Some(insns));
+        assert!(load.signature.is_some(), "{p}: the first try is signed");
+        let confirmed = src.confirmed.borrow();
+        assert_eq!(confirmed.len(), 1);
+        assert_eq!(confirmed[0].0, p);
+        assert!(confirmed[0].1.contains("accepted the signed") && confirmed[0].1.contains("9.9.9"));
+    }
+}
+
+#[test]
+fn a_refused_first_try_falls_back_to_the_probe() {
+    // The release suggested P2, the kernel is P1b: PROG_LOAD refuses the P2 loader, the probe
+    // decides, and the P1b loader loads. The first try's map is closed.
+    let k = FakeKernel::new()
+        .loader(good_loader())
+        .fail(BPF_PROG_LOAD, 0, libc::EKEYREJECTED);
+    let src = FakeSource::new(Some(Protocol::P2), Protocol::P1b);
+    let sk = load_from(&k, &hello(), &LoadOptions::new(), None, &src).unwrap();
+    assert_eq!(sk.protocol(), Protocol::P1b);
+    assert!(src.probed.get());
+    assert!(
+        src.confirmed.borrow().is_empty(),
+        "a refused try confirms nothing"
+    );
+    let loads: Vec<Call> = k
+        .calls()
+        .into_iter()
+        .filter(|c| c.cmd == BPF_PROG_LOAD)
+        .collect();
+    assert_eq!(loads.len(), 2);
+    assert_eq!(loads[0].insns.as_deref(), Some(P2_INSNS));
+    assert_eq!(loads[1].insns.as_deref(), Some(P1B_INSNS));
+    drop(sk);
+    assert!(k.open_objects().is_empty(), "{:?}", k.open_objects());
+
+    // A failure before PROG_LOAD (here the map) is no evidence either: the probe decides, and
+    // its protocol's error is the one reported.
+    let k = FakeKernel::new()
+        .fail(BPF_MAP_CREATE, 0, libc::ENOMEM)
+        .fail(BPF_MAP_CREATE, 1, libc::EPERM);
+    let src = FakeSource::new(Some(Protocol::P1b), Protocol::P2);
+    let e = load_from(&k, &hello(), &LoadOptions::new(), None, &src).unwrap_err();
+    assert!(src.probed.get());
+    assert_eq!(e.stage(), Stage::MapCreate);
+    assert_eq!(e.errno(), Some(libc::EPERM));
+    assert_eq!(e.protocol(), Some(Protocol::P2));
+    assert!(k.open_objects().is_empty());
+
+    // The probe agrees with the refused first try (here: a missing key): the refusal is the
+    // result, the same load is not made twice.
+    let k = FakeKernel::new()
+        .loader(good_loader())
+        .fail(BPF_PROG_LOAD, 0, libc::ENOKEY);
+    let src = FakeSource::new(Some(Protocol::P2), Protocol::P2);
+    let e = load_from(&k, &hello(), &LoadOptions::new(), None, &src).unwrap_err();
+    assert!(src.probed.get());
+    assert!(src.confirmed.borrow().is_empty());
+    assert_eq!(
+        (e.stage(), e.errno()),
+        (Stage::ProgLoad, Some(libc::ENOKEY))
+    );
+    assert_eq!(e.protocol(), Some(Protocol::P2));
+    assert_eq!(k.cmds().iter().filter(|&&c| c == BPF_PROG_LOAD).count(), 1);
+    assert!(k.open_objects().is_empty());
+
+    // The probe cannot decide (here: its map is refused, as for a missing capability): the
+    // refusal, which names the stage, errno and protocol of the real load, is the result.
+    let no_perm = FakeKernel::new().fail(BPF_MAP_CREATE, 0, libc::EPERM);
+    let undecided = crate::probe::probe_with(&no_perm, || {
+        Err(std::io::Error::from_raw_os_error(libc::ENOENT))
+    });
+    assert_eq!(undecided.family(), None);
+    let src = FakeSource {
+        probe: undecided,
+        ..FakeSource::new(Some(Protocol::P1b), Protocol::P1b)
+    };
+    let k = FakeKernel::new().fail(BPF_PROG_LOAD, 0, libc::EPERM);
+    let e = load_from(&k, &hello(), &LoadOptions::new(), None, &src).unwrap_err();
+    assert!(src.probed.get());
+    assert_eq!((e.stage(), e.errno()), (Stage::ProgLoad, Some(libc::EPERM)));
+    assert_eq!(e.protocol(), Some(Protocol::P1b));
+    assert!(k.open_objects().is_empty());
+}
+
+#[test]
+fn a_failure_after_an_accepted_first_try_is_final() {
+    // The kernel verified the signed loader (PROG_LOAD passed), then the loader failed: the
+    // protocol is confirmed, the loader's error is reported, nothing is retried.
+    let k = FakeKernel::new().loader(Loader {
+        retval: -libc::ENOMEM,
+        ..good_loader()
+    });
+    let src = FakeSource::new(Some(Protocol::P2), Protocol::P2);
+    let e = load_from(&k, &hello(), &LoadOptions::new(), None, &src).unwrap_err();
+    assert_eq!(e.stage(), Stage::LoaderRun);
+    assert!(!src.probed.get());
+    assert_eq!(src.confirmed.borrow().len(), 1);
+    assert_eq!(
+        k.calls().iter().filter(|c| c.cmd == BPF_PROG_LOAD).count(),
+        1
+    );
+    assert!(k.open_objects().is_empty());
+}
+
+#[test]
+fn no_first_try_when_the_protocol_is_given_cached_unsigned_or_not_embedded() {
+    let cases: [(LoadOptions, Option<&str>, bool); 4] = [
+        (LoadOptions::new().protocol(Protocol::P1b), None, false),
+        (LoadOptions::new(), Some("p1b"), false),
+        (LoadOptions::new().without_signature(true), None, false),
+        (LoadOptions::new(), None, true),
+    ];
+    for (opts, env, cached) in cases {
+        let k = FakeKernel::new().loader(good_loader());
+        let mut src = FakeSource::new(Some(Protocol::P2), Protocol::P1b);
+        if cached {
+            src.cached = Some(supported(Protocol::P1b));
+        }
+        let sk = load_from(&k, &hello(), &opts, env, &src).unwrap();
+        assert_eq!(sk.protocol(), Protocol::P1b);
+        assert!(!src.asked_first.get(), "{opts:?} {env:?} {cached}");
+        assert!(src.confirmed.borrow().is_empty());
+        // An unsigned form never carries a signature (the P2 loader's would load anywhere).
+        if opts.without_signature {
+            assert!(k.calls().iter().all(|c| c.signature.is_none()));
+        }
+    }
+    // A skeleton without signed loaders does not even ask for a first try.
+    let unsigned = SkeletonSpec {
+        variants: &VARIANTS[..1],
+        ..hello()
+    };
+    let k = FakeKernel::new().loader(good_loader());
+    let src = FakeSource::new(Some(Protocol::P2), Protocol::P2);
+    let sk = load_from(&k, &unsigned, &LoadOptions::new(), None, &src).unwrap();
+    assert_eq!(sk.protocol(), Protocol::Unsigned);
+    assert!(!src.asked_first.get() && !src.probed.get());
+    // The suggested loader is not embedded: the probe decides (and may fall back to P1).
+    let spec = SkeletonSpec {
+        variants: &P1_P2,
+        ..hello()
+    };
+    let k = FakeKernel::new().loader(good_loader());
+    let src = FakeSource::new(Some(Protocol::P1b), Protocol::P1b);
+    let sk = load_from(&k, &spec, &LoadOptions::new(), None, &src).unwrap();
+    assert_eq!(sk.protocol(), Protocol::P1);
+    assert!(src.probed.get());
+    assert!(src.confirmed.borrow().is_empty());
+    // No suggestion (an old or unparsable release): the probe decides.
+    let k = FakeKernel::new().loader(good_loader());
+    let src = FakeSource::new(None, Protocol::P2);
+    let sk = load_from(&k, &hello(), &LoadOptions::new(), None, &src).unwrap();
+    assert_eq!(sk.protocol(), Protocol::P2);
+    assert!(src.asked_first.get() && src.probed.get());
 }

@@ -10,6 +10,8 @@
 //! * The default skeleton embeds no unsigned loader: `Protocol::Unsigned` and
 //!   `BPFSIGN_PROTOCOL=unsigned` (in a child process, [`env_child`]) fail with
 //!   `ProtocolNotEmbedded` on every kernel, and nothing is loaded.
+//! * The first signed load of a fresh process is the probe (docs/protocol.md §7.10), and a
+//!   refused first try falls back to the exact probe ([`first_load_child`]).
 //! * An `allow_unsigned = true` skeleton loads and attaches with the unsigned loader on every
 //!   kernel, the host included.
 
@@ -48,6 +50,31 @@ use skels::*;
 
 /// Selects the mode of [`env_child`]; the parent sets it.
 const CHILD_ENV: &str = "BPFSIGN_PROTOCOLS_CHILD";
+
+/// Runs the ignored test `name` of this binary in a child process with `env` added to its
+/// environment; asserts that it passed and returns its stderr (where children report).
+fn run_child(name: &str, env: &[(&str, &str)]) -> String {
+    let exe = std::env::current_exe().expect("current_exe");
+    let out = std::process::Command::new(exe)
+        .args([
+            "--ignored",
+            "--exact",
+            "--test-threads=1",
+            "--nocapture",
+            name,
+        ])
+        .envs(env.iter().copied())
+        .output()
+        .expect("run the child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success() && stdout.contains(&format!("test {name} ... ok")),
+        "child {name} ({env:?}) failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    stderr
+}
 
 fn embedded(spec: &SkeletonSpec<'_>) -> Vec<Protocol> {
     spec.variants.iter().map(|v| v.protocol).collect()
@@ -152,25 +179,9 @@ fn kernel_default_skeleton_refuses_the_unsigned_protocol() {
     assert_not_embedded(&e, Protocol::Unsigned, spec);
     assert!(e.to_string().contains("allow_unsigned = true"), "{e}");
     // Through the environment, in a child process (the variable is process-wide).
-    let exe = std::env::current_exe().expect("current_exe");
-    let out = std::process::Command::new(exe)
-        .args([
-            "--ignored",
-            "--exact",
-            "--test-threads=1",
-            "--nocapture",
-            "env_child",
-        ])
-        .env(CHILD_ENV, "refuse")
-        .env("BPFSIGN_PROTOCOL", "unsigned")
-        .output()
-        .expect("run the child");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("test env_child ... ok"),
-        "BPFSIGN_PROTOCOL=unsigned child failed ({}):\n{stdout}\n{stderr}",
-        out.status
+    let stderr = run_child(
+        "env_child",
+        &[(CHILD_ENV, "refuse"), ("BPFSIGN_PROTOCOL", "unsigned")],
     );
     assert!(stderr.contains("refused as expected"), "{stderr}");
     // Control: the same skeleton loads signed where the kernel verifies signatures.
@@ -219,4 +230,116 @@ fn kernel_allow_unsigned_skeleton_loads_unsigned() {
         skel.protocol()
     });
     assert_eq!(p, Protocol::Unsigned);
+}
+
+/// The first signed load of a fresh process is the probe (docs/protocol.md §7.10): in a child
+/// process with nothing cached, the loader the kernel release suggests is loaded first and, when
+/// the kernel accepts it, no probe runs (the cached result says so). With releases of every
+/// protocol range ([`bpfsign_runtime::load_with_kernel_release`]) each kernel also sees the first tries of
+/// the other protocols: the kernel refuses them, the exact probe runs and the right loader
+/// loads — a P1 release on a P1b kernel is turned into P1b by vmlinux BTF, and on a P2 kernel
+/// the P1 loader is refused. Nothing stays loaded in any case.
+#[test]
+#[ignore = "kernel test: needs root and BPF; run with `cargo vmtest`"]
+fn kernel_first_load_of_a_process_is_the_probe() {
+    let k = Kernel::get();
+    session_with_cert_a();
+    let family = k.family();
+    // The loader a P1-range release tries: what vmlinux BTF says (`excl` in struct bpf_map).
+    let by_btf = if matches!(k, Kernel::K7_2_13 | Kernel::Host) {
+        Protocol::P1b
+    } else {
+        Protocol::P1
+    };
+    // (release given to the child, "" = the real one; the loader it tries first)
+    let cases = [
+        ("", family),
+        ("7.0.1", by_btf),
+        ("7.2.1", Protocol::P1b),
+        ("7.3.0", Protocol::P2),
+    ];
+    for (release, tried) in cases {
+        let stderr = run_child(
+            "first_load_child",
+            &[
+                (CHILD_ENV, "first-load"),
+                (FIRST_LOAD_RELEASE_ENV, release),
+                ("BPFSIGN_PROTOCOL", ""),
+            ],
+        );
+        let line = |key: &str| {
+            stderr
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .unwrap_or_else(|| panic!("no {key} line from the child:\n{stderr}"))
+                .to_string()
+        };
+        let (result, probe) = (line("result: "), line("probe: "));
+        eprintln!("{k:?}, release {release:?} (tries {tried}): {result}; {probe}");
+        if k.signs() {
+            assert_eq!(result, format!("loaded {family}"), "{release:?}: {stderr}");
+        } else {
+            // The host: the P1b-family kernel without signature verification.
+            assert_eq!(result, "ProgLoad/EOPNOTSUPP", "{release:?}: {stderr}");
+        }
+        if k.signs() && tried == family {
+            // The first try was the probe: the release (and BTF finding), no probe load.
+            let accepted = format!("the kernel accepted the signed {family} loader");
+            assert!(probe.contains(&accepted), "{release:?}: {probe}");
+            assert!(probe.contains("kernel release"), "{release:?}: {probe}");
+            assert!(!probe.contains("junk-signature"), "{release:?}: {probe}");
+            assert!(!probe.contains("not yet exercised"), "{release:?}: {probe}");
+            // Only a P1-range release (7.0.1, or 6.18.15 itself) consults vmlinux BTF.
+            let p1_range = release == "7.0.1" || (release.is_empty() && family == Protocol::P1);
+            assert_eq!(
+                probe.contains("vmlinux BTF"),
+                p1_range,
+                "{release:?}: {probe}"
+            );
+        } else {
+            // Refused first try (another protocol, or no verification at all): the probe decided.
+            assert!(
+                !probe.contains("accepted the signed"),
+                "{release:?}: {probe}"
+            );
+            assert!(
+                probe.contains("junk-signature probe"),
+                "{release:?}: {probe}"
+            );
+        }
+    }
+}
+
+/// The kernel release [`first_load_child`] pretends to run on; empty = the real one.
+const FIRST_LOAD_RELEASE_ENV: &str = "BPFSIGN_TEST_FIRST_LOAD_RELEASE";
+
+/// The child of [`kernel_first_load_of_a_process_is_the_probe`]: the first load of a fresh
+/// process, reported on stderr as `result: loaded P` or `result: STAGE/ERRNO`, then the probe
+/// result it left cached. Does nothing unless the parent set [`CHILD_ENV`].
+#[test]
+#[ignore = "child process of kernel_first_load_of_a_process_is_the_probe"]
+fn first_load_child() {
+    if std::env::var(CHILD_ENV).as_deref() != Ok("first-load") {
+        return;
+    }
+    let release = std::env::var(FIRST_LOAD_RELEASE_ENV).unwrap_or_default();
+    let spec = SignedOnly::spec();
+    let opts = LoadOptions::new().keyring(Keyring::Session);
+    let result = assert_no_leak("first load of the process", || {
+        let r = if release.is_empty() {
+            load(spec, &opts)
+        } else {
+            bpfsign_runtime::load_with_kernel_release(spec, &opts, &release)
+        };
+        match r {
+            Ok(skel) => format!("loaded {}", skel.protocol()),
+            Err(e) => format!(
+                "{:?}/{}",
+                e.stage(),
+                e.errno().map_or("-", bpfsign_runtime::errno_name)
+            ),
+        }
+    });
+    eprintln!("result: {result}");
+    eprintln!("probe: {}", bpfsign_runtime::probe());
 }
