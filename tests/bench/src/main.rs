@@ -4,10 +4,11 @@
 //!
 //! ```text
 //! bpfsign-bench object > hello.bpf.o        the embedded BPF object, for bpftool gen skeleton
-//! bpfsign-bench loop [-n N] [-w W] [--time-probe]
+//! bpfsign-bench loop [-n N] [-w W] [--stages]
 //!                                           in-process: W + N times load, attach, destroy; prints
 //!                                           `sample LOAD_NS ATTACH_NS DESTROY_NS` per measured run
-//!                                           (`probe NS` first with --time-probe)
+//!                                           (with --stages also the first load's `stage NAME NS`
+//!                                           lines and `probe NS`, their `probe:*` sum)
 //! bpfsign-bench compare --c LOADER --cert DER [-n N] [--rounds R] [-w W] [--processes P] [--label L]
 //! bpfsign-bench spawn [-n N] -- 'CMD [ARG...]'...
 //!                                           spawn-to-exit time of each command, round-robin
@@ -18,7 +19,8 @@
 //! `LOADER N/R W` (the C bench, same output format), alternating which goes first. Every sample
 //! is timed inside its process with `CLOCK_MONOTONIC` (Rust `Instant`, C `clock_gettime`).
 //! Then it times `P` whole processes of each (one load+attach+destroy, no warm-up; wall time
-//! from spawn to exit, alternating; the Rust child times its cold protocol probe separately),
+//! from spawn to exit, alternating; the Rust child reports the stages of its first load, of
+//! which the `probe:*` ones are protocol probing),
 //! `P` whole processes of each that load nothing, and `P` uncached runs of the runtime's
 //! protocol probe. It prints a markdown table with median, p90, min and max (ms) and the Rust/C
 //! ratios.
@@ -45,7 +47,7 @@ const OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/hello.bpf.o"));
 
 const USAGE: &str = "\
 usage: bpfsign-bench object > hello.bpf.o
-       bpfsign-bench loop [-n N] [-w W] [--time-probe]
+       bpfsign-bench loop [-n N] [-w W] [--stages]
        bpfsign-bench compare --c LOADER --cert DER [-n N] [--rounds R] [-w W] [--processes P] [--label L]
        bpfsign-bench spawn [-n N] -- 'CMD [ARG...]'...";
 
@@ -138,25 +140,14 @@ fn ratio(a: u64, b: u64) -> String {
     }
 }
 
-/// `loop`: W warm-up + N measured runs of load, attach, destroy in this process. With
-/// `time_probe`, the runtime's (cached) protocol probe runs first and is timed on its own, so the
-/// first load no longer includes it.
-fn run_loop(n: usize, warmup: usize, time_probe: bool) -> Result<(), String> {
+/// `loop`: W warm-up + N measured runs of load, attach, destroy in this process. With `stages`,
+/// the stages the runtime recorded during the first load (its protocol selection — a first try
+/// or the probe — and every `bpf(2)` call) are printed as `stage NAME NS` lines, and their
+/// `probe:*` part (probing, not loading) as `probe NS`.
+fn run_loop(n: usize, warmup: usize, stages_wanted: bool) -> Result<(), String> {
     // Stages recorded before (none, unless the runtime ran something) are not this run's.
     let _ = bpfsign_runtime::take_stage_timings();
-    let probe_ns = time_probe.then(|| {
-        // What the first load does first: BPFSIGN_PROTOCOL, else the (cached) probe.
-        let t = Instant::now();
-        let _ = std::hint::black_box(bpfsign_runtime::selected_protocol(None));
-        t.elapsed().as_nanos() as u64
-    });
-    // With --time-probe: the probe's stages, then (below) the first load's bpf(2) calls
-    // (`stage` lines; recorded only with the runtime's `stage-timing` feature, which this
-    // crate enables).
-    let mut stages: Vec<(String, u64)> = bpfsign_runtime::take_stage_timings()
-        .into_iter()
-        .map(|s| (s.stage.to_string(), s.took.as_nanos() as u64))
-        .collect();
+    let mut stages: Vec<(String, u64)> = Vec::new();
     let mut samples = Vec::with_capacity(n);
     let mut protocol = None;
     for i in 0..warmup + n {
@@ -166,11 +157,11 @@ fn run_loop(n: usize, warmup: usize, time_probe: bool) -> Result<(), String> {
             .load()
             .map_err(|e| format!("load: {e}\nguidance: {}", e.guidance()))?;
         let t1 = Instant::now();
-        if time_probe && i == 0 {
+        if stages_wanted && i == 0 {
             stages.extend(
                 bpfsign_runtime::take_stage_timings()
                     .into_iter()
-                    .map(|s| (format!("load:{}", s.stage), s.took.as_nanos() as u64)),
+                    .map(|s| (s.stage.to_string(), s.took.as_nanos() as u64)),
             );
         }
         let links = skel
@@ -194,10 +185,13 @@ fn run_loop(n: usize, warmup: usize, time_probe: bool) -> Result<(), String> {
     if let Some(p) = protocol {
         writeln!(out, "protocol = {p}").map_err(w)?;
     }
-    if let Some(ns) = probe_ns {
-        writeln!(out, "probe {ns}").map_err(w)?;
-    }
-    if time_probe {
+    if stages_wanted {
+        let probing: u64 = stages
+            .iter()
+            .filter(|(name, _)| name.starts_with("probe:"))
+            .map(|(_, ns)| ns)
+            .sum();
+        writeln!(out, "probe {probing}").map_err(w)?;
         for (name, ns) in &stages {
             writeln!(out, "stage {name} {ns}").map_err(w)?;
         }
@@ -220,7 +214,7 @@ fn children_usage() -> (u64, u64) {
     (ru.ru_minflt as u64, ns(ru.ru_utime) + ns(ru.ru_stime))
 }
 
-/// Sums the `stage NAME NS` lines of a `loop --time-probe` run per stage name, in first-seen order.
+/// Sums the `stage NAME NS` lines of a `loop --stages` run per stage name, in first-seen order.
 fn parse_stages(out: &str) -> Vec<(String, u64)> {
     let mut v: Vec<(String, u64)> = Vec::new();
     for line in out.lines() {
@@ -279,7 +273,7 @@ impl Compare {
         side: Side,
         n: usize,
         warmup: usize,
-        time_probe: bool,
+        stages: bool,
     ) -> Result<Command, String> {
         Ok(match side {
             Side::Rust => {
@@ -287,8 +281,8 @@ impl Compare {
                     .map_err(|e| format!("cannot find this executable: {e}"))?;
                 let mut c = Command::new(exe);
                 c.args(["loop", "-n", &n.to_string(), "-w", &warmup.to_string()]);
-                if time_probe {
-                    c.arg("--time-probe");
+                if stages {
+                    c.arg("--stages");
                 }
                 c
             }
@@ -349,7 +343,7 @@ impl Compare {
         }
 
         // Whole processes: one load+attach+destroy each, no warm-up, wall time from spawn to
-        // exit; the Rust child times its (cold) protocol probe separately. Then processes that
+        // exit; the Rust child reports the stages of its first load. Then processes that
         // load nothing: the cost of starting the two programs.
         let mut rust_wall = Vec::new();
         let mut c_wall = Vec::new();
@@ -363,7 +357,7 @@ impl Compare {
         let (mut rust_faults, mut c_faults, mut rust_cpu, mut c_cpu) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut rust_stages: Vec<(String, Vec<u64>)> = Vec::new();
-        for (n, time_probe) in [(1, true), (0, false)] {
+        for (n, stages) in [(1, true), (0, false)] {
             for i in 0..self.processes {
                 let order = if i % 2 == 0 {
                     [Side::Rust, Side::C]
@@ -371,7 +365,7 @@ impl Compare {
                     [Side::C, Side::Rust]
                 };
                 for side in order {
-                    let mut cmd = self.command(side, n, 0, time_probe)?;
+                    let mut cmd = self.command(side, n, 0, stages)?;
                     let (f0, cpu0) = children_usage();
                     let t = Instant::now();
                     let out = run_child(&mut cmd)?;
@@ -479,22 +473,22 @@ impl Compare {
             }
         };
         row(
-            "first load+attach in a fresh process (Rust: incl. protocol probe)",
+            "first load+attach in a fresh process (Rust: incl. protocol selection)",
+            stats(rust_cold.iter().map(Sample::load_attach)),
+            stats(c_cold.iter().map(Sample::load_attach)),
+        );
+        rust_only(
+            "… of which protocol probing (Rust: its `probe:*` stages)",
+            stats(rust_probe.iter().copied()),
+        );
+        row(
+            "… first load+attach without the probing",
             stats(
                 rust_cold
                     .iter()
                     .zip(&rust_probe)
-                    .map(|(s, p)| s.load_attach() + p),
+                    .map(|(s, p)| s.load_attach().saturating_sub(*p)),
             ),
-            stats(c_cold.iter().map(Sample::load_attach)),
-        );
-        rust_only(
-            "… of which the cold protocol probe (Rust only)",
-            stats(rust_probe.iter().copied()),
-        );
-        row(
-            "… first load+attach without the probe",
-            stats(rust_cold.iter().map(Sample::load_attach)),
             stats(c_cold.iter().map(Sample::load_attach)),
         );
         row(
@@ -616,16 +610,16 @@ fn main_inner() -> Result<(), String> {
             .write_all(OBJECT)
             .map_err(|e| format!("writing the object: {e}")),
         Some("loop") => {
-            let (mut n, mut w, mut time_probe) = (50, 1, false);
+            let (mut n, mut w, mut stages) = (50, 1, false);
             while let Some(a) = args.next() {
                 match a.as_str() {
                     "-n" | "--iterations" => n = number(&mut args, &a)?,
                     "-w" | "--warmup" => w = number(&mut args, &a)?,
-                    "--time-probe" => time_probe = true,
+                    "--stages" => stages = true,
                     _ => return Err(format!("unknown argument {a}")),
                 }
             }
-            run_loop(n, w, time_probe)
+            run_loop(n, w, stages)
         }
         Some("spawn") => {
             let mut n = 50;
