@@ -14,7 +14,7 @@ use crate::btf_scan::{BtfBytes, VMLINUX_BTF};
 use crate::error::{Ctx, Error, ErrorKind, Stage};
 use crate::first_try::{self, FirstTry};
 use crate::keyring::Keyring;
-use crate::probe::{self, log_string, KernelProbe, PROTOCOL_ENV};
+use crate::probe::{self, log_string, KernelProbe, SigningSupport, PROTOCOL_ENV};
 use crate::spec::{AttachKind, LoaderVariant, Protocol, SkeletonSpec};
 use crate::sys::{self, LogBuf, MapCreate, ProgLoad, RealKernel, Sys};
 use crate::timing::timed;
@@ -380,7 +380,13 @@ pub(crate) fn load_with_source(
         // another loader (the same load would fail the same way, and a policy such as
         // bpfsign-guard would record the refusal twice).
         Err(e) if !kernel_accepted_loader(&e) => {
-            load_after_refusal(sys, spec, opts, env, || source.probe(), Some(e))
+            let probe = source.probe();
+            // A kernel that cannot verify signatures refuses every signed loader: another
+            // signed load would fail the same way, so the refusal is the result.
+            if probe.support() != SigningSupport::Supported {
+                return Err(e);
+            }
+            load_after_refusal(sys, spec, opts, env, || probe, Some(e))
         }
         result => {
             let p = variant.protocol;

@@ -162,7 +162,12 @@ pub(crate) fn cached() -> Option<&'static KernelProbe> {
 /// [`SigningSupport::Unknown`]`(0)`) goes unnoticed; calling [`probe`] before the first load
 /// runs that test. A result cached before (a concurrent load or probe) stays.
 pub(crate) fn confirm(protocol: Protocol, evidence: String) -> &'static KernelProbe {
-    CACHE.get_or_init(|| KernelProbe {
+    confirm_in(&CACHE, protocol, evidence)
+}
+
+/// [`confirm`] with its cache.
+fn confirm_in(cache: &OnceLock<KernelProbe>, protocol: Protocol, evidence: String) -> &KernelProbe {
+    cache.get_or_init(|| KernelProbe {
         family: Some(protocol),
         support: SigningSupport::Supported,
         evidence,
@@ -703,6 +708,25 @@ mod tests {
             panic!("cached result must be used")
         });
         assert!(std::ptr::eq(p2, again));
+    }
+
+    #[test]
+    fn a_confirmed_load_is_cached_and_never_replaced() {
+        static CACHE: OnceLock<KernelProbe> = OnceLock::new();
+        static UNDETERMINED: Mutex<Vec<&'static KernelProbe>> = Mutex::new(Vec::new());
+        let confirmed = confirm_in(&CACHE, Protocol::P1b, "accepted".into());
+        assert_eq!(confirmed.protocol(), Some(Protocol::P1b));
+        assert_eq!(confirmed.support(), SigningSupport::Supported);
+        assert!(confirmed.by_load);
+        // Later probes use it without probing.
+        let probed = probe_cached(&CACHE, &UNDETERMINED, || {
+            panic!("a confirmed protocol must not be probed again")
+        });
+        assert!(std::ptr::eq(confirmed, probed));
+        // A second confirmation (a concurrent first load) does not replace the first.
+        let again = confirm_in(&CACHE, Protocol::P2, "other".into());
+        assert!(std::ptr::eq(confirmed, again));
+        assert_eq!(again.protocol(), Some(Protocol::P1b));
     }
 
     #[test]

@@ -1169,6 +1169,64 @@ fn a_failure_after_an_accepted_first_try_is_final() {
 }
 
 #[test]
+fn an_mmap_failure_after_an_accepted_first_try_is_final() {
+    // PROG_LOAD and the loader passed, then the data map cannot be mapped (its size exceeds the
+    // address space): the kernel verified the signature, so the protocol is confirmed, the
+    // mmap error is the result and nothing is probed or loaded again.
+    let maps: Vec<MapSpec<'_>> = hello()
+        .maps
+        .iter()
+        .map(|m| MapSpec {
+            value_size: if m.mmapable { 1 << 31 } else { m.value_size },
+            max_entries: if m.mmapable { 1 << 20 } else { m.max_entries },
+            ..*m
+        })
+        .collect();
+    let spec = SkeletonSpec {
+        maps: &maps,
+        ..hello()
+    };
+    let k = FakeKernel::new().loader(good_loader());
+    let src = FakeSource::new(Some(Protocol::P1b), Protocol::P1b);
+    let e = load_from(&k, &spec, &LoadOptions::new(), None, &src).unwrap_err();
+    assert_eq!(e.stage(), Stage::Mmap, "{e}");
+    assert!(!src.probed.get());
+    assert_eq!(src.confirmed.borrow().len(), 1);
+    assert_eq!(src.confirmed.borrow()[0].0, Protocol::P1b);
+    assert_eq!(k.cmds().iter().filter(|&&c| c == BPF_PROG_LOAD).count(), 1);
+    assert!(k.open_objects().is_empty(), "{:?}", k.open_objects());
+}
+
+#[test]
+fn a_refused_first_try_on_a_kernel_that_cannot_verify_is_final() {
+    // The probe names a family (P1: EOPNOTSUPP is P1-era, vmlinux BTF unreadable) but signing
+    // is unusable: every signed loader would be refused, so the first try's refusal is the
+    // result even though it tried another protocol (P2), and no second signed load is made.
+    let probe_kernel = FakeKernel::new().prog_load_script(vec![Some((libc::EOPNOTSUPP, ""))]);
+    let probe = crate::probe::probe_with(&probe_kernel, || {
+        Err(std::io::Error::from_raw_os_error(libc::ENOENT))
+    });
+    assert_eq!(probe.support(), SigningSupport::NoDataVerification);
+    assert_eq!(probe.family(), Some(Protocol::P1));
+    let src = FakeSource {
+        probe,
+        ..FakeSource::new(Some(Protocol::P2), Protocol::P1)
+    };
+    let k = FakeKernel::new()
+        .loader(good_loader())
+        .fail(BPF_PROG_LOAD, 0, libc::EOPNOTSUPP);
+    let e = load_from(&k, &hello(), &LoadOptions::new(), None, &src).unwrap_err();
+    assert!(src.probed.get());
+    assert!(src.confirmed.borrow().is_empty());
+    assert_eq!(
+        (e.stage(), e.errno(), e.protocol()),
+        (Stage::ProgLoad, Some(libc::EOPNOTSUPP), Some(Protocol::P2))
+    );
+    assert_eq!(k.cmds().iter().filter(|&&c| c == BPF_PROG_LOAD).count(), 1);
+    assert!(k.open_objects().is_empty(), "{:?}", k.open_objects());
+}
+
+#[test]
 fn no_first_try_when_the_protocol_is_given_cached_unsigned_or_not_embedded() {
     let cases: [(LoadOptions, Option<&str>, bool); 4] = [
         (LoadOptions::new().protocol(Protocol::P1b), None, false),

@@ -275,7 +275,8 @@ fn kernel_first_load_of_a_process_is_the_probe() {
                 .to_string()
         };
         let (result, probe) = (line("result: "), line("probe: "));
-        eprintln!("{k:?}, release {release:?} (tries {tried}): {result}; {probe}");
+        let loads = line("prog-loads: ");
+        eprintln!("{k:?}, release {release:?} (tries {tried}): {result}; {loads}; {probe}");
         if k.signs() {
             assert_eq!(result, format!("loaded {family}"), "{release:?}: {stderr}");
         } else {
@@ -289,6 +290,10 @@ fn kernel_first_load_of_a_process_is_the_probe() {
             assert!(probe.contains("kernel release"), "{release:?}: {probe}");
             assert!(!probe.contains("junk-signature"), "{release:?}: {probe}");
             assert!(!probe.contains("not yet exercised"), "{release:?}: {probe}");
+            assert_eq!(
+                loads, "1 before the probe, no probe",
+                "{release:?}: {stderr}"
+            );
             // Only a P1-range release (7.0.1, or 6.18.15 itself) consults vmlinux BTF.
             let p1_range = release == "7.0.1" || (release.is_empty() && family == Protocol::P1);
             assert_eq!(
@@ -306,6 +311,11 @@ fn kernel_first_load_of_a_process_is_the_probe() {
                 probe.contains("junk-signature probe"),
                 "{release:?}: {probe}"
             );
+            // Exactly one signed load (the first try) came before the probe.
+            assert!(
+                loads.starts_with("1 before the probe, "),
+                "{release:?}: {stderr}"
+            );
         }
     }
 }
@@ -314,7 +324,9 @@ fn kernel_first_load_of_a_process_is_the_probe() {
 const FIRST_LOAD_RELEASE_ENV: &str = "BPFSIGN_TEST_FIRST_LOAD_RELEASE";
 
 /// The child of [`kernel_first_load_of_a_process_is_the_probe`]: the first load of a fresh
-/// process, reported on stderr as `result: loaded P` or `result: STAGE/ERRNO`, then the probe
+/// process, reported on stderr as `result: loaded P` or `result: STAGE/ERRNO`, then its
+/// `BPF_PROG_LOAD` calls (`prog-loads: N before the probe, M after` or `…, no probe`: from the
+/// runtime's stage timings, the junk-signature probe's own load not counted) and the probe
 /// result it left cached. Does nothing unless the parent set [`CHILD_ENV`].
 #[test]
 #[ignore = "child process of kernel_first_load_of_a_process_is_the_probe"]
@@ -323,6 +335,13 @@ fn first_load_child() {
         return;
     }
     let release = std::env::var(FIRST_LOAD_RELEASE_ENV).unwrap_or_default();
+    const {
+        assert!(
+            bpfsign_runtime::STAGE_TIMING_ENABLED,
+            "tests/kernel enables stage-timing"
+        )
+    };
+    let _ = bpfsign_runtime::take_stage_timings();
     let spec = SignedOnly::spec();
     let opts = LoadOptions::new().keyring(Keyring::Session);
     let result = assert_no_leak("first load of the process", || {
@@ -341,5 +360,29 @@ fn first_load_child() {
         }
     });
     eprintln!("result: {result}");
+    eprintln!(
+        "prog-loads: {}",
+        prog_loads(&bpfsign_runtime::take_stage_timings())
+    );
     eprintln!("probe: {}", bpfsign_runtime::probe());
+}
+
+/// `N before the probe, M after` (or `N before the probe, no probe`): the `BPF_PROG_LOAD` calls
+/// among `stages`, split at the junk-signature probe, whose own load (recorded just before it)
+/// is not counted.
+fn prog_loads(stages: &[bpfsign_runtime::StageTiming]) -> String {
+    let loads = |s: &[bpfsign_runtime::StageTiming]| {
+        s.iter().filter(|t| t.stage == "bpf:PROG_LOAD").count()
+    };
+    match stages
+        .iter()
+        .position(|t| t.stage == "probe:junk-signature")
+    {
+        Some(i) => format!(
+            "{} before the probe, {} after",
+            loads(&stages[..i]).saturating_sub(1),
+            loads(&stages[i + 1..])
+        ),
+        None => format!("{} before the probe, no probe", loads(stages)),
+    }
 }
