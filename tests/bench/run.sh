@@ -8,7 +8,7 @@
 #   skeleton of it with each reference bpftool (same TEST-ONLY key A as the Rust build), compiles
 #   c/lskel_bench.c statically against that bpftool's skel_internal.h, and runs
 #   `bpfsign-bench compare` in ONE VM boot per kernel: 6.18.15 (bpftool-p1), 7.2.13 (bpftool-p1b),
-#   7.3.4 (bpftool-p2).
+#   7.3.4 (bpftool-p2); it also times fresh processes whose first try is refused (misleading_release).
 # latency-static: the same with bpfsign-bench linked statically (static-pie, crt-static), to
 #   separate process start-up (dynamic loading) from the loading itself.
 # latency-nopie: the same with bpfsign-bench a static executable at a fixed address (crt-static,
@@ -118,6 +118,17 @@ header() {
 	echo "guest: qemu TCG (cargo vmtest), 1 vCPU, 1 GiB"
 }
 
+# misleading_release PROTOCOL: a kernel release whose first try is another protocol's loader,
+# which a PROTOCOL kernel refuses (docs/protocol.md §7.10): the cold start of a kernel whose
+# release says nothing reliable (a distribution kernel with backports).
+misleading_release() {
+	case $1 in
+	p1 | p2) echo 7.2.1 ;;
+	p1b) echo 7.3.0 ;;
+	*) echo "run.sh: no misleading release for protocol $1" >&2; exit 2 ;;
+	esac
+}
+
 # latency [static]: one VM boot per kernel, `bpfsign-bench compare` against that kernel's C bench.
 latency() {
 	local link=${1:-dynamic} dir=$OUT/payload res=$OUT/latency.txt
@@ -132,7 +143,8 @@ latency() {
 	for kp in $KERNELS; do
 		local k=${kp%%:*} p=${kp#*:}
 		in_vm "$k" "$res" "$dir" /bench/bpfsign-bench compare --c "/bench/lskel-bench-$p" \
-			--cert /bench/A.der -n "$N" --rounds "$ROUNDS" -w 1 --processes "$PROCS" --label "$k"
+			--cert /bench/A.der -n "$N" --rounds "$ROUNDS" -w 1 --processes "$PROCS" --label "$k" \
+			--refused-release "$(misleading_release "$p")"
 	done
 	echo "latency results: $res"
 }
@@ -362,7 +374,7 @@ check() {
 		echo "target dir: $CARGO_TARGET_DIR (dev profile, cargo check); workspace snapshot: $ws"
 		echo
 	} > "$OUT/check.txt"
-	local c k
+	local c
 	local -a args=()
 	for c in check-with-macro check-skeleton-from-build-rs check-without-skeleton; do
 		(cd "$ws" && BPF_KEY=$ws/$KEY cargo check -q -j2 -p $c)

@@ -4,12 +4,14 @@
 //!
 //! ```text
 //! bpfsign-bench object > hello.bpf.o        the embedded BPF object, for bpftool gen skeleton
-//! bpfsign-bench loop [-n N] [-w W] [--stages]
+//! bpfsign-bench loop [-n N] [-w W] [--stages] [--release R]
 //!                                           in-process: W + N times load, attach, destroy; prints
 //!                                           `sample LOAD_NS ATTACH_NS DESTROY_NS` per measured run
 //!                                           (with --stages also the first load's `stage NAME NS`
-//!                                           lines and `probe NS`, their `probe:*` sum)
+//!                                           lines and `probe NS`, their `probe:*` sum; with
+//!                                           --release the loads take the kernel release to be R)
 //! bpfsign-bench compare --c LOADER --cert DER [-n N] [--rounds R] [-w W] [--processes P] [--label L]
+//!                       [--refused-release R]
 //! bpfsign-bench spawn [-n N] -- 'CMD [ARG...]'...
 //!                                           spawn-to-exit time of each command, round-robin
 //! ```
@@ -22,7 +24,9 @@
 //! from spawn to exit, alternating; the Rust child reports the stages of its first load, of
 //! which the `probe:*` ones are protocol probing),
 //! `P` whole processes of each that load nothing, and `P` uncached runs of the runtime's
-//! protocol probe. It prints a markdown table with median, p90, min and max (ms) and the Rust/C
+//! protocol probe. With `--refused-release R` also `P` fresh processes of each whose Rust side
+//! takes the release to be `R`, a release of another protocol: its first try is refused and the
+//! exact probe decides (checked per process). It prints a markdown table with median, p90, min and max (ms) and the Rust/C
 //! ratios.
 //!
 //! Benchmark tool, not a test: see BENCHMARKS.md and tests/bench/run.sh.
@@ -32,7 +36,7 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-use bpfsign_runtime::{CertTarget, Keyring};
+use bpfsign_runtime::{CertTarget, Keyring, Protocol};
 
 /// The signed skeleton, with the TEST-ONLY key A by default (`BPF_KEY` in .cargo/config.toml):
 /// bpfsign's build warning for that key (a `deprecated` lint warning) is allowed knowingly.
@@ -47,8 +51,9 @@ const OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/hello.bpf.o"));
 
 const USAGE: &str = "\
 usage: bpfsign-bench object > hello.bpf.o
-       bpfsign-bench loop [-n N] [-w W] [--stages]
+       bpfsign-bench loop [-n N] [-w W] [--stages] [--release R]
        bpfsign-bench compare --c LOADER --cert DER [-n N] [--rounds R] [-w W] [--processes P] [--label L]
+                             [--refused-release R]
        bpfsign-bench spawn [-n N] -- 'CMD [ARG...]'...";
 
 /// One measured load+attach+destroy, in nanoseconds per phase.
@@ -60,6 +65,17 @@ struct Sample {
 }
 
 impl Sample {
+    /// From the instants before the load (`t0`), after it (`t1`), before the attach (`t1b`)
+    /// and after it (`t2`), the destroy ending now.
+    fn timed(t0: Instant, t1: Instant, t1b: Instant, t2: Instant) -> Sample {
+        let end = Instant::now();
+        Sample {
+            load: (t1 - t0).as_nanos() as u64,
+            attach: (t2 - t1b).as_nanos() as u64,
+            destroy: (end - t2).as_nanos() as u64,
+        }
+    }
+
     fn load_attach(&self) -> u64 {
         self.load + self.attach
     }
@@ -143,41 +159,36 @@ fn ratio(a: u64, b: u64) -> String {
 /// `loop`: W warm-up + N measured runs of load, attach, destroy in this process. With `stages`,
 /// the stages the runtime recorded during the first load (its protocol selection — a first try
 /// or the probe — and every `bpf(2)` call) are printed as `stage NAME NS` lines, and their
-/// `probe:*` part (probing, not loading) as `probe NS`.
-fn run_loop(n: usize, warmup: usize, stages_wanted: bool) -> Result<(), String> {
+/// `probe:*` part (probing, not loading) as `probe NS`. With `release`, every load is the
+/// runtime's as if `uname(2)` said `release` (which changes only the first try of the process).
+fn run_loop(
+    n: usize,
+    warmup: usize,
+    stages_wanted: bool,
+    release: Option<&str>,
+) -> Result<(), String> {
     // Stages recorded before (none, unless the runtime ran something) are not this run's.
     let _ = bpfsign_runtime::take_stage_timings();
     let mut stages: Vec<(String, u64)> = Vec::new();
     let mut samples = Vec::with_capacity(n);
     let mut protocol = None;
     for i in 0..warmup + n {
-        let t0 = Instant::now();
-        let skel = Hello::builder()
-            .keyring(Keyring::Session)
-            .load()
-            .map_err(|e| format!("load: {e}\nguidance: {}", e.guidance()))?;
-        let t1 = Instant::now();
-        if stages_wanted && i == 0 {
-            stages.extend(
-                bpfsign_runtime::take_stage_timings()
-                    .into_iter()
-                    .map(|s| (s.stage.to_string(), s.took.as_nanos() as u64)),
-            );
-        }
-        let links = skel
-            .attach()
-            .map_err(|e| format!("attach: {e}\nguidance: {}", e.guidance()))?;
-        let t2 = Instant::now();
-        protocol.get_or_insert(skel.protocol());
-        drop(links);
-        drop(skel);
-        let t3 = Instant::now();
+        let mut after_load = || {
+            if stages_wanted && i == 0 {
+                stages.extend(
+                    bpfsign_runtime::take_stage_timings()
+                        .into_iter()
+                        .map(|s| (s.stage.to_string(), s.took.as_nanos() as u64)),
+                );
+            }
+        };
+        let (sample, p) = match release {
+            None => cycle(&mut after_load)?,
+            Some(release) => cycle_with_release(release, &mut after_load)?,
+        };
+        protocol.get_or_insert(p);
         if i >= warmup {
-            samples.push(Sample {
-                load: (t1 - t0).as_nanos() as u64,
-                attach: (t2 - t1).as_nanos() as u64,
-                destroy: (t3 - t2).as_nanos() as u64,
-            });
+            samples.push(sample);
         }
     }
     let mut out = std::io::stdout().lock();
@@ -212,6 +223,74 @@ fn children_usage() -> (u64, u64) {
     }
     let ns = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1000;
     (ru.ru_minflt as u64, ns(ru.ru_utime) + ns(ru.ru_stime))
+}
+
+/// A load error with the runtime's guidance.
+fn failed(what: &str, e: bpfsign_runtime::Error) -> String {
+    format!("{what}: {e}\nguidance: {}", e.guidance())
+}
+
+/// One load, attach and destroy of the typed skeleton, timed per phase; `after_load` runs
+/// between load and attach, outside both.
+fn cycle(after_load: &mut dyn FnMut()) -> Result<(Sample, Protocol), String> {
+    let t0 = Instant::now();
+    let skel = Hello::builder()
+        .keyring(Keyring::Session)
+        .load()
+        .map_err(|e| failed("load", e))?;
+    let t1 = Instant::now();
+    after_load();
+    let t1b = Instant::now();
+    let links = skel.attach().map_err(|e| failed("attach", e))?;
+    let t2 = Instant::now();
+    let protocol = skel.protocol();
+    drop(links);
+    drop(skel);
+    Ok((Sample::timed(t0, t1, t1b, t2), protocol))
+}
+
+/// [`cycle`] through the runtime's untyped API, loading as if the kernel release were
+/// `release` (`load_with_kernel_release`), with the checks the typed `load()` makes (every
+/// program and map handle) and `attach()`'s one link (hello has one program).
+fn cycle_with_release(
+    release: &str,
+    after_load: &mut dyn FnMut(),
+) -> Result<(Sample, Protocol), String> {
+    let spec = Hello::spec();
+    let t0 = Instant::now();
+    let builder = Hello::builder().keyring(Keyring::Session);
+    let skel = bpfsign_runtime::load_with_kernel_release(spec, builder.options(), release)
+        .map_err(|e| failed("load", e))?;
+    for i in 0..spec.progs.len() {
+        skel.program(i).map_err(|e| failed("load", e))?;
+    }
+    for i in 0..spec.maps.len() {
+        skel.map(i).map_err(|e| failed("load", e))?;
+    }
+    let t1 = Instant::now();
+    after_load();
+    let t1b = Instant::now();
+    let link = skel.attach_prog(0).map_err(|e| failed("attach", e))?;
+    let t2 = Instant::now();
+    let protocol = skel.protocol();
+    drop(link);
+    drop(skel);
+    Ok((Sample::timed(t0, t1, t1b, t2), protocol))
+}
+
+/// Whether the stages of a `loop --stages` run show a refused first try: a `BPF_PROG_LOAD` (the
+/// first try) before the junk-signature probe's own load, which is recorded just before the
+/// probe's stage.
+fn first_try_was_refused(out: &str) -> bool {
+    let names: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("stage "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    names
+        .iter()
+        .position(|&n| n == "probe:junk-signature")
+        .is_some_and(|i| names[..i].iter().filter(|&&n| n == "bpf:PROG_LOAD").count() >= 2)
 }
 
 /// Sums the `stage NAME NS` lines of a `loop --stages` run per stage name, in first-seen order.
@@ -258,6 +337,10 @@ struct Compare {
     warmup: usize,
     processes: usize,
     label: String,
+    /// With `--refused-release R`: also `processes` fresh Rust processes whose first load
+    /// believes the kernel release is `R` (one of another protocol, so its first try is
+    /// refused and the exact probe decides), against as many C ones.
+    refused_release: Option<String>,
 }
 
 /// Which implementation a child runs.
@@ -274,6 +357,7 @@ impl Compare {
         n: usize,
         warmup: usize,
         stages: bool,
+        release: Option<&str>,
     ) -> Result<Command, String> {
         Ok(match side {
             Side::Rust => {
@@ -283,6 +367,9 @@ impl Compare {
                 c.args(["loop", "-n", &n.to_string(), "-w", &warmup.to_string()]);
                 if stages {
                     c.arg("--stages");
+                }
+                if let Some(r) = release {
+                    c.args(["--release", r]);
                 }
                 c
             }
@@ -322,7 +409,8 @@ impl Compare {
                 [Side::C, Side::Rust]
             };
             for side in order {
-                let out = run_child(&mut self.command(side, per_round, self.warmup, false)?)?;
+                let out =
+                    run_child(&mut self.command(side, per_round, self.warmup, false, None)?)?;
                 let s = parse_samples(&out)?;
                 if s.len() != per_round {
                     return Err(format!(
@@ -365,7 +453,7 @@ impl Compare {
                     [Side::C, Side::Rust]
                 };
                 for side in order {
-                    let mut cmd = self.command(side, n, 0, stages)?;
+                    let mut cmd = self.command(side, n, 0, stages, None)?;
                     let (f0, cpu0) = children_usage();
                     let t = Instant::now();
                     let out = run_child(&mut cmd)?;
@@ -409,6 +497,10 @@ impl Compare {
         if rust_probe.len() != rust_cold.len() {
             return Err("the Rust child did not report its probe time".into());
         }
+        let refused = match &self.refused_release {
+            Some(release) => Some(self.refused_first_tries(release, &rust_protocol)?),
+            None => None,
+        };
 
         // The runtime's protocol probe, uncached (a fresh process pays it once, on its first load).
         let mut probe = Vec::new();
@@ -482,7 +574,7 @@ impl Compare {
             stats(rust_probe.iter().copied()),
         );
         row(
-            "… first load+attach without the probing",
+            "… first load+attach without the probing (bpf(2) calls of a refused first try stay in)",
             stats(
                 rust_cold
                     .iter()
@@ -491,6 +583,20 @@ impl Compare {
             ),
             stats(c_cold.iter().map(Sample::load_attach)),
         );
+        if let (Some(release), Some(r)) = (&self.refused_release, &refused) {
+            row(
+                &format!(
+                    "first load+attach in a fresh process whose first try is refused \
+                     (Rust: as if the release were {release}; C: again)"
+                ),
+                stats(r.rust.iter().map(Sample::load_attach)),
+                stats(r.c.iter().map(Sample::load_attach)),
+            );
+            rust_only(
+                "… of which protocol probing (Rust: its `probe:*` stages)",
+                stats(r.probe.iter().copied()),
+            );
+        }
         row(
             "whole process, 1 load+attach+destroy (spawn to exit)",
             stats(rust_wall),
@@ -528,7 +634,7 @@ impl Compare {
             println!();
         }
         if !rust_stages.is_empty() {
-            println!("| {} cold stages, Rust (first probe and first load of a fresh process) | median | p90 | min-max | processes |", self.label);
+            println!("| {} cold stages, Rust (first load of a fresh process: protocol selection and bpf(2) calls) | median | p90 | min-max | processes |", self.label);
             println!("|---|---|---|---|---|");
             for (name, v) in rust_stages {
                 let n = v.len();
@@ -546,6 +652,72 @@ impl Compare {
         }
         println!("bench: times in ms");
         Ok(())
+    }
+}
+
+/// What [`Compare::refused_first_tries`] measured: first load+attach of fresh processes.
+struct RefusedFirstTries {
+    /// Rust processes whose first try was refused.
+    rust: Vec<Sample>,
+    /// Their `probe:*` stages (the exact probe after the refusal), ns.
+    probe: Vec<u64>,
+    /// C processes, alternating with them.
+    c: Vec<Sample>,
+}
+
+impl Compare {
+    /// `processes` fresh Rust processes whose first load takes the kernel release to be
+    /// `release`, alternating with as many C ones. Each Rust child must have run the exact
+    /// probe (its first try was refused) and ended with `protocol`, the protocol of the
+    /// normal runs.
+    fn refused_first_tries(
+        &self,
+        release: &str,
+        protocol: &str,
+    ) -> Result<RefusedFirstTries, String> {
+        let mut r = RefusedFirstTries {
+            rust: Vec::new(),
+            probe: Vec::new(),
+            c: Vec::new(),
+        };
+        for i in 0..self.processes {
+            let order = if i % 2 == 0 {
+                [Side::Rust, Side::C]
+            } else {
+                [Side::C, Side::Rust]
+            };
+            for side in order {
+                let rust = side == Side::Rust;
+                let out = run_child(&mut self.command(side, 1, 0, rust, Some(release))?)?;
+                let s = parse_samples(&out)?;
+                if s.len() != 1 {
+                    return Err(format!("expected 1 sample, got {}:\n{out}", s.len()));
+                }
+                if !rust {
+                    r.c.extend(s);
+                    continue;
+                }
+                if !first_try_was_refused(&out) {
+                    return Err(format!(
+                        "release {release}: no refused first try (a signed load, then the exact \
+                         probe); pick a release of another protocol:\n{out}"
+                    ));
+                }
+                let got = out.lines().find_map(|l| l.strip_prefix("protocol = "));
+                if got != Some(protocol) {
+                    return Err(format!(
+                        "release {release}: loaded with protocol {got:?}, the normal runs with {protocol}"
+                    ));
+                }
+                r.probe.extend(
+                    out.lines()
+                        .filter_map(|l| l.strip_prefix("probe "))
+                        .filter_map(|v| v.parse::<u64>().ok()),
+                );
+                r.rust.extend(s);
+            }
+        }
+        Ok(r)
     }
 }
 
@@ -610,16 +782,17 @@ fn main_inner() -> Result<(), String> {
             .write_all(OBJECT)
             .map_err(|e| format!("writing the object: {e}")),
         Some("loop") => {
-            let (mut n, mut w, mut stages) = (50, 1, false);
+            let (mut n, mut w, mut stages, mut release) = (50, 1, false, None);
             while let Some(a) = args.next() {
                 match a.as_str() {
                     "-n" | "--iterations" => n = number(&mut args, &a)?,
                     "-w" | "--warmup" => w = number(&mut args, &a)?,
                     "--stages" => stages = true,
+                    "--release" => release = Some(value(&mut args, &a)?),
                     _ => return Err(format!("unknown argument {a}")),
                 }
             }
-            run_loop(n, w, stages)
+            run_loop(n, w, stages, release.as_deref())
         }
         Some("spawn") => {
             let mut n = 50;
@@ -644,6 +817,7 @@ fn main_inner() -> Result<(), String> {
                 warmup: 1,
                 processes: 10,
                 label: "hello".into(),
+                refused_release: None,
             };
             while let Some(a) = args.next() {
                 match a.as_str() {
@@ -654,6 +828,7 @@ fn main_inner() -> Result<(), String> {
                     "-w" | "--warmup" => cmp.warmup = number(&mut args, &a)?,
                     "--processes" => cmp.processes = number(&mut args, &a)?,
                     "--label" => cmp.label = value(&mut args, &a)?,
+                    "--refused-release" => cmp.refused_release = Some(value(&mut args, &a)?),
                     _ => return Err(format!("unknown argument {a}")),
                 }
             }
