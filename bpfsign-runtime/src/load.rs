@@ -381,9 +381,14 @@ pub(crate) fn load_with_source(
         // bpfsign-guard would record the refusal twice).
         Err(e) if !kernel_accepted_loader(&e) => {
             let probe = source.probe();
-            // A kernel that cannot verify signatures refuses every signed loader: another
-            // signed load would fail the same way, so the refusal is the result.
-            if probe.support() != SigningSupport::Supported {
+            // A kernel built without signature verification or keys refuses every signed
+            // loader: another signed load would fail the same way, so the refusal is the result.
+            // (The other unusable states leave the probe without a family, which ends in the
+            // refusal below as well.)
+            if matches!(
+                probe.support(),
+                SigningSupport::NoDataVerification | SigningSupport::NoKeys
+            ) {
                 return Err(e);
             }
             load_after_refusal(sys, spec, opts, env, || probe, Some(e))

@@ -1199,31 +1199,41 @@ fn an_mmap_failure_after_an_accepted_first_try_is_final() {
 
 #[test]
 fn a_refused_first_try_on_a_kernel_that_cannot_verify_is_final() {
-    // The probe names a family (P1: EOPNOTSUPP is P1-era, vmlinux BTF unreadable) but signing
-    // is unusable: every signed loader would be refused, so the first try's refusal is the
-    // result even though it tried another protocol (P2), and no second signed load is made.
-    let probe_kernel = FakeKernel::new().prog_load_script(vec![Some((libc::EOPNOTSUPP, ""))]);
-    let probe = crate::probe::probe_with(&probe_kernel, || {
-        Err(std::io::Error::from_raw_os_error(libc::ENOENT))
-    });
-    assert_eq!(probe.support(), SigningSupport::NoDataVerification);
-    assert_eq!(probe.family(), Some(Protocol::P1));
-    let src = FakeSource {
-        probe,
-        ..FakeSource::new(Some(Protocol::P2), Protocol::P1)
-    };
-    let k = FakeKernel::new()
-        .loader(good_loader())
-        .fail(BPF_PROG_LOAD, 0, libc::EOPNOTSUPP);
-    let e = load_from(&k, &hello(), &LoadOptions::new(), None, &src).unwrap_err();
-    assert!(src.probed.get());
-    assert!(src.confirmed.borrow().is_empty());
-    assert_eq!(
-        (e.stage(), e.errno(), e.protocol()),
-        (Stage::ProgLoad, Some(libc::EOPNOTSUPP), Some(Protocol::P2))
-    );
-    assert_eq!(k.cmds().iter().filter(|&&c| c == BPF_PROG_LOAD).count(), 1);
-    assert!(k.open_objects().is_empty(), "{:?}", k.open_objects());
+    // The probe names a family (P1: both errnos are P1-era answers, vmlinux BTF unreadable) but
+    // signing is unusable: every signed loader would be refused, so the first try's refusal is
+    // the result even though it tried another protocol (P2), and no second signed load is made.
+    for (errno, support) in [
+        (libc::EOPNOTSUPP, SigningSupport::NoDataVerification),
+        (libc::EINVAL, SigningSupport::NoKeys),
+    ] {
+        let probe_kernel = FakeKernel::new().prog_load_script(vec![Some((errno, ""))]);
+        let probe = crate::probe::probe_with(&probe_kernel, || {
+            Err(std::io::Error::from_raw_os_error(libc::ENOENT))
+        });
+        assert_eq!(probe.support(), support);
+        assert_eq!(probe.family(), Some(Protocol::P1));
+        let src = FakeSource {
+            probe,
+            ..FakeSource::new(Some(Protocol::P2), Protocol::P1)
+        };
+        let k = FakeKernel::new()
+            .loader(good_loader())
+            .fail(BPF_PROG_LOAD, 0, errno);
+        let e = load_from(&k, &hello(), &LoadOptions::new(), None, &src).unwrap_err();
+        assert!(src.probed.get());
+        assert!(src.confirmed.borrow().is_empty());
+        assert_eq!(
+            (e.stage(), e.errno(), e.protocol()),
+            (Stage::ProgLoad, Some(errno), Some(Protocol::P2)),
+            "{support}"
+        );
+        assert_eq!(
+            k.cmds().iter().filter(|&&c| c == BPF_PROG_LOAD).count(),
+            1,
+            "{support}"
+        );
+        assert!(k.open_objects().is_empty(), "{:?}", k.open_objects());
+    }
 }
 
 #[test]

@@ -141,10 +141,11 @@ latency() {
 		echo
 	} > "$res"
 	for kp in $KERNELS; do
-		local k=${kp%%:*} p=${kp#*:}
+		local k=${kp%%:*} p=${kp#*:} misleading
+		misleading=$(misleading_release "$p")
 		in_vm "$k" "$res" "$dir" /bench/bpfsign-bench compare --c "/bench/lskel-bench-$p" \
 			--cert /bench/A.der -n "$N" --rounds "$ROUNDS" -w 1 --processes "$PROCS" --label "$k" \
-			--refused-release "$(misleading_release "$p")"
+			--refused-release "$misleading"
 	done
 	echo "latency results: $res"
 }

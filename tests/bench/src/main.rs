@@ -350,6 +350,17 @@ enum Side {
     C,
 }
 
+impl Side {
+    /// The order of the two sides in round `i`: Rust first in even rounds, C first in odd ones.
+    fn alternating(i: usize) -> [Side; 2] {
+        if i.is_multiple_of(2) {
+            [Side::Rust, Side::C]
+        } else {
+            [Side::C, Side::Rust]
+        }
+    }
+}
+
 impl Compare {
     fn command(
         &self,
@@ -403,12 +414,7 @@ impl Compare {
         let mut c = Vec::new();
         let mut rust_protocol = String::new();
         for round in 0..self.rounds {
-            let order = if round % 2 == 0 {
-                [Side::Rust, Side::C]
-            } else {
-                [Side::C, Side::Rust]
-            };
-            for side in order {
+            for side in Side::alternating(round) {
                 let out =
                     run_child(&mut self.command(side, per_round, self.warmup, false, None)?)?;
                 let s = parse_samples(&out)?;
@@ -447,12 +453,7 @@ impl Compare {
         let mut rust_stages: Vec<(String, Vec<u64>)> = Vec::new();
         for (n, stages) in [(1, true), (0, false)] {
             for i in 0..self.processes {
-                let order = if i % 2 == 0 {
-                    [Side::Rust, Side::C]
-                } else {
-                    [Side::C, Side::Rust]
-                };
-                for side in order {
+                for side in Side::alternating(i) {
                     let mut cmd = self.command(side, n, 0, stages, None)?;
                     let (f0, cpu0) = children_usage();
                     let t = Instant::now();
@@ -497,10 +498,11 @@ impl Compare {
         if rust_probe.len() != rust_cold.len() {
             return Err("the Rust child did not report its probe time".into());
         }
-        let refused = match &self.refused_release {
-            Some(release) => Some(self.refused_first_tries(release, &rust_protocol)?),
-            None => None,
-        };
+        // A failure here is reported after the tables, which it does not change.
+        let refused = self
+            .refused_release
+            .as_deref()
+            .map(|release| self.refused_first_tries(release, &rust_protocol));
 
         // The runtime's protocol probe, uncached (a fresh process pays it once, on its first load).
         let mut probe = Vec::new();
@@ -583,7 +585,7 @@ impl Compare {
             ),
             stats(c_cold.iter().map(Sample::load_attach)),
         );
-        if let (Some(release), Some(r)) = (&self.refused_release, &refused) {
+        if let (Some(release), Some(Ok(r))) = (&self.refused_release, &refused) {
             row(
                 &format!(
                     "first load+attach in a fresh process whose first try is refused \
@@ -651,7 +653,10 @@ impl Compare {
             println!();
         }
         println!("bench: times in ms");
-        Ok(())
+        match refused {
+            Some(Err(e)) => Err(format!("refused first tries: {e}")),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -681,12 +686,7 @@ impl Compare {
             c: Vec::new(),
         };
         for i in 0..self.processes {
-            let order = if i % 2 == 0 {
-                [Side::Rust, Side::C]
-            } else {
-                [Side::C, Side::Rust]
-            };
-            for side in order {
+            for side in Side::alternating(i) {
                 let rust = side == Side::Rust;
                 let out = run_child(&mut self.command(side, 1, 0, rust, Some(release))?)?;
                 let s = parse_samples(&out)?;
@@ -699,8 +699,8 @@ impl Compare {
                 }
                 if !first_try_was_refused(&out) {
                     return Err(format!(
-                        "release {release}: no refused first try (a signed load, then the exact \
-                         probe); pick a release of another protocol:\n{out}"
+                        "release {release}: no refused first try (a load, then the exact probe); \
+                         pick a release of another protocol:\n{out}"
                     ));
                 }
                 let got = out.lines().find_map(|l| l.strip_prefix("protocol = "));
@@ -715,6 +715,9 @@ impl Compare {
                         .filter_map(|v| v.parse::<u64>().ok()),
                 );
                 r.rust.extend(s);
+                if r.probe.len() != r.rust.len() {
+                    return Err(format!("release {release}: no probe time reported:\n{out}"));
+                }
             }
         }
         Ok(r)
