@@ -314,7 +314,14 @@ fn kernel_probe_reports_protocol() {
         assert_eq!(p.support(), SigningSupport::NoDataVerification, "{p}");
         assert_eq!(p.protocol(), None);
     }
-    assert_eq!(probe(), &p, "cached probe agrees");
+    // The cached result agrees (it may come from a load that confirmed the protocol, when an
+    // earlier test ran in this process, so only the findings are compared).
+    let cached = probe();
+    assert_eq!(
+        (cached.family(), cached.protocol()),
+        (p.family(), p.protocol()),
+        "cached probe agrees: {cached}"
+    );
     assert!(
         std::env::var(PROTOCOL_ENV).is_err(),
         "tests must run without {PROTOCOL_ENV}"
