@@ -413,12 +413,9 @@ fn first_try_variant<'s>(
     env: Option<&str>,
     source: &dyn ProtocolSource,
 ) -> Option<(&'s LoaderVariant<'s>, String)> {
-    let env_set = env.is_some_and(|v| !v.trim().is_empty());
-    let has_signed = spec.variants.iter().any(|v| v.protocol.is_signed());
-    if opts.protocol.is_some()
-        || env_set
+    if protocol_chosen(opts, env)
         || opts.without_signature
-        || !has_signed
+        || !embeds_signed(spec)
         || source.cached().is_some()
     {
         return None;
@@ -427,6 +424,17 @@ fn first_try_variant<'s>(
     let FirstTry { protocol, evidence } = source.first_try(&embedded)?;
     let variant = spec.variant(protocol).filter(|v| v.protocol.is_signed())?;
     Some((variant, evidence))
+}
+
+/// Whether the protocol is chosen rather than found out: `LoadOptions::protocol` or a non-empty
+/// `BPFSIGN_PROTOCOL` (`env`).
+fn protocol_chosen(opts: &LoadOptions, env: Option<&str>) -> bool {
+    opts.protocol.is_some() || env.is_some_and(|v| !v.trim().is_empty())
+}
+
+/// Whether `spec` embeds at least one signed loader.
+fn embeds_signed(spec: &SkeletonSpec<'_>) -> bool {
+    spec.variants.iter().any(|v| v.protocol.is_signed())
 }
 
 /// Whether a failed load got past `BPF_PROG_LOAD`, i.e. the kernel verified the signed loader
@@ -548,13 +556,11 @@ fn select_variant<'s, 'p>(
     probe: impl FnOnce() -> &'p KernelProbe,
     ctx: &mut Ctx,
 ) -> Result<&'s LoaderVariant<'s>, Error> {
-    let env_set = env.is_some_and(|v| !v.trim().is_empty());
-    let has_signed = spec.variants.iter().any(|v| v.protocol.is_signed());
-    let probed = opts.protocol.is_none() && !env_set;
+    let probed = !protocol_chosen(opts, env);
     // A skeleton built without signed variants has nothing to probe for: its unsigned loader is
     // the only choice. An explicit protocol or `BPFSIGN_PROTOCOL` still wins (and fails below
     // when the skeleton lacks that variant).
-    let needed = if probed && !has_signed {
+    let needed = if probed && !embeds_signed(spec) {
         Protocol::Unsigned
     } else {
         probe::select_with(opts.protocol, env, probe, ctx)?
